@@ -1,0 +1,1 @@
+"""Applications built on chainrule (end-to-end demos such as named-entity recognition)."""

@@ -1,0 +1,1 @@
+"""Named-entity recognition on CoNLL-2003: data reading, tag schemes, features and metrics."""

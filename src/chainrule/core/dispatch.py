@@ -1,0 +1,146 @@
+"""The front door: every op call goes through :func:`apply`.
+
+``apply`` runs the primitive's NumPy forward, wraps the result, and decides what else
+happens: recording a graph node (reverse mode), propagating tangents (forward mode),
+telling observers (tracing, anomaly checks). Transforms plug in through ``STATE`` and the
+observer list; they never edit an op, and an op never knows about them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from .errors import AnomalyError, OpError, ShapeError
+from .state import STATE
+from .tensor import Tensor
+
+_ndarray = np.ndarray
+_asarray = np.asarray
+_new = object.__new__
+
+
+def apply(op: Any, *args: Any, **params: Any) -> Any:
+    """Apply primitive ``op`` to ``args`` (Tensors, arrays or scalars) with keyword ``params``.
+
+    Returns a Tensor. Inside a first-order backward rule (``STATE.raw``) arrays go straight
+    through ``op.forward``: no wrapping, no recording.
+    """
+    st = STATE
+    if st.raw:
+        return op.forward(*args, **params)
+    datas = []
+    needs_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            datas.append(a.data)
+            if a.requires_grad:
+                needs_grad = True
+        else:
+            datas.append(a)
+    try:
+        out = op.forward(*datas, **params)
+    except (ValueError, IndexError, TypeError) as exc:
+        raise _forward_error(op, args, params, exc) from exc
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t.name = None
+    t._version = 0
+    t._retain = False
+    t._source = None
+    if needs_grad and st.grad_enabled and op.differentiable:
+        st.clock += 1
+        t.requires_grad = True
+        t._op = op
+        t._inputs = args
+        t._params = params
+        t._seq = st.clock
+    else:
+        t.requires_grad = False
+        t._op = None
+        t._inputs = None
+        t._params = None
+        t._seq = 0
+    if st.extras:
+        _extras(st, op, args, params, t)
+    return t
+
+
+def _extras(st: Any, op: Any, args: tuple, params: dict, t: Tensor) -> None:
+    """The slower features, off the hot path: source lines, anomaly checks, JVP, observers."""
+    if st.record_source and t._op is not None:
+        t._source = user_frame()
+    if st.anomaly and t.data.dtype.kind == "f" and not np.isfinite(t.data).all():
+        raise AnomalyError(
+            f"{op.name} produced {_bad_values(t.data)} in the forward pass "
+            f"(output shape {t.data.shape}, input shapes {shapes_of(args)}), at "
+            f"{format_frame(user_frame())}")
+    if st.fwd_levels:
+        from .forward import propagate_tangents  # forward mode is optional machinery
+
+        propagate_tangents(op, args, params, t)
+    for observer in st.observers:
+        observer(op, args, params, t)
+
+
+# ---------------------------------------------------------------------- error helpers
+def shapes_of(args: tuple) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor | np.ndarray):
+            parts.append(str(tuple(a.shape)))
+        else:
+            parts.append(type(a).__name__)
+    return ", ".join(parts)
+
+
+def _forward_error(op: Any, args: tuple, params: dict, exc: Exception) -> Exception:
+    custom = getattr(op, "explain_error", None)
+    detail = custom(exc, *args, **params) if custom else None
+    names = [f" ({a.name!r})" if isinstance(a, Tensor) and a.name else "" for a in args]
+    shown = ", ".join(
+        (str(tuple(a.shape)) if isinstance(a, Tensor | np.ndarray) else repr(a)) + n
+        for a, n in zip(args, names, strict=True))
+    where = format_frame(user_frame())
+    msg = f"{op.name}: cannot apply to arguments of shapes [{shown}]"
+    if params:
+        msg += f" with {', '.join(f'{k}={v!r}' for k, v in params.items())}"
+    msg += f": {detail or exc} (at {where})"
+    text = str(exc)
+    if "broadcast" in text or "shape" in text or "dimension" in text or "mismatch" in text:
+        return ShapeError(msg)
+    return OpError(msg)
+
+
+def _bad_values(a: np.ndarray) -> str:
+    n_nan = int(np.isnan(a).sum())
+    n_inf = int(np.isinf(a).sum())
+    return " and ".join(x for x in (f"{n_nan} NaN" if n_nan else "",
+                                   f"{n_inf} inf" if n_inf else "") if x)
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_frame() -> tuple[str, int, str] | None:
+    """(file, line, function) of the innermost caller outside the chainrule package."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not fn.startswith(_PKG_DIR) or "/apps/" in fn or "/examples/" in fn:
+            return (fn, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+def format_frame(frame: tuple[str, int, str] | None) -> str:
+    if frame is None:
+        return "an unknown line"
+    return f"{frame[0]}:{frame[1]} in {frame[2]}"

@@ -1,0 +1,273 @@
+"""The reverse-mode engine: backpropagation over the recorded graph.
+
+Seed the output with dL/d(out) (1 for a scalar), then visit nodes in reverse topological
+order, each exactly once, by popping the largest ``_seq`` from a heap (a node's inputs are
+always older than the node). At each node: [downstream grad] = rule(upstream grad, saved
+values); contributions to a value used in several places are **summed** before that value's
+node is visited. No recursion, so a chain of any length works.
+
+In a first-order pass the rules run on plain NumPy arrays (``STATE.raw``), which costs
+about what hand-written NumPy costs. With ``create_graph=True`` they run on Tensors and are
+themselves recorded, so the gradient can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .dispatch import format_frame
+from .errors import AnomalyError, BackwardError, InplaceError, ShapeError
+from .state import STATE
+from .tensor import Tensor
+
+
+def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
+    """Undo NumPy broadcasting: sum ``g`` down to ``shape`` (works on arrays and Tensors).
+
+    This is the one place in chainrule where broadcasting is undone.
+    """
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead or g.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def _broadcastable(src: tuple[int, ...], dst: tuple[int, ...]) -> bool:
+    if len(src) > len(dst):
+        return False
+    return all(s == d or s == 1 for s, d in zip(src[::-1], dst[::-1], strict=False))
+
+
+def _arg_label(op: Any, i: int, a: Tensor) -> str:
+    label = f"argument {i}"
+    if a.name:
+        label += f" ({a.name!r})"
+    return label
+
+
+def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
+    """Check (and for broadcasting ops, reduce) a rule's gradient for input ``a``."""
+    if raw:
+        if type(gi) is not np.ndarray:
+            gi = np.asarray(gi)
+    elif not isinstance(gi, Tensor):
+        gi = Tensor(gi)
+    shape = a.data.shape
+    if gi.shape != shape:
+        if op.broadcasts and _broadcastable(shape, gi.shape):
+            gi = sum_to_shape(gi, shape)
+        else:
+            raise ShapeError(
+                f"the VJP rule of {op.name!r} returned a gradient of shape {tuple(gi.shape)} "
+                f"for {_arg_label(op, i, a)}, whose shape is {shape}: a gradient must have "
+                f"the shape of what it differentiates. Fix the rule (sum over broadcast "
+                f"axes, or set `broadcasts = True` on the primitive).")
+    if gi.dtype != a.data.dtype:
+        gi = gi.astype(a.data.dtype)
+    return gi
+
+
+def _as_seed(root: Tensor, g: Any, create_graph: bool) -> Any:
+    if g is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"backward() on a tensor of shape {root.shape} needs `grad`, an array of "
+                f"that shape holding dL/d(output) (it is seeded with 1 only for a "
+                f"one-element output). For the sum of the outputs use y.sum().backward().")
+        g = np.ones_like(root.data)
+    else:
+        g = np.array(g.data if isinstance(g, Tensor) else g, dtype=root.data.dtype, copy=True)
+        if g.shape != root.data.shape:
+            raise BackwardError(
+                f"backward(grad=...) got grad of shape {g.shape} for an output of shape "
+                f"{root.shape}; they must match")
+    return Tensor._wrap(g) if create_graph else g
+
+
+def backward(
+    roots: Sequence[Tensor],
+    grads: Sequence[Any] | None = None,
+    *,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+    observer: Callable[..., None] | None = None,
+) -> list[Any] | None:
+    """Backpropagate from ``roots``.
+
+    Parameters
+    ----------
+    roots : sequence of Tensor
+        Outputs to differentiate (their contributions are summed).
+    grads : sequence, optional
+        dL/d(root) for each root; ``None`` entries are seeded with 1 (one-element roots only).
+    retain_graph : bool, optional
+        Keep the graph for another backward pass (default: ``create_graph``).
+    create_graph : bool
+        Record the backward pass so gradients can be differentiated again.
+    inputs : sequence of Tensor, optional
+        Return the gradients of these tensors (``None`` where no path leads) instead of
+        accumulating into leaves' ``.grad``.
+    observer : callable, optional
+        Called as ``observer(t, g, contributions)`` after each node ``t`` is visited, with
+        ``g`` = dL/dt and ``contributions`` a list of ``(i, grad)`` per input: used by
+        :mod:`chainrule.viz` to narrate the pass.
+
+    Returns
+    -------
+    list or None
+        The gradients of ``inputs`` when given.
+    """
+    st = STATE
+    if retain_graph is None:
+        retain_graph = create_graph
+    raw = not create_graph
+    pending: dict[int, Any] = {}
+    heap: list[tuple[int, int, Tensor]] = []
+    leaves: dict[int, list[Any]] = {}
+    wanted = {id(t): j for j, t in enumerate(inputs)} if inputs is not None else None
+    found: list[Any] = [None] * len(inputs) if inputs is not None else []
+
+    def send(a: Tensor, gi: Any) -> None:
+        key = id(a)
+        if a._op is None:
+            slot = leaves.get(key)
+            if slot is None:
+                leaves[key] = [a, gi]
+            else:
+                slot[1] = slot[1] + gi
+        elif key in pending:
+            pending[key] = pending[key] + gi
+        else:
+            pending[key] = gi
+            heapq.heappush(heap, (-a._seq, key, a))
+
+    for j, root in enumerate(roots):
+        if not isinstance(root, Tensor) or not root.requires_grad:
+            raise BackwardError(
+                "backward() called on a tensor that does not require grad: nothing that "
+                "produced it was recorded. Create inputs with requires_grad=True (and check "
+                "you are not inside no_grad()).")
+        send(root, _as_seed(root, grads[j] if grads is not None else None, create_graph))
+
+    saved_raw, saved_enabled = st.raw, st.grad_enabled
+    st.raw = raw
+    st.grad_enabled = True
+    try:
+        while heap:
+            _, key, t = heapq.heappop(heap)
+            g = pending.pop(key)
+            op = t._op
+            ins = t._inputs
+            if ins is None:
+                raise BackwardError(
+                    f"trying to backward through the graph a second time: the values saved "
+                    f"by {op.name!r} were freed after the first backward(). Pass "
+                    f"retain_graph=True to the first call if you need to backpropagate "
+                    f"twice (or recompute the forward pass).")
+            if st.clock != t._seq:
+                _check_versions(t, ins)
+            if t._retain:
+                t.grad = _store(t.grad, g, raw)
+            if wanted is not None and key in wanted:
+                found[wanted[key]] = g
+            params = t._params
+            if raw:
+                vals = [a.data if isinstance(a, Tensor) else a for a in ins]
+                out = t.data
+            else:
+                vals = ins
+                out = t
+            contributions = [] if observer is not None else None
+            rules = op.vjp
+            for i, a in enumerate(ins):
+                if not (isinstance(a, Tensor) and a.requires_grad):
+                    continue
+                if op.variadic:
+                    gi = rules(i, g, out, *vals, **params)
+                else:
+                    rule = rules[i]
+                    if rule is None:
+                        continue
+                    gi = rule(g, out, *vals, **params)
+                if gi is None:
+                    continue
+                gi = _fix_grad(op, i, a, gi, raw)
+                if st.anomaly:
+                    _check_finite_grad(t, i, gi)
+                if contributions is not None:
+                    contributions.append((i, gi))
+                send(a, gi)
+            if observer is not None:
+                observer(t, g, contributions)
+            if not retain_graph:
+                t._inputs = None  # free saved values: the graph cannot be walked again
+    finally:
+        st.raw, st.grad_enabled = saved_raw, saved_enabled
+
+    if inputs is not None:
+        for key, (_, g) in leaves.items():
+            if key in wanted:
+                found[wanted[key]] = g
+        return [Tensor._wrap(_owned(g)) if raw and g is not None else g for g in found]
+    seen: set[int] = set()
+    for a, g in leaves.values():
+        if raw:
+            # A rule may pass the same array to several inputs (add's gradient is g for
+            # both) or return a read-only broadcast view: give each leaf its own array so
+            # that in-place updates of one .grad never touch another.
+            if id(g) in seen:
+                g = g.copy()
+            else:
+                g = _owned(g)
+            seen.add(id(g))
+        if a.grad is None:
+            a.grad = Tensor._wrap(g) if raw else g
+        else:
+            a.grad = Tensor._wrap(a.grad.data + g) if raw else a.grad + g
+    return None
+
+
+def _owned(g: np.ndarray) -> np.ndarray:
+    if g.base is not None or not g.flags.writeable:
+        return g.copy()
+    return g
+
+
+def _store(old: Any, g: Any, raw: bool) -> Any:
+    if raw:
+        return Tensor._wrap(_owned(g)) if old is None else Tensor._wrap(old.data + g)
+    return g if old is None else old + g
+
+
+def _check_versions(t: Tensor, ins: tuple) -> None:
+    stamp = t._seq
+    if t._version > stamp:
+        raise InplaceError(
+            f"the output of {t._op.name!r} (shape {t.shape}) was modified in place after it "
+            f"was computed, but its backward rule needs the original value. Clone before "
+            f"modifying, or modify a detached copy.")
+    for i, a in enumerate(ins):
+        if isinstance(a, Tensor) and a._version > stamp:
+            who = f" ({a.name!r})" if a.name else ""
+            raise InplaceError(
+                f"argument {i}{who} of {t._op.name!r} (shape {a.shape}) was modified in place "
+                f"after {t._op.name!r} used it, so its saved value is stale and the gradient "
+                f"would be wrong. Modify a copy, or recompute the forward pass after the change.")
+
+
+def _check_finite_grad(t: Tensor, i: int, gi: Any) -> None:
+    data = gi if isinstance(gi, np.ndarray) else gi.data
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise AnomalyError(
+            f"the backward rule of {t._op.name!r} produced a non-finite gradient for its "
+            f"argument {i} (shape {data.shape}); that op was created at "
+            f"{format_frame(t._source)}")

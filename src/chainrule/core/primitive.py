@@ -1,0 +1,91 @@
+"""Primitives: an op is a name with a forward and its derivative rules.
+
+A primitive is a class (never instantiated) holding, side by side:
+
+``name``
+    used in errors, explanations and pictures.
+``forward(*arrays, **params) -> ndarray``
+    plain NumPy.
+``vjp``
+    one rule per positional argument, ``rule(g, out, *args, **params) -> grad`` (``None``
+    for an argument that has no gradient, e.g. an index). ``g`` is dL/d(out). Rules are
+    written with chainrule ops and operators, so they run on plain arrays in a first-order
+    backward pass (fast) and on Tensors when the backward pass is itself recorded
+    (``create_graph=True``): higher derivatives come for free.
+``jvp``
+    one rule per argument, ``rule(t, out, *args, **params) -> tangent of out`` for a tangent
+    ``t`` of that argument; the tangent of the output is the sum over arguments.
+
+Variadic primitives (``variadic = True``, e.g. concatenate) give single functions instead,
+taking the argument index first: ``vjp(i, g, out, *args, **params)``.
+
+``broadcasts = True`` marks ops that broadcast their inputs NumPy-style: their rules may
+return gradients of the output's shape, and the engine sums them back to each input's
+shape (the one place where broadcasting is undone).
+
+Metadata for the registry sweep (:mod:`chainrule.testing.sweep`): ``kind`` ("unary",
+"binary", "reduction") lets the sweep build inputs itself; otherwise ``samples(rng)`` yields
+``(args, params)`` pairs. ``domain`` is ``(low, high)`` for sampled values, and ``smooth =
+False`` keeps samples away from kinks. ``twice_differentiable`` says whether the
+second-order sweep applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from .errors import ChainruleError
+
+REGISTRY: dict[str, type[Primitive]] = {}
+
+
+class Primitive:
+    """Base class of every primitive; subclassing registers the op by ``name``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.core import Primitive, apply
+    >>> class Cube(Primitive):
+    ...     name = "doc_cube"
+    ...     register = False          # keep this example out of the global registry
+    ...     def forward(x):
+    ...         return x ** 3
+    ...     vjp = (lambda g, out, x: g * 3 * x * x,)
+    ...     jvp = (lambda t, out, x: t * 3 * x * x,)
+    >>> apply(Cube, np.float64(2.0)).item()
+    8.0
+    """
+
+    name: ClassVar[str] = ""
+    vjp: ClassVar[Any] = ()
+    jvp: ClassVar[Any] = ()
+    broadcasts: ClassVar[bool] = False
+    differentiable: ClassVar[bool] = True
+    variadic: ClassVar[bool] = False
+    register: ClassVar[bool] = True
+    # registry-sweep metadata
+    kind: ClassVar[str | None] = None
+    domain: ClassVar[tuple[float, float]] = (-2.0, 2.0)
+    smooth: ClassVar[bool] = True
+    twice_differentiable: ClassVar[bool] = True
+    samples: ClassVar[Callable[..., Any] | None] = None
+
+    forward: ClassVar[Callable[..., Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            raise ChainruleError(f"primitive class {cls.__name__} needs a `name`")
+        if "register" not in cls.__dict__:
+            cls.register = True
+        if cls.register:
+            if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+                raise ChainruleError(
+                    f"a primitive named {cls.name!r} is already registered "
+                    f"({REGISTRY[cls.name].__qualname__}); choose another name")
+            REGISTRY[cls.name] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - guard
+        raise TypeError(f"{cls.__name__} is a primitive: call it through its function")

@@ -1,0 +1,26 @@
+"""Input/output: safe, pickle-free checkpoints.
+
+See :mod:`chainrule.io.checkpoint` for the file format.
+"""
+
+from chainrule.io.checkpoint import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    CheckpointError,
+    StateDictMismatchError,
+    StateDictReport,
+    check_state_dict_compatible,
+    load,
+    save,
+)
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "CheckpointError",
+    "StateDictMismatchError",
+    "StateDictReport",
+    "check_state_dict_compatible",
+    "load",
+    "save",
+]

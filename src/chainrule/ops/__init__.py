@@ -1,0 +1,71 @@
+"""Every primitive of chainrule, its function, and the Tensor operators bound to them.
+
+Importing this package registers all primitives in :data:`chainrule.core.REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.tensor import Tensor, install_methods
+from .arithmetic import add, div, mul, neg, pow, sub
+from .cast import astype
+from .elementwise import abs, elu, exp, leaky_relu, log, relu, sigmoid, sign, sqrt, tanh
+from .functions import log_softmax, mean, softmax
+from .index import gather, getitem, scatter_add, take
+from .linalg import matmul
+from .reduce import logsumexp, max, min, sum
+from .select import clip, eq, ge, gt, le, lt, maximum, minimum, ne, where
+from .shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+)
+
+__all__ = [
+    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "elu", "eq", "exp",
+    "expand_dims", "gather", "ge", "getitem", "gt", "le", "leaky_relu", "log", "log_softmax",
+    "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
+    "permute", "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "softmax", "sqrt",
+    "squeeze", "stack", "sub", "sum", "swapaxes", "take", "tanh", "transpose", "where",
+]
+
+
+def _swap(fn: Any) -> Any:
+    return lambda self, other: fn(other, self)
+
+
+def _transpose_method(self: Tensor, *axes: Any) -> Tensor:
+    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+        axes = tuple(axes[0])
+    return transpose(self, axes or None)
+
+
+install_methods({
+    "__add__": add, "__radd__": _swap(add),
+    "__sub__": sub, "__rsub__": _swap(sub),
+    "__mul__": mul, "__rmul__": _swap(mul),
+    "__truediv__": div, "__rtruediv__": _swap(div),
+    "__pow__": pow, "__rpow__": lambda self, other: pow(np.asarray(other), self),
+    "__matmul__": matmul, "__rmatmul__": _swap(matmul),
+    "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
+    "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge, "__eq__": eq, "__ne__": ne,
+    "__getitem__": getitem,
+    "__iter__": lambda self: (self[i] for i in range(len(self))),
+    "sum": sum, "mean": mean, "max": max, "min": min, "logsumexp": logsumexp,
+    "reshape": reshape, "transpose": _transpose_method, "permute": permute,
+    "swapaxes": swapaxes, "squeeze": squeeze, "expand_dims": expand_dims,
+    "broadcast_to": broadcast_to, "astype": astype,
+    "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "abs": abs, "clip": clip, "softmax": softmax, "log_softmax": log_softmax,
+    "T": property(lambda self: transpose(self)),
+    "mT": property(lambda self: swapaxes(self, -1, -2)),
+})

@@ -1,0 +1,212 @@
+"""Arithmetic primitives: add, sub, mul, div, neg, pow.
+
+Each class holds the op's NumPy forward, its VJP rules (one per argument: given the
+upstream gradient ``g``, the downstream gradient) and its JVP rules (given an argument's
+tangent, the output's tangent). Broadcasting is undone by the engine, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from .elementwise import log
+from .select import where
+
+
+class Add(Primitive):
+    """z = a + b. The add gate *distributes*: both inputs receive the upstream gradient."""
+
+    name = "add"
+    broadcasts = True
+    kind = "binary"
+
+    def forward(a, b):
+        return a + b
+
+    vjp = (lambda g, out, a, b: g,
+           lambda g, out, a, b: g)
+    jvp = (lambda t, out, a, b: t,
+           lambda t, out, a, b: t)
+
+
+def add(a: Any, b: Any) -> Any:
+    """Elementwise ``a + b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.add(cr.Tensor([1.0, 2.0]), 1.0)
+    Tensor([2., 3.])
+    """
+    return apply(Add, a, b)
+
+
+class Sub(Primitive):
+    """z = a - b: the gradient flows to ``a`` unchanged and to ``b`` negated."""
+
+    name = "sub"
+    broadcasts = True
+    kind = "binary"
+
+    def forward(a, b):
+        return a - b
+
+    vjp = (lambda g, out, a, b: g,
+           lambda g, out, a, b: -g)
+    jvp = (lambda t, out, a, b: t,
+           lambda t, out, a, b: -t)
+
+
+def sub(a: Any, b: Any) -> Any:
+    """Elementwise ``a - b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sub(cr.Tensor([1.0, 2.0]), 1.0)
+    Tensor([0., 1.])
+    """
+    return apply(Sub, a, b)
+
+
+class Mul(Primitive):
+    """z = a * b. The mul gate *swaps*: dz/da = b and dz/db = a."""
+
+    name = "mul"
+    broadcasts = True
+    kind = "binary"
+
+    def forward(a, b):
+        return a * b
+
+    vjp = (lambda g, out, a, b: g * b,
+           lambda g, out, a, b: g * a)
+    jvp = (lambda t, out, a, b: t * b,
+           lambda t, out, a, b: a * t)
+
+
+def mul(a: Any, b: Any) -> Any:
+    """Elementwise ``a * b`` with broadcasting (the Hadamard product).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.mul(cr.Tensor([1.0, 2.0]), cr.Tensor([3.0, 4.0]))
+    Tensor([3., 8.])
+    """
+    return apply(Mul, a, b)
+
+
+class Div(Primitive):
+    """z = a / b: dz/da = 1/b, dz/db = -a/b² = -z/b."""
+
+    name = "div"
+    broadcasts = True
+    kind = "binary"
+    domain = (0.5, 2.0)  # keep the sweep away from division by zero
+
+    def forward(a, b):
+        return a / b
+
+    vjp = (lambda g, out, a, b: g / b,
+           lambda g, out, a, b: -g * out / b)
+    jvp = (lambda t, out, a, b: t / b,
+           lambda t, out, a, b: -t * out / b)
+
+
+def div(a: Any, b: Any) -> Any:
+    """Elementwise true division ``a / b`` with broadcasting.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.div(cr.Tensor([1.0, 3.0]), 2.0)
+    Tensor([0.5, 1.5])
+    """
+    return apply(Div, a, b)
+
+
+class Neg(Primitive):
+    """z = -a."""
+
+    name = "neg"
+    kind = "unary"
+
+    def forward(a):
+        return -a
+
+    vjp = (lambda g, out, a: -g,)
+    jvp = (lambda t, out, a: -t,)
+
+
+def neg(a: Any) -> Any:
+    """Elementwise negation.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.neg(cr.Tensor([1.0, -2.0]))
+    Tensor([-1.,  2.])
+    """
+    return apply(Neg, a)
+
+
+def _dpow_dexp(g: Any, out: Any, a: Any) -> Any:
+    # d(a**b)/db = a**b * log(a); taken as 0 where a <= 0 (where a**b is only defined
+    # for integer b, whose small changes leave the real line), like PyTorch.
+    positive = a > 0
+    return g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
+
+
+class Pow(Primitive):
+    """z = a ** b with a tensor exponent: dz/da = b·a^(b-1), dz/db = z·log(a)."""
+
+    name = "pow"
+    broadcasts = True
+    kind = "binary"
+    domain = (0.5, 2.0)
+
+    def forward(a, b):
+        return np.power(a, b)
+
+    vjp = (lambda g, out, a, b: g * b * a ** (b - 1),
+           lambda g, out, a, b: _dpow_dexp(g, out, a))
+    jvp = (lambda t, out, a, b: t * b * a ** (b - 1),
+           lambda t, out, a, b: _dpow_dexp(t, out, a))
+
+
+class PowScalar(Primitive):
+    """z = a ** p for a constant number p: dz/da = p·a^(p-1)."""
+
+    name = "pow_scalar"
+    kind = "unary"
+    domain = (0.5, 2.0)
+
+    def forward(a, *, exponent):
+        return np.power(a, exponent)
+
+    vjp = (lambda g, out, a, *, exponent: g * exponent * a ** (exponent - 1),)
+    jvp = (lambda t, out, a, *, exponent: t * exponent * a ** (exponent - 1),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for p in (2, 3, 0.5, -1.5, 1):
+            for shape in ((), (3,), (2, 3)):
+                yield (rng.uniform(0.5, 2.0, shape),), {"exponent": p}
+
+
+def pow(a: Any, b: Any) -> Any:  # noqa: A001 - mirrors the ** operator
+    """Elementwise ``a ** b``; ``b`` may be a number or a tensor.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.pow(cr.Tensor([2.0, 3.0]), 2)
+    Tensor([4., 9.])
+    """
+    if isinstance(b, int | float) and not isinstance(b, bool):
+        return apply(PowScalar, a, exponent=b)
+    return apply(Pow, a, b)

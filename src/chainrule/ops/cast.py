@@ -1,0 +1,43 @@
+"""Casting between dtypes: the gradient is cast back to the input's dtype."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from ..core.modes import no_grad
+
+
+class Cast(Primitive):
+    """z = x converted to ``dtype``."""
+
+    name = "cast"
+
+    def forward(x, *, dtype):
+        return x.astype(dtype)
+
+    vjp = (lambda g, out, x, *, dtype: g.astype(x.dtype),)
+    jvp = (lambda t, out, x, *, dtype: t.astype(dtype),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape in ((), (3,), (2, 2)):
+            yield (rng.normal(size=shape),), {"dtype": np.dtype(np.float64)}
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """Convert to ``dtype``; casting to an integer or bool type records no gradient.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.astype(cr.Tensor([1.5, 2.5]), "float32").dtype
+    dtype('float32')
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        with no_grad():
+            return apply(Cast, x, dtype=dtype)
+    return apply(Cast, x, dtype=dtype)

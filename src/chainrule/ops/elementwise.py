@@ -1,0 +1,294 @@
+"""Elementwise functions: exp, log, sqrt, abs, sign, tanh, sigmoid, relu, leaky_relu, elu.
+
+The local gradient of an elementwise op is diagonal, so its VJP is a Hadamard product:
+dx = dz ∘ f'(x). Several rules reuse the forward output ``out`` (tanh, sigmoid, exp) instead
+of recomputing from ``x``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from .select import where
+
+
+class Exp(Primitive):
+    """z = exp(x): dz/dx = z."""
+
+    name = "exp"
+    kind = "unary"
+
+    def forward(x):
+        return np.exp(x)
+
+    vjp = (lambda g, out, x: g * out,)
+    jvp = (lambda t, out, x: t * out,)
+
+
+def exp(x: Any) -> Any:
+    """Elementwise e**x.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.exp(cr.Tensor([0.0]))
+    Tensor([1.])
+    """
+    return apply(Exp, x)
+
+
+class Log(Primitive):
+    """z = log(x) (natural): dz/dx = 1/x."""
+
+    name = "log"
+    kind = "unary"
+    domain = (0.2, 3.0)
+
+    def forward(x):
+        return np.log(x)
+
+    vjp = (lambda g, out, x: g / x,)
+    jvp = (lambda t, out, x: t / x,)
+
+
+def log(x: Any) -> Any:
+    """Elementwise natural logarithm.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.log(cr.Tensor([1.0]))
+    Tensor([0.])
+    """
+    return apply(Log, x)
+
+
+class Sqrt(Primitive):
+    """z = √x: dz/dx = 1/(2z)."""
+
+    name = "sqrt"
+    kind = "unary"
+    domain = (0.2, 3.0)
+
+    def forward(x):
+        return np.sqrt(x)
+
+    vjp = (lambda g, out, x: g * 0.5 / out,)
+    jvp = (lambda t, out, x: t * 0.5 / out,)
+
+
+def sqrt(x: Any) -> Any:
+    """Elementwise square root.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sqrt(cr.Tensor([4.0]))
+    Tensor([2.])
+    """
+    return apply(Sqrt, x)
+
+
+class Sign(Primitive):
+    """z = sign(x) ∈ {-1, 0, 1}: piecewise constant, so it records no gradient."""
+
+    name = "sign"
+    differentiable = False
+
+    def forward(x):
+        return np.sign(x)
+
+
+def sign(x: Any) -> Any:
+    """Elementwise sign (-1, 0 or 1); not differentiable (its derivative is 0 a.e.).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sign(cr.Tensor([-2.0, 0.0, 3.0]))
+    Tensor([-1.,  0.,  1.])
+    """
+    return apply(Sign, x)
+
+
+class Abs(Primitive):
+    """z = |x|: dz/dx = sign(x), taken as 0 at x = 0 (like PyTorch)."""
+
+    name = "abs"
+    kind = "unary"
+    smooth = False
+
+    def forward(x):
+        return np.abs(x)
+
+    vjp = (lambda g, out, x: g * sign(x),)
+    jvp = (lambda t, out, x: t * sign(x),)
+
+
+def abs(x: Any) -> Any:  # noqa: A001 - the NumPy name
+    """Elementwise absolute value.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.abs(cr.Tensor([-2.0, 3.0]))
+    Tensor([2., 3.])
+    """
+    return apply(Abs, x)
+
+
+class Tanh(Primitive):
+    """z = tanh(x): dz/dx = 1 - z²."""
+
+    name = "tanh"
+    kind = "unary"
+
+    def forward(x):
+        return np.tanh(x)
+
+    vjp = (lambda g, out, x: g * (1 - out * out),)
+    jvp = (lambda t, out, x: t * (1 - out * out),)
+
+
+def tanh(x: Any) -> Any:
+    """Elementwise hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tanh(cr.Tensor([0.0]))
+    Tensor([0.])
+    """
+    return apply(Tanh, x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive number never overflows: for x >= 0 use 1/(1+e^-x), for x < 0
+    # use e^x/(1+e^x); both share e = exp(-|x|).
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+class Sigmoid(Primitive):
+    """z = σ(x) = 1/(1+e^-x), stable for large |x|: dz/dx = (1 - z)·z."""
+
+    name = "sigmoid"
+    kind = "unary"
+    domain = (-4.0, 4.0)
+
+    def forward(x):
+        out = _sigmoid(x)
+        return out.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else out
+
+    vjp = (lambda g, out, x: g * (1 - out) * out,)
+    jvp = (lambda t, out, x: t * (1 - out) * out,)
+
+
+def sigmoid(x: Any) -> Any:
+    """Elementwise logistic sigmoid, computed without overflow for any x.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sigmoid(cr.Tensor([0.0, -1000.0]))
+    Tensor([0.5, 0. ])
+    """
+    return apply(Sigmoid, x)
+
+
+class Relu(Primitive):
+    """z = max(x, 0): the gradient passes where x > 0 and is 0 elsewhere (also at 0)."""
+
+    name = "relu"
+    kind = "unary"
+    smooth = False
+
+    def forward(x):
+        return np.maximum(x, 0)
+
+    vjp = (lambda g, out, x: g * (x > 0),)
+    jvp = (lambda t, out, x: t * (x > 0),)
+
+
+def relu(x: Any) -> Any:
+    """Rectified linear unit, max(x, 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.relu(cr.Tensor([-1.0, 2.0]))
+    Tensor([0., 2.])
+    """
+    return apply(Relu, x)
+
+
+class LeakyRelu(Primitive):
+    """z = x for x > 0, slope·x otherwise."""
+
+    name = "leaky_relu"
+    kind = "unary"
+    smooth = False
+
+    def forward(x, *, slope=0.01):
+        return np.where(x > 0, x, x * slope)
+
+    vjp = (lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope),)
+    jvp = (lambda t, out, x, *, slope=0.01: where(x > 0, t, t * slope),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for slope in (0.01, 0.1, 0.3):
+            for shape in ((), (4,), (2, 3)):
+                x = rng.uniform(0.1, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+                yield (x,), {"slope": slope}
+
+
+def leaky_relu(x: Any, slope: float = 0.01) -> Any:
+    """Leaky ReLU: x for x > 0, ``slope * x`` otherwise.
+
+    The default slope is PyTorch's 0.01; the CS231n lecture notes use 0.1 (pass
+    ``slope=0.1``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.leaky_relu(cr.Tensor([-10.0, 2.0]), slope=0.1)
+    Tensor([-1.,  2.])
+    """
+    return apply(LeakyRelu, x, slope=slope)
+
+
+class Elu(Primitive):
+    """z = x for x > 0, alpha·(eˣ - 1) otherwise: dz/dx = 1 or z + alpha."""
+
+    name = "elu"
+    kind = "unary"
+    smooth = False
+
+    def forward(x, *, alpha=1.0):
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+    vjp = (lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha)),)
+    jvp = (lambda t, out, x, *, alpha=1.0: where(x > 0, t, t * (out + alpha)),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for alpha in (1.0, 0.5):
+            for shape in ((), (4,), (2, 3)):
+                x = rng.uniform(0.1, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+                yield (x,), {"alpha": alpha}
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """Exponential linear unit: x for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.elu(cr.Tensor([0.0, 1.0]))
+    Tensor([0., 1.])
+    """
+    return apply(Elu, x, alpha=alpha)

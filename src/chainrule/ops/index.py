@@ -1,0 +1,165 @@
+"""Indexing: getitem (basic slicing and integer-array indexing) and its adjoint scatter_add.
+
+``x[idx]`` copies some elements out; its VJP puts the gradient back where they came from,
+**adding** where an index repeats (``np.add.at``). That is exactly the embedding lookup:
+a word used twice in a batch receives the sum of both gradients. ``scatter_add``'s own VJP
+is getitem again, so the pair is closed under differentiation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, Tensor, apply
+from ..core.errors import OpError
+
+
+def normalize_index(index: Any) -> tuple:
+    """A canonical index tuple: Tensors and lists become arrays, bool masks become integers."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out: list[Any] = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray):
+            if i.dtype == np.bool_:
+                out.extend(np.nonzero(i))  # a mask is shorthand for the indices it selects
+                continue
+            if i.dtype.kind not in "iu":
+                raise OpError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+        out.append(i)
+    return tuple(out)
+
+
+def _is_advanced(index: tuple) -> bool:
+    return any(isinstance(i, np.ndarray) for i in index)
+
+
+class GetItem(Primitive):
+    """z = x[index]: the gradient is scattered (summed) back into x's shape."""
+
+    name = "getitem"
+
+    def forward(x, *, index):
+        return x[index]
+
+    vjp = (lambda g, out, x, *, index: scatter_add(g, index, x.shape),)
+    jvp = (lambda t, out, x, *, index: getitem(t, index),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        yield (rng.normal(size=(5,)),), {"index": (slice(1, 4),)}
+        yield (rng.normal(size=(4, 3)),), {"index": (1,)}
+        yield (rng.normal(size=(4, 3)),), {"index": (slice(None), slice(0, 3, 2))}
+        yield (rng.normal(size=(4, 3)),), {"index": (np.array([0, 2, 2, 3]),)}
+        yield (rng.normal(size=(4, 3)),), {"index": (np.array([1, 1]), np.array([0, 2]))}
+        yield (rng.normal(size=(2, 4, 3)),), {"index": (Ellipsis, np.array([[0, 1], [2, 2]]))}
+        yield (rng.normal(size=(4, 3)),), {"index": (None, slice(None), 2)}
+        yield (rng.normal(size=(6, 2)),), {"index": (np.array([[5, 0], [0, 5]]),)}
+
+
+def getitem(x: Any, index: Any) -> Any:
+    """``x[index]``: slices, integers, None, Ellipsis, integer arrays and bool masks.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> table = cr.Tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    >>> rows = table[[0, 2, 0]]        # an embedding lookup
+    >>> rows.sum().backward()
+    >>> table.grad                     # row 0 was used twice
+    Tensor([[2., 2.],
+            [0., 0.],
+            [1., 1.]])
+    """
+    return apply(GetItem, x, index=normalize_index(index))
+
+
+class ScatterAdd(Primitive):
+    """z = zeros(shape); z[index] += g (repeated indices add up). Adjoint of getitem."""
+
+    name = "scatter_add"
+
+    def forward(g, *, index, shape):
+        z = np.zeros(shape, dtype=np.result_type(g))
+        if _is_advanced(index):
+            np.add.at(z, index, g)
+        else:
+            z[index] = g  # basic slicing never repeats an element: plain assignment
+        return z
+
+    vjp = (lambda g, out, src, *, index, shape: getitem(g, index),)
+    jvp = (lambda t, out, src, *, index, shape: scatter_add(t, index, shape),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        yield (rng.normal(size=(4, 3)),), {"index": (np.array([0, 2, 2, 4]),), "shape": (5, 3)}
+        yield (rng.normal(size=(2,)),), {"index": (slice(1, 3),), "shape": (4,)}
+        yield (rng.normal(size=(2, 2)),), {"index": (np.array([1, 1]), slice(0, 2)),
+                                           "shape": (3, 2)}
+
+
+def scatter_add(src: Any, index: Any, shape: Any) -> Any:
+    """A zero tensor of ``shape`` with ``src`` added at ``index`` (repeats accumulate).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.scatter_add(cr.Tensor([1.0, 2.0, 3.0]), [0, 2, 0], (3,))
+    Tensor([4., 0., 2.])
+    """
+    return apply(ScatterAdd, src, index=normalize_index(index), shape=tuple(shape))
+
+
+def take(x: Any, indices: Any, axis: int = 0) -> Any:
+    """Pick entries along ``axis`` by integer ``indices`` (``np.take``; index_select).
+
+    Composed from getitem, so its gradient is a scatter-add.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.take(cr.Tensor([[1.0, 2.0], [3.0, 4.0]]), [1, 1], axis=1)
+    Tensor([[2., 2.],
+            [4., 4.]])
+    """
+    nd = np.ndim(x)
+    axis = int(axis) % nd
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    return getitem(x, (slice(None),) * axis + (idx,))
+
+
+def gather(x: Any, indices: Any, axis: int) -> Any:
+    """``np.take_along_axis`` / ``torch.gather``: out[i][j] = x[i][indices[i][j]] on axis 1.
+
+    ``indices`` has the same number of dimensions as ``x``; other axes broadcast.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> scores = cr.Tensor([[0.1, 0.9], [0.8, 0.2]])
+    >>> cr.gather(scores, [[1], [0]], axis=1)     # pick each row's target score
+    Tensor([[0.9],
+            [0.8]])
+    """
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    nd = np.ndim(x)
+    if idx.ndim != nd:
+        raise OpError(f"gather: indices must have as many dimensions as x ({nd}), "
+                      f"got shape {idx.shape}")
+    axis = int(axis) % nd
+    shape = np.shape(x)
+    grids = []
+    for d in range(nd):
+        if d == axis:
+            grids.append(idx)
+        else:
+            view = [1] * nd
+            view[d] = idx.shape[d] if idx.shape[d] != 1 else shape[d]
+            grids.append(np.arange(view[d]).reshape(view))
+    return getitem(x, tuple(grids))

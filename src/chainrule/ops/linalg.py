@@ -1,0 +1,84 @@
+"""Matrix multiplication, with the vector and batched cases of ``np.matmul``.
+
+For Y = X W: dL/dX = dL/dY · Wᵀ and dL/dW = Xᵀ · dL/dY. No Jacobian is ever built: the
+rules are matrix products of the same size as the forward one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from .shape import expand_dims
+
+
+def _vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
+    if b.ndim == 1:
+        if a.ndim == 1:           # dot product: g is a scalar
+            return g * b
+        return expand_dims(g, -1) * b                 # (..., n, 1) * (k,)
+    if a.ndim == 1:                                   # (k,) @ (..., k, m) -> (..., m)
+        return matmul(b, expand_dims(g, -1))[..., 0]  # batch axes summed by the engine
+    return matmul(g, b.mT)                            # dX = dY · Wᵀ
+
+
+def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return g * a
+        return expand_dims(a, -1) * expand_dims(g, -2)  # outer product (k, 1) * (..., 1, m)
+    if b.ndim == 1:                                     # (..., n, k) @ (k,) -> (..., n)
+        return matmul(a.mT, expand_dims(g, -1))[..., 0]
+    return matmul(a.mT, g)                              # dW = Xᵀ · dY
+
+
+def _explain(exc: Exception, a: Any, b: Any) -> str | None:
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) == 0 or len(sb) == 0:
+        return "matmul needs at least 1-d operands; use * for scalars"
+    ka = sa[-1]
+    kb = sb[0] if len(sb) == 1 else sb[-2]
+    if ka != kb:
+        hint = ""
+        if len(sb) >= 2 and sb[-1] == ka:
+            hint = " (the last axis of b matches: did you mean a @ b.T?)"
+        return (f"inner dimensions differ: a has {ka} columns but b has {kb} rows{hint}")
+    return None
+
+
+class MatMul(Primitive):
+    """Z = A @ B (1-d operands are promoted as in ``np.matmul``; batch axes broadcast)."""
+
+    name = "matmul"
+    broadcasts = True  # batch axes broadcast; the engine sums them back
+
+    def forward(a, b):
+        return np.matmul(a, b)
+
+    vjp = (_vjp_a, _vjp_b)
+    jvp = (lambda t, out, a, b: matmul(t, b),
+           lambda t, out, a, b: matmul(a, t))
+
+    explain_error = staticmethod(_explain)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        shapes = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+                  ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)),
+                  ((1, 2, 3), (4, 3, 2)), ((3,), (5, 3, 2)), ((5, 2, 3), (3,))]
+        for sa, sb in shapes:
+            yield (rng.normal(size=sa), rng.normal(size=sb)), {}
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product ``a @ b`` with NumPy's rules for vectors and batches.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.matmul(cr.Tensor([[1.0, 2.0]]), cr.Tensor([[3.0], [4.0]]))
+    Tensor([[11.]])
+    """
+    return apply(MatMul, a, b)

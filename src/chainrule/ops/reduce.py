@@ -1,0 +1,187 @@
+"""Reductions: sum, max, min and logsumexp over any axes, with keepdims.
+
+The VJP of a reduction spreads the upstream gradient back over the reduced axes: ``sum``
+copies it to every element, ``max``/``min`` route it to the elements that won (split evenly
+on ties), ``logsumexp`` weights it by the softmax.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from ..core.errors import ShapeError
+from .shape import broadcast_to
+
+
+def normalize_axes(axis: Any, ndim: int, opname: str) -> tuple[int, ...] | None:
+    """Canonical form of an ``axis`` argument: None, or a sorted tuple of positive axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ShapeError(f"{opname}: axis {ax} is out of range for a tensor with "
+                             f"{ndim} dimension(s) (valid: {-ndim}..{builtins.max(ndim - 1, 0)})")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{opname}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def keep_reduced(g: Any, ndim: int, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """Reshape a reduced gradient so it broadcasts against the unreduced input."""
+    if keepdims or g.ndim == ndim:
+        return g
+    if axis is None:
+        return g.reshape((1,) * ndim)
+    shape = list(g.shape)
+    for ax in axis:
+        shape.insert(ax, 1)
+    return g.reshape(tuple(shape))
+
+
+def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return broadcast_to(keep_reduced(g, x.ndim, axis, keepdims), x.shape)
+
+
+class Sum(Primitive):
+    """z = Σ x over ``axis``: every summed element receives the upstream gradient."""
+
+    name = "sum"
+    kind = "reduction"
+
+    def forward(x, *, axis=None, keepdims=False):
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    vjp = (lambda g, out, x, *, axis=None, keepdims=False: _spread(g, x, axis, keepdims),)
+    jvp = (lambda t, out, x, *, axis=None, keepdims=False: t.sum(axis=axis, keepdims=keepdims),)
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Sum over ``axis`` (None: all axes; an int or a tuple of ints).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sum(cr.Tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    Tensor([4., 6.])
+    """
+    return apply(Sum, x, axis=normalize_axes(axis, np.ndim(x), "sum"), keepdims=keepdims)
+
+
+def _argext_weights(out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> Any:
+    # 1 for each element equal to the extreme, divided by how many tie: the gradient of a
+    # max is routed to the winner(s).
+    hit = (x == keep_reduced(out, x.ndim, axis, keepdims)).astype(dtype)
+    return hit / hit.sum(axis=axis, keepdims=True)
+
+
+def _ext_vjp(g: Any, out: Any, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+    return keep_reduced(g, x.ndim, axis, keepdims) * _argext_weights(out, x, axis, keepdims,
+                                                                      g.dtype)
+
+
+def _ext_jvp(t: Any, out: Any, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+    return (t * _argext_weights(out, x, axis, keepdims, t.dtype)).sum(axis=axis,
+                                                                       keepdims=keepdims)
+
+
+class Max(Primitive):
+    """z = max of x over ``axis``: the gradient goes to the maximal element(s)."""
+
+    name = "max"
+    kind = "reduction"
+    smooth = False
+
+    def forward(x, *, axis=None, keepdims=False):
+        return np.max(x, axis=axis, keepdims=keepdims)
+
+    vjp = (_ext_vjp,)
+    jvp = (_ext_jvp,)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient equally.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.max(cr.Tensor([[1.0, 5.0], [3.0, 4.0]]), axis=1)
+    Tensor([5., 4.])
+    """
+    return apply(Max, x, axis=normalize_axes(axis, np.ndim(x), "max"), keepdims=keepdims)
+
+
+class Min(Primitive):
+    """z = min of x over ``axis``: the gradient goes to the minimal element(s)."""
+
+    name = "min"
+    kind = "reduction"
+    smooth = False
+
+    def forward(x, *, axis=None, keepdims=False):
+        return np.min(x, axis=axis, keepdims=keepdims)
+
+    vjp = (_ext_vjp,)
+    jvp = (_ext_jvp,)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient equally.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.min(cr.Tensor([[1.0, 5.0], [3.0, 4.0]]), axis=1)
+    Tensor([1., 3.])
+    """
+    return apply(Min, x, axis=normalize_axes(axis, np.ndim(x), "min"), keepdims=keepdims)
+
+
+def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    from .elementwise import exp
+
+    return exp(x - keep_reduced(out, x.ndim, axis, keepdims))
+
+
+class LogSumExp(Primitive):
+    """z = log Σ exp(x) over ``axis``, computed stably by shifting by the max.
+
+    dz/dx = softmax(x), so the VJP is the upstream gradient weighted by the softmax.
+    """
+
+    name = "logsumexp"
+    kind = "reduction"
+
+    def forward(x, *, axis=None, keepdims=False):
+        return _logsumexp(x, axis, keepdims)
+
+    vjp = (lambda g, out, x, *, axis=None, keepdims=False:
+           keep_reduced(g, x.ndim, axis, keepdims) * _softmax_weights(out, x, axis, keepdims),)
+    jvp = (lambda t, out, x, *, axis=None, keepdims=False:
+           (t * _softmax_weights(out, x, axis, keepdims)).sum(axis=axis, keepdims=keepdims),)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) over ``axis``, without overflow.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> float(cr.logsumexp(cr.Tensor([1000.0, 1000.0])))
+    1000.6931471805599
+    """
+    return apply(LogSumExp, x, axis=normalize_axes(axis, np.ndim(x), "logsumexp"),
+                 keepdims=keepdims)

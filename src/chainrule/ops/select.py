@@ -1,0 +1,183 @@
+"""Selection and comparison: where, maximum, minimum, clip, and the comparisons.
+
+These are the lectures' *routing* gates: the gradient goes to whichever input was chosen
+and the others get zero. Comparisons return bool tensors that record nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+
+
+class Where(Primitive):
+    """z = a where cond else b: the gradient is routed to the branch that was taken."""
+
+    name = "where"
+    broadcasts = True
+
+    def forward(cond, a, b):
+        return np.where(cond, a, b)
+
+    vjp = (None,
+           lambda g, out, cond, a, b: where(cond, g, 0.0),
+           lambda g, out, cond, a, b: where(cond, 0.0, g))
+    jvp = (None,
+           lambda t, out, cond, a, b: where(cond, t, 0.0),
+           lambda t, out, cond, a, b: where(cond, 0.0, t))
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for sc, sa, sb in (((), (), ()), ((4,), (4,), (4,)), ((2, 3), (2, 3), (3,)),
+                           ((2, 1), (1, 3), (2, 3)), ((3,), (), (2, 3))):
+            yield (rng.random(sc) > 0.5, rng.normal(size=sa), rng.normal(size=sb)), {}
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """Elementwise choice: ``a`` where ``cond`` is true, else ``b`` (with broadcasting).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.where(cr.Tensor([True, False]), cr.Tensor([1.0, 2.0]), 0.0)
+    Tensor([1., 0.])
+    """
+    return apply(Where, cond, a, b)
+
+
+class Maximum(Primitive):
+    """z = max(a, b) elementwise: the *max gate routes* the gradient to the larger input.
+
+    Tie rule: where a == b the gradient is split equally (½ each), as in PyTorch, so the
+    result is the average of the two one-sided derivatives.
+    """
+
+    name = "maximum"
+    broadcasts = True
+    kind = "binary"
+    smooth = False
+
+    def forward(a, b):
+        return np.maximum(a, b)
+
+    vjp = (lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0.0)),
+           lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0.0)))
+    jvp = (lambda t, out, a, b: where(a > b, t, where(a == b, t * 0.5, 0.0)),
+           lambda t, out, a, b: where(b > a, t, where(a == b, t * 0.5, 0.0)))
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """Elementwise maximum; the gradient goes to the larger input (split evenly on ties).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.maximum(cr.Tensor([1.0, 5.0]), 3.0)
+    Tensor([3., 5.])
+    """
+    return apply(Maximum, a, b)
+
+
+class Minimum(Primitive):
+    """z = min(a, b) elementwise: routes the gradient to the smaller input (½ each on ties)."""
+
+    name = "minimum"
+    broadcasts = True
+    kind = "binary"
+    smooth = False
+
+    def forward(a, b):
+        return np.minimum(a, b)
+
+    vjp = (lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0.0)),
+           lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0.0)))
+    jvp = (lambda t, out, a, b: where(a < b, t, where(a == b, t * 0.5, 0.0)),
+           lambda t, out, a, b: where(b < a, t, where(a == b, t * 0.5, 0.0)))
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """Elementwise minimum; the gradient goes to the smaller input (split evenly on ties).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.minimum(cr.Tensor([1.0, 5.0]), 3.0)
+    Tensor([1., 3.])
+    """
+    return apply(Minimum, a, b)
+
+
+def _clip_rule(g: Any, x: Any, low: Any, high: Any) -> Any:
+    # Inside [low, high] (bounds included, like PyTorch's clamp) the gradient passes.
+    if low is not None:
+        g = where(x < low, 0.0, g)
+    if high is not None:
+        g = where(x > high, 0.0, g)
+    return g
+
+
+class Clip(Primitive):
+    """z = min(max(x, low), high) with constant bounds: gradient 1 inside, 0 outside."""
+
+    name = "clip"
+    smooth = False
+
+    def forward(x, *, low=None, high=None):
+        return np.clip(x, low, high)
+
+    vjp = (lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high),)
+    jvp = (lambda t, out, x, *, low=None, high=None: _clip_rule(t, x, low, high),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for low, high in ((-0.5, 0.5), (None, 0.3), (-0.3, None)):
+            for shape in ((), (5,), (2, 3)):
+                x = rng.uniform(-2, 2, shape)
+                # keep samples off the kinks so finite differences are meaningful
+                for bound in (low, high):
+                    if bound is not None:
+                        x = np.where(np.abs(x - bound) < 0.05, x + 0.1, x)
+                yield (x,), {"low": low, "high": high}
+
+
+def clip(x: Any, low: float | None = None, high: float | None = None) -> Any:
+    """Limit values to ``[low, high]`` (either bound may be None).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.clip(cr.Tensor([-2.0, 0.5, 2.0]), -1.0, 1.0)
+    Tensor([-1. ,  0.5,  1. ])
+    """
+    if low is None and high is None:
+        raise ValueError("clip: give at least one of low, high")
+    return apply(Clip, x, low=low, high=high)
+
+
+def _comparison(opname: str, ufunc: Any, symbol: str) -> tuple[type, Any]:
+    cls = type(opname.capitalize(), (Primitive,), {
+        "__doc__": f"z = a {symbol} b elementwise, a bool tensor; records no gradient.",
+        "name": opname,
+        "differentiable": False,
+        "forward": staticmethod(ufunc),
+        "__module__": __name__,
+    })
+
+    def fn(a: Any, b: Any) -> Any:
+        return apply(cls, a, b)
+
+    fn.__name__ = opname
+    fn.__doc__ = f"Elementwise ``a {symbol} b`` as a bool tensor (not differentiable)."
+    return cls, fn
+
+
+# Six near-identical ops: generated from one template rather than written six times.
+Less, lt = _comparison("lt", np.less, "<")
+LessEqual, le = _comparison("le", np.less_equal, "<=")
+Greater, gt = _comparison("gt", np.greater, ">")
+GreaterEqual, ge = _comparison("ge", np.greater_equal, ">=")
+Equal, eq = _comparison("eq", np.equal, "==")
+NotEqual, ne = _comparison("ne", np.not_equal, "!=")

@@ -1,0 +1,259 @@
+"""Shape ops: reshape, transpose, expand_dims, squeeze, broadcast_to, concatenate.
+
+They move values around without changing them, so each VJP moves the gradient back:
+reshape back, transpose by the inverse permutation, slice a concatenation apart. The VJP
+of ``broadcast_to`` is the gradient itself: the engine sums it back to the input's shape,
+the one place where broadcasting is undone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, apply
+from ..core.errors import ShapeError
+
+
+class Reshape(Primitive):
+    """Same values, new shape: the gradient is reshaped back."""
+
+    name = "reshape"
+
+    def forward(x, *, shape):
+        return np.reshape(x, shape)
+
+    vjp = (lambda g, out, x, *, shape: g.reshape(x.shape),)
+    jvp = (lambda t, out, x, *, shape: t.reshape(out.shape),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for src, dst in (((6,), (2, 3)), ((2, 3), (3, 2)), ((2, 3, 4), (4, -1)), ((), (1, 1)),
+                         ((1,), ())):
+            yield (rng.normal(size=src),), {"shape": dst}
+
+
+def reshape(x: Any, *shape: Any) -> Any:
+    """Give ``x`` a new shape with the same number of elements (one entry may be -1).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.reshape(cr.Tensor([1.0, 2.0, 3.0, 4.0]), (2, 2)).shape
+    (2, 2)
+    """
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return apply(Reshape, x, shape=tuple(int(s) for s in shape))
+
+
+class Transpose(Primitive):
+    """Permute axes; the gradient is permuted back by the inverse permutation."""
+
+    name = "transpose"
+
+    def forward(x, *, axes):
+        return np.transpose(x, axes)
+
+    vjp = (lambda g, out, x, *, axes: transpose(g, tuple(np.argsort(axes))),)
+    jvp = (lambda t, out, x, *, axes: transpose(t, axes),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape, axes in (((2, 3), (1, 0)), ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (0, 2, 1)),
+                            ((3,), (0,))):
+            yield (rng.normal(size=shape),), {"axes": axes}
+
+
+def transpose(x: Any, axes: Any = None) -> Any:
+    """Permute the axes of ``x`` (default: reverse them), like ``np.transpose``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.transpose(cr.Tensor([[1.0, 2.0]])).shape
+    (2, 1)
+    """
+    nd = np.ndim(x)
+    if axes is None:
+        axes = tuple(range(nd))[::-1]
+    axes = tuple(int(a) % nd if nd else int(a) for a in axes)
+    if sorted(axes) != list(range(nd)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of 0..{nd - 1} "
+                         f"for a tensor of shape {np.shape(x)}")
+    return apply(Transpose, x, axes=axes)
+
+
+def permute(x: Any, *axes: int) -> Any:
+    """PyTorch-style alias of :func:`transpose` taking the axes as arguments."""
+    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+        axes = tuple(axes[0])
+    return transpose(x, axes)
+
+
+def swapaxes(x: Any, a: int, b: int) -> Any:
+    """Exchange two axes (``x.mT`` is ``swapaxes(x, -1, -2)``)."""
+    nd = np.ndim(x)
+    perm = list(range(nd))
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, tuple(perm))
+
+
+class ExpandDims(Primitive):
+    """Insert a length-1 axis; the gradient is reshaped back."""
+
+    name = "expand_dims"
+
+    def forward(x, *, axis):
+        return np.expand_dims(x, axis)
+
+    vjp = (lambda g, out, x, *, axis: g.reshape(x.shape),)
+    jvp = (lambda t, out, x, *, axis: expand_dims(t, axis),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape, axis in (((), 0), ((3,), 0), ((3,), -1), ((2, 3), 1), ((2, 3), (0, 3))):
+            yield (rng.normal(size=shape),), {"axis": axis}
+
+
+def expand_dims(x: Any, axis: Any) -> Any:
+    """Insert length-1 axes at ``axis`` (an int or tuple), like ``np.expand_dims``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.expand_dims(cr.Tensor([1.0, 2.0]), 0).shape
+    (1, 2)
+    """
+    return apply(ExpandDims, x, axis=axis)
+
+
+class Squeeze(Primitive):
+    """Remove length-1 axes; the gradient is reshaped back."""
+
+    name = "squeeze"
+
+    def forward(x, *, axis=None):
+        return np.squeeze(x, axis)
+
+    vjp = (lambda g, out, x, *, axis=None: g.reshape(x.shape),)
+    jvp = (lambda t, out, x, *, axis=None: t.reshape(out.shape),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape, axis in (((1,), None), ((1, 3), 0), ((2, 1, 3), 1), ((1, 2, 1), None),
+                            ((1, 2, 1), (0, 2))):
+            yield (rng.normal(size=shape),), {"axis": axis}
+
+
+def squeeze(x: Any, axis: Any = None) -> Any:
+    """Remove length-1 axes (all of them, or those in ``axis``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.squeeze(cr.Tensor([[1.0, 2.0]])).shape
+    (2,)
+    """
+    return apply(Squeeze, x, axis=axis)
+
+
+class BroadcastTo(Primitive):
+    """Repeat along broadcast axes; the engine sums the gradient back (broadcasts = True)."""
+
+    name = "broadcast_to"
+    broadcasts = True
+
+    def forward(x, *, shape):
+        return np.broadcast_to(x, shape)
+
+    vjp = (lambda g, out, x, *, shape: g,)
+    jvp = (lambda t, out, x, *, shape: broadcast_to(t, shape),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for src, dst in (((), (3,)), ((3,), (2, 3)), ((2, 1), (2, 4)), ((1, 3), (2, 2, 3)),
+                         ((2, 3), (2, 3))):
+            yield (rng.normal(size=src),), {"shape": dst}
+
+
+def broadcast_to(x: Any, shape: Any) -> Any:
+    """Broadcast ``x`` to ``shape`` (NumPy rules); read-only view in NumPy terms.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.broadcast_to(cr.Tensor([1.0, 2.0]), (3, 2)).shape
+    (3, 2)
+    """
+    return apply(BroadcastTo, x, shape=tuple(shape))
+
+
+def _piece(i: int, xs: tuple, axis: int) -> tuple:
+    start = 0
+    for x in xs[:i]:
+        start += x.shape[axis]
+    return (slice(None),) * axis + (slice(start, start + xs[i].shape[axis]),)
+
+
+class Concatenate(Primitive):
+    """Join tensors along an axis; each input's gradient is its slice of the upstream one."""
+
+    name = "concatenate"
+    variadic = True
+
+    def forward(*xs, axis=0):
+        return np.concatenate(xs, axis=axis)
+
+    def vjp(i, g, out, *xs, axis=0):
+        return g[_piece(i, xs, axis)]
+
+    def jvp(i, t, out, *xs, axis=0):
+        from .index import scatter_add
+
+        return scatter_add(t, _piece(i, xs, axis), out.shape)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        yield (rng.normal(size=(2,)), rng.normal(size=(3,))), {"axis": 0}
+        yield (rng.normal(size=(2, 3)), rng.normal(size=(1, 3)), rng.normal(size=(2, 3))), \
+            {"axis": 0}
+        yield (rng.normal(size=(2, 3)), rng.normal(size=(2, 1))), {"axis": 1}
+        yield (rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 1))), {"axis": 2}
+
+
+def concatenate(xs: Any, axis: int = 0) -> Any:
+    """Join a sequence of tensors along an existing axis.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.concatenate([cr.Tensor([1.0]), cr.Tensor([2.0, 3.0])])
+    Tensor([1., 2., 3.])
+    """
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("concatenate: need at least one tensor")
+    nd = np.ndim(xs[0])
+    if nd == 0:
+        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated; "
+                         "use stack()")
+    return apply(Concatenate, *xs, axis=int(axis) % nd)
+
+
+def stack(xs: Any, axis: int = 0) -> Any:
+    """Join tensors of equal shape along a new axis.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.stack([cr.Tensor([1.0, 2.0]), cr.Tensor([3.0, 4.0])]).shape
+    (2, 2)
+    """
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("stack: need at least one tensor")
+    nd = np.ndim(xs[0]) + 1
+    axis = int(axis) % nd
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis)

@@ -1,0 +1,1 @@
+"""Visualisation and explanation helpers for chainrule computation graphs."""

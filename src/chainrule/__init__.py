@@ -20,6 +20,7 @@ from .core import (
     InplaceError,
     OpError,
     Primitive,
+    RowSparse,
     ShapeError,
     Tensor,
     as_tensor,
@@ -50,7 +51,7 @@ def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = 
 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
-    "OpError", "Primitive", "ShapeError", "Tensor", "as_tensor", "detect_anomaly",
+    "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "as_tensor", "detect_anomaly",
     "enable_grad", "is_grad_enabled", "no_grad", "record_source", "set_grad_enabled", "tensor",
     *_ops_all,
 ]

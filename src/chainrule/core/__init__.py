@@ -23,12 +23,13 @@ from .modes import (
     set_grad_enabled,
 )
 from .primitive import REGISTRY, Primitive
+from .sparse import RowSparse
 from .state import STATE
 from .tensor import Tensor, as_tensor
 
 __all__ = [
     "REGISTRY", "STATE", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
-    "InplaceError", "OpError", "Primitive", "ShapeError", "Tensor", "apply", "as_tensor",
+    "InplaceError", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "apply", "as_tensor",
     "backward", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad",
     "record_source", "set_grad_enabled", "sum_to_shape",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 
 from .dispatch import format_frame
 from .errors import AnomalyError, BackwardError, InplaceError, ShapeError
+from .sparse import RowSparse
 from .state import STATE
 from .tensor import Tensor
 
@@ -57,6 +58,8 @@ def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
     """Check (and for broadcasting ops, reduce) a rule's gradient for input ``a``."""
     if raw:
         if type(gi) is not np.ndarray:
+            if isinstance(gi, RowSparse):
+                return _check_sparse(op, i, a, gi)
             gi = np.asarray(gi)
     elif not isinstance(gi, Tensor):
         gi = Tensor(gi)
@@ -73,6 +76,14 @@ def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
     if gi.dtype != a.data.dtype:
         gi = gi.astype(a.data.dtype)
     return gi
+
+
+def _check_sparse(op: Any, i: int, a: Tensor, gi: RowSparse) -> RowSparse:
+    if gi.shape != a.data.shape:
+        raise ShapeError(
+            f"the VJP rule of {op.name!r} returned a row-sparse gradient of shape {gi.shape} "
+            f"for {_arg_label(op, i, a)}, whose shape is {a.data.shape}")
+    return gi if gi.dtype == a.data.dtype else gi.astype(a.data.dtype)
 
 
 def _as_seed(root: Tensor, g: Any, create_graph: bool) -> Any:
@@ -165,6 +176,8 @@ def backward(
         while heap:
             _, key, t = heapq.heappop(heap)
             g = pending.pop(key)
+            if type(g) is RowSparse:  # a non-leaf table: its own rules need a dense gradient
+                g = g.to_dense()
             op = t._op
             ins = t._inputs
             if ins is None:
@@ -217,9 +230,16 @@ def backward(
         for key, (_, g) in leaves.items():
             if key in wanted:
                 found[wanted[key]] = g
-        return [Tensor._wrap(_owned(g)) if raw and g is not None else g for g in found]
+        return [Tensor._wrap(_owned(np.asarray(g))) if raw and g is not None else g
+                for g in found]
     seen: set[int] = set()
     for a, g in leaves.values():
+        if isinstance(g, RowSparse):
+            # Row-sparse gradients (embedding lookups) stay sparse in .grad so optimisers
+            # can update only the rows that were used.
+            g = RowSparse(g.indices, _owned(g.values), g.shape)
+            a.grad = g if a.grad is None else _sparse_acc(a.grad, g)
+            continue
         if raw:
             # A rule may pass the same array to several inputs (add's gradient is g for
             # both) or return a read-only broadcast view: give each leaf its own array so
@@ -231,9 +251,17 @@ def backward(
             seen.add(id(g))
         if a.grad is None:
             a.grad = Tensor._wrap(g) if raw else g
+        elif isinstance(a.grad, RowSparse):
+            a.grad = Tensor._wrap(a.grad + g) if raw else a.grad.to_dense() + g
         else:
             a.grad = Tensor._wrap(a.grad.data + g) if raw else a.grad + g
     return None
+
+
+def _sparse_acc(old: Any, g: RowSparse) -> Any:
+    if isinstance(old, RowSparse):
+        return old + g
+    return Tensor._wrap(old.data + g)
 
 
 def _owned(g: np.ndarray) -> np.ndarray:

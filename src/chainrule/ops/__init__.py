@@ -14,7 +14,7 @@ from .arithmetic import add, div, mul, neg, pow, sub
 from .cast import astype
 from .elementwise import abs, elu, exp, leaky_relu, log, relu, sigmoid, sign, sqrt, tanh
 from .functions import log_softmax, mean, softmax
-from .index import gather, getitem, scatter_add, take
+from .index import embedding, gather, getitem, scatter_add, take
 from .linalg import matmul
 from .reduce import logsumexp, max, min, sum
 from .select import clip, eq, ge, gt, le, lt, maximum, minimum, ne, where
@@ -31,7 +31,8 @@ from .shape import (
 )
 
 __all__ = [
-    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "elu", "eq", "exp",
+    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "elu", "embedding",
+    "eq", "exp",
     "expand_dims", "gather", "ge", "getitem", "gt", "le", "leaky_relu", "log", "log_softmax",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
     "permute", "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "softmax", "sqrt",

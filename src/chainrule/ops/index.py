@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core import Primitive, Tensor, apply
 from ..core.errors import OpError
+from ..core.sparse import RowSparse
 
 
 def normalize_index(index: Any) -> tuple:
@@ -163,3 +164,54 @@ def gather(x: Any, indices: Any, axis: int) -> Any:
             view[d] = idx.shape[d] if idx.shape[d] != 1 else shape[d]
             grids.append(np.arange(view[d]).reshape(view))
     return getitem(x, tuple(grids))
+
+
+def _embedding_vjp(g: Any, out: Any, table: Any, *, ids: Any) -> Any:
+    if isinstance(g, np.ndarray):
+        # First-order pass: a row-sparse gradient, proportional to the batch, not the table.
+        return RowSparse(ids, g, table.shape)
+    return scatter_add(g, (ids,), table.shape)  # recorded pass: dense and differentiable
+
+
+class Embedding(Primitive):
+    """z = table[ids]: look up rows. The gradient is row-sparse (only rows in ``ids``)."""
+
+    name = "embedding"
+
+    def forward(table, *, ids):
+        return table[ids]
+
+    vjp = (_embedding_vjp,)
+    jvp = (lambda t, out, table, *, ids: getitem(t, ids),)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        yield (rng.normal(size=(5, 3)),), {"ids": np.array([0, 4, 4, 1])}
+        yield (rng.normal(size=(4, 2)),), {"ids": np.array([[1, 3], [1, 1]])}
+
+
+def embedding(table: Any, ids: Any) -> Any:
+    """Rows of ``table`` for integer ``ids`` (any shape): ``table[ids]``.
+
+    Unlike ``table[ids]`` (getitem), the gradient that reaches a leaf ``table`` is a
+    :class:`~chainrule.core.sparse.RowSparse` holding only the rows used, so that training
+    cost does not grow with the vocabulary.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> table = cr.Tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    >>> cr.embedding(table, [2, 2]).sum().backward()
+    >>> table.grad
+    RowSparse(shape=(3, 2), rows=2, dtype=float64)
+    >>> table.grad.to_dense()[2]
+    array([2., 2.])
+    """
+    ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise OpError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    n = np.shape(table)[0]
+    if ids.size and (ids.min() < -n or ids.max() >= n):
+        raise OpError(f"embedding: ids must lie in [0, {n}) for a table of shape "
+                      f"{np.shape(table)}; got values from {ids.min()} to {ids.max()}")
+    return apply(Embedding, table, ids=ids)

@@ -172,9 +172,10 @@ def backward(
     saved_raw, saved_enabled = st.raw, st.grad_enabled
     st.raw = raw
     st.grad_enabled = True
+    heappop, heappush, ndarray = heapq.heappop, heapq.heappush, np.ndarray
     try:
         while heap:
-            _, key, t = heapq.heappop(heap)
+            _, key, t = heappop(heap)
             g = pending.pop(key)
             if type(g) is RowSparse:  # a non-leaf table: its own rules need a dense gradient
                 g = g.to_dense()
@@ -186,7 +187,7 @@ def backward(
                     f"by {op.name!r} were freed after the first backward(). Pass "
                     f"retain_graph=True to the first call if you need to backpropagate "
                     f"twice (or recompute the forward pass).")
-            if st.clock != t._seq:
+            if st.last_write > t._seq:  # something was written in place after t was made
                 _check_versions(t, ins)
             if t._retain:
                 t.grad = _store(t.grad, g, raw)
@@ -201,10 +202,11 @@ def backward(
                 out = t
             contributions = [] if observer is not None else None
             rules = op.vjp
+            variadic = op.variadic
             for i, a in enumerate(ins):
                 if not (isinstance(a, Tensor) and a.requires_grad):
                     continue
-                if op.variadic:
+                if variadic:
                     gi = rules(i, g, out, *vals, **params)
                 else:
                     rule = rules[i]
@@ -213,12 +215,28 @@ def backward(
                     gi = rule(g, out, *vals, **params)
                 if gi is None:
                     continue
-                gi = _fix_grad(op, i, a, gi, raw)
+                ad = a.data
+                # fast path: a raw array of the right shape and dtype needs no fixing
+                if not (raw and type(gi) is ndarray and gi.shape == ad.shape
+                        and gi.dtype == ad.dtype):
+                    gi = _fix_grad(op, i, a, gi, raw)
                 if st.anomaly:
                     _check_finite_grad(t, i, gi)
                 if contributions is not None:
                     contributions.append((i, gi))
-                send(a, gi)
+                # send gi to a: leaves collect, interior nodes wait in the heap
+                akey = id(a)
+                if a._op is None:
+                    slot = leaves.get(akey)
+                    if slot is None:
+                        leaves[akey] = [a, gi]
+                    else:
+                        slot[1] = slot[1] + gi
+                elif akey in pending:
+                    pending[akey] = pending[akey] + gi
+                else:
+                    pending[akey] = gi
+                    heappush(heap, (-a._seq, akey, a))
             if observer is not None:
                 observer(t, g, contributions)
             if not retain_graph:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 
 class _State:
-    __slots__ = ("grad_enabled", "raw", "clock", "extras", "fwd_levels", "observers",
+    __slots__ = ("grad_enabled", "raw", "clock", "last_write", "extras", "fwd_levels", "observers",
                  "anomaly", "record_source")
 
     def __init__(self) -> None:
         self.grad_enabled = True   # record a graph for ops whose inputs require grad
         self.raw = False           # inside a first-order rule: ops map arrays to arrays directly
         self.clock = 0             # increases on every recorded node and every in-place write
+        self.last_write = 0        # clock value of the latest in-place write
         self.extras = False        # any of the slower features below is on
         self.fwd_levels: list = []  # active forward-mode (JVP) levels, innermost last
         self.observers: list = []  # callables told of every op (tracing, debugging)

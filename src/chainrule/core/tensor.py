@@ -207,7 +207,7 @@ class Tensor:
                 f"change values the backward pass needs. Do updates under "
                 f"`with chainrule.no_grad():`, or use the out-of-place op.")
         STATE.clock += 1
-        self._version = STATE.clock
+        self._version = STATE.last_write = STATE.clock
 
     def _other(self, other: Any) -> Any:
         return other.data if isinstance(other, Tensor) else other

@@ -31,6 +31,7 @@ from .core import (
     record_source,
     set_grad_enabled,
 )
+from .io import CheckpointError, load, save
 from .ops import *  # noqa: F403 - the op functions are the public API
 from .ops import __all__ as _ops_all
 
@@ -51,7 +52,8 @@ def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = 
 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
-    "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "as_tensor", "detect_anomaly",
+    "CheckpointError", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "as_tensor", "detect_anomaly",
     "enable_grad", "is_grad_enabled", "no_grad", "record_source", "set_grad_enabled", "tensor",
+    "save", "load",
     *_ops_all,
 ]

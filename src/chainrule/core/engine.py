@@ -173,6 +173,7 @@ def backward(
     st.raw = raw
     st.grad_enabled = True
     heappop, heappush, ndarray = heapq.heappop, heapq.heappush, np.ndarray
+    anomaly = st.anomaly
     try:
         while heap:
             _, key, t = heappop(heap)
@@ -220,7 +221,7 @@ def backward(
                 if not (raw and type(gi) is ndarray and gi.shape == ad.shape
                         and gi.dtype == ad.dtype):
                     gi = _fix_grad(op, i, a, gi, raw)
-                if st.anomaly:
+                if anomaly:
                     _check_finite_grad(t, i, gi)
                 if contributions is not None:
                     contributions.append((i, gi))

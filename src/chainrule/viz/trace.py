@@ -1,0 +1,268 @@
+"""Record one backward pass, node by node, without touching anyone's ``.grad``.
+
+:func:`record` walks the graph under an output, names every node, then runs the engine's
+backward pass with an observer (see :func:`chainrule.core.engine.backward`): after each node
+is visited the observer keeps its upstream gradient and what it sent to each input. The pass
+runs with ``retain_graph=True`` (the graph stays usable: the user can still call
+``backward()`` afterwards) and with ``inputs=`` set to the leaves, so the gradients are
+returned to us instead of being accumulated into the leaves' ``.grad``. Retained ``.grad``
+of non-leaf tensors (``retain_grad()``), which the engine fills in any case, are put back
+as they were.
+
+:mod:`chainrule.viz.explain` turns a :class:`Trace` into prose, :mod:`chainrule.viz.draw`
+into a picture.
+
+Examples
+--------
+>>> import chainrule as cr
+>>> from chainrule.viz.trace import record
+>>> x = cr.Tensor(3.0, requires_grad=True, name="x")
+>>> tr = record(x * x)
+>>> tr.names[id(tr.output)], float(tr.grad(x))
+('f', 6.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core import BackwardError, Tensor
+from ..core.engine import backward as _engine_backward
+
+__all__ = ["Trace", "Received", "record"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """One gradient contribution: ``consumer`` sent ``grad`` to its argument ``arg``."""
+
+    consumer: Tensor
+    arg: int
+    grad: np.ndarray
+
+
+@dataclass
+class Trace:
+    """Everything one backward pass computed, keyed by ``id(tensor)``.
+
+    Attributes
+    ----------
+    output : Tensor
+    seed : ndarray
+        dL/d(output) the pass started from.
+    ops : list of Tensor
+        Op nodes in the order the backward pass visited them (reverse topological).
+    leaves : list of Tensor
+        Tensors requiring grad that no recorded op produced, in order of first use.
+    names : dict
+        A unique display name per node: ``Tensor.name`` where given (a repeated name gets
+        ``#2``, ``#3``...), else ``f`` for the output, ``t1, t2, ...`` for intermediate
+        nodes in forward order and ``v1, v2, ...`` for leaves.
+    values, upstream : dict
+        Each node's forward value (a copy) and dL/d(node) (summed over all its uses).
+    sent : dict
+        Per op node, the ``(argument index, gradient)`` pairs its VJP rules produced.
+    received : dict
+        Per node, the :class:`Received` contributions it got from its consumers.
+    local : dict
+        Per op node with a one-element output, ``{argument index: ∂node/∂argument}`` for
+        its one-element arguments (the local derivative, from the op's VJP rule with an
+        upstream gradient of 1).
+    """
+
+    output: Tensor
+    seed: np.ndarray
+    ops: list[Tensor] = field(default_factory=list)
+    leaves: list[Tensor] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+    values: dict[int, np.ndarray] = field(default_factory=dict)
+    upstream: dict[int, np.ndarray] = field(default_factory=dict)
+    sent: dict[int, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+    received: dict[int, list[Received]] = field(default_factory=dict)
+    local: dict[int, dict[int, float]] = field(default_factory=dict)
+
+    def name(self, t: Tensor) -> str:
+        """The display name of node ``t``."""
+        return self.names[id(t)]
+
+    def grad(self, t: Tensor) -> np.ndarray:
+        """dL/dt for a node of the graph."""
+        return self.upstream[id(t)]
+
+    @property
+    def forward_ops(self) -> list[Tensor]:
+        """Op nodes in the order they were computed."""
+        return sorted(self.ops, key=lambda t: t._seq)
+
+
+def _collect(output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """All op nodes (forward order) and leaves (order of first use) under ``output``."""
+    seen: dict[int, Tensor] = {}
+    stack = [output]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen[id(t)] = t
+        if t._op is None:
+            continue
+        if t._inputs is None:
+            raise BackwardError(
+                f"cannot explain: the graph under this output was freed by a backward() "
+                f"without retain_graph=True (the values saved by {t._op.name!r} are gone). "
+                f"Call explain()/draw() before backward(), or use "
+                f"backward(retain_graph=True), or recompute the forward pass.")
+        for a in t._inputs:
+            if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen:
+                stack.append(a)
+    ops = sorted((t for t in seen.values() if t._op is not None), key=lambda t: t._seq)
+    first_use: dict[int, tuple[int, int]] = {}
+    for t in ops:
+        for i, a in enumerate(t._inputs):
+            if isinstance(a, Tensor) and a._op is None and a.requires_grad:
+                first_use.setdefault(id(a), (t._seq, i))
+    leaves = [t for t in seen.values() if t._op is None]
+    leaves.sort(key=lambda t: first_use.get(id(t), (0, 0)))
+    return ops, leaves
+
+
+def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor]) -> dict[int, str]:
+    nodes = leaves + ops
+    wanted = {t.name for t in nodes if t.name}
+    taken: set[str] = set()
+    names: dict[int, str] = {}
+
+    def claim(base: str) -> str:
+        name, k = base, 2
+        while name in taken:
+            name = f"{base}#{k}"
+            k += 1
+        taken.add(name)
+        return name
+
+    for t in nodes:  # user names first: they win over the automatic ones
+        if t.name:
+            names[id(t)] = claim(t.name)
+
+    def auto(prefix: str, counter: list[int]) -> str:
+        while True:
+            counter[0] += 1
+            candidate = f"{prefix}{counter[0]}"
+            if candidate not in taken and candidate not in wanted:
+                return claim(candidate)
+
+    if id(output) not in names:
+        names[id(output)] = claim("f" if "f" not in wanted else "out")
+    leaf_counter, op_counter = [0], [0]
+    for t in leaves:
+        if id(t) not in names:
+            names[id(t)] = auto("v", leaf_counter)
+    for t in ops:
+        if id(t) not in names:
+            names[id(t)] = auto("t", op_counter)
+    return names
+
+
+def _local_derivatives(t: Tensor) -> dict[int, float]:
+    """∂t/∂argument for one-element nodes, from the op's own VJP rule with g = 1.
+
+    Called from the engine's observer, i.e. inside the first-order backward pass where the
+    rules run on plain arrays.
+    """
+    out: dict[int, float] = {}
+    if t.data.size != 1:
+        return out
+    op = t._op
+    vals = [a.data if isinstance(a, Tensor) else a for a in t._inputs]
+    one = np.ones_like(t.data)
+    for i, a in enumerate(t._inputs):
+        if not (isinstance(a, Tensor) and a.requires_grad and a.data.size == 1):
+            continue
+        try:
+            if op.variadic:
+                gi = op.vjp(i, one, t.data, *vals, **t._params)
+            else:
+                rule = op.vjp[i] if i < len(op.vjp) else None
+                if rule is None:
+                    continue
+                gi = rule(one, t.data, *vals, **t._params)
+            if gi is None:
+                continue
+            gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)
+            out[i] = float(gi.sum())  # a broadcast rule may return the output's shape
+        except Exception:  # noqa: BLE001 - an explanation must not fail on a quirky rule
+            continue
+    return out
+
+
+def record(output: Tensor, grad: Any = None) -> Trace:
+    """Run a backward pass from ``output`` and keep every intermediate gradient.
+
+    Parameters
+    ----------
+    output : Tensor
+        A tensor produced by recorded ops (it must require grad).
+    grad : array_like, optional
+        dL/d(output). Default: 1 for a one-element output, else ones (that is, the
+        explanation of ``output.sum()``).
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    BackwardError
+        If ``output`` records nothing, or its graph was freed by an earlier backward().
+    """
+    if not isinstance(output, Tensor):
+        raise BackwardError(
+            f"explain()/draw() take a chainrule Tensor, got {type(output).__name__}")
+    if not output.requires_grad:
+        raise BackwardError(
+            "cannot explain a tensor that does not require grad: no operation that produced "
+            "it was recorded. Create the inputs with requires_grad=True (outside no_grad()) "
+            "before computing it.")
+    if grad is None:
+        seed = np.ones_like(output.data)
+    else:
+        seed = np.array(grad.data if isinstance(grad, Tensor) else grad,
+                        dtype=output.data.dtype, copy=True)
+        if seed.shape != output.shape:
+            raise BackwardError(
+                f"explain(grad=...) got a gradient of shape {seed.shape} for an output of "
+                f"shape {output.shape}; they must match")
+    ops, leaves = _collect(output)
+    tr = Trace(output=output, seed=seed, leaves=leaves)
+    tr.names = _assign_names(output, ops, leaves)
+    for t in leaves + ops:
+        tr.values[id(t)] = np.array(t.data, copy=True)
+        tr.received[id(t)] = []
+
+    def observer(t: Tensor, g: Any, contributions: list[tuple[int, Any]]) -> None:
+        tr.ops.append(t)
+        tr.upstream[id(t)] = np.asarray(g)
+        pairs = [(i, np.asarray(gi)) for i, gi in contributions]
+        tr.sent[id(t)] = pairs
+        for i, gi in pairs:
+            tr.received[id(t._inputs[i])].append(Received(t, i, gi))
+        local = _local_derivatives(t)
+        if local:
+            tr.local[id(t)] = local
+
+    # The engine stores into .grad of non-leaves marked retain_grad() even with inputs=:
+    # remember those and put them back, so explaining leaves the user's state as it was.
+    retained = [(t, t.grad) for t in ops if t._retain]
+    try:
+        found = _engine_backward([output], [seed], retain_graph=True, inputs=leaves,
+                                 observer=observer)
+    finally:
+        for t, g in retained:
+            t.grad = g
+    for leaf, g in zip(leaves, found or [], strict=False):
+        tr.upstream[id(leaf)] = (np.asarray(g.data) if g is not None
+                                 else np.zeros_like(leaf.data))
+    return tr

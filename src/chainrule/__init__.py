@@ -34,9 +34,8 @@ from .core import (
 from .io import CheckpointError, load, save
 from .ops import *  # noqa: F403 - the op functions are the public API
 from .ops import __all__ as _ops_all
-
-from . import viz  # noqa: E402,I001 - binds Tensor.explain; needs the ops above
 from .ops.custom import Operation
+from .viz import explain  # importing viz also binds Tensor.explain
 
 __version__ = "0.1.0"
 
@@ -55,8 +54,8 @@ def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = 
 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
-    "CheckpointError", "OpError", "Operation", "Primitive", "RowSparse", "ShapeError", "Tensor", "as_tensor", "detect_anomaly",
-    "enable_grad", "is_grad_enabled", "no_grad", "record_source", "set_grad_enabled", "tensor",
-    "save", "load",
+    "CheckpointError", "OpError", "Operation", "Primitive", "RowSparse", "ShapeError", "Tensor",
+    "as_tensor", "detect_anomaly", "enable_grad", "explain", "is_grad_enabled", "load",
+    "no_grad", "record_source", "save", "set_grad_enabled", "tensor",
     *_ops_all,
 ]

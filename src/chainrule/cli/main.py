@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# sub-command name -> module under chainrule.cli
+# sub-command name -> module under chainrule.cli (the module registers the name)
 COMMANDS = {
     "demo": "demo",
     "train": "train",
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         try:
             mod = importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:

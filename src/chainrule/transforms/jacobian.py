@@ -1,0 +1,810 @@
+"""Full Jacobians and Hessians, with an automatic choice between forward and reverse mode.
+
+Shape convention
+----------------
+For ``y = f(x)`` the Jacobian has shape ``y.shape + x.shape``: ``J[i..., j...] =
+∂y[i...]/∂x[j...]``. Reshaped to a matrix, ``J.reshape(y.size, x.size)`` is ``∂vec(y)/
+∂vec(x)`` where ``vec`` flattens in **row-major** (C) order, NumPy's ``.reshape(-1)``: for a
+weight matrix ``W`` of shape ``(m, n)``, ``vec(W)[i*n + j] = W[i, j]``. (Textbooks often use
+the column-major ``vec``; their Kronecker-product formulas then change order, e.g.
+``∂vec(Wx)/∂vec(W) = xᵀ ⊗ I`` column-major becomes ``I ⊗ xᵀ`` row-major.) For a scalar
+output the Jacobian has shape ``x.shape``: it is exactly the gradient, shaped like the input
+as everywhere in chainrule. Row ``i`` of the matrix is the gradient of ``vec(y)[i]``.
+
+Cost and mode choice
+--------------------
+Reverse mode builds the Jacobian row by row (one vector-Jacobian product per output
+element), forward mode column by column (one Jacobian-vector product per input element).
+``mode="auto"`` picks the mode needing fewer products: forward when the inputs have fewer
+elements than the outputs, reverse otherwise, and reports what it did (a
+:class:`JacobianInfo`, also logged on the ``chainrule.transforms`` logger at INFO level).
+
+Batching
+--------
+When every operation on the way has a *batched rule* (all built-in primitives do), the
+products are not run one by one: an identity matrix is pushed through the recorded graph
+as one batch of tangents (forward) or cotangents (reverse), so the whole Jacobian costs a
+single pass of matrix-sized operations (``vectorize=False`` turns this off). A graph with
+an operation that has no batched rule (a user :class:`~chainrule.Operation`, a primitive
+defined outside chainrule) falls back to separate passes, still correct. Very large
+Jacobians are computed in chunks of rows or columns so that memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core import STATE, Tensor, enable_grad
+from ..core.engine import backward as _engine_backward
+from ..core.errors import BackwardError, ChainruleError
+from ..ops import arithmetic as _ar
+from ..ops import cast as _ca
+from ..ops import elementwise as _el
+from ..ops import index as _ix
+from ..ops import linalg as _la
+from ..ops import reduce as _rd
+from ..ops import select as _se
+from ..ops import shape as _sh
+from .forward import jvp as _jvp
+from .reverse import alias, as_outputs, grad, is_live, normalize_argnums
+
+__all__ = ["JacobianInfo", "hessian", "jacobian"]
+
+logger = logging.getLogger("chainrule.transforms")
+
+_MODES = ("auto", "fwd", "rev")
+# Elements of batched tangents alive at once, over all nodes (2**24 float64 = 128 MiB).
+_BUDGET = 1 << 24
+
+
+@dataclass
+class JacobianInfo:
+    """What a :func:`jacobian` call did.
+
+    Attributes
+    ----------
+    requested : str
+        The ``mode`` argument ("auto", "fwd" or "rev").
+    mode : str
+        The mode used: "fwd" (columns by Jacobian-vector products) or "rev" (rows by
+        vector-Jacobian products).
+    n_in, n_out : int
+        Total number of input and output elements.
+    passes : int
+        Passes over the graph: 1 per batch when batched, 1 per row/column otherwise.
+    batched : bool
+        Whether identity batches were pushed through (see the module docstring).
+    reason : str
+        Why this mode and this way, in words.
+    """
+
+    requested: str
+    mode: str
+    n_in: int
+    n_out: int
+    passes: int
+    batched: bool
+    reason: str
+
+    def __str__(self) -> str:
+        how = ("batched pass" if self.batched else "pass") + ("es" if self.passes != 1 else "")
+        kind = "JVPs (columns)" if self.mode == "fwd" else "VJPs (rows)"
+        return (f"jacobian: mode={self.requested!r} used {self.mode!r} ({kind}) for "
+                f"{self.n_in} input -> {self.n_out} output elements: {self.passes} {how}; "
+                f"{self.reason}")
+
+
+class Unbatchable(ChainruleError):
+    """An operation in the graph has no batched rule (internal: triggers the fallback)."""
+
+
+# ---------------------------------------------------------------------- graph walking
+def dependent_nodes(outs: Sequence[Tensor], xs: Sequence[Tensor]) -> list[Tensor]:
+    """Recorded nodes on a path from ``xs`` to ``outs``, in creation (topological) order."""
+    seen: set[int] = {id(x) for x in xs}  # never walk past the inputs
+    found: list[Tensor] = []
+    stack = [o for o in outs if o._op is not None and id(o) not in seen]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._inputs is None:
+            raise BackwardError(
+                f"jacobian: the graph through {t._op.name!r} was freed by an earlier "
+                f"backward(); recompute the function")
+        found.append(t)
+        for a in t._inputs:
+            if isinstance(a, Tensor) and a._op is not None and id(a) not in seen:
+                stack.append(a)
+    found.sort(key=lambda t: t._seq)
+    dep = {id(x) for x in xs}
+    nodes = []
+    for t in found:
+        if any(isinstance(a, Tensor) and id(a) in dep for a in t._inputs):
+            dep.add(id(t))
+            nodes.append(t)
+    return nodes
+
+
+def _has_external(nodes: Sequence[Tensor], xs: Sequence[Tensor]) -> bool:
+    """Whether the Jacobian depends on a tensor (other than xs) that requires grad."""
+    dep = {id(x) for x in xs} | {id(t) for t in nodes}
+    return any(isinstance(a, Tensor) and a.requires_grad and id(a) not in dep
+               for t in nodes for a in t._inputs)
+
+
+# ---------------------------------------------------------------------- batched rules
+# A batched tangent/cotangent has a leading batch axis: shape (B,) + value.shape. The
+# primitives' own rules are not batch-aware in general (a reshape to x.shape, an axis
+# number, a 1-d matmul all break), so each primitive gets a batched rule here:
+# ``jvp(tans, out, vals, params)`` -> (B,)+out.shape (broadcastable), and
+# ``vjp(i, g, out, vals, params)`` -> gradient for input i, summed to (B,)+shape later.
+_BATCH: dict[type, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+
+
+def _pad(t: np.ndarray, ndim: int) -> np.ndarray:
+    """(B,)+shape -> (B,)+(1,)*k+shape so that it broadcasts like a value of ``ndim`` dims."""
+    k = ndim - (t.ndim - 1)
+    return t.reshape((t.shape[0],) + (1,) * k + t.shape[1:]) if k > 0 else t
+
+
+def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting on a batched gradient: (B,)+S -> (B,)+shape."""
+    b = g.shape[0]
+    core = g.shape[1:]
+    if core == shape:
+        return g
+    if len(core) < len(shape):
+        g = g.reshape((b,) + (1,) * (len(shape) - len(core)) + core)
+        core = g.shape[1:]
+    lead = len(core) - len(shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(
+        1 + lead + k for k, n in enumerate(shape) if n == 1 and core[lead + k] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if g.shape[1:] != shape:
+        g = np.broadcast_to(g.reshape((b,) + g.shape[1 + lead:]), (b,) + shape)
+    return g
+
+
+def _elementwise(op: type) -> None:
+    """Ops whose rules only multiply/route elementwise: the batch axis just broadcasts."""
+
+    def jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
+        total = None
+        for i, t in enumerate(tans):
+            if t is None or op.jvp[i] is None:
+                continue
+            r = op.jvp[i](_pad(t, out.ndim), out, *vals, **params)
+            total = r if total is None else total + r
+        return total
+
+    def vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
+        rule = op.vjp[i]
+        return None if rule is None else rule(g, out, *vals, **params)
+
+    _BATCH[op] = (jvp, vjp)
+
+
+for _op in (_ar.Add, _ar.Sub, _ar.Mul, _ar.Div, _ar.Neg, _ar.Pow, _ar.PowScalar, _el.Exp,
+            _el.Log, _el.Sqrt, _el.Abs, _el.Tanh, _el.Sigmoid, _el.Relu, _el.LeakyRelu,
+            _el.Elu, _se.Where, _se.Maximum, _se.Minimum, _se.Clip, _ca.Cast):
+    _elementwise(_op)
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+def _keep(a: np.ndarray, axes: tuple[int, ...], keepdims: bool, off: int) -> np.ndarray:
+    """Re-insert reduced axes (as length 1) so ``a`` broadcasts against the input."""
+    if keepdims:
+        return a
+    shape = list(a.shape)
+    for ax in axes:
+        shape.insert(ax + off, 1)
+    return a.reshape(shape)
+
+
+def _reduction(op: type, weights: Callable[..., np.ndarray] | None) -> None:
+    """sum (weights None) and the weighted reductions max/min/logsumexp."""
+
+    def jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
+        x = vals[0]
+        axes = _axes(params.get("axis"), x.ndim)
+        keepdims = params.get("keepdims", False)
+        t = tans[0]
+        if weights is not None:
+            t = t * weights(x, _keep(out, axes, keepdims, 0), axes)
+        return t.sum(axis=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+    def vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
+        x = vals[0]
+        axes = _axes(params.get("axis"), x.ndim)
+        keepdims = params.get("keepdims", False)
+        gk = _keep(g, axes, keepdims, 1)
+        if weights is None:
+            return np.broadcast_to(gk, (g.shape[0],) + x.shape)
+        return gk * weights(x, _keep(out, axes, keepdims, 0), axes)
+
+    _BATCH[op] = (jvp, vjp)
+
+
+def _argext_weights(x: np.ndarray, out_k: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    hit = (x == out_k).astype(x.dtype)  # ties share the gradient, as in the primitive
+    return hit / hit.sum(axis=axes, keepdims=True)
+
+
+_reduction(_rd.Sum, None)
+_reduction(_rd.Max, _argext_weights)
+_reduction(_rd.Min, _argext_weights)
+_reduction(_rd.LogSumExp, lambda x, out_k, axes: np.exp(x - out_k))
+
+
+def _reshaping(op: type) -> None:
+    """Ops that only reshape (reshape, expand_dims, squeeze)."""
+    _BATCH[op] = (
+        lambda tans, out, vals, params: tans[0].reshape((tans[0].shape[0],) + out.shape),
+        lambda i, g, out, vals, params: g.reshape((g.shape[0],) + np.shape(vals[0])),
+    )
+
+
+for _op in (_sh.Reshape, _sh.ExpandDims, _sh.Squeeze):
+    _reshaping(_op)
+
+_BATCH[_sh.Transpose] = (
+    lambda tans, out, vals, params: tans[0].transpose(
+        (0,) + tuple(a + 1 for a in params["axes"])),
+    lambda i, g, out, vals, params: g.transpose(
+        (0,) + tuple(int(a) + 1 for a in np.argsort(params["axes"]))),
+)
+_BATCH[_sh.BroadcastTo] = (
+    lambda tans, out, vals, params: np.broadcast_to(
+        _pad(tans[0], len(params["shape"])), (tans[0].shape[0],) + tuple(params["shape"])),
+    lambda i, g, out, vals, params: g,
+)
+
+
+def _check_index(index: tuple) -> tuple:
+    """The index with a leading full slice for the batch axis, if that is equivalent."""
+    adv = [k for k, i in enumerate(index)
+           if isinstance(i, np.ndarray) or (isinstance(i, int | np.integer)
+                                            and any(isinstance(j, np.ndarray) for j in index))]
+    if adv and adv != list(range(adv[0], adv[-1] + 1)):
+        # separated advanced indices move their axes to the front: not batchable this way
+        raise Unbatchable("getitem with advanced indices separated by slices")
+    return (slice(None),) + tuple(index)
+
+
+def _scatter(src: np.ndarray, index: tuple, shape: tuple[int, ...]) -> np.ndarray:
+    bidx = _check_index(index)
+    z = np.zeros((src.shape[0],) + tuple(shape), dtype=src.dtype)
+    if any(isinstance(i, np.ndarray) for i in index):
+        np.add.at(z, bidx, src)
+    else:
+        z[bidx] = src
+    return z
+
+
+_BATCH[_ix.GetItem] = (
+    lambda tans, out, vals, params: tans[0][_check_index(params["index"])],
+    lambda i, g, out, vals, params: _scatter(g, params["index"], np.shape(vals[0])),
+)
+_BATCH[_ix.ScatterAdd] = (
+    lambda tans, out, vals, params: _scatter(tans[0], params["index"], params["shape"]),
+    lambda i, g, out, vals, params: g[_check_index(params["index"])],
+)
+
+
+def _concat_jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
+    b = next(t.shape[0] for t in tans if t is not None)
+    parts = [t if t is not None else np.zeros((b,) + np.shape(v), dtype=out.dtype)
+             for t, v in zip(tans, vals, strict=True)]
+    return np.concatenate(parts, axis=params.get("axis", 0) + 1)
+
+
+def _concat_vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
+    axis = params.get("axis", 0)
+    start = sum(np.shape(v)[axis] for v in vals[:i])
+    stop = start + np.shape(vals[i])[axis]
+    return g[(slice(None),) * (axis + 1) + (slice(start, stop),)]
+
+
+_BATCH[_sh.Concatenate] = (_concat_jvp, _concat_vjp)
+
+
+def _mm_left(t: np.ndarray, b: np.ndarray, a_ndim: int) -> np.ndarray:
+    """Σ over the batch of t_k @ b, where t has shape (B,)+a.shape."""
+    if b.ndim <= 2:  # one big GEMM over the flattened batch
+        k = t.shape[-1]
+        return (t.reshape(-1, k) @ b).reshape(t.shape[:-1] + b.shape[1:])
+    nb = b.ndim - 2
+    if a_ndim == 1:
+        t2 = t.reshape((t.shape[0],) + (1,) * nb + (1, t.shape[-1]))
+        return np.matmul(t2, b)[..., 0, :]
+    pad = max(nb - (a_ndim - 2), 0)
+    return np.matmul(t.reshape((t.shape[0],) + (1,) * pad + t.shape[1:]), b)
+
+
+def _mm_right(a: np.ndarray, t: np.ndarray, b_ndim: int) -> np.ndarray:
+    """a @ t_k for every k, where t has shape (B,)+b.shape."""
+    bsz = t.shape[0]
+    if b_ndim == 1:
+        if a.ndim <= 2:
+            return t @ a.T                       # (B,k) @ (k,n) -> (B,n), one GEMM
+        t2 = t.reshape((bsz,) + (1,) * (a.ndim - 2) + (t.shape[-1], 1))
+        return np.matmul(a, t2)[..., 0]
+    if a.ndim == 1:
+        return np.matmul(a, t)
+    pad = max((a.ndim - 2) - (b_ndim - 2), 0)
+    return np.matmul(a, t.reshape((bsz,) + (1,) * pad + t.shape[1:]))
+
+
+def _mm_jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
+    a, b = vals
+    total = None
+    if tans[0] is not None:
+        total = _mm_left(tans[0], b, a.ndim)
+    if tans[1] is not None:
+        r = _mm_right(a, tans[1], b.ndim)
+        total = r if total is None else total + r
+    return total
+
+
+def _mm_vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
+    a, b = vals
+    if i == 0:
+        if b.ndim == 1:
+            return g[..., None] * b                       # outer products
+        if a.ndim == 1:
+            return np.matmul(b, g[..., None])[..., 0]     # Σ_m b[..k,m] g[..m]
+        if b.ndim == 2:
+            m = g.shape[-1]
+            return (g.reshape(-1, m) @ b.T).reshape(g.shape[:-1] + (b.shape[0],))
+        return np.matmul(g, np.swapaxes(b, -1, -2))
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return g[..., None] * a
+        return a[:, None] * g[..., None, :]
+    if b.ndim == 1:
+        if a.ndim == 2:
+            return g @ a                                  # (B,n) @ (n,k), one GEMM
+        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
+    return np.matmul(np.swapaxes(a, -1, -2), g)
+
+
+_BATCH[_la.MatMul] = (_mm_jvp, _mm_vjp)
+
+
+def has_batched_rule(op: type) -> bool:
+    """Whether :func:`jacobian` can push a batch through primitive ``op`` in one pass."""
+    return op in _BATCH
+
+
+# ---------------------------------------------------------------------- interpreters
+def _rules(t: Tensor) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    rules = _BATCH.get(t._op)
+    if rules is None:
+        raise Unbatchable(f"{t._op.name!r} has no batched rule")
+    return rules
+
+
+def batched_jvp(nodes: Sequence[Tensor], outs: Sequence[Tensor], xs: Sequence[Tensor],
+                seeds: Sequence[np.ndarray | None], dry_run: bool = False) -> list[Any]:
+    """Push batched tangents ``seeds`` ((B,)+x.shape per x, or None) through ``nodes``.
+
+    Returns the batched tangent of each output ((B,)+out.shape), or None for an output the
+    seeded inputs do not reach. Raises :class:`Unbatchable` for an op without batched rule.
+    """
+    if dry_run:
+        for t in nodes:
+            _rules(t)
+        return []
+    tan: dict[int, np.ndarray] = {}
+    b = None
+    for x, s in zip(xs, seeds, strict=True):
+        if s is not None:
+            tan[id(x)] = s
+            b = s.shape[0]
+    st = STATE
+    saved = st.raw
+    st.raw = True  # rules see plain arrays: chainrule ops inside them run on NumPy directly
+    try:
+        for t in nodes:
+            ins = t._inputs
+            tans = [tan.get(id(a)) if isinstance(a, Tensor) else None for a in ins]
+            if all(v is None for v in tans):
+                continue
+            jvp_rule = _rules(t)[0]
+            vals = [a.data if isinstance(a, Tensor) else a for a in ins]
+            out = t.data
+            r = jvp_rule(tans, out, vals, t._params)
+            if r is None:
+                continue
+            r = np.asarray(r)
+            if r.ndim != out.ndim + 1 or r.shape[0] != b:
+                raise Unbatchable(f"batched rule of {t._op.name!r} gave shape {r.shape}")
+            if r.shape[1:] != out.shape:
+                r = np.broadcast_to(r, (b,) + out.shape)
+            if r.dtype != out.dtype:
+                r = r.astype(out.dtype)
+            tan[id(t)] = r
+    except (ValueError, IndexError, TypeError) as exc:  # a rule that does not batch
+        raise Unbatchable(str(exc)) from exc
+    finally:
+        st.raw = saved
+    return [tan.get(id(o)) for o in outs]
+
+
+def batched_vjp(nodes: Sequence[Tensor], out: Tensor, xs: Sequence[Tensor],
+                seed: np.ndarray) -> list[Any]:
+    """Pull the batched cotangent ``seed`` ((B,)+out.shape) back to each x ((B,)+x.shape)."""
+    b = seed.shape[0]
+    dep = {id(t) for t in nodes}
+    want = {id(x): k for k, x in enumerate(xs)}
+    res: list[Any] = [None] * len(xs)
+    if id(out) in want:  # the output is an input itself (f = identity)
+        res[want[id(out)]] = seed
+    pending: dict[int, np.ndarray] = {id(out): seed}
+    st = STATE
+    saved = st.raw
+    st.raw = True
+    try:
+        for t in reversed(nodes):
+            g = pending.pop(id(t), None)
+            if g is None:
+                continue
+            vjp_rule = _rules(t)[1]
+            ins = t._inputs
+            vals = [a.data if isinstance(a, Tensor) else a for a in ins]
+            for i, a in enumerate(ins):
+                if not isinstance(a, Tensor):
+                    continue
+                key = id(a)
+                if key not in dep and key not in want:
+                    continue
+                gi = vjp_rule(i, g, t.data, vals, t._params)
+                if gi is None:
+                    continue
+                gi = np.asarray(gi)
+                if gi.ndim < 1 or gi.shape[0] != b:
+                    raise Unbatchable(f"batched rule of {t._op.name!r} gave shape {gi.shape}")
+                gi = _sum_to(gi, a.shape)
+                if gi.dtype != a.data.dtype:
+                    gi = gi.astype(a.data.dtype)
+                if key in want:
+                    k = want[key]
+                    res[k] = gi if res[k] is None else res[k] + gi
+                else:
+                    pending[key] = gi if key not in pending else pending[key] + gi
+    except (ValueError, IndexError, TypeError) as exc:
+        raise Unbatchable(str(exc)) from exc
+    finally:
+        st.raw = saved
+    return res
+
+
+# ---------------------------------------------------------------------- jacobian
+def _identity_rows(start: int, stop: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    n = math.prod(shape)
+    e = np.zeros((stop - start, n), dtype=dtype)
+    e[np.arange(stop - start), np.arange(start, stop)] = 1
+    return e.reshape((stop - start,) + shape)
+
+
+def _choose(requested: str, n_in: int, n_out: int) -> tuple[str, str]:
+    if requested == "fwd":
+        return "fwd", "mode='fwd' requested"
+    if requested == "rev":
+        return "rev", "mode='rev' requested"
+    if n_in < n_out:
+        return "fwd", (f"auto chose 'fwd' because {n_in} input elements < {n_out} output "
+                       f"elements (one JVP per input element)")
+    return "rev", (f"auto chose 'rev' because {n_out} output elements <= {n_in} input "
+                   f"elements (one VJP per output element)")
+
+
+def _chunk(chunk_size: int | None, nodes: Sequence[Tensor], xs: Sequence[Tensor],
+           outs: Sequence[Tensor]) -> int:
+    if chunk_size is not None:
+        return max(1, int(chunk_size))
+    per_item = sum(t.data.size for t in nodes) + sum(x.data.size for x in xs) + \
+        sum(o.data.size for o in outs)
+    return max(1, _BUDGET // max(per_item, 1))
+
+
+def _fast_rev(nodes, outs, xs, chunk) -> tuple[list[list[np.ndarray]], int]:
+    blocks = []
+    passes = 0
+    for o in outs:
+        row = [[] for _ in xs]
+        if o.requires_grad:
+            for start in range(0, o.data.size, chunk):
+                stop = min(start + chunk, o.data.size)
+                seed = _identity_rows(start, stop, o.shape, o.data.dtype)
+                gs = batched_vjp(nodes, o, xs, seed)
+                passes += 1
+                for k, (x, g) in enumerate(zip(xs, gs, strict=True)):
+                    row[k].append(g if g is not None else
+                                  np.zeros((stop - start,) + x.shape, dtype=x.data.dtype))
+        blocks.append([_assemble_rows(parts, o, x) for parts, x in zip(row, xs, strict=True)])
+    return blocks, passes
+
+
+def _assemble_rows(parts: list[np.ndarray], o: Tensor, x: Tensor) -> np.ndarray:
+    if not parts:
+        return np.zeros(o.shape + x.shape, dtype=np.result_type(o.data, x.data))
+    rows = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    return np.ascontiguousarray(rows).reshape(o.shape + x.shape)
+
+
+def _fast_fwd(nodes, outs, xs, chunk) -> tuple[list[list[np.ndarray]], int]:
+    cols: list[list[list[np.ndarray]]] = [[[] for _ in xs] for _ in outs]
+    passes = 0
+    for k, x in enumerate(xs):
+        for start in range(0, x.data.size, chunk):
+            stop = min(start + chunk, x.data.size)
+            seeds: list[Any] = [None] * len(xs)
+            seeds[k] = _identity_rows(start, stop, x.shape, x.data.dtype)
+            ts = batched_jvp(nodes, outs, xs, seeds)
+            passes += 1
+            for j, (o, t) in enumerate(zip(outs, ts, strict=True)):
+                cols[j][k].append(t if t is not None else
+                                  np.zeros((stop - start,) + o.shape, dtype=o.data.dtype))
+    blocks = []
+    for j, o in enumerate(outs):
+        row = []
+        for k, x in enumerate(xs):
+            parts = cols[j][k]
+            if not parts:  # an empty input
+                row.append(np.zeros(o.shape + x.shape, dtype=o.data.dtype))
+                continue
+            t = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+            # t[c, i...] = ∂o[i...]/∂x_flat[c]: move the column axis last
+            row.append(np.ascontiguousarray(t.reshape(x.data.size, o.data.size).T)
+                       .reshape(o.shape + x.shape))
+        blocks.append(row)
+    return blocks, passes
+
+
+def _loop_rev(outs, xs, create_graph: bool) -> tuple[list[list[Any]], int]:
+    from ..ops.shape import reshape, stack
+
+    blocks = []
+    passes = 0
+    for o in outs:
+        rows: list[list[Any]] = [[] for _ in xs]
+        if o.requires_grad:
+            for i in range(o.data.size):
+                e = np.zeros(o.data.size, dtype=o.data.dtype)
+                e[i] = 1
+                gs = _engine_backward([o], [e.reshape(o.shape)], retain_graph=True,
+                                      create_graph=create_graph, inputs=xs)
+                passes += 1
+                for k, (x, g) in enumerate(zip(xs, gs, strict=True)):
+                    if g is None:
+                        g = Tensor._wrap(np.zeros(x.shape, dtype=x.data.dtype))
+                    rows[k].append(g)
+        row = []
+        for k, x in enumerate(xs):
+            if not rows[k]:
+                row.append(Tensor._wrap(np.zeros(o.shape + x.shape, dtype=x.data.dtype)))
+            elif create_graph:
+                row.append(reshape(stack(rows[k]), o.shape + x.shape))
+            else:
+                row.append(Tensor._wrap(np.stack([g.data for g in rows[k]])
+                                        .reshape(o.shape + x.shape)))
+        blocks.append(row)
+    return blocks, passes
+
+
+def _loop_fwd(f, args, kwargs, nums, outs, composable: bool) -> tuple[list[list[Any]], int]:
+    from ..ops.shape import reshape, stack
+
+    primals = [args[i] for i in nums]
+    shapes = [np.shape(p.data if isinstance(p, Tensor) else p) for p in primals]
+
+    def g(*ps: Any) -> Any:
+        full = list(args)
+        for i, p in zip(nums, ps, strict=True):
+            full[i] = p
+        return f(*full, **kwargs)
+
+    cols: list[list[list[Any]]] = [[[] for _ in nums] for _ in outs]
+    passes = 0
+    for k, shape in enumerate(shapes):
+        dtype = np.asarray(primals[k].data if isinstance(primals[k], Tensor)
+                           else primals[k]).dtype
+        for c in range(math.prod(shape)):
+            e = np.zeros(math.prod(shape), dtype=dtype)
+            e[c] = 1
+            tangents: list[Any] = [None] * len(nums)
+            tangents[k] = e.reshape(shape)
+            _, tans = _jvp(g, primals, tangents)
+            passes += 1
+            tans = tans if isinstance(tans, tuple) else (tans,)
+            for j, t in enumerate(tans):
+                cols[j][k].append(t)
+    blocks = []
+    for j, o in enumerate(outs):
+        row = []
+        for k, shape in enumerate(shapes):
+            n = math.prod(shape)
+            if composable:
+                m = stack(cols[j][k]) if n else None
+                if m is None:
+                    row.append(Tensor._wrap(np.zeros(o.shape + shape, dtype=o.data.dtype)))
+                    continue
+                row.append(reshape(reshape(m, (n, o.data.size)).T, o.shape + shape))
+            else:
+                m = np.stack([t.data for t in cols[j][k]]) if n else \
+                    np.zeros((0,) + o.shape, dtype=o.data.dtype)
+                row.append(Tensor._wrap(np.ascontiguousarray(
+                    m.reshape(n, o.data.size).T).reshape(o.shape + shape)))
+        blocks.append(row)
+    return blocks, passes
+
+
+def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
+             mode: str = "auto", vectorize: bool = True, chunk_size: int | None = None,
+             return_info: bool = False,
+             report: bool | Callable[[JacobianInfo], Any] = False) -> Callable[..., Any]:
+    """The Jacobian of ``f`` with respect to the arguments in ``argnums``, as a function.
+
+    Parameters
+    ----------
+    f : callable
+        Takes Tensors, returns a Tensor (or a tuple of Tensors).
+    argnums : int or tuple of int
+        Which positional arguments to differentiate with respect to.
+    mode : {"auto", "fwd", "rev"}
+        "rev" builds rows with vector-Jacobian products, "fwd" columns with Jacobian-vector
+        products, "auto" whichever needs fewer (see the module docstring).
+    vectorize : bool
+        Push identity batches through the graph in one pass where every op allows it.
+    chunk_size : int, optional
+        Rows/columns per batched pass (default: as many as fit a fixed memory budget).
+    return_info : bool
+        Return ``(J, info)`` with a :class:`JacobianInfo` instead of ``J``.
+    report : bool or callable
+        ``True`` prints the :class:`JacobianInfo` of each call; a callable receives it.
+        (Each call's info is also logged at INFO level on the ``chainrule.transforms``
+        logger, and kept as the attribute ``last_info`` of the returned function.)
+
+    Returns
+    -------
+    callable
+        Same arguments as ``f``. Returns ``J`` of shape ``out.shape + x.shape`` (a Tensor);
+        a tuple over arguments when ``argnums`` is a tuple, over outputs when ``f`` returns
+        a tuple (outputs outer, arguments inner).
+
+    Notes
+    -----
+    The result is differentiable (recorded) when an argument is being differentiated from
+    outside, a forward-mode level is active, or the function uses other tensors that
+    require grad (e.g. model parameters) while grad mode is on: then the rows/columns are
+    computed one by one with recorded passes. Otherwise (and always under ``no_grad()``)
+    it is a constant Tensor, computed in batched passes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> from chainrule.transforms import jacobian
+    >>> W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> jac = jacobian(lambda x: cr.matmul(W, x), return_info=True)
+    >>> J, info = jac(cr.Tensor([1.0, 1.0]))
+    >>> np.array_equal(J.data, W), info.mode, info.passes
+    (True, 'fwd', 1)
+    """
+    if mode not in _MODES:
+        raise ChainruleError(f"jacobian: mode must be one of {_MODES}, got {mode!r}")
+
+    @functools.wraps(f)
+    def jac_fn(*args: Any, **kwargs: Any) -> Any:
+        nums = normalize_argnums(argnums, len(args), "jacobian")
+        recording = STATE.grad_enabled
+        nested = any(is_live(a) for a in args) or bool(STATE.fwd_levels)
+        xs = [alias(args[i], "jacobian", requires_grad=True) for i in nums]
+        full = list(args)
+        for i, x in zip(nums, xs, strict=True):
+            full[i] = x
+        with enable_grad():
+            res = f(*full, **kwargs)
+            outs, single_out = as_outputs(res, "jacobian")
+            n_in = sum(x.data.size for x in xs)
+            n_out = sum(o.data.size for o in outs)
+            chosen, reason = _choose(mode, n_in, n_out)
+            live = [o for o in outs if o.requires_grad]
+            nodes = dependent_nodes(live, xs) if live else []
+            composable = nested or (recording and _has_external(nodes, xs))
+            batched = False
+            if composable:
+                reason += "; computed one by one with recorded passes so the result " \
+                          "stays differentiable"
+                if chosen == "rev":
+                    blocks, passes = _loop_rev(outs, xs, create_graph=True)
+                else:
+                    blocks, passes = _loop_fwd(f, args, kwargs, nums, outs, composable=True)
+            else:
+                blocks = None
+                if vectorize:
+                    chunk = _chunk(chunk_size, nodes, xs, outs)
+                    try:
+                        if chosen == "rev":
+                            arrays, passes = _fast_rev(nodes, outs, xs, chunk)
+                        else:
+                            arrays, passes = _fast_fwd(nodes, outs, xs, chunk)
+                        blocks = [[Tensor._wrap(a) for a in row] for row in arrays]
+                        batched = True
+                        reason += "; identity batches pushed through the graph"
+                    except Unbatchable as exc:
+                        reason += f"; not batched ({exc}), so one pass per " + \
+                                  ("row" if chosen == "rev" else "column")
+                else:
+                    reason += "; vectorize=False, so one pass per " + \
+                              ("row" if chosen == "rev" else "column")
+                if blocks is None:
+                    if chosen == "rev":
+                        blocks, passes = _loop_rev(outs, xs, create_graph=False)
+                    else:
+                        blocks, passes = _loop_fwd(f, args, kwargs, nums, outs,
+                                                   composable=False)
+        info = JacobianInfo(mode, chosen, n_in, n_out, passes, batched, reason)
+        jac_fn.last_info = info
+        logger.info("%s", info)
+        if report is True:
+            print(info)
+        elif callable(report):
+            report(info)
+        single_arg = isinstance(argnums, int | np.integer)
+        per_out = [row[0] if single_arg else tuple(row) for row in blocks]
+        result = per_out[0] if single_out else tuple(per_out)
+        return (result, info) if return_info else result
+
+    jac_fn.last_info = None
+    return jac_fn
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, mode: str = "fwd",
+            **jacobian_options: Any) -> Callable[..., Any]:
+    """The Hessian of a scalar function: the Jacobian of its gradient.
+
+    Parameters
+    ----------
+    f : callable
+        Returns a one-element Tensor.
+    argnums : int or tuple of int
+        With a tuple, the result is a nested tuple of blocks ``H[i][j] = ∂²f/∂xi∂xj``.
+    mode : {"fwd", "rev", "auto"}
+        How the Jacobian of the gradient is built: "fwd" is forward-over-reverse (the usual
+        choice; JVPs pushed through the recorded backward pass), "rev" reverse-over-reverse.
+    **jacobian_options
+        Passed to :func:`jacobian` (``vectorize``, ``chunk_size``, ``return_info``, ...).
+
+    Returns
+    -------
+    callable
+        Returns ``H`` of shape ``x.shape + x.shape``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.transforms import hessian
+    >>> f = lambda x: (x[0] ** 2) * x[1]
+    >>> hessian(f)(cr.Tensor([1.0, 3.0]))
+    Tensor([[6., 2.],
+            [2., 0.]])
+    """
+    return jacobian(grad(f, argnums), argnums, mode=mode, **jacobian_options)

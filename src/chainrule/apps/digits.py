@@ -1,0 +1,283 @@
+"""Train an MLP on scikit-learn's 8x8 handwritten digits: the first real training job.
+
+The data ship with scikit-learn (1,797 images, no download). The split is fixed
+(``train_test_split(test_size=0.25, random_state=0, stratify=y)``), pixels are standardised
+with the training set's mean and standard deviation, and the network is
+``Linear -> act -> ... -> Linear`` trained with mini-batches. One run writes, into the
+output folder:
+
+* ``digits.ckpt``: a safe checkpoint (:func:`chainrule.io.save`) holding the model and
+  optimizer state dicts, the config, the normalisation and the per-epoch history;
+* ``curves.png``: loss and accuracy per epoch;
+* ``metrics.json``: the final numbers, for scripts.
+
+Use it from the command line (``chainrule train digits --help``) or from Python:
+
+>>> from chainrule.apps.digits import DigitsConfig, train
+>>> result = train(DigitsConfig(epochs=2, out=None, progress=False), log=lambda *a: None)
+>>> result.test_accuracy > 0.8
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.core import ChainruleError
+from chainrule.data import DataLoader, TensorDataset
+from chainrule.nn import functional as F
+
+__all__ = ["DigitsConfig", "DigitsResult", "build_model", "evaluate", "load_digits_split",
+           "load_model", "plot_curves", "train"]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")
+LOSSES = ("cross-entropy", "svm")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam", "adamw")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05, "adam": 2e-3, "adamw": 2e-3}
+CHECKPOINT = "digits.ckpt"
+CURVES = "curves.png"
+
+
+@dataclasses.dataclass
+class DigitsConfig:
+    """Everything that defines a run (saved in the checkpoint).
+
+    ``lr=None`` picks the optimiser's default from ``DEFAULT_LR``. ``l2`` is the λ of
+    λ·ΣW² over the weight matrices (not the biases), added to the loss. ``out=None`` writes
+    nothing.
+    """
+
+    hidden: tuple[int, ...] = (128,)
+    activation: str = "relu"
+    loss: str = "cross-entropy"
+    optimizer: str = "adam"
+    lr: float | None = None
+    l2: float = 1e-4
+    epochs: int = 40
+    batch_size: int = 32
+    seed: int = 0
+    lr_schedule: str = "cosine"
+    out: str | None = "runs/digits"
+    progress: bool = True
+
+    def check(self) -> None:
+        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
+                                     ("loss", self.loss, LOSSES),
+                                     ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("lr_schedule", self.lr_schedule, ("none", "cosine"))):
+            if value not in allowed:
+                raise ChainruleError(f"digits: unknown {name} {value!r}; choose one of "
+                                     f"{', '.join(allowed)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ChainruleError("digits: epochs and batch_size must be >= 1")
+        if any(h < 1 for h in self.hidden):
+            raise ChainruleError(f"digits: hidden sizes must be >= 1, got {self.hidden}")
+        if self.lr is not None and self.lr <= 0:
+            raise ChainruleError(f"digits: lr must be > 0, got {self.lr}")
+        if self.l2 < 0:
+            raise ChainruleError(f"digits: l2 must be >= 0, got {self.l2}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+
+@dataclasses.dataclass
+class DigitsResult:
+    """What a run produced."""
+
+    test_accuracy: float
+    train_accuracy: float
+    history: dict[str, list[float]]
+    seconds: float
+    checkpoint: str | None
+    curves: str | None
+    model: nn.Module
+
+
+def load_digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X_train, X_test, y_train, y_test): raw pixels 0..16 as float32, labels as int64."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ChainruleError("the digits job needs scikit-learn: pip install "
+                             "'chainrule[apps]'") from exc
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    return (Xtr.astype(np.float32), Xte.astype(np.float32), ytr.astype(np.int64),
+            yte.astype(np.int64))
+
+
+def build_model(hidden: Sequence[int], activation: str = "relu", *, n_in: int = 64,
+                n_out: int = 10, rng: np.random.Generator | None = None) -> nn.Sequential:
+    """``Linear -> act`` for each hidden size, then a ``Linear`` to the class scores."""
+    layers: list[nn.Module] = []
+    sizes = [n_in, *hidden]
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b, rng=rng), nn.activation(activation)]
+    layers.append(nn.Linear(sizes[-1], n_out, rng=rng))
+    return nn.Sequential(*layers)
+
+
+def _make_optimizer(cfg: DigitsConfig, params: list[nn.Parameter]) -> optim.Optimizer:
+    lr = cfg.learning_rate
+    if cfg.optimizer == "sgd":
+        return optim.SGD(params, lr=lr)
+    if cfg.optimizer == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if cfg.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=lr)
+    if cfg.optimizer == "adam":
+        return optim.Adam(params, lr=lr)
+    return optim.AdamW(params, lr=lr)
+
+
+def _data_loss(cfg: DigitsConfig, scores: Any, y: Any) -> Any:
+    if cfg.loss == "svm":
+        return F.multiclass_svm_loss(scores, y)
+    return F.cross_entropy(scores, y)
+
+
+def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of ``model`` (in eval mode, no graph) on standardised inputs ``X``."""
+    was = model.training
+    model.eval()
+    with cr.no_grad():
+        pred = model(cr.Tensor(X)).data.argmax(axis=1)
+    model.train(was)
+    return float((pred == y).mean())
+
+
+def plot_curves(history: dict[str, list[float]], path: str, title: str = "") -> None:
+    """Loss and accuracy per epoch, side by side, as a PNG (no display needed)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover
+        raise ChainruleError("plotting needs matplotlib: pip install 'chainrule[apps]'") from exc
+    # The object API with the Agg canvas: headless, and no global pyplot/backend state.
+    fig = Figure(figsize=(9, 3.5))
+    FigureCanvasAgg(fig)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(epochs, history["loss"], label="training loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot(epochs, history["train_acc"], label="train")
+    ax2.plot(epochs, history["test_acc"], label="test")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def _progress(iterable: Any, enabled: bool, total: int) -> Any:
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - progress is optional
+        return iterable
+    # stderr keeps stdout clean for the results; tqdm falls back to plain lines off a TTY.
+    tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return tqdm(iterable, total=total, file=sys.stderr, desc="digits", unit="epoch",
+                dynamic_ncols=True, mininterval=0.2 if tty else 5.0)
+
+
+def train(cfg: DigitsConfig | None = None, *,
+          log: Callable[..., None] = print) -> DigitsResult:
+    """Run the digits job described by ``cfg``; see the module docstring."""
+    cfg = cfg or DigitsConfig()
+    cfg.check()
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    Xtr, Xte, ytr, yte = load_digits_split()
+    mean = Xtr.mean(axis=0)
+    std = Xtr.std(axis=0) + 1.0   # +1: constant border pixels (std 0) stay finite
+    Xtr = (Xtr - mean) / std
+    Xte = (Xte - mean) / std
+
+    model = build_model(cfg.hidden, cfg.activation, rng=rng)
+    params = list(model.parameters())
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    opt = _make_optimizer(cfg, params)
+    sched = (optim.CosineAnnealingLR(opt, T_max=cfg.epochs)
+             if cfg.lr_schedule == "cosine" else None)
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, shuffle=True,
+                        rng=rng)
+    history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
+
+    bar = _progress(range(cfg.epochs), cfg.progress, cfg.epochs)
+    for _epoch in bar:
+        total, count = 0.0, 0
+        for xb, yb in loader:
+            opt.zero_grad()
+            scores = model(xb)
+            loss = _data_loss(cfg, scores, yb)
+            if cfg.l2:
+                loss = loss + F.l2_penalty(weights, cfg.l2)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(yb.data)
+            count += len(yb.data)
+        if sched is not None:
+            sched.step()
+        history["loss"].append(total / count)
+        history["train_acc"].append(evaluate(model, Xtr, ytr))
+        history["test_acc"].append(evaluate(model, Xte, yte))
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}",
+                            train=f"{history['train_acc'][-1]:.3f}",
+                            test=f"{history['test_acc'][-1]:.3f}")
+    if hasattr(bar, "close"):
+        bar.close()
+    seconds = time.perf_counter() - t0
+    test_acc = history["test_acc"][-1]
+    train_acc = history["train_acc"][-1]
+    n_test = len(yte)
+    log(f"test accuracy: {test_acc:.4f} ({round(test_acc * n_test)}/{n_test}); "
+        f"train accuracy: {train_acc:.4f}; {cfg.epochs} epochs in {seconds:.1f} s")
+
+    ckpt_path = curves_path = None
+    if cfg.out is not None:
+        os.makedirs(cfg.out, exist_ok=True)
+        ckpt_path = os.path.join(cfg.out, CHECKPOINT)
+        curves_path = os.path.join(cfg.out, CURVES)
+        config = dataclasses.asdict(cfg)
+        config["hidden"] = list(cfg.hidden)
+        cr.io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict() if sched is not None else None,
+                    "config": config, "normalization": {"mean": mean, "std": std},
+                    "history": history, "test_accuracy": test_acc}, ckpt_path)
+        title = (f"digits MLP {list(cfg.hidden)} {cfg.activation}, {cfg.loss}, "
+                 f"{cfg.optimizer}: test acc {test_acc:.3f}")
+        plot_curves(history, curves_path, title)
+        with open(os.path.join(cfg.out, "metrics.json"), "w", encoding="utf-8") as fh:
+            json.dump({"test_accuracy": test_acc, "train_accuracy": train_acc,
+                       "seconds": seconds, "config": config}, fh, indent=2)
+        log(f"checkpoint: {ckpt_path}\ncurves: {curves_path}")
+    return DigitsResult(test_acc, train_acc, history, seconds, ckpt_path, curves_path, model)
+
+
+def load_model(path: str) -> tuple[nn.Sequential, dict[str, Any]]:
+    """Rebuild the trained model from a checkpoint; returns (model in eval mode, state)."""
+    state = cr.io.load(path)
+    cfg = state["config"]
+    model = build_model(tuple(cfg["hidden"]), cfg["activation"])
+    model.load_state_dict(state["model"])
+    return model.eval(), state

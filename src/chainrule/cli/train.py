@@ -1,0 +1,72 @@
+"""``chainrule train TASK``: training jobs (argument parsing only; the work is in apps/)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    text = text.strip().lower()
+    if text in ("", "none", "0"):
+        return ()          # no hidden layer: a linear softmax/SVM classifier
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes comma-separated layer sizes like 128 or 128,64; got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"--hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..apps import digits as app  # light: heavy imports (sklearn, tqdm) happen in train()
+
+    p = sub.add_parser("train", help="train a model (e.g. `chainrule train digits`)")
+    tasks = p.add_subparsers(dest="task", metavar="TASK")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    d = tasks.add_parser(
+        "digits", help="an MLP on scikit-learn's 8x8 digits",
+        description="Train an MLP on scikit-learn's bundled 8x8 digits (fixed 75/25 split), "
+                    "print the test accuracy, and write a checkpoint and a PNG of the "
+                    "curves into --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    c = app.DigitsConfig()
+    d.add_argument("--hidden", type=_sizes, default=c.hidden,
+                   help="hidden layer sizes, comma-separated (e.g. 64 or 128,64; 0 = none)")
+    d.add_argument("--activation", choices=app.ACTIVATIONS, default=c.activation)
+    d.add_argument("--loss", choices=app.LOSSES, default=c.loss,
+                   help="softmax cross-entropy, or the multiclass SVM (hinge) loss")
+    d.add_argument("--optimizer", choices=app.OPTIMIZERS, default=c.optimizer,
+                   help="momentum = SGD with Nesterov momentum 0.9")
+    d.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate (default per optimizer: {app.DEFAULT_LR})")
+    d.add_argument("--lr-schedule", choices=("none", "cosine"), default=c.lr_schedule)
+    d.add_argument("--l2", type=float, default=c.l2, help="λ of the penalty λ·ΣW² on weights")
+    d.add_argument("--epochs", type=int, default=c.epochs)
+    d.add_argument("--batch-size", type=int, default=c.batch_size)
+    d.add_argument("--seed", type=int, default=c.seed)
+    d.add_argument("--out", default=c.out, help="output folder")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=run_digits)
+
+
+def run_digits(args: argparse.Namespace) -> int:
+    from ..apps import digits as app
+    from ..core import ChainruleError
+
+    cfg = app.DigitsConfig(
+        hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, l2=args.l2, epochs=args.epochs,
+        batch_size=args.batch_size, seed=args.seed, lr_schedule=args.lr_schedule,
+        out=args.out, progress=not args.no_progress)
+    try:
+        app.train(cfg)
+    except ChainruleError as exc:
+        import sys
+
+        print(f"chainrule train digits: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

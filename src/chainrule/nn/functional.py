@@ -1,0 +1,615 @@
+"""Stateless building blocks: layers' maths, activations and losses as functions.
+
+Everything here is composed from chainrule ops, so gradients (and higher derivatives) come
+from the ops' own rules. Losses take *scores/logits*, never probabilities, and are written in
+their numerically stable forms.
+
+Conventions (PyTorch's, so code and numbers carry over):
+
+* ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``.
+* Integer class targets; ``ignore_index`` positions contribute nothing.
+* ``leaky_relu``'s default slope is 0.01 (PyTorch). The CS231n lectures use 0.1: pass
+  ``negative_slope=0.1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.core import OpError, Primitive, ShapeError, Tensor, apply
+
+__all__ = [
+    "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
+    "l2_penalty", "leaky_relu", "linear", "log_softmax", "mse_loss", "multi_margin_loss",
+    "multiclass_svm_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ---------------------------------------------------------------------- activations
+def relu(x: Any) -> Any:
+    """max(x, 0)."""
+    return cr.relu(x)
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)), stable for any x."""
+    return cr.sigmoid(x)
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent."""
+    return cr.tanh(x)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """x for x > 0, ``negative_slope * x`` otherwise (PyTorch's default 0.01; lectures 0.1).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> F.leaky_relu(cr.Tensor([-10.0, 3.0]), 0.1)
+    Tensor([-1.,  3.])
+    """
+    return cr.leaky_relu(x, slope=negative_slope)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
+    return cr.elu(x, alpha=alpha)
+
+
+def softmax(x: Any, dim: int = -1) -> Any:
+    """exp(x) / Σ exp(x) along ``dim``."""
+    return cr.softmax(x, axis=dim)
+
+
+def log_softmax(x: Any, dim: int = -1) -> Any:
+    """x - logsumexp(x) along ``dim``."""
+    return cr.log_softmax(x, axis=dim)
+
+
+# ---------------------------------------------------------------------- layers
+def _rows(a: Any) -> Any:
+    """(..., k) -> (N, k): batch axes flattened (a no-op for 2-d)."""
+    return a if a.ndim == 2 else cr.reshape(a, (-1, a.shape[-1]))
+
+
+# Each rule has a plain-NumPy branch for the first-order pass (arrays in, arrays out: the
+# same maths without the dispatch overhead) and a chainrule-op branch used when the backward
+# pass is recorded (create_graph=True), so higher derivatives keep working.
+def _linear_vjp_x(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    if isinstance(g, np.ndarray):
+        return np.matmul(g, w)
+    return cr.matmul(g, w)                                   # dX = dY · W
+
+
+def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    # dW = dYᵀ · X, computed directly in W's (out, in) layout: a C-contiguous array, so
+    # the engine and the optimiser never copy or transpose it.
+    if isinstance(g, np.ndarray):
+        if x.ndim == 1:
+            return np.multiply.outer(g, x)
+        if x.ndim > 2:
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        return np.matmul(g.T, x)
+    if x.ndim == 1:
+        return cr.expand_dims(g, -1) * x                     # outer product
+    return cr.matmul(cr.transpose(_rows(g)), _rows(x))
+
+
+def _linear_vjp_b(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    if g.ndim == 1:
+        return g
+    axes = tuple(range(g.ndim - 1))
+    return g.sum(axis=axes) if isinstance(g, np.ndarray) else cr.sum(g, axis=axes)
+
+
+def _linear_jvp_b(t: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
+    return cr.broadcast_to(t, out.shape)
+
+
+class Linear(Primitive):
+    """y = x Wᵀ + b in one node (``weight`` (out, in), ``b`` optional).
+
+    Fused for speed: composing ``matmul(x, transpose(W)) + b`` costs three graph nodes,
+    and its weight gradient arrives as a transposed view that must be copied. The rules
+    are written with chainrule ops, so higher derivatives still work.
+    """
+
+    name = "linear"
+
+    def forward(x, w, b):
+        y = np.matmul(x, w.T)
+        if b is not None:
+            if np.result_type(y, b) == y.dtype:
+                y += b            # the product is a fresh array: add the bias in place
+            else:
+                y = y + b
+        return y
+
+    vjp = (_linear_vjp_x, _linear_vjp_w, _linear_vjp_b)
+    jvp = (lambda t, out, x, w, b: cr.matmul(t, cr.transpose(w)),
+           lambda t, out, x, w, b: cr.matmul(x, cr.transpose(t)),
+           _linear_jvp_b)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for xs, (o, i) in (((4, 3), (2, 3)), ((3,), (2, 3)), ((2, 4, 3), (5, 3)),
+                           ((1, 1), (1, 1))):
+            yield (rng.normal(size=xs), rng.normal(size=(o, i)), rng.normal(size=o)), {}
+
+
+def _linear_error(x: Any, weight: Any) -> None:
+    xs = tuple(np.shape(x))
+    ws = tuple(np.shape(weight))
+    if len(ws) != 2:
+        raise ShapeError(f"linear: weight must be 2-d (out_features, in_features), got {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise ShapeError(f"linear: input of shape {xs} does not fit a weight of shape {ws}: "
+                         f"the input's last axis must have in_features={ws[1]} elements")
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Any:
+    """y = x Wᵀ + b with ``weight`` of shape (out, in), as ``torch.nn.functional.linear``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> w = cr.Tensor([[1.0, 1.0], [0.0, 1.0]])
+    >>> F.linear(cr.Tensor([[1.0, 2.0]]), w, cr.Tensor([0.5, 0.0]))
+    Tensor([[3.5, 2. ]])
+    """
+    xs, ws = np.shape(x), np.shape(weight)
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        _linear_error(x, weight)
+    if bias is not None and np.shape(bias) != (ws[0],):
+        raise ShapeError(f"linear: bias must have shape ({ws[0]},), got {np.shape(bias)}")
+    return apply(Linear, x, weight, bias)
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, *,
+            rng: np.random.Generator | None = None) -> Any:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
+
+    Scaling at training time keeps the expected activation unchanged, so evaluation
+    (``training=False``) is the identity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> y = F.dropout(cr.Tensor(np.ones(8)), 0.5, rng=np.random.default_rng(0))
+    >>> sorted(set(y.data.tolist()))
+    [0.0, 2.0]
+    """
+    if not 0.0 <= p <= 1.0:
+        raise OpError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if p == 1.0:
+        return x * np.zeros_like(data)
+    if rng is None:
+        from .init import default_rng
+
+        rng = default_rng()
+    dt = data.dtype if data.dtype in (np.float32, np.float64) else np.float64
+    keep = rng.random(data.shape, dtype=dt) >= p
+    mask = keep.astype(dt)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask
+
+
+def embedding(ids: Any, weight: Any, padding_idx: int | None = None,
+              sparse: bool = False) -> Any:
+    """Rows of ``weight`` for integer ``ids`` (any shape): result shape ``ids.shape + (D,)``.
+
+    ``sparse=True`` uses :func:`chainrule.embedding`, whose gradient reaching a leaf
+    ``weight`` is a :class:`chainrule.RowSparse` (only the rows used). ``sparse=False``
+    indexes with :func:`chainrule.take` and gives a dense gradient.
+
+    With ``padding_idx``, positions holding that id output zeros and send no gradient to
+    the padding row. (PyTorch returns the padding row itself there; the two agree because
+    that row starts at zero and never receives a gradient, unless you write into it.)
+    """
+    idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if idx.dtype.kind not in "iu":
+        raise OpError(f"embedding: ids must be integers, got dtype {idx.dtype}")
+    num = (weight.shape if isinstance(weight, Tensor) else np.shape(weight))[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        raise OpError(f"embedding: ids must lie in [0, {num}) for a table of {num} rows; got "
+                      f"values from {idx.min()} to {idx.max()}")
+    out = cr.embedding(weight, idx) if sparse else cr.getitem(weight, idx)
+    if padding_idx is not None:
+        pad = idx == padding_idx
+        if pad.any():
+            dt = weight.dtype
+            out = out * (~pad)[..., None].astype(dt)
+    return out
+
+
+# ---------------------------------------------------------------------- losses
+def _reduce(per: Any, reduction: str, who: str) -> Any:
+    if reduction == "mean":
+        return cr.mean(per)
+    if reduction == "sum":
+        return cr.sum(per)
+    if reduction == "none":
+        return per
+    raise OpError(f"{who}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_reduction(reduction: str, who: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise OpError(f"{who}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _int_targets(target: Any, n: int, n_classes: int, who: str,
+                 ignore_index: int | None = None) -> np.ndarray:
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise OpError(f"{who}: class targets must be integers, got dtype {t.dtype} (for "
+                      f"probability targets pass a float array shaped like the scores)")
+    t = t.reshape(-1)
+    if t.shape[0] != n:
+        raise ShapeError(f"{who}: {n} rows of scores but {t.shape[0]} targets")
+    check = t if ignore_index is None else t[t != ignore_index]
+    if check.size and (check.min() < 0 or check.max() >= n_classes):
+        raise OpError(f"{who}: targets must lie in [0, {n_classes}) (scores have "
+                      f"{n_classes} classes); got values from {check.min()} to {check.max()}")
+    return t
+
+
+def _flatten_classes(x: Any, who: str) -> tuple[Any, tuple[int, ...]]:
+    """(N, C) view of scores of shape (C,), (N, C) or (N, C, d1, ...) -> rows, batch shape."""
+    shape = tuple(x.shape) if isinstance(x, Tensor) else np.shape(x)
+    if len(shape) == 0:
+        raise ShapeError(f"{who}: scores must have a class axis, got a 0-d tensor")
+    if len(shape) == 1:
+        return cr.reshape(x, (1, shape[0])), ()
+    if len(shape) == 2:
+        return x, (shape[0],)
+    # (N, C, d1, ...) -> (N, d1, ..., C) -> (N*d1*..., C), as PyTorch's K-dim case
+    moved = cr.permute(x, 0, *range(2, len(shape)), 1)
+    return cr.reshape(moved, (-1, shape[1])), (shape[0],) + shape[2:]
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean") -> Any:
+    """Softmax cross-entropy from raw scores (logits), as ``torch.nn.functional.cross_entropy``.
+
+    For class targets: ``loss_i = w[y_i] · (logsumexp(x_i) - x_i[y_i])`` (= -w·log softmax),
+    computed without forming the softmax. ``"mean"`` is PyTorch's *weighted* mean
+    ``Σ loss_i / Σ w[y_i]`` over targets that are not ``ignore_index`` (NaN if all are).
+    Probability targets (a float array shaped like ``input``) give
+    ``loss_i = -Σ_c w_c p_ic log softmax(x_i)_c`` and ``"mean"`` divides by N.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C), (C,) or (N, C, d1, ...)
+    target : int array of shape (N,) (or (N, d1, ...)), or float probabilities like input
+    weight : array of shape (C,), optional
+        A rescaling weight per class.
+    ignore_index : int
+        Targets equal to it contribute nothing (class targets only).
+    reduction : {"mean", "sum", "none"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.Tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]], requires_grad=True)
+    >>> loss = F.cross_entropy(x, [0, 2])
+    >>> round(loss.item(), 4)        # mean of log(1 + 2/e²) and log 3
+    0.6691
+    >>> loss.backward()
+    >>> x.grad.data.round(3)         # (softmax - onehot) / N
+    array([[-0.107,  0.053,  0.053],
+           [ 0.167,  0.167, -0.333]])
+    """
+    who = "cross_entropy"
+    _check_reduction(reduction, who)
+    x, batch_shape = _flatten_classes(input, who)
+    n, c = x.shape
+    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    w = None
+    if weight is not None:
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)
+        if w.shape != (c,):
+            raise ShapeError(f"{who}: weight must have shape ({c},) (one per class), got "
+                             f"{w.shape}")
+    if tgt.dtype.kind == "f":
+        return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
+    t = _int_targets(tgt, n, c, who, ignore_index)
+    valid = t != ignore_index
+    all_valid = bool(valid.all())
+    safe_t = t if all_valid else np.where(valid, t, 0)
+    wi = None
+    if w is not None or not all_valid:
+        wi = (w[safe_t] if w is not None else np.ones(n, dtype=x.dtype)) * valid
+        wi = wi.astype(x.dtype, copy=False)
+    if reduction == "none":
+        return cr.reshape(apply(CrossEntropy, x, target=safe_t, weights=wi, scale=1.0,
+                                reduce=False), batch_shape)
+    if reduction == "mean":
+        total = float(wi.sum()) if wi is not None else float(n)
+        scale = 1.0 / total if total else np.nan   # all ignored: NaN, as PyTorch
+    else:
+        scale = 1.0
+    return apply(CrossEntropy, x, target=safe_t, weights=wi, scale=scale, reduce=True)
+
+
+def _ce_coef(g: Any, weights: Any, scale: float, reduce: bool) -> Any:
+    """Per-row factor of the gradient: g·scale·w_i (reduced) or g_i·w_i (per row)."""
+    coef = g * scale if reduce else g
+    if weights is not None:
+        coef = coef * weights
+    return coef
+
+
+def _ce_vjp(g: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
+            reduce: bool) -> Any:
+    n = x.shape[0]
+    if isinstance(x, np.ndarray):
+        # First-order pass: (softmax - onehot)·coef in place on one N x C array.
+        p = np.exp(x - x.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(n), target] -= 1
+        coef = _ce_coef(g, weights, scale, reduce)
+        p *= coef if np.ndim(coef) == 0 else np.reshape(coef, (n, 1))
+        return p
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    onehot[np.arange(n), target] = 1
+    coef = _ce_coef(g, weights, scale, reduce)
+    if coef.ndim:
+        coef = cr.reshape(coef, (n, 1))
+    return (cr.softmax(x, axis=1) - onehot) * coef
+
+
+def _ce_jvp(t: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
+            reduce: bool) -> Any:
+    n = x.shape[0]
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    onehot[np.arange(n), target] = 1
+    per = cr.sum((cr.softmax(x, axis=1) - onehot) * t, axis=1)
+    if weights is not None:
+        per = per * weights
+    return cr.sum(per) * scale if reduce else per
+
+
+class CrossEntropy(Primitive):
+    """Softmax cross-entropy of (N, C) scores at integer targets, in one node.
+
+    ``out = scale · Σ_i w_i (logsumexp(x_i) - x_i[t_i])`` (``reduce``), or the per-row
+    terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Fused because the
+    composed version (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which
+    dominates a small network's step; measured in ``bench/README_mlp.md``.
+    """
+
+    name = "cross_entropy"
+
+    def forward(x, *, target, weights, scale, reduce):
+        n = x.shape[0]
+        m = x.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(x - m).sum(axis=1)) + m[:, 0]
+        per = lse - x[np.arange(n), target]
+        if weights is not None:
+            per *= weights
+        if not reduce:
+            return per
+        return np.asarray(per.sum() * scale, dtype=x.dtype)
+
+    vjp = (_ce_vjp,)
+    jvp = (_ce_jvp,)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        x = rng.normal(size=(5, 4))
+        t = rng.integers(0, 4, 5)
+        yield (x,), {"target": t, "weights": None, "scale": 0.2, "reduce": True}
+        yield (x,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": True}
+        yield (x,), {"target": t, "weights": None, "scale": 1.0, "reduce": False}
+        yield (x * 3,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": False}
+
+
+def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | None,
+                        reduction: str, batch_shape: tuple[int, ...]) -> Any:
+    if probs.shape != tuple(input.shape):
+        raise ShapeError(f"cross_entropy: probability targets must have the scores' shape "
+                         f"{tuple(input.shape)}, got {probs.shape}")
+    p = probs
+    if len(probs.shape) > 2:
+        p = np.moveaxis(probs, 1, -1).reshape(-1, probs.shape[1])
+    elif len(probs.shape) == 1:
+        p = probs.reshape(1, -1)
+    p = p.astype(x.dtype, copy=False)
+    if w is not None:
+        p = p * w
+    per = -cr.sum(cr.log_softmax(x, axis=1) * p, axis=1)
+    if reduction == "none":
+        return cr.reshape(per, batch_shape)
+    return _reduce(per, reduction, "cross_entropy")
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Any:
+    """Negative log-likelihood of log-probabilities ``input`` (e.g. from log_softmax).
+
+    ``cross_entropy(x, y) == nll_loss(log_softmax(x), y)``; same weighting rules.
+    """
+    who = "nll_loss"
+    _check_reduction(reduction, who)
+    x, batch_shape = _flatten_classes(input, who)
+    n, c = x.shape
+    t = _int_targets(target, n, c, who, ignore_index)
+    valid = t != ignore_index
+    safe_t = np.where(valid, t, 0)
+    wi = np.ones(n, dtype=x.dtype) if weight is None else np.asarray(
+        weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)[safe_t]
+    wi = wi * valid
+    per = -x[np.arange(n), safe_t] * wi
+    if reduction == "mean":
+        return cr.sum(per) * (1.0 / wi.sum()) if wi.sum() else cr.sum(per) * np.nan
+    if reduction == "sum":
+        return cr.sum(per)
+    return cr.reshape(per, batch_shape)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Any:
+    """Sigmoid + binary cross-entropy in one stable formula (PyTorch's semantics).
+
+    ``loss = max(x, 0) - x·y + log(1 + exp(-|x|))``, which never overflows; with
+    ``pos_weight`` p: ``(1 - y)·x + (1 + (p - 1)·y)·(max(-x, 0) + log(1 + exp(-|x|)))``.
+    At x = 0 the max and |x| kinks cancel (max splits ties ½/½), so the gradient there is
+    exactly σ(0) - y.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> x = cr.Tensor([0.0, 1000.0, -1000.0], requires_grad=True)
+    >>> F.binary_cross_entropy_with_logits(x, [1.0, 1.0, 1.0], reduction="none").tolist()
+    [0.6931471805599453, 0.0, 1000.0]
+    """
+    who = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, who)
+    x = input
+    xdata = x.data if isinstance(x, Tensor) else np.asarray(x)
+    y = target if isinstance(target, Tensor) else np.asarray(target, dtype=xdata.dtype)
+    if tuple(y.shape) != xdata.shape:
+        raise ShapeError(f"{who}: target shape {tuple(y.shape)} must equal the input shape "
+                         f"{xdata.shape}")
+    soft = cr.log(1.0 + cr.exp(-cr.abs(x)))  # log(1 + e^-|x|) in (0, log 2]: no overflow
+    if pos_weight is None:
+        per = cr.maximum(x, 0.0) - x * y + soft
+    else:
+        pw = pos_weight if isinstance(pos_weight, Tensor) else np.asarray(pos_weight,
+                                                                            dtype=xdata.dtype)
+        per = (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * (cr.maximum(-x, 0.0) + soft)
+    if weight is not None:
+        per = per * (weight if isinstance(weight, Tensor) else np.asarray(weight,
+                                                                          dtype=xdata.dtype))
+    return _reduce(per, reduction, who)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = False) -> Any:
+    """Squared error (y - f)², or the lectures' ½(y - f)² with ``half=True``.
+
+    ``reduction="mean"`` averages over all elements (PyTorch's ``mse_loss``); the halved
+    form is the one whose gradient is simply (f - y).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> f, y = cr.Tensor([1.0, 3.0]), cr.Tensor([0.0, 0.0])
+    >>> F.mse_loss(f, y).item(), F.mse_loss(f, y, half=True).item()
+    (5.0, 2.5)
+    """
+    who = "mse_loss"
+    _check_reduction(reduction, who)
+    if tuple(np.shape(target)) != tuple(np.shape(input)):
+        raise ShapeError(f"{who}: target shape {tuple(np.shape(target))} must equal the input "
+                         f"shape {tuple(np.shape(input))} (broadcasting here is usually a bug)")
+    d = input - target
+    per = d * d
+    if half:
+        per = per * 0.5
+    return _reduce(per, reduction, who)
+
+
+def _margin_terms(input: Any, target: Any, margin: float, p: int, who: str
+                  ) -> tuple[Any, np.ndarray, int, tuple[int, ...]]:
+    x, batch_shape = _flatten_classes(input, who)
+    if len(batch_shape) > 1:
+        raise ShapeError(f"{who}: scores must be (N, C) or (C,), got {tuple(input.shape)}")
+    n, c = x.shape
+    t = _int_targets(target, n, c, who)
+    correct = cr.gather(x, t.reshape(n, 1), axis=1)          # s_y, shape (N, 1)
+    hinge = cr.relu(x - correct + margin)                    # max(0, s_j - s_y + Δ)
+    if p == 2:
+        hinge = hinge * hinge
+    elif p != 1:
+        raise OpError(f"{who}: p must be 1 or 2, got {p}")
+    others = np.ones((n, c), dtype=x.dtype)
+    others[np.arange(n), t] = 0                              # drop the j = y term
+    return hinge * others, t, c, batch_shape
+
+
+def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
+                      weight: Any = None, reduction: str = "mean") -> Any:
+    """Multiclass hinge loss as ``torch.nn.functional.multi_margin_loss``.
+
+    ``loss_i = Σ_{j≠y_i} w[y_i]·max(0, margin - x_i[y_i] + x_i[j])^p / C``: PyTorch divides by
+    the number of classes C. The lectures' multiclass SVM loss has no 1/C: use
+    :func:`multiclass_svm_loss`. ``"mean"`` averages over the N rows (weights do not
+    renormalise here, unlike cross_entropy).
+    """
+    who = "multi_margin_loss"
+    _check_reduction(reduction, who)
+    terms, t, c, batch_shape = _margin_terms(input, target, margin, p, who)
+    if weight is not None:
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+        terms = terms * w[t].astype(terms.dtype).reshape(-1, 1)
+    per = cr.sum(terms, axis=1) * (1.0 / c)
+    if reduction == "none":
+        return cr.reshape(per, batch_shape)
+    return _reduce(per, reduction, who)
+
+
+def multiclass_svm_loss(scores: Any, target: Any, margin: float = 1.0,
+                        reduction: str = "mean") -> Any:
+    """The lectures' multiclass SVM loss: ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)``.
+
+    Not divided by the number of classes (``multi_margin_loss`` is, following PyTorch:
+    ``multiclass_svm_loss = C · multi_margin_loss``). ``"mean"`` averages over rows.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> s = cr.Tensor([[3.2, 5.1, -1.7]])          # the lecture's cat example, y = 0
+    >>> round(F.multiclass_svm_loss(s, [0]).item(), 4)
+    2.9
+    """
+    who = "multiclass_svm_loss"
+    _check_reduction(reduction, who)
+    terms, _, _, batch_shape = _margin_terms(scores, target, margin, 1, who)
+    per = cr.sum(terms, axis=1)
+    if reduction == "none":
+        return cr.reshape(per, batch_shape)
+    return _reduce(per, reduction, who)
+
+
+def l2_penalty(params: Iterable[Any], lam: float) -> Any:
+    """λ · Σ W² over ``params`` (pass the weights you regularise, usually not biases).
+
+    Note the lectures' convention is R(W) = Σ W² with loss + λR; some texts use ½λΣW² (whose
+    gradient is λW): pass ``lam/2`` to get that one.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.nn import functional as F
+    >>> w = cr.Tensor([1.0, 2.0], requires_grad=True)
+    >>> F.l2_penalty([w], 0.1).item()
+    0.5
+    """
+    total: Any = None
+    for p in params:
+        term = cr.sum(p * p)
+        total = term if total is None else total + term
+    if total is None:
+        return Tensor(0.0)
+    return total * lam

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
-from chainrule.core import OpError, Primitive, ShapeError, Tensor, apply
+from chainrule.core import OpError, ShapeError, Tensor, apply
+from chainrule.ops.fused import CrossEntropy, Linear
 
 __all__ = [
     "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
@@ -76,76 +77,6 @@ def log_softmax(x: Any, dim: int = -1) -> Any:
 
 
 # ---------------------------------------------------------------------- layers
-def _rows(a: Any) -> Any:
-    """(..., k) -> (N, k): batch axes flattened (a no-op for 2-d)."""
-    return a if a.ndim == 2 else cr.reshape(a, (-1, a.shape[-1]))
-
-
-# Each rule has a plain-NumPy branch for the first-order pass (arrays in, arrays out: the
-# same maths without the dispatch overhead) and a chainrule-op branch used when the backward
-# pass is recorded (create_graph=True), so higher derivatives keep working.
-def _linear_vjp_x(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
-    if isinstance(g, np.ndarray):
-        return np.matmul(g, w)
-    return cr.matmul(g, w)                                   # dX = dY · W
-
-
-def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
-    # dW = dYᵀ · X, computed directly in W's (out, in) layout: a C-contiguous array, so
-    # the engine and the optimiser never copy or transpose it.
-    if isinstance(g, np.ndarray):
-        if x.ndim == 1:
-            return np.multiply.outer(g, x)
-        if x.ndim > 2:
-            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        return np.matmul(g.T, x)
-    if x.ndim == 1:
-        return cr.expand_dims(g, -1) * x                     # outer product
-    return cr.matmul(cr.transpose(_rows(g)), _rows(x))
-
-
-def _linear_vjp_b(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
-    if g.ndim == 1:
-        return g
-    axes = tuple(range(g.ndim - 1))
-    return g.sum(axis=axes) if isinstance(g, np.ndarray) else cr.sum(g, axis=axes)
-
-
-def _linear_jvp_b(t: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
-    return cr.broadcast_to(t, out.shape)
-
-
-class Linear(Primitive):
-    """y = x Wᵀ + b in one node (``weight`` (out, in), ``b`` optional).
-
-    Fused for speed: composing ``matmul(x, transpose(W)) + b`` costs three graph nodes,
-    and its weight gradient arrives as a transposed view that must be copied. The rules
-    are written with chainrule ops, so higher derivatives still work.
-    """
-
-    name = "linear"
-
-    def forward(x, w, b):
-        y = np.matmul(x, w.T)
-        if b is not None:
-            if np.result_type(y, b) == y.dtype:
-                y += b            # the product is a fresh array: add the bias in place
-            else:
-                y = y + b
-        return y
-
-    vjp = (_linear_vjp_x, _linear_vjp_w, _linear_vjp_b)
-    jvp = (lambda t, out, x, w, b: cr.matmul(t, cr.transpose(w)),
-           lambda t, out, x, w, b: cr.matmul(x, cr.transpose(t)),
-           _linear_jvp_b)
-
-    @staticmethod
-    def samples(rng: np.random.Generator) -> Any:
-        for xs, (o, i) in (((4, 3), (2, 3)), ((3,), (2, 3)), ((2, 4, 3), (5, 3)),
-                           ((1, 1), (1, 1))):
-            yield (rng.normal(size=xs), rng.normal(size=(o, i)), rng.normal(size=o)), {}
-
-
 def _linear_error(x: Any, weight: Any) -> None:
     xs = tuple(np.shape(x))
     ws = tuple(np.shape(weight))
@@ -347,79 +278,6 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     else:
         scale = 1.0
     return apply(CrossEntropy, x, target=safe_t, weights=wi, scale=scale, reduce=True)
-
-
-def _ce_coef(g: Any, weights: Any, scale: float, reduce: bool) -> Any:
-    """Per-row factor of the gradient: g·scale·w_i (reduced) or g_i·w_i (per row)."""
-    coef = g * scale if reduce else g
-    if weights is not None:
-        coef = coef * weights
-    return coef
-
-
-def _ce_vjp(g: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
-            reduce: bool) -> Any:
-    n = x.shape[0]
-    if isinstance(x, np.ndarray):
-        # First-order pass: (softmax - onehot)·coef in place on one N x C array.
-        p = np.exp(x - x.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(n), target] -= 1
-        coef = _ce_coef(g, weights, scale, reduce)
-        p *= coef if np.ndim(coef) == 0 else np.reshape(coef, (n, 1))
-        return p
-    onehot = np.zeros(x.shape, dtype=x.dtype)
-    onehot[np.arange(n), target] = 1
-    coef = _ce_coef(g, weights, scale, reduce)
-    if coef.ndim:
-        coef = cr.reshape(coef, (n, 1))
-    return (cr.softmax(x, axis=1) - onehot) * coef
-
-
-def _ce_jvp(t: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
-            reduce: bool) -> Any:
-    n = x.shape[0]
-    onehot = np.zeros(x.shape, dtype=x.dtype)
-    onehot[np.arange(n), target] = 1
-    per = cr.sum((cr.softmax(x, axis=1) - onehot) * t, axis=1)
-    if weights is not None:
-        per = per * weights
-    return cr.sum(per) * scale if reduce else per
-
-
-class CrossEntropy(Primitive):
-    """Softmax cross-entropy of (N, C) scores at integer targets, in one node.
-
-    ``out = scale · Σ_i w_i (logsumexp(x_i) - x_i[t_i])`` (``reduce``), or the per-row
-    terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Fused because the
-    composed version (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which
-    dominates a small network's step; measured in ``bench/README_mlp.md``.
-    """
-
-    name = "cross_entropy"
-
-    def forward(x, *, target, weights, scale, reduce):
-        n = x.shape[0]
-        m = x.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(x - m).sum(axis=1)) + m[:, 0]
-        per = lse - x[np.arange(n), target]
-        if weights is not None:
-            per *= weights
-        if not reduce:
-            return per
-        return np.asarray(per.sum() * scale, dtype=x.dtype)
-
-    vjp = (_ce_vjp,)
-    jvp = (_ce_jvp,)
-
-    @staticmethod
-    def samples(rng: np.random.Generator) -> Any:
-        x = rng.normal(size=(5, 4))
-        t = rng.integers(0, 4, 5)
-        yield (x,), {"target": t, "weights": None, "scale": 0.2, "reduce": True}
-        yield (x,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": True}
-        yield (x,), {"target": t, "weights": None, "scale": 1.0, "reduce": False}
-        yield (x * 3,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": False}
 
 
 def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | None,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import Tensor, install_methods
+from . import fused  # noqa: F401 - registers the fused layer/loss primitives
 from .arithmetic import add, div, mul, neg, pow, sub
 from .cast import astype
 from .elementwise import abs, elu, exp, leaky_relu, log, relu, sigmoid, sign, sqrt, tanh

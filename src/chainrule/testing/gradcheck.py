@@ -38,6 +38,27 @@ class Mismatch:
         return abs(self.analytic - self.numeric)
 
 
+def central_difference(value: Callable[..., float], args: Sequence[Any], k: int,
+                       eps: float) -> np.ndarray:
+    """d value / d args[k], elementwise by centered differences.
+
+    ``args[k]`` is perturbed in place one element at a time (and restored): it must be a
+    writable float64 array, or a Tensor holding one.
+    """
+    arr = args[k].data if isinstance(args[k], Tensor) else args[k]
+    flat = arr.reshape(-1)  # a view: writing it perturbs the input in place
+    numeric = np.zeros(flat.size)
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + eps
+        hi = value(*args)
+        flat[i] = orig - eps
+        lo = value(*args)
+        flat[i] = orig
+        numeric[i] = (hi - lo) / (2 * eps)
+    return numeric.reshape(arr.shape)
+
+
 def _scalar_fn(f: Callable[..., Any], u: np.ndarray | None) -> Callable[..., float]:
     def value(*xs: Tensor) -> float:
         out = f(*xs)
@@ -107,17 +128,8 @@ def gradcheck(
         if not x.requires_grad:
             continue
         analytic = np.zeros(x.shape) if x.grad is None else x.grad.data
-        numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: writing it perturbs the input in place
-        with no_grad():
-            for i in range(flat.size):
-                orig = flat[i]
-                flat[i] = orig + eps
-                hi = value(*xs)
-                flat[i] = orig - eps
-                lo = value(*xs)
-                flat[i] = orig
-                numeric.reshape(-1)[i] = (hi - lo) / (2 * eps)
+        with no_grad():  # the perturbed evaluations need no graph
+            numeric = central_difference(value, xs, k, eps)
         err = np.abs(analytic - numeric)
         for idx in zip(*np.nonzero(err > atol + rtol * np.abs(numeric)), strict=True):
             idx = tuple(int(j) for j in idx)
@@ -142,24 +154,8 @@ def numeric_vjp(f: Callable[..., Any], inputs: Sequence[np.ndarray], u: np.ndarr
           for a in inputs]
     ts = [Tensor(x) for x in xs]
     value = _scalar_fn(f, u)
-    grads = []
-    with no_grad():
-        for t in ts:
-            if t.data.dtype.kind != "f":
-                grads.append(None)
-                continue
-            flat = t.data.reshape(-1)
-            gr = np.zeros(flat.size)
-            for i in range(flat.size):
-                orig = flat[i]
-                flat[i] = orig + eps
-                hi = value(*ts)
-                flat[i] = orig - eps
-                lo = value(*ts)
-                flat[i] = orig
-                gr[i] = (hi - lo) / (2 * eps)
-            grads.append(gr.reshape(t.shape))
-    return grads
+    return [central_difference(value, ts, k, eps) if t.data.dtype.kind == "f" else None
+            for k, t in enumerate(ts)]
 
 
 def numeric_jvp(f: Callable[..., Any], inputs: Sequence[np.ndarray],

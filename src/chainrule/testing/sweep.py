@@ -46,7 +46,7 @@ import numpy as np
 from ..core import REGISTRY, Primitive, Tensor, apply
 from ..core.engine import backward as _backward
 from ..core.forward import forward_level
-from .gradcheck import numeric_jvp, numeric_vjp
+from .gradcheck import central_difference, numeric_jvp, numeric_vjp
 
 __all__ = ["CHECKS", "SweepFailure", "applicable_checks", "sample_inputs", "sweep",
            "sweep_cases"]
@@ -322,18 +322,9 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
             second = [None] * len(fl)
         base = [np.array(args[i], dtype=np.float64) for i in fl]
         for k, i in enumerate(fl):
-            flat = base[k].reshape(-1)
-            numeric = np.zeros(flat.size)
-            for j in range(flat.size):
-                orig = flat[j]
-                flat[j] = orig + SECOND_EPS
-                hi = s_value(*base)
-                flat[j] = orig - SECOND_EPS
-                lo = s_value(*base)
-                flat[j] = orig
-                numeric[j] = (hi - lo) / (2 * SECOND_EPS)
+            numeric = central_difference(s_value, base, k, SECOND_EPS)
             a = np.zeros(base[k].shape) if second[k] is None else second[k].data
-            msg = _err(a, numeric.reshape(base[k].shape), SECOND_ATOL, SECOND_RTOL)
+            msg = _err(a, numeric, SECOND_ATOL, SECOND_RTOL)
             if msg:
                 return (f"second derivative (gradient of <w, VJP> for argument {i}) "
                         f"disagrees with finite differences: {msg}")

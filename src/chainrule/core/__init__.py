@@ -29,7 +29,7 @@ from .tensor import Tensor, as_tensor
 
 __all__ = [
     "REGISTRY", "STATE", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
-    "InplaceError", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "apply", "as_tensor",
-    "backward", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad",
+    "InplaceError", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "apply",
+    "as_tensor", "backward", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad",
     "record_source", "set_grad_enabled", "sum_to_shape",
 ]

@@ -19,6 +19,30 @@ A primitive is a class (never instantiated) holding, side by side:
 Variadic primitives (``variadic = True``, e.g. concatenate) give single functions instead,
 taking the argument index first: ``vjp(i, g, out, *args, **params)``.
 
+Batched rules (optional) let :func:`chainrule.transforms.jacobian` push a whole batch of
+tangents or cotangents through the op at once (an identity matrix: all rows or columns of
+a Jacobian in one pass). A batched value carries a leading batch axis, shape ``(B,) +
+value.shape``. The rules get the (unbatched) arguments as one list ``args`` of plain
+arrays or constants and the params as one dict (no unpacking: they run once per node of a
+batched pass, where call overhead shows):
+
+``jvp_batched(tans, out, args, params) -> batched tangent of out``
+    ``tans`` has one entry per argument: its batched tangent, or None (not seeded). Returns
+    shape ``(B,) + out.shape``, or an array of that many dimensions broadcastable to it;
+    None when no tangent reaches the output.
+``vjp_batched(i, g, out, args, params) -> batched gradient for argument i``
+    ``g`` has shape ``(B,) + out.shape``. The result may be broadcast like the op's output
+    (the transform sums it back to ``(B,) +`` the argument's shape, as the engine does for
+    ``broadcasts``); None for an argument without gradient.
+
+Rules run on plain arrays (chainrule ops inside them run straight on NumPy). Both default
+to None: no batched rule, and the transform falls back to one pass per row or column; an
+op defines both or neither. A rule may raise ``ValueError`` (or ``IndexError``/
+``TypeError``) for a case it cannot batch, with the same fallback. Ops whose derivative is
+elementwise get both from their own rules (:mod:`chainrule.ops._batching`)::
+
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+
 ``broadcasts = True`` marks ops that broadcast their inputs NumPy-style: their rules may
 return gradients of the output's shape, and the engine sums them back to each input's
 shape (the one place where broadcasting is undone).
@@ -64,6 +88,8 @@ class Primitive:
     broadcasts: ClassVar[bool] = False
     differentiable: ClassVar[bool] = True
     variadic: ClassVar[bool] = False
+    jvp_batched: ClassVar[Callable[..., Any] | None] = None  # batched rules (module doc)
+    vjp_batched: ClassVar[Callable[..., Any] | None] = None
     register: ClassVar[bool] = True
     # registry-sweep metadata
     kind: ClassVar[str | None] = None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ._batching import elementwise_batched
 from .elementwise import log
 from .select import where
 
@@ -30,6 +31,7 @@ class Add(Primitive):
            lambda g, out, a, b: g)
     jvp = (lambda t, out, a, b: t,
            lambda t, out, a, b: t)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def add(a: Any, b: Any) -> Any:
@@ -58,6 +60,7 @@ class Sub(Primitive):
            lambda g, out, a, b: -g)
     jvp = (lambda t, out, a, b: t,
            lambda t, out, a, b: -t)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -86,6 +89,7 @@ class Mul(Primitive):
            lambda g, out, a, b: g * a)
     jvp = (lambda t, out, a, b: t * b,
            lambda t, out, a, b: a * t)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def mul(a: Any, b: Any) -> Any:
@@ -115,6 +119,7 @@ class Div(Primitive):
            lambda g, out, a, b: -g * out / b)
     jvp = (lambda t, out, a, b: t / b,
            lambda t, out, a, b: -t * out / b)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def div(a: Any, b: Any) -> Any:
@@ -140,6 +145,7 @@ class Neg(Primitive):
 
     vjp = (lambda g, out, a: -g,)
     jvp = (lambda t, out, a: -t,)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def neg(a: Any) -> Any:
@@ -176,6 +182,7 @@ class Pow(Primitive):
            lambda g, out, a, b: _dpow_dexp(g, out, a))
     jvp = (lambda t, out, a, b: t * b * a ** (b - 1),
            lambda t, out, a, b: _dpow_dexp(t, out, a))
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 class PowScalar(Primitive):
@@ -190,6 +197,7 @@ class PowScalar(Primitive):
 
     vjp = (lambda g, out, a, *, exponent: g * exponent * a ** (exponent - 1),)
     jvp = (lambda t, out, a, *, exponent: t * exponent * a ** (exponent - 1),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

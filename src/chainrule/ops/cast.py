@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.modes import no_grad
+from ._batching import elementwise_batched
 
 
 class Cast(Primitive):
@@ -20,6 +21,7 @@ class Cast(Primitive):
 
     vjp = (lambda g, out, x, *, dtype: g.astype(x.dtype),)
     jvp = (lambda t, out, x, *, dtype: t.astype(dtype),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ._batching import elementwise_batched
 from .select import where
 
 
@@ -26,6 +27,7 @@ class Exp(Primitive):
 
     vjp = (lambda g, out, x: g * out,)
     jvp = (lambda t, out, x: t * out,)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def exp(x: Any) -> Any:
@@ -52,6 +54,7 @@ class Log(Primitive):
 
     vjp = (lambda g, out, x: g / x,)
     jvp = (lambda t, out, x: t / x,)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def log(x: Any) -> Any:
@@ -78,6 +81,7 @@ class Sqrt(Primitive):
 
     vjp = (lambda g, out, x: g * 0.5 / out,)
     jvp = (lambda t, out, x: t * 0.5 / out,)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def sqrt(x: Any) -> Any:
@@ -126,6 +130,7 @@ class Abs(Primitive):
 
     vjp = (lambda g, out, x: g * sign(x),)
     jvp = (lambda t, out, x: t * sign(x),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def abs(x: Any) -> Any:  # noqa: A001 - the NumPy name
@@ -151,6 +156,7 @@ class Tanh(Primitive):
 
     vjp = (lambda g, out, x: g * (1 - out * out),)
     jvp = (lambda t, out, x: t * (1 - out * out),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def tanh(x: Any) -> Any:
@@ -185,6 +191,7 @@ class Sigmoid(Primitive):
 
     vjp = (lambda g, out, x: g * (1 - out) * out,)
     jvp = (lambda t, out, x: t * (1 - out) * out,)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def sigmoid(x: Any) -> Any:
@@ -211,6 +218,7 @@ class Relu(Primitive):
 
     vjp = (lambda g, out, x: g * (x > 0),)
     jvp = (lambda t, out, x: t * (x > 0),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def relu(x: Any) -> Any:
@@ -237,6 +245,7 @@ class LeakyRelu(Primitive):
 
     vjp = (lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope),)
     jvp = (lambda t, out, x, *, slope=0.01: where(x > 0, t, t * slope),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -273,6 +282,7 @@ class Elu(Primitive):
 
     vjp = (lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha)),)
     jvp = (lambda t, out, x, *, alpha=1.0: where(x > 0, t, t * (out + alpha)),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

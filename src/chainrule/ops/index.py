@@ -41,6 +41,28 @@ def _is_advanced(index: tuple) -> bool:
     return any(isinstance(i, np.ndarray) for i in index)
 
 
+def _batch_index(index: tuple) -> tuple:
+    """``index`` behind a full slice for the batch axis of a batched tangent/gradient."""
+    # with an index array present, integers count as advanced indices too
+    adv = [k for k, i in enumerate(index) if isinstance(i, np.ndarray | int | np.integer)]
+    if _is_advanced(index) and adv != list(range(adv[0], adv[-1] + 1)):
+        # separated advanced indices move their axes to the front, before the batch axis:
+        # no batched rule for that (ValueError tells the transform to fall back)
+        raise ValueError("getitem with advanced indices separated by slices")
+    return (slice(None),) + tuple(index)
+
+
+def _batch_scatter(src: np.ndarray, index: tuple, shape: tuple[int, ...]) -> np.ndarray:
+    """Batched scatter_add: ``src`` of shape (B,)+out -> (B,)+shape."""
+    bidx = _batch_index(index)
+    z = np.zeros((src.shape[0],) + tuple(shape), dtype=src.dtype)
+    if _is_advanced(index):
+        np.add.at(z, bidx, src)
+    else:
+        z[bidx] = src
+    return z
+
+
 class GetItem(Primitive):
     """z = x[index]: the gradient is scattered (summed) back into x's shape."""
 
@@ -51,6 +73,12 @@ class GetItem(Primitive):
 
     vjp = (lambda g, out, x, *, index: scatter_add(g, index, x.shape),)
     jvp = (lambda t, out, x, *, index: getitem(t, index),)
+
+    def jvp_batched(tans, out, args, params):
+        return tans[0][_batch_index(params["index"])]
+
+    def vjp_batched(i, g, out, args, params):
+        return _batch_scatter(g, params["index"], np.shape(args[0]))
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -96,6 +124,12 @@ class ScatterAdd(Primitive):
 
     vjp = (lambda g, out, src, *, index, shape: getitem(g, index),)
     jvp = (lambda t, out, src, *, index, shape: scatter_add(t, index, shape),)
+
+    def jvp_batched(tans, out, args, params):
+        return _batch_scatter(tans[0], params["index"], params["shape"])
+
+    def vjp_batched(i, g, out, args, params):
+        return g[_batch_index(params["index"])]
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

@@ -34,6 +34,67 @@ def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     return matmul(a.mT, g)                              # dW = Xᵀ · dY
 
 
+# Batched rules: t and g carry a leading batch axis, (B,)+a.shape etc. The 2-d cases are
+# folded into one large matrix product over the flattened batch (one GEMM, not B small ones).
+def _batched_t_at_b(t: np.ndarray, b: np.ndarray, a_ndim: int) -> np.ndarray:
+    """t_k @ b for every k, where t has shape (B,)+a.shape."""
+    if b.ndim <= 2:
+        k = t.shape[-1]
+        return (t.reshape(-1, k) @ b).reshape(t.shape[:-1] + b.shape[1:])
+    nb = b.ndim - 2
+    if a_ndim == 1:
+        t2 = t.reshape((t.shape[0],) + (1,) * nb + (1, t.shape[-1]))
+        return np.matmul(t2, b)[..., 0, :]
+    pad = max(nb - (a_ndim - 2), 0)
+    return np.matmul(t.reshape((t.shape[0],) + (1,) * pad + t.shape[1:]), b)
+
+
+def _batched_a_at_t(a: np.ndarray, t: np.ndarray, b_ndim: int) -> np.ndarray:
+    """a @ t_k for every k, where t has shape (B,)+b.shape."""
+    bsz = t.shape[0]
+    if b_ndim == 1:
+        if a.ndim <= 2:
+            return t @ a.T                       # (B,k) @ (k,n) -> (B,n), one GEMM
+        t2 = t.reshape((bsz,) + (1,) * (a.ndim - 2) + (t.shape[-1], 1))
+        return np.matmul(a, t2)[..., 0]
+    if a.ndim == 1:
+        return np.matmul(a, t)
+    pad = max((a.ndim - 2) - (b_ndim - 2), 0)
+    return np.matmul(a, t.reshape((bsz,) + (1,) * pad + t.shape[1:]))
+
+
+def _jvp_batched(tans: list, out: Any, args: list, params: dict) -> Any:
+    a, b = args
+    ta, tb = tans
+    total = None if ta is None else _batched_t_at_b(ta, b, a.ndim)
+    if tb is not None:
+        r = _batched_a_at_t(a, tb, b.ndim)
+        total = r if total is None else total + r
+    return total
+
+
+def _vjp_batched(i: int, g: Any, out: Any, args: list, params: dict) -> Any:
+    a, b = args
+    if i == 0:
+        if b.ndim == 1:
+            return g[..., None] * b                       # outer products
+        if a.ndim == 1:
+            return np.matmul(b, g[..., None])[..., 0]     # Σ_m b[..k,m] g[..m]
+        if b.ndim == 2:
+            m = g.shape[-1]
+            return (g.reshape(-1, m) @ b.T).reshape(g.shape[:-1] + (b.shape[0],))
+        return np.matmul(g, np.swapaxes(b, -1, -2))
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return g[..., None] * a
+        return a[:, None] * g[..., None, :]
+    if b.ndim == 1:
+        if a.ndim == 2:
+            return g @ a                                  # (B,n) @ (n,k), one GEMM
+        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
+    return np.matmul(np.swapaxes(a, -1, -2), g)
+
+
 def _explain(exc: Exception, a: Any, b: Any) -> str | None:
     sa, sb = np.shape(a), np.shape(b)
     if len(sa) == 0 or len(sb) == 0:
@@ -60,6 +121,8 @@ class MatMul(Primitive):
     vjp = (_vjp_a, _vjp_b)
     jvp = (lambda t, out, a, b: matmul(t, b),
            lambda t, out, a, b: matmul(a, t))
+    jvp_batched = _jvp_batched
+    vjp_batched = _vjp_batched
 
     explain_error = staticmethod(_explain)
 

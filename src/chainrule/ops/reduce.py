@@ -49,6 +49,30 @@ def _spread(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return broadcast_to(keep_reduced(g, x.ndim, axis, keepdims), x.shape)
 
 
+def _reduction_batched(weights: Any) -> tuple[Any, Any]:
+    """``jvp_batched``/``vjp_batched`` of a reduction (see :mod:`chainrule.core.primitive`).
+
+    ``weights`` is None for sum; for max, min and logsumexp it is a NumPy function
+    ``weights(out, x, axis, keepdims)`` giving dz/dx, of x's shape.
+    """
+
+    def jvp_batched(tans: list, out: Any, args: list, params: dict) -> Any:
+        x, axis, keepdims = args[0], params.get("axis"), params.get("keepdims", False)
+        t = tans[0] if weights is None else tans[0] * weights(out, x, axis, keepdims)
+        axes = range(x.ndim) if axis is None else axis
+        return t.sum(axis=tuple(a + 1 for a in axes), keepdims=keepdims)  # skip batch axis
+
+    def vjp_batched(i: int, g: Any, out: Any, args: list, params: dict) -> Any:
+        x, axis, keepdims = args[0], params.get("axis"), params.get("keepdims", False)
+        # (B,)+out.shape -> (B,)+out.shape with the reduced axes kept as length 1
+        gk = g.reshape((g.shape[0],) + np.shape(keep_reduced(out, x.ndim, axis, keepdims)))
+        if weights is None:
+            return np.broadcast_to(gk, (g.shape[0],) + x.shape)
+        return gk * weights(out, x, axis, keepdims)
+
+    return jvp_batched, vjp_batched
+
+
 class Sum(Primitive):
     """z = Σ x over ``axis``: every summed element receives the upstream gradient."""
 
@@ -60,6 +84,7 @@ class Sum(Primitive):
 
     vjp = (lambda g, out, x, *, axis=None, keepdims=False: _spread(g, x, axis, keepdims),)
     jvp = (lambda t, out, x, *, axis=None, keepdims=False: t.sum(axis=axis, keepdims=keepdims),)
+    jvp_batched, vjp_batched = _reduction_batched(None)
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
@@ -91,6 +116,10 @@ def _ext_jvp(t: Any, out: Any, x: Any, *, axis: Any = None, keepdims: bool = Fal
                                                                        keepdims=keepdims)
 
 
+def _argext_batch_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return _argext_weights(out, x, axis, keepdims, x.dtype)  # for the batched rules
+
+
 class Max(Primitive):
     """z = max of x over ``axis``: the gradient goes to the maximal element(s)."""
 
@@ -103,6 +132,7 @@ class Max(Primitive):
 
     vjp = (_ext_vjp,)
     jvp = (_ext_jvp,)
+    jvp_batched, vjp_batched = _reduction_batched(_argext_batch_weights)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
@@ -129,6 +159,7 @@ class Min(Primitive):
 
     vjp = (_ext_vjp,)
     jvp = (_ext_jvp,)
+    jvp_batched, vjp_batched = _reduction_batched(_argext_batch_weights)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
@@ -156,6 +187,10 @@ def _softmax_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return exp(x - keep_reduced(out, x.ndim, axis, keepdims))
 
 
+def _softmax_batch_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return np.exp(x - keep_reduced(out, x.ndim, axis, keepdims))  # arrays only: plain NumPy
+
+
 class LogSumExp(Primitive):
     """z = log Σ exp(x) over ``axis``, computed stably by shifting by the max.
 
@@ -172,6 +207,7 @@ class LogSumExp(Primitive):
            keep_reduced(g, x.ndim, axis, keepdims) * _softmax_weights(out, x, axis, keepdims),)
     jvp = (lambda t, out, x, *, axis=None, keepdims=False:
            (t * _softmax_weights(out, x, axis, keepdims)).sum(axis=axis, keepdims=keepdims),)
+    jvp_batched, vjp_batched = _reduction_batched(_softmax_batch_weights)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:

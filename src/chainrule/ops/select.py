@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ._batching import elementwise_batched
 
 
 class Where(Primitive):
@@ -28,6 +29,7 @@ class Where(Primitive):
     jvp = (None,
            lambda t, out, cond, a, b: where(cond, t, 0.0),
            lambda t, out, cond, a, b: where(cond, 0.0, t))
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -67,6 +69,7 @@ class Maximum(Primitive):
            lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0.0)))
     jvp = (lambda t, out, a, b: where(a > b, t, where(a == b, t * 0.5, 0.0)),
            lambda t, out, a, b: where(b > a, t, where(a == b, t * 0.5, 0.0)))
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def maximum(a: Any, b: Any) -> Any:
@@ -96,6 +99,7 @@ class Minimum(Primitive):
            lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0.0)))
     jvp = (lambda t, out, a, b: where(a < b, t, where(a == b, t * 0.5, 0.0)),
            lambda t, out, a, b: where(b < a, t, where(a == b, t * 0.5, 0.0)))
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def minimum(a: Any, b: Any) -> Any:
@@ -130,6 +134,7 @@ class Clip(Primitive):
 
     vjp = (lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high),)
     jvp = (lambda t, out, x, *, low=None, high=None: _clip_rule(t, x, low, high),)
+    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

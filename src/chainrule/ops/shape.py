@@ -14,6 +14,15 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.errors import ShapeError
+from ._batching import pad_batch
+
+
+def _reshape_jvp_batched(tans: list, out: Any, args: list, params: dict) -> Any:
+    return tans[0].reshape((tans[0].shape[0],) + out.shape)
+
+
+def _reshape_vjp_batched(i: int, g: Any, out: Any, args: list, params: dict) -> Any:
+    return g.reshape((g.shape[0],) + np.shape(args[0]))
 
 
 class Reshape(Primitive):
@@ -26,6 +35,7 @@ class Reshape(Primitive):
 
     vjp = (lambda g, out, x, *, shape: g.reshape(x.shape),)
     jvp = (lambda t, out, x, *, shape: t.reshape(out.shape),)
+    jvp_batched, vjp_batched = _reshape_jvp_batched, _reshape_vjp_batched
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -58,6 +68,12 @@ class Transpose(Primitive):
 
     vjp = (lambda g, out, x, *, axes: transpose(g, tuple(np.argsort(axes))),)
     jvp = (lambda t, out, x, *, axes: transpose(t, axes),)
+
+    def jvp_batched(tans, out, args, params):
+        return tans[0].transpose((0,) + tuple(a + 1 for a in params["axes"]))  # batch axis stays
+
+    def vjp_batched(i, g, out, args, params):
+        return g.transpose((0,) + tuple(int(a) + 1 for a in np.argsort(params["axes"])))
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -110,6 +126,7 @@ class ExpandDims(Primitive):
 
     vjp = (lambda g, out, x, *, axis: g.reshape(x.shape),)
     jvp = (lambda t, out, x, *, axis: expand_dims(t, axis),)
+    jvp_batched, vjp_batched = _reshape_jvp_batched, _reshape_vjp_batched
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -139,6 +156,7 @@ class Squeeze(Primitive):
 
     vjp = (lambda g, out, x, *, axis=None: g.reshape(x.shape),)
     jvp = (lambda t, out, x, *, axis=None: t.reshape(out.shape),)
+    jvp_batched, vjp_batched = _reshape_jvp_batched, _reshape_vjp_batched
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -170,6 +188,13 @@ class BroadcastTo(Primitive):
 
     vjp = (lambda g, out, x, *, shape: g,)
     jvp = (lambda t, out, x, *, shape: broadcast_to(t, shape),)
+
+    def jvp_batched(tans, out, args, params):
+        t, shape = tans[0], tuple(params["shape"])
+        return np.broadcast_to(pad_batch(t, len(shape)), (t.shape[0],) + shape)
+
+    def vjp_batched(i, g, out, args, params):
+        return g  # summed back to x's shape by the transform, as the engine does
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -213,6 +238,17 @@ class Concatenate(Primitive):
         from .index import scatter_add
 
         return scatter_add(t, _piece(i, xs, axis), out.shape)
+
+    def jvp_batched(tans, out, args, params):
+        b = next(t.shape[0] for t in tans if t is not None)
+        parts = [t if t is not None else np.zeros((b,) + np.shape(x), dtype=out.dtype)
+                 for t, x in zip(tans, args, strict=True)]  # unseeded pieces: zero tangents
+        return np.concatenate(parts, axis=params.get("axis", 0) + 1)
+
+    def vjp_batched(i, g, out, args, params):
+        axis = params.get("axis", 0)
+        start = sum(np.shape(x)[axis] for x in args[:i])
+        return g[(slice(None),) * (axis + 1) + (slice(start, start + np.shape(args[i])[axis]),)]
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

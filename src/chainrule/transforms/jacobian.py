@@ -21,12 +21,13 @@ elements than the outputs, reverse otherwise, and reports what it did (a
 
 Batching
 --------
-When every operation on the way has a *batched rule* (all built-in primitives do), the
-products are not run one by one: an identity matrix is pushed through the recorded graph
-as one batch of tangents (forward) or cotangents (reverse), so the whole Jacobian costs a
-single pass of matrix-sized operations (``vectorize=False`` turns this off). A graph with
-an operation that has no batched rule (a user :class:`~chainrule.Operation`, a primitive
-defined outside chainrule) falls back to separate passes, still correct. Very large
+When every operation on the way has a *batched rule* (all built-in primitives do: the
+``jvp_batched``/``vjp_batched`` attributes described in :mod:`chainrule.core.primitive`),
+the products are not run one by one: an identity matrix is pushed through the recorded
+graph as one batch of tangents (forward) or cotangents (reverse), so the whole Jacobian
+costs a single pass of matrix-sized operations (``vectorize=False`` turns this off). A
+graph with an operation that has no batched rule (a user :class:`~chainrule.Operation`, a
+primitive defined outside chainrule) falls back to separate passes, still correct. Very large
 Jacobians are computed in chunks of rows or columns so that memory stays bounded.
 """
 
@@ -44,14 +45,6 @@ import numpy as np
 from ..core import STATE, Tensor, enable_grad
 from ..core.engine import backward as _engine_backward
 from ..core.errors import BackwardError, ChainruleError
-from ..ops import arithmetic as _ar
-from ..ops import cast as _ca
-from ..ops import elementwise as _el
-from ..ops import index as _ix
-from ..ops import linalg as _la
-from ..ops import reduce as _rd
-from ..ops import select as _se
-from ..ops import shape as _sh
 from .forward import jvp as _jvp
 from .reverse import alias, as_outputs, grad, is_live, normalize_argnums
 
@@ -144,18 +137,8 @@ def _has_external(nodes: Sequence[Tensor], xs: Sequence[Tensor]) -> bool:
 # ---------------------------------------------------------------------- batched rules
 # A batched tangent/cotangent has a leading batch axis: shape (B,) + value.shape. The
 # primitives' own rules are not batch-aware in general (a reshape to x.shape, an axis
-# number, a 1-d matmul all break), so each primitive gets a batched rule here:
-# ``jvp(tans, out, vals, params)`` -> (B,)+out.shape (broadcastable), and
-# ``vjp(i, g, out, vals, params)`` -> gradient for input i, summed to (B,)+shape later.
-_BATCH: dict[type, tuple[Callable[..., Any], Callable[..., Any]]] = {}
-
-
-def _pad(t: np.ndarray, ndim: int) -> np.ndarray:
-    """(B,)+shape -> (B,)+(1,)*k+shape so that it broadcasts like a value of ``ndim`` dims."""
-    k = ndim - (t.ndim - 1)
-    return t.reshape((t.shape[0],) + (1,) * k + t.shape[1:]) if k > 0 else t
-
-
+# number, a 1-d matmul all break), so each primitive carries batched rules of its own,
+# ``jvp_batched`` and ``vjp_batched`` (protocol in chainrule.core.primitive).
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Undo broadcasting on a batched gradient: (B,)+S -> (B,)+shape."""
     b = g.shape[0]
@@ -175,229 +158,19 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g
 
 
-def _elementwise(op: type) -> None:
-    """Ops whose rules only multiply/route elementwise: the batch axis just broadcasts."""
-
-    def jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
-        total = None
-        for i, t in enumerate(tans):
-            if t is None or op.jvp[i] is None:
-                continue
-            r = op.jvp[i](_pad(t, out.ndim), out, *vals, **params)
-            total = r if total is None else total + r
-        return total
-
-    def vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
-        rule = op.vjp[i]
-        return None if rule is None else rule(g, out, *vals, **params)
-
-    _BATCH[op] = (jvp, vjp)
-
-
-for _op in (_ar.Add, _ar.Sub, _ar.Mul, _ar.Div, _ar.Neg, _ar.Pow, _ar.PowScalar, _el.Exp,
-            _el.Log, _el.Sqrt, _el.Abs, _el.Tanh, _el.Sigmoid, _el.Relu, _el.LeakyRelu,
-            _el.Elu, _se.Where, _se.Maximum, _se.Minimum, _se.Clip, _ca.Cast):
-    _elementwise(_op)
-
-
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    return tuple(sorted(int(a) % ndim for a in axes))
-
-
-def _keep(a: np.ndarray, axes: tuple[int, ...], keepdims: bool, off: int) -> np.ndarray:
-    """Re-insert reduced axes (as length 1) so ``a`` broadcasts against the input."""
-    if keepdims:
-        return a
-    shape = list(a.shape)
-    for ax in axes:
-        shape.insert(ax + off, 1)
-    return a.reshape(shape)
-
-
-def _reduction(op: type, weights: Callable[..., np.ndarray] | None) -> None:
-    """sum (weights None) and the weighted reductions max/min/logsumexp."""
-
-    def jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
-        x = vals[0]
-        axes = _axes(params.get("axis"), x.ndim)
-        keepdims = params.get("keepdims", False)
-        t = tans[0]
-        if weights is not None:
-            t = t * weights(x, _keep(out, axes, keepdims, 0), axes)
-        return t.sum(axis=tuple(a + 1 for a in axes), keepdims=keepdims)
-
-    def vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
-        x = vals[0]
-        axes = _axes(params.get("axis"), x.ndim)
-        keepdims = params.get("keepdims", False)
-        gk = _keep(g, axes, keepdims, 1)
-        if weights is None:
-            return np.broadcast_to(gk, (g.shape[0],) + x.shape)
-        return gk * weights(x, _keep(out, axes, keepdims, 0), axes)
-
-    _BATCH[op] = (jvp, vjp)
-
-
-def _argext_weights(x: np.ndarray, out_k: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    hit = (x == out_k).astype(x.dtype)  # ties share the gradient, as in the primitive
-    return hit / hit.sum(axis=axes, keepdims=True)
-
-
-_reduction(_rd.Sum, None)
-_reduction(_rd.Max, _argext_weights)
-_reduction(_rd.Min, _argext_weights)
-_reduction(_rd.LogSumExp, lambda x, out_k, axes: np.exp(x - out_k))
-
-
-def _reshaping(op: type) -> None:
-    """Ops that only reshape (reshape, expand_dims, squeeze)."""
-    _BATCH[op] = (
-        lambda tans, out, vals, params: tans[0].reshape((tans[0].shape[0],) + out.shape),
-        lambda i, g, out, vals, params: g.reshape((g.shape[0],) + np.shape(vals[0])),
-    )
-
-
-for _op in (_sh.Reshape, _sh.ExpandDims, _sh.Squeeze):
-    _reshaping(_op)
-
-_BATCH[_sh.Transpose] = (
-    lambda tans, out, vals, params: tans[0].transpose(
-        (0,) + tuple(a + 1 for a in params["axes"])),
-    lambda i, g, out, vals, params: g.transpose(
-        (0,) + tuple(int(a) + 1 for a in np.argsort(params["axes"]))),
-)
-_BATCH[_sh.BroadcastTo] = (
-    lambda tans, out, vals, params: np.broadcast_to(
-        _pad(tans[0], len(params["shape"])), (tans[0].shape[0],) + tuple(params["shape"])),
-    lambda i, g, out, vals, params: g,
-)
-
-
-def _check_index(index: tuple) -> tuple:
-    """The index with a leading full slice for the batch axis, if that is equivalent."""
-    adv = [k for k, i in enumerate(index)
-           if isinstance(i, np.ndarray) or (isinstance(i, int | np.integer)
-                                            and any(isinstance(j, np.ndarray) for j in index))]
-    if adv and adv != list(range(adv[0], adv[-1] + 1)):
-        # separated advanced indices move their axes to the front: not batchable this way
-        raise Unbatchable("getitem with advanced indices separated by slices")
-    return (slice(None),) + tuple(index)
-
-
-def _scatter(src: np.ndarray, index: tuple, shape: tuple[int, ...]) -> np.ndarray:
-    bidx = _check_index(index)
-    z = np.zeros((src.shape[0],) + tuple(shape), dtype=src.dtype)
-    if any(isinstance(i, np.ndarray) for i in index):
-        np.add.at(z, bidx, src)
-    else:
-        z[bidx] = src
-    return z
-
-
-_BATCH[_ix.GetItem] = (
-    lambda tans, out, vals, params: tans[0][_check_index(params["index"])],
-    lambda i, g, out, vals, params: _scatter(g, params["index"], np.shape(vals[0])),
-)
-_BATCH[_ix.ScatterAdd] = (
-    lambda tans, out, vals, params: _scatter(tans[0], params["index"], params["shape"]),
-    lambda i, g, out, vals, params: g[_check_index(params["index"])],
-)
-
-
-def _concat_jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
-    b = next(t.shape[0] for t in tans if t is not None)
-    parts = [t if t is not None else np.zeros((b,) + np.shape(v), dtype=out.dtype)
-             for t, v in zip(tans, vals, strict=True)]
-    return np.concatenate(parts, axis=params.get("axis", 0) + 1)
-
-
-def _concat_vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
-    axis = params.get("axis", 0)
-    start = sum(np.shape(v)[axis] for v in vals[:i])
-    stop = start + np.shape(vals[i])[axis]
-    return g[(slice(None),) * (axis + 1) + (slice(start, stop),)]
-
-
-_BATCH[_sh.Concatenate] = (_concat_jvp, _concat_vjp)
-
-
-def _mm_left(t: np.ndarray, b: np.ndarray, a_ndim: int) -> np.ndarray:
-    """Σ over the batch of t_k @ b, where t has shape (B,)+a.shape."""
-    if b.ndim <= 2:  # one big GEMM over the flattened batch
-        k = t.shape[-1]
-        return (t.reshape(-1, k) @ b).reshape(t.shape[:-1] + b.shape[1:])
-    nb = b.ndim - 2
-    if a_ndim == 1:
-        t2 = t.reshape((t.shape[0],) + (1,) * nb + (1, t.shape[-1]))
-        return np.matmul(t2, b)[..., 0, :]
-    pad = max(nb - (a_ndim - 2), 0)
-    return np.matmul(t.reshape((t.shape[0],) + (1,) * pad + t.shape[1:]), b)
-
-
-def _mm_right(a: np.ndarray, t: np.ndarray, b_ndim: int) -> np.ndarray:
-    """a @ t_k for every k, where t has shape (B,)+b.shape."""
-    bsz = t.shape[0]
-    if b_ndim == 1:
-        if a.ndim <= 2:
-            return t @ a.T                       # (B,k) @ (k,n) -> (B,n), one GEMM
-        t2 = t.reshape((bsz,) + (1,) * (a.ndim - 2) + (t.shape[-1], 1))
-        return np.matmul(a, t2)[..., 0]
-    if a.ndim == 1:
-        return np.matmul(a, t)
-    pad = max((a.ndim - 2) - (b_ndim - 2), 0)
-    return np.matmul(a, t.reshape((bsz,) + (1,) * pad + t.shape[1:]))
-
-
-def _mm_jvp(tans: list, out: np.ndarray, vals: list, params: dict) -> Any:
-    a, b = vals
-    total = None
-    if tans[0] is not None:
-        total = _mm_left(tans[0], b, a.ndim)
-    if tans[1] is not None:
-        r = _mm_right(a, tans[1], b.ndim)
-        total = r if total is None else total + r
-    return total
-
-
-def _mm_vjp(i: int, g: np.ndarray, out: np.ndarray, vals: list, params: dict) -> Any:
-    a, b = vals
-    if i == 0:
-        if b.ndim == 1:
-            return g[..., None] * b                       # outer products
-        if a.ndim == 1:
-            return np.matmul(b, g[..., None])[..., 0]     # Σ_m b[..k,m] g[..m]
-        if b.ndim == 2:
-            m = g.shape[-1]
-            return (g.reshape(-1, m) @ b.T).reshape(g.shape[:-1] + (b.shape[0],))
-        return np.matmul(g, np.swapaxes(b, -1, -2))
-    if a.ndim == 1:
-        if b.ndim == 1:
-            return g[..., None] * a
-        return a[:, None] * g[..., None, :]
-    if b.ndim == 1:
-        if a.ndim == 2:
-            return g @ a                                  # (B,n) @ (n,k), one GEMM
-        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
-    return np.matmul(np.swapaxes(a, -1, -2), g)
-
-
-_BATCH[_la.MatMul] = (_mm_jvp, _mm_vjp)
-
-
 def has_batched_rule(op: type) -> bool:
-    """Whether :func:`jacobian` can push a batch through primitive ``op`` in one pass."""
-    return op in _BATCH
+    """Whether :func:`jacobian` can push a batch through primitive ``op`` in one pass.
+
+    That is, whether ``op`` defines both ``jvp_batched`` and ``vjp_batched`` (see
+    :mod:`chainrule.core.primitive`).
+    """
+    return (getattr(op, "jvp_batched", None) is not None
+            and getattr(op, "vjp_batched", None) is not None)
 
 
 # ---------------------------------------------------------------------- interpreters
-def _rules(t: Tensor) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    rules = _BATCH.get(t._op)
-    if rules is None:
-        raise Unbatchable(f"{t._op.name!r} has no batched rule")
-    return rules
+def _no_rule(t: Tensor) -> Unbatchable:
+    return Unbatchable(f"{t._op.name!r} has no batched rule")
 
 
 def batched_jvp(nodes: Sequence[Tensor], outs: Sequence[Tensor], xs: Sequence[Tensor],
@@ -409,7 +182,8 @@ def batched_jvp(nodes: Sequence[Tensor], outs: Sequence[Tensor], xs: Sequence[Te
     """
     if dry_run:
         for t in nodes:
-            _rules(t)
+            if getattr(t._op, "jvp_batched", None) is None:
+                raise _no_rule(t)
         return []
     tan: dict[int, np.ndarray] = {}
     b = None
@@ -426,7 +200,9 @@ def batched_jvp(nodes: Sequence[Tensor], outs: Sequence[Tensor], xs: Sequence[Te
             tans = [tan.get(id(a)) if isinstance(a, Tensor) else None for a in ins]
             if all(v is None for v in tans):
                 continue
-            jvp_rule = _rules(t)[0]
+            jvp_rule = getattr(t._op, "jvp_batched", None)
+            if jvp_rule is None:
+                raise _no_rule(t)
             vals = [a.data if isinstance(a, Tensor) else a for a in ins]
             out = t.data
             r = jvp_rule(tans, out, vals, t._params)
@@ -465,7 +241,9 @@ def batched_vjp(nodes: Sequence[Tensor], out: Tensor, xs: Sequence[Tensor],
             g = pending.pop(id(t), None)
             if g is None:
                 continue
-            vjp_rule = _rules(t)[1]
+            vjp_rule = getattr(t._op, "vjp_batched", None)
+            if vjp_rule is None:
+                raise _no_rule(t)
             ins = t._inputs
             vals = [a.data if isinstance(a, Tensor) else a for a in ins]
             for i, a in enumerate(ins):

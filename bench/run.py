@@ -1,7 +1,7 @@
 """Run chainrule's benchmarks and print their Markdown tables.
 
 Usage: ``python bench/run.py [NAME ...]`` where NAME is a module ``bench_NAME.py`` in this
-folder (default: all of them). Each module exposes ``main() -> str`` returning a table.
+folder (default: all of them). Each module exposes ``main()``, which returns a Markdown table or prints its own.
 BLAS threads are pinned to one (set before NumPy loads) so libraries compare fairly.
 """
 
@@ -25,7 +25,7 @@ def available() -> list[str]:
     return sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
 
 
-def run(name: str) -> str:
+def run(name: str) -> str | None:
     path = HERE / f"bench_{name}.py"
     if not path.exists():
         raise SystemExit(f"no benchmark {name!r}; available: {', '.join(available())}")
@@ -33,7 +33,11 @@ def run(name: str) -> str:
     mod = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(mod)
-    return mod.main()
+    saved, sys.argv = sys.argv, [str(path)]  # benchmarks with their own options get defaults
+    try:
+        return mod.main()
+    finally:
+        sys.argv = saved
 
 
 def main(argv: list[str]) -> int:
@@ -45,7 +49,9 @@ def main(argv: list[str]) -> int:
           f"OMP/OPENBLAS threads={os.environ['OPENBLAS_NUM_THREADS']} -->")
     for name in names:
         t0 = time.perf_counter()
-        print(run(name))
+        out = run(name)
+        if isinstance(out, str):  # some benchmarks print their own tables and return a status
+            print(out)
         print(f"\n_(bench_{name} took {time.perf_counter() - t0:.1f} s)_\n", flush=True)
     return 0
 

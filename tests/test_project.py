@@ -29,3 +29,17 @@ def test_ci_runs_the_readme_test_command():
 
 def test_console_script_declared():
     assert 'chainrule = "chainrule.cli.main:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """Every ```python block of the README runs, in order, in one namespace."""
+    monkeypatch.chdir(tmp_path)  # the examples write files (a checkpoint)
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own docs
+    assert namespace["J"].shape == (512, 512)
+    assert namespace["W"].grad.shape == (3, 2)
+    assert (tmp_path / "ckpt.npz").exists()

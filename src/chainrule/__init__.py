@@ -39,6 +39,16 @@ from .viz import explain  # importing viz also binds Tensor.explain
 
 __version__ = "0.1.0"
 
+_SUBPACKAGES = ("data", "nn", "optim", "testing", "transforms")
+
+
+def __getattr__(name: str):  # PEP 562: `cr.nn` etc. without importing them eagerly
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
 
 def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = None) -> Tensor:
     """Create a Tensor (the same as ``Tensor(...)``, in the NumPy/PyTorch spelling).

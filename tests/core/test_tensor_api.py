@@ -67,6 +67,7 @@ def test_reduction_axis_error():
         cr.sum(cr.Tensor(np.ones((2, 3))), axis=2)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_detect_anomaly_forward_names_op_and_line():
     x = cr.Tensor([1.0, 0.0], requires_grad=True)
     with cr.detect_anomaly(), pytest.raises(cr.AnomalyError) as e:
@@ -75,6 +76,7 @@ def test_detect_anomaly_forward_names_op_and_line():
     assert "test_tensor_api.py" in str(e.value)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_detect_anomaly_backward_names_op_and_line():
     x = cr.Tensor([0.0, 1.0], requires_grad=True)
     with cr.detect_anomaly():

@@ -86,9 +86,10 @@ def detect_anomaly() -> Iterator[None]:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import chainrule as cr
     >>> x = cr.Tensor([0.0], requires_grad=True)
-    >>> with cr.detect_anomaly():
+    >>> with cr.detect_anomaly(), np.errstate(divide="ignore"):
     ...     try:
     ...         cr.log(x)
     ...     except cr.AnomalyError as e:

@@ -11,7 +11,7 @@ PyTorch eager runs with ``torch.set_num_threads`` set to NumPy's BLAS thread cou
 
 Run ``python bench/bench_mlp.py`` (``--quick`` for a short run, ``--profile`` for a cProfile
 of the chainrule small-MLP step). Prints a Markdown table and writes it to
-``bench/README_mlp.md``.
+``bench/results/mlp.md`` (copied into ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter timings")
     ap.add_argument("--profile", action="store_true", help="cProfile the small-MLP step")
-    ap.add_argument("--no-write", action="store_true", help="do not write README_mlp.md")
+    ap.add_argument("--no-write", action="store_true", help="do not write bench/results/mlp.md")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS threads for NumPy (and PyTorch); default: NumPy's current")
     args = ap.parse_args(argv)
@@ -271,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             "background load affects them alike; on a busy machine prefer `--threads 1` "
             "(multi-threaded BLAS and PyTorch's thread pool degrade badly when the cores "
             "are shared).\n")
-        (HERE / "README_mlp.md").write_text(text, encoding="utf-8")
+        out = HERE / "results" / "mlp.md"  # bench/results/ is git-ignored
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(text, encoding="utf-8")
     if args.profile:
         print(profile_small())
     return 0

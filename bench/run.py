@@ -1,7 +1,8 @@
 """Run chainrule's benchmarks and print their Markdown tables.
 
 Usage: ``python bench/run.py [NAME ...]`` where NAME is a module ``bench_NAME.py`` in this
-folder (default: all of them). Each module exposes ``main()``, which returns a Markdown table or prints its own.
+folder (default: all of them). Each module exposes ``main()``, which returns a Markdown
+table or prints its own.
 BLAS threads are pinned to one (set before NumPy loads) so libraries compare fairly.
 """
 

@@ -138,7 +138,7 @@ class CrossEntropy(Primitive):
     ``out = scale · Σ_i w_i (logsumexp(x_i) - x_i[t_i])`` (``reduce``), or the per-row
     terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Fused because the
     composed version (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which
-    dominates a small network's step; measured in ``bench/README_mlp.md``.
+    dominates a small network's step; measured in ``bench/README.md``.
     """
 
     name = "cross_entropy"

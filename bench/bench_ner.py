@@ -56,9 +56,9 @@ def _chainrule_epoch(cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int) -
     times = []
     for _ in range(epochs):
         if cfg.decoder == "crf":
-            batches = list(FeatureExtractor.sentence_batches(enc, cfg.batch_size, rng))
+            batches = list(FeatureExtractor.sentence_batches(enc, cfg.effective_batch_size, rng))
         else:
-            batches = list(FeatureExtractor.word_batches(enc, cfg.batch_size, rng))
+            batches = list(FeatureExtractor.word_batches(enc, cfg.effective_batch_size, rng))
         t0 = time.perf_counter()
         for b in batches:
             loss = model.loss(b)
@@ -126,9 +126,9 @@ def _torch_epoch(torch, cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int
     times = []
     for _ in range(epochs):
         if cfg.decoder == "crf":
-            batches = list(FeatureExtractor.sentence_batches(enc, cfg.batch_size, rng))
+            batches = list(FeatureExtractor.sentence_batches(enc, cfg.effective_batch_size, rng))
         else:
-            batches = list(FeatureExtractor.word_batches(enc, cfg.batch_size, rng))
+            batches = list(FeatureExtractor.word_batches(enc, cfg.effective_batch_size, rng))
         # Conversion to tensors is done before timing, as chainrule's batches are arrays.
         tb = [({f: torch.from_numpy(w) for f, w in b.windows.items()},
                torch.from_numpy(b.tags),
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     throughput = []
     for decoder in args.decoders:
-        cfg = TrainConfig(decoder=decoder, batch_size=128 if decoder == "softmax" else 32)
+        cfg = TrainConfig(decoder=decoder)
         fx = FeatureExtractor.build(train_s, cfg.feature_config())
         enc = fx.encode(train_s)
         for n in args.threads:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                     enc_dev = fx.encode(dev_s)
                     model.eval()
                     t0 = time.perf_counter()
-                    model.predict(enc_dev)
+                    model.predict(enc_dev, constrained=True)
                     t_dec = time.perf_counter() - t0
                     text = "\n\n".join(" ".join(s.words) for s in dev_s)
                     t0 = time.perf_counter()

@@ -1,0 +1,393 @@
+"""The window network of Collobert et al. (2011), with a softmax or a CRF on top.
+
+For each word the network reads a window of ``2 * window + 1`` tokens. Every token in the
+window is described by a few integer features (word, capitalisation, ...; see
+:mod:`chainrule.apps.ner.data`); each feature has its own embedding table. The embeddings
+of all positions are concatenated into one vector, which goes through a hidden layer
+(``tanh`` or ``relu``) and a linear layer giving one score per tag::
+
+    ids (n, W) per feature -> embed -> concat (n, W * Σ dims) -> dropout
+        -> hidden (n, H) -> act -> dropout -> scores (n, K)
+
+Two ways to train and decode those scores:
+
+``softmax``
+    word-level log-likelihood (WLL): each word's scores are a softmax over tags, trained
+    with cross-entropy; decoding takes the best tag of each word independently.
+``crf``
+    sentence-level log-likelihood (SLL): the scores are a CRF's emissions, together with
+    learned transition, start and end scores (:mod:`chainrule.apps.ner.crf`); decoding is
+    Viterbi over whole sentences.
+
+Embedding lookups use :func:`chainrule.embedding`, so their gradients are row-sparse: a
+step costs time proportional to the batch, not to the vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.core import ChainruleError, Tensor
+from chainrule.nn import functional as F
+
+from .crf import constraint_penalties, crf_nll, viterbi_decode
+from .data import Batch, EncodedCorpus, FeatureExtractor
+
+__all__ = [
+    "ACTIVATIONS", "DECODERS", "MODEL_FILES", "ModelError", "WindowTagger", "load_tagger",
+    "save_tagger",
+]
+
+MODEL_FILES = {"config": "config.json", "vocab": "vocab.json", "weights": "model.ckpt"}
+_FORMAT = "chainrule.ner.model"
+
+ACTIVATIONS = ("tanh", "relu", "hardtanh")
+DECODERS = ("softmax", "crf")
+
+
+class ModelError(ChainruleError):
+    """Invalid model settings or inputs that do not fit the model."""
+
+
+def _act(x: Any, name: str) -> Any:
+    if name == "tanh":
+        return cr.tanh(x)
+    if name == "relu":
+        return cr.relu(x)
+    return cr.clip(x, -1.0, 1.0)  # hardtanh, Collobert's cheap tanh
+
+
+class WindowTagger(nn.Module):
+    """Window-approach tagger: embeddings -> hidden layer -> tag scores (-> CRF).
+
+    Parameters
+    ----------
+    table_sizes : mapping of str -> int
+        Feature name -> number of rows of its embedding table (padding included).
+    dims : mapping of str -> int
+        Feature name -> embedding dimension (same keys as ``table_sizes``).
+    window : int
+        Context tokens on each side.
+    n_tags : int
+        Number of output tags.
+    hidden : int
+        Hidden-layer width (0: no hidden layer, a linear model on the embeddings).
+    activation : {"tanh", "relu", "hardtanh"}
+    dropout : float
+        Dropout rate on the concatenated window vector and on the hidden layer.
+    decoder : {"softmax", "crf"}
+    constraints : tuple of three bool arrays, optional
+        ``(start_ok, trans_ok, end_ok)`` from :meth:`TagSet.transition_mask`: forbidden
+        transitions get a large constant penalty in the CRF (training and decoding) and in
+        the constrained softmax decoder.
+    rng : numpy.random.Generator
+        Initialisation and dropout randomness.
+    dtype : numpy dtype
+        Parameter dtype (float32 by default: twice as fast as float64 for the same result).
+    init_scale : float
+        Embeddings start uniform in ``[-init_scale, init_scale]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = WindowTagger({"word": 10, "caps": 6}, {"word": 4, "caps": 2}, window=1,
+    ...                  n_tags=3, hidden=8, rng=np.random.default_rng(0))
+    >>> ids = {"word": np.array([[0, 3, 4]]), "caps": np.array([[0, 2, 1]])}
+    >>> m.scores(ids).shape
+    (1, 3)
+    """
+
+    def __init__(self, table_sizes: Mapping[str, int], dims: Mapping[str, int], window: int,
+                 n_tags: int, hidden: int = 300, activation: str = "tanh",
+                 dropout: float = 0.0, decoder: str = "softmax",
+                 constraints: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 rng: np.random.Generator | None = None, dtype: Any = np.float32,
+                 init_scale: float = 0.1) -> None:
+        super().__init__()
+        if set(table_sizes) != set(dims):
+            raise ModelError(f"table_sizes and dims must name the same features, got "
+                             f"{sorted(table_sizes)} and {sorted(dims)}")
+        if activation not in ACTIVATIONS:
+            raise ModelError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
+        if decoder not in DECODERS:
+            raise ModelError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
+        if not 0.0 <= dropout < 1.0:
+            raise ModelError(f"dropout must be in [0, 1), got {dropout}")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        # Everything needed to rebuild this architecture (saved as config.json).
+        self.arch = {
+            "features": list(table_sizes),
+            "table_sizes": {f: int(n) for f, n in table_sizes.items()},
+            "dims": {f: int(dims[f]) for f in table_sizes}, "window": int(window),
+            "n_tags": int(n_tags), "hidden": int(hidden), "activation": activation,
+            "dropout": float(dropout), "decoder": decoder,
+            "constrained": constraints is not None, "dtype": np.dtype(dtype).name,
+        }
+        self.features = tuple(table_sizes)
+        self.window = int(window)
+        self.width = 2 * self.window + 1
+        self.activation = activation
+        self.decoder = decoder
+        self.n_tags = int(n_tags)
+        self.hidden_size = int(hidden)
+        dt = np.dtype(dtype)
+        in_dim = 0
+        for f in self.features:
+            n, d = int(table_sizes[f]), int(dims[f])
+            # Sparse: a step touches only the rows in the batch. No padding_idx: the
+            # padding row is a learned "sentence boundary" vector, as in Collobert et al.
+            emb = nn.Embedding(n, d, sparse=True, rng=rng, dtype=dt)
+            nn.init.uniform_(emb.weight, -init_scale, init_scale, rng=rng)
+            setattr(self, f"emb_{f}", emb)
+            in_dim += self.width * d
+        self.in_dim = in_dim
+        self.drop = nn.Dropout(dropout, rng=rng)
+        if self.hidden_size > 0:
+            self.hidden = nn.Linear(in_dim, self.hidden_size, rng=rng, dtype=dt)
+            out_in = self.hidden_size
+        else:
+            out_in = in_dim
+        self.out = nn.Linear(out_in, self.n_tags, rng=rng, dtype=dt)
+        if decoder == "crf":
+            self.trans = nn.Parameter(np.zeros((n_tags, n_tags)), dtype=dt)
+            self.start = nn.Parameter(np.zeros(n_tags), dtype=dt)
+            self.end = nn.Parameter(np.zeros(n_tags), dtype=dt)
+        if constraints is not None:
+            pen = constraint_penalties(*constraints, dtype=dt)
+            if pen[1].shape != (n_tags, n_tags):
+                raise ModelError(f"constraints are for {pen[1].shape[0]} tags, model has "
+                                 f"{n_tags}")
+            self._penalties: tuple[np.ndarray, np.ndarray, np.ndarray] | None = pen
+        else:
+            self._penalties = None
+
+    # ------------------------------------------------------------------ network
+    def table(self, feature: str) -> nn.Parameter:
+        """The embedding table (a Parameter) of ``feature``."""
+        return getattr(self, f"emb_{feature}").weight
+
+    def scores(self, windows: Mapping[str, np.ndarray]) -> Tensor:
+        """Tag scores ``(n, n_tags)`` for ``n`` windows (per feature, ids of shape (n, W))."""
+        parts = []
+        for f in self.features:
+            ids = windows.get(f)
+            if ids is None:
+                raise ModelError(f"the batch has no {f!r} feature (it has {sorted(windows)})")
+            if ids.ndim != 2 or ids.shape[1] != self.width:
+                raise ModelError(f"feature {f!r}: expected windows of shape (n, {self.width}), "
+                                 f"got {ids.shape}")
+            e = getattr(self, f"emb_{f}")(ids)                     # (n, W, d)
+            parts.append(e.reshape(ids.shape[0], -1))
+        x = parts[0] if len(parts) == 1 else cr.concatenate(parts, axis=1)
+        x = self.drop(x)
+        if self.hidden_size > 0:
+            x = self.drop(_act(self.hidden(x), self.activation))
+        return self.out(x)
+
+    def crf_params(self) -> tuple[Any, Any, Any]:
+        """(start, trans, end) scores of the CRF, constraint penalties included."""
+        if self.decoder != "crf":
+            raise ModelError("crf_params: this model has a softmax decoder")
+        if self._penalties is None:
+            return self.start, self.trans, self.end
+        ps, pt, pe = self._penalties
+        return self.start + ps, self.trans + pt, self.end + pe
+
+    def padded(self, scores: Any, mask: np.ndarray) -> Any:
+        """Lay out per-token rows ``(n, K)`` as ``(B, T, K)`` following ``mask`` (zeros at
+        padding)."""
+        n = int(mask.sum())
+        if scores.shape[0] != n:
+            raise ModelError(f"{scores.shape[0]} score rows for a mask with {n} tokens")
+        index = np.full(mask.shape, n, dtype=np.int64)
+        index[mask] = np.arange(n)
+        zero = np.zeros((1, scores.shape[1]), dtype=scores.dtype)
+        return cr.concatenate([scores, zero], axis=0)[index]
+
+    # ------------------------------------------------------------------ training
+    def loss(self, batch: Batch) -> Tensor:
+        """Mean loss per token of a batch: cross-entropy (softmax) or CRF NLL (crf)."""
+        s = self.scores(batch.windows)
+        if self.decoder == "softmax":
+            if batch.mask is not None:
+                tags = batch.tags[batch.mask]
+            else:
+                tags = batch.tags
+            return F.cross_entropy(s, tags)
+        if batch.mask is None:
+            raise ModelError("the CRF decoder trains on sentence batches (with a mask)")
+        start, trans, end = self.crf_params()
+        return crf_nll(self.padded(s, batch.mask), batch.tags, batch.mask, start, trans, end,
+                       reduction="token_mean")
+
+    # ------------------------------------------------------------------ decoding
+    def predict(self, corpus: EncodedCorpus, batch_size: int = 256,
+                constrained: bool = False) -> list[np.ndarray]:
+        """Best tag ids of every sentence of ``corpus`` (a list of int arrays).
+
+        ``constrained`` (softmax decoder): Viterbi over the log-probabilities with the
+        forbidden transitions excluded, instead of each word's argmax.
+        """
+        was_training = self.training
+        self.eval()
+        out: list[np.ndarray] = []
+        try:
+            with cr.no_grad():
+                for sel in range(0, corpus.n_sentences, batch_size):
+                    idx = np.arange(sel, min(sel + batch_size, corpus.n_sentences))
+                    batch = FeatureExtractor.gather_sentences(corpus, idx)
+                    out.extend(self._decode_batch(batch, constrained))
+        finally:
+            self.train(was_training)
+        return out
+
+    def _decode_batch(self, batch: Batch, constrained: bool) -> list[np.ndarray]:
+        s = self.scores(batch.windows).data
+        mask = batch.mask
+        lengths = mask.sum(axis=1)
+        if self.decoder == "softmax" and not (constrained and self._penalties is not None):
+            best = s.argmax(axis=1)
+            return np.split(best, np.cumsum(lengths)[:-1])
+        if self.decoder == "softmax":
+            logp = s - s.max(axis=1, keepdims=True)
+            logp = logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))
+            start, trans, end = self._penalties
+        else:
+            logp = s
+            start, trans, end = (np.asarray(p.data) for p in self.crf_params())
+        n = int(mask.sum())
+        index = np.full(mask.shape, n, dtype=np.int64)
+        index[mask] = np.arange(n)
+        padded = np.concatenate([logp, np.zeros((1, logp.shape[1]), logp.dtype)])[index]
+        paths, _ = viterbi_decode(padded, mask, start, trans, end)
+        return [p[:k] for p, k in zip(paths, lengths, strict=True)]
+
+    # ------------------------------------------------------------------ description
+    def extra_repr(self) -> str:
+        return (f"window={self.window}, activation={self.activation}, "
+                f"decoder={self.decoder}")
+
+
+def check_tables(model: WindowTagger, sizes: Mapping[str, int]) -> None:
+    """Raise :class:`ModelError` when the model's tables do not fit vocabulary ``sizes``."""
+    bad: list[str] = []
+    for f in model.features:
+        rows = model.table(f).shape[0]
+        if sizes.get(f) != rows:
+            bad.append(f"{f}: table has {rows} rows, vocabulary has {sizes.get(f)}")
+    if bad:
+        raise ModelError("the vocabulary does not match the model: " + "; ".join(bad))
+
+
+def save_tagger(folder: str | os.PathLike, model: WindowTagger, extractor: FeatureExtractor,
+                train_config: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Write a model folder: ``model.ckpt`` (weights, :func:`chainrule.io.save`: npz + JSON,
+    no pickle), ``vocab.json`` (vocabularies and tag set) and ``config.json`` (architecture,
+    training settings and the SHA-256 of ``vocab.json``, which ties the two together).
+
+    Returns the paths written, by role.
+    """
+    from chainrule.io import save
+
+    check_tables(model, {f: extractor.table_size(f) for f in model.features})
+    os.makedirs(folder, exist_ok=True)
+    paths = {k: os.path.join(folder, v) for k, v in MODEL_FILES.items()}
+    vocab_text = json.dumps(extractor.to_dict(), ensure_ascii=False, sort_keys=True)
+    with open(paths["vocab"], "w", encoding="utf-8") as f:
+        f.write(vocab_text)
+    save({"format": _FORMAT, "params": dict(model.state_dict())}, paths["weights"])
+    config = {
+        "format": _FORMAT, "version": 1, "architecture": model.arch,
+        "train": dict(train_config or {}),
+        "vocab_sha256": hashlib.sha256(vocab_text.encode("utf-8")).hexdigest(),
+        "files": dict(MODEL_FILES),
+    }
+    with open(paths["config"], "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    return paths
+
+
+def _read_json(path: str, role: str, folder: str) -> tuple[dict, str]:
+    if not os.path.isfile(path):
+        raise ModelError(f"model folder {folder!r} has no {os.path.basename(path)} ({role}); "
+                         f"is this a folder written by `chainrule ner train --out`?")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{path}: not valid JSON ({e}); the {role} file is damaged") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object ({role})")
+    return data, text
+
+
+def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtractor, dict]:
+    """Load a folder written by :func:`save_tagger`: ``(model, extractor, config)``.
+
+    Every file is checked before the weights are used: a missing file, a vocabulary that
+    is not the one the model was trained with (checksum), tables whose sizes do not match
+    the vocabulary, or weights that do not fit the architecture raise :class:`ModelError`
+    naming the problem.
+    """
+    from chainrule.io import CheckpointError, StateDictMismatchError, load
+
+    from .features import FeatureError
+    from .tags import TagSchemeError
+
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ModelError(f"model folder {folder!r} does not exist")
+    paths = {k: os.path.join(folder, v) for k, v in MODEL_FILES.items()}
+    config, _ = _read_json(paths["config"], "configuration", folder)
+    if config.get("format") != _FORMAT or config.get("version") != 1:
+        raise ModelError(f"{paths['config']}: not a chainrule NER model configuration "
+                         f"(format {config.get('format')!r}, version {config.get('version')!r})")
+    vocab, vocab_text = _read_json(paths["vocab"], "vocabulary", folder)
+    digest = hashlib.sha256(vocab_text.encode("utf-8")).hexdigest()
+    if digest != config.get("vocab_sha256"):
+        raise ModelError(f"{paths['vocab']} does not belong to this model: its checksum differs "
+                         f"from the one recorded in config.json (the vocabulary was changed or "
+                         f"copied from another model). Retrain, or restore the original file.")
+    try:
+        extractor = FeatureExtractor.from_dict(vocab)
+    except (FeatureError, TagSchemeError) as e:
+        raise ModelError(f"{paths['vocab']}: {e}") from None
+    arch = config.get("architecture")
+    try:
+        constraints = extractor.tagset.transition_mask() if arch["constrained"] else None
+        feats = arch["features"]  # JSON objects are unordered: the order is kept here
+        model = WindowTagger({f: arch["table_sizes"][f] for f in feats},
+                             {f: arch["dims"][f] for f in feats}, arch["window"], arch["n_tags"],
+                             arch["hidden"], arch["activation"], arch["dropout"],
+                             arch["decoder"], constraints=constraints, dtype=arch["dtype"])
+    except (KeyError, TypeError) as e:
+        raise ModelError(f"{paths['config']}: incomplete architecture ({e!r})") from None
+    if tuple(model.features) != tuple(extractor.config.features):
+        raise ModelError(f"config.json lists features {list(model.features)} but vocab.json has "
+                         f"{list(extractor.config.features)}")
+    if model.n_tags != len(extractor.tagset) or model.window != extractor.config.window:
+        raise ModelError("config.json and vocab.json disagree on the number of tags or the "
+                         "window size")
+    check_tables(model, {f: extractor.table_size(f) for f in model.features})
+    if not os.path.isfile(paths["weights"]):
+        raise ModelError(f"model folder {folder!r} has no {MODEL_FILES['weights']} (weights)")
+    try:
+        state = load(paths["weights"])
+        model.load_state_dict(state["params"])
+    except (CheckpointError, KeyError, TypeError) as e:
+        if isinstance(e, StateDictMismatchError):
+            msg = e.message
+        else:
+            msg = str(e)
+        raise ModelError(f"{paths['weights']}: the weights do not fit this model: {msg}") from None
+    model.eval()
+    return model, extractor, config

@@ -1,0 +1,429 @@
+"""Training the window tagger: mini-batches, early stopping on dev F1, reproducible runs.
+
+:func:`train` builds the features from the training sentences, builds a
+:class:`~chainrule.apps.ner.model.WindowTagger`, and runs epochs of mini-batch training
+(token batches for the softmax decoder, sentence batches for the CRF). After each epoch it
+scores the dev set with conlleval's entity F1 and keeps the best weights; it stops after
+``patience`` epochs without improvement (or at ``max_epochs`` / ``time_budget``). All
+randomness (initialisation, shuffling, dropout, unknown-word replacement) comes from one
+``numpy.random.Generator`` seeded by ``TrainConfig.seed``, so a run is reproducible.
+
+Examples
+--------
+>>> from chainrule.apps.ner.conll import Sentence
+>>> data = [Sentence(["Peter", "lives", "in", "Paris", "."], ["B-PER", "O", "O", "B-LOC", "O"]),
+...         Sentence(["Anna", "visited", "Rome", "."], ["B-PER", "O", "B-LOC", "O"])] * 20
+>>> cfg = TrainConfig(max_epochs=3, hidden=16, batch_size=16, lr=0.01, progress=False)
+>>> result = train(cfg, data, data)
+>>> result.best_dev_f1 > 0.5
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import optim
+from chainrule.core import ChainruleError
+
+from .conll import Sentence
+from .data import EncodedCorpus, FeatureConfig, FeatureExtractor
+from .features import load_vectors, replace_rare
+from .metrics import Report, evaluate
+from .model import ACTIVATIONS, DECODERS, WindowTagger
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TrainConfig",
+    "TrainError",
+    "TrainResult",
+    "blas_threads",
+    "build_model",
+    "evaluate_model",
+    "plot_learning_curve",
+    "train",
+]
+
+OPTIMIZERS = ("sgd", "adagrad", "adam", "adamw")
+SCHEDULES = ("none", "exp", "cosine", "plateau")
+
+
+class TrainError(ChainruleError):
+    """Invalid training settings."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run (saved with the model as ``config.json``).
+
+    Features: ``features``, ``window``, ``min_freq`` (words rarer than this share
+    ``<unk>``), ``affix_min_freq``. Network: ``word_dim``, ``caps_dim``, ``affix_dim``
+    (suffixes and prefixes), ``shape_dim``, ``hidden``, ``activation``, ``dropout``,
+    ``decoder`` ("softmax" or "crf"), ``constrained`` (forbid ill-formed IOB2 transitions
+    when decoding; in the CRF also during training). Optimisation: ``optimizer``, ``lr``,
+    ``weight_decay``, ``schedule`` with ``lr_gamma`` (exp: factor per epoch; plateau:
+    factor when dev F1 does not improve), ``batch_size`` (tokens for softmax, default 128;
+    sentences for crf, default 16), ``clip_norm``, ``unk_p`` (probability of replacing a
+    singleton word by ``<unk>``). Stopping: ``max_epochs``, ``patience``, ``time_budget``
+    (seconds, None for none). ``vectors``: optional GloVe/word2vec text file to initialise
+    word embeddings.
+    ``threads``: BLAS threads while training (None: leave the library's setting). One is
+    the default because this model's matrix products are small: extra threads gain little
+    and slow down badly when other processes compete for the cores.
+    """
+
+    decoder: str = "softmax"
+    features: tuple[str, ...] = ("word", "caps", "suffix2", "suffix3", "suffix4", "prefix2",
+                                 "prefix3", "prefix4", "shape")
+    window: int = 2
+    min_freq: int = 1
+    affix_min_freq: int = 2
+    word_dim: int = 50
+    caps_dim: int = 5
+    affix_dim: int = 20
+    shape_dim: int = 10
+    hidden: int = 300
+    activation: str = "relu"
+    dropout: float = 0.5
+    constrained: bool = True
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "exp"
+    lr_gamma: float = 0.9
+    batch_size: int | None = None
+    clip_norm: float | None = 5.0
+    unk_p: float = 0.5
+    max_epochs: int = 20
+    patience: int = 5
+    time_budget: float | None = None
+    seed: int = 0
+    threads: int | None = 1
+    vectors: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.features = tuple(self.features)
+        checks = [
+            (self.decoder in DECODERS, f"decoder must be one of {DECODERS}"),
+            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 < self.lr_gamma <= 1, "lr_gamma must be in (0, 1]"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.max_epochs >= 1, "max_epochs must be >= 1"),
+            (self.patience >= 1, "patience must be >= 1"),
+            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (0 <= self.unk_p <= 1, "unk_p must be in [0, 1]"),
+            (self.hidden >= 0, "hidden must be >= 0"),
+        ]
+        bad = [msg for ok, msg in checks if not ok]
+        if bad:
+            raise TrainError("invalid training settings: " + "; ".join(bad))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TrainError(f"unknown training settings {unknown}")
+        return cls(**d)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """``batch_size``, or the decoder's default (128 tokens / 16 sentences)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return 16 if self.decoder == "crf" else 128
+
+    def feature_config(self) -> FeatureConfig:
+        return FeatureConfig(self.features, self.window, self.min_freq, self.affix_min_freq)
+
+    def dims(self) -> dict[str, int]:
+        """Embedding size of each feature."""
+        out = {}
+        for f in self.features:
+            if f == "word":
+                out[f] = self.word_dim
+            elif f == "caps":
+                out[f] = self.caps_dim
+            elif f == "shape":
+                out[f] = self.shape_dim
+            else:
+                out[f] = self.affix_dim
+        return out
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the best model and the run's history.
+
+    ``history`` holds one dict per epoch: ``epoch``, ``loss`` (mean training loss),
+    ``seconds`` (training time of the epoch), ``words_per_s``, ``lr``, ``dev_f1``,
+    ``dev_f1_strict`` (percent).
+    """
+
+    model: WindowTagger
+    extractor: FeatureExtractor
+    config: TrainConfig
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_dev_f1: float = 0.0
+    seconds: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def mean_epoch_seconds(self) -> float:
+        return float(np.mean([h["seconds"] for h in self.history])) if self.history else 0.0
+
+
+def build_model(config: TrainConfig, extractor: FeatureExtractor,
+                rng: np.random.Generator) -> WindowTagger:
+    """A fresh :class:`WindowTagger` sized for ``extractor``'s vocabularies."""
+    feats = extractor.config.features
+    constraints = extractor.tagset.transition_mask() if config.constrained else None
+    return WindowTagger({f: extractor.table_size(f) for f in feats},
+                        {f: config.dims()[f] for f in feats}, extractor.config.window,
+                        len(extractor.tagset), config.hidden, config.activation,
+                        config.dropout, config.decoder, constraints=constraints, rng=rng)
+
+
+def evaluate_model(model: WindowTagger, extractor: FeatureExtractor,
+                   sentences: Sequence[Sentence], encoded: EncodedCorpus | None = None,
+                   constrained: bool = True) -> tuple[Report, Report, list[list[str]]]:
+    """Tag ``sentences`` and score them: (conlleval report, strict IOB2 report, tags)."""
+    enc = encoded if encoded is not None else extractor.encode(sentences)
+    pred = [extractor.tagset.decode(p) for p in model.predict(enc, constrained=constrained)]
+    gold = [s.tags for s in sentences]
+    return evaluate(gold, pred), evaluate(gold, pred, mode="strict"), pred
+
+
+def _make_optimizer(config: TrainConfig, model: WindowTagger) -> optim.Optimizer:
+    params = list(model.parameters())
+    wd = config.weight_decay
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=config.lr, weight_decay=wd)
+    if config.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=config.lr, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return optim.AdamW(params, lr=config.lr, weight_decay=wd)
+    return optim.Adam(params, lr=config.lr, weight_decay=wd)
+
+
+def _init_vectors(model: WindowTagger, extractor: FeatureExtractor, path: str,
+                  log: Callable[[str], None]) -> None:
+    table = model.table("word")
+    vocab = extractor.vocabs["word"]
+    matrix, found = load_vectors(path, vocab, dim=None)
+    if matrix.shape[1] != table.shape[1]:
+        raise TrainError(f"--vectors {path}: vectors have dimension {matrix.shape[1]} but "
+                         f"word_dim is {table.shape[1]}; set word_dim to {matrix.shape[1]}")
+    hit = matrix.any(axis=1)
+    hit[:2] = False  # <pad> and <unk> keep their random init
+    # Rescale the file's vectors to the scale of our random init so both kinds of rows
+    # start comparable.
+    if found:
+        std = matrix[hit].std() or 1.0
+        target = table.data[~hit].std() if (~hit).any() else 0.06
+        with cr.no_grad():
+            table.data[hit] = (matrix[hit] * (target / std)).astype(table.dtype)
+    log(f"vectors: {found} of {len(vocab)} vocabulary words found in {path}")
+
+
+def _progress_bar(total: int, desc: str, enabled: bool, stream: IO[str]) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: fall back to the per-epoch lines only
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", file=stream, leave=False,
+                dynamic_ncols=True, mininterval=0.5)
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Limit NumPy's BLAS to ``n`` threads inside the block (no-op if ``n`` is None or
+    ``threadpoolctl`` is not installed)."""
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield
+
+
+def train(config: TrainConfig, train_sentences: Sequence[Sentence],
+          dev_sentences: Sequence[Sentence], *, stream: IO[str] | None = None) -> TrainResult:
+    """Train a tagger; returns the model with the weights of its best dev epoch.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    train_sentences, dev_sentences : sequence of Sentence
+        Training data (builds the vocabularies) and development data (early stopping).
+    stream : text file, optional
+        Where progress goes (default ``sys.stderr``); silent when ``config.progress`` is
+        False.
+    """
+    with blas_threads(config.threads):
+        return _train(config, train_sentences, dev_sentences, stream)
+
+
+def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
+           dev_sentences: Sequence[Sentence], stream: IO[str] | None) -> TrainResult:
+    stream = stream if stream is not None else sys.stderr
+    show = config.progress
+
+    def log(msg: str) -> None:
+        if show:
+            print(msg, file=stream, flush=True)
+
+    if not train_sentences:
+        raise TrainError("the training set is empty")
+    if not dev_sentences:
+        raise TrainError("the dev set is empty (it is needed for early stopping)")
+    t_start = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    extractor = FeatureExtractor.build(train_sentences, config.feature_config())
+    for s in dev_sentences:  # fail early on a tag outside the training tag set
+        extractor.tagset.encode(s.tags)
+    enc_train = extractor.encode(train_sentences)
+    enc_dev = extractor.encode(dev_sentences)
+    model = build_model(config, extractor, rng)
+    if config.vectors:
+        _init_vectors(model, extractor, config.vectors, log)
+    opt = _make_optimizer(config, model)
+    scheduler: Any = None
+    if config.schedule == "exp":
+        scheduler = optim.ExponentialLR(opt, gamma=config.lr_gamma)
+    elif config.schedule == "cosine":
+        scheduler = optim.CosineAnnealingLR(opt, T_max=config.max_epochs)
+    counts = extractor.vocabs["word"].counts
+    params = list(model.parameters())
+    crf = config.decoder == "crf"
+    batch_size = config.effective_batch_size
+    result = TrainResult(model, extractor, config)
+    best_state = model.state_dict()
+    result.best_dev_f1 = -1.0  # the first epoch always counts as an improvement
+    bad_epochs = 0
+    log(f"training {config.decoder} tagger: {enc_train.n_tokens} tokens, "
+        f"{model.num_parameters()} parameters, features {list(extractor.config.features)}")
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        if crf:
+            batches = list(FeatureExtractor.sentence_batches(enc_train, batch_size, rng))
+        else:
+            batches = list(FeatureExtractor.word_batches(enc_train, batch_size, rng))
+        bar = _progress_bar(len(batches), f"epoch {epoch}", show, stream)
+        total_loss = 0.0
+        n_words = 0
+        for i, batch in enumerate(batches):
+            if config.unk_p > 0:
+                batch.windows["word"] = replace_rare(batch.windows["word"], counts, rng,
+                                                     config.unk_p)
+            loss = model.loss(batch)
+            loss.backward()
+            if config.clip_norm:
+                optim.clip_grad_norm_(params, config.clip_norm)
+            opt.step()
+            opt.zero_grad()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainError(f"epoch {epoch}, batch {i}: the loss became {value}; lower "
+                                 f"the learning rate (now {opt.param_groups[0]['lr']:g})")
+            total_loss += value * batch.n_tokens
+            n_words += batch.n_tokens
+            if bar is not None:
+                bar.update(1)
+                if i % 20 == 0:
+                    el = time.perf_counter() - t0
+                    bar.set_postfix(loss=f"{total_loss / n_words:.4f}",
+                                    wps=f"{n_words / max(el, 1e-9):.0f}")
+        seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        lr_now = float(opt.param_groups[0]["lr"])
+        report, strict, _ = evaluate_model(model, extractor, dev_sentences, enc_dev,
+                                           config.constrained)
+        dev_f1 = 100 * report.f1
+        result.history.append({
+            "epoch": epoch, "loss": total_loss / max(n_words, 1), "seconds": seconds,
+            "words_per_s": n_words / max(seconds, 1e-9), "lr": lr_now, "dev_f1": dev_f1,
+            "dev_f1_strict": 100 * strict.f1,
+        })
+        improved = dev_f1 > result.best_dev_f1
+        if improved:
+            result.best_dev_f1, result.best_epoch = dev_f1, epoch
+            best_state = model.state_dict()
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        log(f"epoch {epoch:3d}  loss {total_loss / max(n_words, 1):.4f}  {seconds:5.1f}s  "
+            f"{n_words / max(seconds, 1e-9):7.0f} words/s  lr {lr_now:.2e}  "
+            f"dev F1 {dev_f1:6.2f} (strict {100 * strict.f1:6.2f}){'  *' if improved else ''}")
+        if scheduler is not None:
+            scheduler.step()
+        elif config.schedule == "plateau" and not improved:
+            for g in opt.param_groups:
+                g["lr"] *= config.lr_gamma
+        elapsed = time.perf_counter() - t_start
+        if bad_epochs >= config.patience:
+            result.stop_reason = f"no dev improvement for {config.patience} epochs"
+            break
+        if config.time_budget is not None and elapsed + seconds > config.time_budget:
+            result.stop_reason = f"time budget of {config.time_budget:g}s reached"
+            break
+    else:
+        result.stop_reason = f"max_epochs={config.max_epochs} reached"
+    model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - t_start
+    log(f"done in {result.seconds:.1f}s ({result.stop_reason}); best dev F1 "
+        f"{result.best_dev_f1:.2f} at epoch {result.best_epoch}")
+    return result
+
+
+def plot_learning_curve(history: Sequence[dict], path: str, title: str = "") -> None:
+    """Save a PNG with the training loss and the dev F1 per epoch (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax1 = plt.subplots(figsize=(6, 3.6))
+    ax1.plot(epochs, [h["loss"] for h in history], "o-", color="tab:blue", label="train loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss", color="tab:blue")
+    ax2 = ax1.twinx()
+    ax2.plot(epochs, [h["dev_f1"] for h in history], "s-", color="tab:red",
+             label="dev F1 (conlleval)")
+    ax2.set_ylabel("dev entity F1 (%)", color="tab:red")
+    ax1.set_title(title or "NER training")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,248 @@
+"""``chainrule ner``: train, evaluate and run the window-approach NER tagger.
+
+::
+
+    chainrule ner train --train T --dev D [--test E] --out DIR [--decoder crf] ...
+    chainrule ner eval  --model DIR --data F
+    chainrule ner tag   --model DIR [FILE] [--format conll|json|spans]
+
+With ``CHAINRULE_DATA`` set, ``--train/--dev/--test`` default to
+``$CHAINRULE_DATA/conll2003/{train,valid,test}.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+_SPLITS = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
+
+
+def _default(split: str) -> str | None:
+    root = os.environ.get("CHAINRULE_DATA")
+    if not root:
+        return None
+    path = os.path.join(root, "conll2003", _SPLITS[split])
+    return path if os.path.exists(path) else None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ner", help="named-entity recognition (CoNLL-2003 window tagger)",
+                       description="Train, evaluate and apply the window-approach NER tagger.")
+    nsub = p.add_subparsers(dest="ner_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+    t = nsub.add_parser("train", help="train a tagger and write a model folder",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = t.add_argument_group("data")
+    data.add_argument("--train", default=_default("train"),
+                      help="training file (CoNLL format); default from $CHAINRULE_DATA")
+    data.add_argument("--dev", default=_default("dev"),
+                      help="development file for early stopping; default from $CHAINRULE_DATA")
+    data.add_argument("--test", default=_default("test"),
+                      help="test file, scored once with the final model (optional)")
+    data.add_argument("--no-test", action="store_true", help="do not score a test file")
+    data.add_argument("--out", required=True, help="model folder to write")
+    data.add_argument("--vectors", default=None,
+                      help="GloVe/word2vec text file to initialise the word embeddings")
+    from chainrule.apps.ner.train import TrainConfig
+
+    d = TrainConfig()
+    m = t.add_argument_group("model")
+    m.add_argument("--decoder", choices=("softmax", "crf"), default=d.decoder,
+                   help="word-level softmax, or sentence-level CRF with Viterbi decoding")
+    m.add_argument("--features", default=",".join(d.features),
+                   help="comma-separated: word, caps, shape, suffixN, prefixN")
+    m.add_argument("--window", type=int, default=d.window, help="context words on each side")
+    m.add_argument("--word-dim", type=int, default=d.word_dim)
+    m.add_argument("--caps-dim", type=int, default=d.caps_dim)
+    m.add_argument("--affix-dim", type=int, default=d.affix_dim)
+    m.add_argument("--shape-dim", type=int, default=d.shape_dim)
+    m.add_argument("--hidden", type=int, default=d.hidden, help="hidden units (0: none)")
+    m.add_argument("--activation", choices=("tanh", "relu", "hardtanh"), default=d.activation)
+    m.add_argument("--dropout", type=float, default=d.dropout)
+    m.add_argument("--min-freq", type=int, default=d.min_freq)
+    m.add_argument("--unconstrained", action="store_true",
+                   help="allow ill-formed IOB2 transitions (e.g. O -> I-PER) when decoding")
+    o = t.add_argument_group("optimisation")
+    o.add_argument("--optimizer", choices=("sgd", "adagrad", "adam", "adamw"),
+                   default=d.optimizer)
+    o.add_argument("--lr", type=float, default=d.lr)
+    o.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    o.add_argument("--schedule", choices=("none", "exp", "cosine", "plateau"),
+                   default=d.schedule)
+    o.add_argument("--lr-gamma", type=float, default=d.lr_gamma,
+                   help="lr factor per epoch (exp) or per non-improving epoch (plateau)")
+    o.add_argument("--batch-size", type=int, default=None,
+                   help="tokens (softmax, default 128) or sentences (crf, default 16) per batch")
+    o.add_argument("--clip-norm", type=float, default=d.clip_norm, help="0 disables")
+    o.add_argument("--unk-p", type=float, default=d.unk_p,
+                   help="probability of replacing a singleton training word by <unk>")
+    o.add_argument("--max-epochs", type=int, default=d.max_epochs)
+    o.add_argument("--patience", type=int, default=d.patience)
+    o.add_argument("--time-budget", type=float, default=None, help="seconds")
+    o.add_argument("--seed", type=int, default=d.seed)
+    o.add_argument("--threads", type=int, default=d.threads,
+                   help="BLAS threads while training (0: the library's own choice)")
+    o.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    t.set_defaults(func=_train)
+
+    e = nsub.add_parser("eval", help="score a model on a CoNLL file (conlleval table)")
+    e.add_argument("--model", required=True, help="model folder written by `ner train`")
+    e.add_argument("--data", default=None, help="CoNLL file with gold tags; default: the "
+                   "dev file from $CHAINRULE_DATA")
+    e.add_argument("--output", default=None,
+                   help="also write `word gold pred` lines (conlleval's input) to this file")
+    e.add_argument("--json", action="store_true", help="print the reports as JSON")
+    e.set_defaults(func=_eval)
+
+    g = nsub.add_parser("tag", help="tag raw text from a file or stdin")
+    g.add_argument("--model", required=True, help="model folder written by `ner train`")
+    g.add_argument("file", nargs="?", default=None, help="UTF-8 text file (default: stdin)")
+    g.add_argument("--format", choices=("conll", "json", "spans"), default="conll")
+    g.set_defaults(func=_tag)
+
+
+def _fail(msg: str) -> int:
+    print(f"chainrule ner: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from chainrule.apps.ner.conll import ConllFormatError
+    from chainrule.apps.ner.features import FeatureError
+    from chainrule.apps.ner.metrics import EvaluationError
+    from chainrule.apps.ner.tags import TagSchemeError
+    from chainrule.core import ChainruleError
+
+    return (ChainruleError, ConllFormatError, FeatureError, TagSchemeError, EvaluationError,
+            OSError)
+
+
+def _read(path: str | None, what: str) -> Any:
+    from chainrule.apps.ner.conll import read_conll
+
+    if not path:
+        raise FileNotFoundError(f"no {what} file given (pass --{what} or set CHAINRULE_DATA)")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} file {path!r} does not exist")
+    sentences = read_conll(path)
+    if not sentences:
+        raise FileNotFoundError(f"{what} file {path!r} holds no sentences")
+    return sentences
+
+
+def _train(args: argparse.Namespace) -> int:
+    try:
+        return _train_impl(args)
+    except _known_errors() as e:
+        return _fail(str(e))
+
+
+def _train_impl(args: argparse.Namespace) -> int:
+    from chainrule.apps.ner.model import save_tagger
+    from chainrule.apps.ner.train import TrainConfig, evaluate_model, plot_learning_curve, train
+
+    config = TrainConfig(
+        decoder=args.decoder, features=tuple(f.strip() for f in args.features.split(",") if f),
+        window=args.window, min_freq=args.min_freq, word_dim=args.word_dim,
+        caps_dim=args.caps_dim, affix_dim=args.affix_dim, shape_dim=args.shape_dim,
+        hidden=args.hidden, activation=args.activation, dropout=args.dropout,
+        constrained=not args.unconstrained, optimizer=args.optimizer, lr=args.lr,
+        weight_decay=args.weight_decay, schedule=args.schedule, lr_gamma=args.lr_gamma,
+        batch_size=args.batch_size, clip_norm=args.clip_norm or None, unk_p=args.unk_p,
+        max_epochs=args.max_epochs, patience=args.patience, time_budget=args.time_budget,
+        seed=args.seed, threads=args.threads or None, vectors=args.vectors,
+        progress=not args.quiet)
+    train_s = _read(args.train, "train")
+    dev_s = _read(args.dev, "dev")
+    test_s = None if args.no_test or not args.test else _read(args.test, "test")
+    result = train(config, train_s, dev_s)
+    paths = save_tagger(args.out, result.model, result.extractor, config.to_dict())
+    metrics: dict[str, Any] = {
+        "decoder": config.decoder,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stop_reason": result.stop_reason,
+        "train_seconds": result.seconds,
+        "mean_epoch_seconds": result.mean_epoch_seconds,
+        "history": result.history,
+    }
+    # A softmax model decodes with the IOB2 constraints by default; its plain per-word
+    # argmax is scored too, so both numbers are on record.
+    argmax = config.decoder == "softmax" and config.constrained
+
+    def report(split: str, path: str, sentences: Any) -> None:
+        r, strict, _ = evaluate_model(result.model, result.extractor, sentences,
+                                      constrained=config.constrained)
+        entry = {"file": path, "conlleval": r.to_dict(), "strict": strict.to_dict()}
+        print(f"{split} ({path}):")
+        print(r.format_table())
+        print(f"strict IOB2 F1: {100 * strict.f1:.2f}")
+        if argmax:
+            a, _, _ = evaluate_model(result.model, result.extractor, sentences,
+                                     constrained=False)
+            entry["argmax_conlleval"] = a.to_dict()
+            print(f"per-word argmax decoding (no constraints) F1: {100 * a.f1:.2f}")
+        metrics[split] = entry
+
+    report("dev", args.dev, dev_s)
+    if test_s is not None:
+        report("test", args.test, test_s)
+    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=2)
+    curve = os.path.join(args.out, "learning_curve.png")
+    plot_learning_curve(result.history, curve, title=f"NER window tagger ({config.decoder})")
+    print(f"trained in {result.seconds:.1f}s ({len(result.history)} epochs, "
+          f"{result.mean_epoch_seconds:.1f}s/epoch); model written to {args.out} "
+          f"({', '.join(os.path.basename(p) for p in paths.values())}, metrics.json, "
+          f"learning_curve.png)")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    try:
+        from chainrule.apps.ner.conll import write_conll
+        from chainrule.apps.ner.model import load_tagger
+        from chainrule.apps.ner.train import evaluate_model
+
+        model, extractor, config = load_tagger(args.model)
+        sentences = _read(args.data or _default("dev"), "data")
+        constrained = bool(config.get("architecture", {}).get("constrained", True))
+        report, strict, pred = evaluate_model(model, extractor, sentences,
+                                              constrained=constrained)
+        if args.output:
+            write_conll(args.output, sentences, pred)
+    except _known_errors() as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps({"conlleval": report.to_dict(), "strict": strict.to_dict()}, indent=2))
+    else:
+        print(report.format_table())
+        print(f"strict IOB2: precision {100 * strict.precision:.2f}%; recall "
+              f"{100 * strict.recall:.2f}%; FB1 {100 * strict.f1:.2f}")
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    try:
+        from chainrule.apps.ner.model import load_tagger
+        from chainrule.apps.ner.tagger import format_output, tag_text
+
+        model, extractor, config = load_tagger(args.model)
+        if args.file is None:
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as f:
+                text = f.read()
+        constrained = bool(config.get("architecture", {}).get("constrained", True))
+        tagged = tag_text(model, extractor, text, constrained=constrained)
+    except _known_errors() as e:
+        return _fail(str(e))
+    out = format_output(tagged, args.format)
+    if out:
+        print(out)
+    return 0

@@ -15,7 +15,7 @@ sizes, not on the words). Run::
 
     PYTHONPATH=src python bench/bench_ner.py [--threads 1 2] [--epochs 1] [--write]
 
-``--write`` stores the table in ``bench/README_ner.md``.
+``--write`` stores the table in ``bench/results/ner.md`` (copied into ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--epochs", type=int, default=1, help="epochs timed (the best is kept)")
     ap.add_argument("--decoders", nargs="+", default=["softmax", "crf"])
-    ap.add_argument("--write", action="store_true", help="write bench/README_ner.md")
+    ap.add_argument("--write", action="store_true", help="write bench/results/ner.md")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -215,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(env)
     if args.write:
-        doc = (HERE / "README_ner.md")
-        head = doc.read_text().split("<!-- table -->")[0] if doc.exists() else ""
-        doc.write_text(head + "<!-- table -->\n" + text + "\n\n" + env + "\n")
+        out = HERE / "results" / "ner.md"  # bench/results/ is git-ignored
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(text + "\n\n" + env + "\n")
     return 0
 
 

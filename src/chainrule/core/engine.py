@@ -148,6 +148,8 @@ def backward(
     found: list[Any] = [None] * len(inputs) if inputs is not None else []
 
     def send(a: Tensor, gi: Any) -> None:
+        # Deliver a gradient: leaves collect theirs, interior nodes wait in the heap until
+        # every consumer (all newer nodes) has contributed.
         key = id(a)
         if a._op is None:
             slot = leaves.get(key)
@@ -172,7 +174,7 @@ def backward(
     saved_raw, saved_enabled = st.raw, st.grad_enabled
     st.raw = raw
     st.grad_enabled = True
-    heappop, heappush, ndarray = heapq.heappop, heapq.heappush, np.ndarray
+    heappop, ndarray = heapq.heappop, np.ndarray
     anomaly = st.anomaly
     try:
         while heap:
@@ -225,19 +227,7 @@ def backward(
                     _check_finite_grad(t, i, gi)
                 if contributions is not None:
                     contributions.append((i, gi))
-                # send gi to a: leaves collect, interior nodes wait in the heap
-                akey = id(a)
-                if a._op is None:
-                    slot = leaves.get(akey)
-                    if slot is None:
-                        leaves[akey] = [a, gi]
-                    else:
-                        slot[1] = slot[1] + gi
-                elif akey in pending:
-                    pending[akey] = pending[akey] + gi
-                else:
-                    pending[akey] = gi
-                    heappush(heap, (-a._seq, akey, a))
+                send(a, gi)
             if observer is not None:
                 observer(t, g, contributions)
             if not retain_graph:

@@ -29,6 +29,16 @@ def _float_dtype(dtype: Any, who: str) -> np.dtype:
     return dt
 
 
+
+def _init_affine(weight: Any, bias: Any, in_features: int,
+                 rng: np.random.Generator | None) -> None:
+    """PyTorch's default for affine layers: W ~ kaiming_uniform(a=√5), b ~ U(±1/√in)."""
+    rng = rng if rng is not None else init.default_rng()
+    init.kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    if bias is not None:
+        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
+        init.uniform_(bias, -bound, bound, rng=rng)
+
 class Linear(Module):
     """Affine map y = x Wᵀ + b, ``weight`` of shape (out_features, in_features).
 
@@ -70,11 +80,7 @@ class Linear(Module):
 
     def reset_parameters(self, rng: np.random.Generator | None = None) -> None:
         """Draw fresh initial values (PyTorch's defaults)."""
-        rng = rng if rng is not None else init.default_rng()
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
-            init.uniform_(self.bias, -bound, bound, rng=rng)
+        _init_affine(self.weight, self.bias, self.in_features, rng)
 
     def forward(self, x: Any) -> Any:
         return F.linear(x, self.weight, self.bias)
@@ -241,11 +247,7 @@ class Maxout(Module):
             self.bias = Parameter(np.empty(rows, dtype=dt))
         else:
             self.register_parameter("bias", None)
-        rng = rng if rng is not None else init.default_rng()
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
-            init.uniform_(self.bias, -bound, bound, rng=rng)
+        _init_affine(self.weight, self.bias, self.in_features, rng)
 
     def forward(self, x: Any) -> Any:
         z = F.linear(x, self.weight, self.bias)

@@ -43,10 +43,12 @@ _SUBPACKAGES = ("data", "nn", "optim", "testing", "transforms")
 
 
 def __getattr__(name: str):  # PEP 562: `cr.nn` etc. without importing them eagerly
-    if name in _SUBPACKAGES:
-        import importlib
+    import importlib
 
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "manual_seed":  # the one seedable default generator lives in nn.init
+        return importlib.import_module(f"{__name__}.nn.init").manual_seed
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 

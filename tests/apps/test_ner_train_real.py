@@ -6,8 +6,6 @@ data and fails in CI (``CHAINRULE_REQUIRE_DATA=1``), so it can never pass by ski
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from chainrule.apps.ner.conll import read_conll
@@ -31,9 +29,7 @@ def test_short_run_on_real_data_beats_trivial_baselines(conll_dir, decoder):
     cfg = TrainConfig(decoder=decoder, max_epochs=4, patience=4, hidden=150,
                       batch_size=128 if decoder == "softmax" else 16, time_budget=20.0,
                       progress=False, lr=2e-3)
-    t0 = time.perf_counter()
-    result = train(cfg, train_s, dev_s)
-    assert time.perf_counter() - t0 < 45.0
+    result = train(cfg, train_s, dev_s)  # bounded by time_budget, not asserted on speed
     # 12 % of the training data for 4 epochs reaches 83-87 dev F1 on this subset (measured
     # for both decoders); 75 leaves room for slower machines that stop at the time budget,
     # while no broken model (or trivial rule, see above) gets near it.

@@ -71,17 +71,7 @@ class Tensor:
         arr = np.asarray(data, dtype=dtype)
         if requires_grad:
             _check_grad_dtype(arr.dtype, name)
-        self.data = arr
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
-        self.name = name
-        self._version = 0
-        self._op = None
-        self._inputs = None
-        self._params = None
-        self._seq = 0
-        self._retain = False
-        self._source = None
+        _init_leaf(self, arr, bool(requires_grad), name)
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -265,21 +255,26 @@ class Tensor:
     def _wrap(data: np.ndarray) -> Tensor:
         """A leaf around an existing array, skipping conversion and checks (hot path)."""
         t = _new(Tensor)
-        t.data = data
-        t.requires_grad = False
-        t.grad = None
-        t.name = None
-        t._version = 0
-        t._op = None
-        t._inputs = None
-        t._params = None
-        t._seq = 0
-        t._retain = False
-        t._source = None
+        _init_leaf(t, data, False, None)
         return t
 
 
 _new = object.__new__
+
+
+def _init_leaf(t: Tensor, data: np.ndarray, requires_grad: bool, name: str | None) -> None:
+    """Set every slot of a leaf (``core.dispatch.apply`` inlines the same for speed)."""
+    t.data = data
+    t.requires_grad = requires_grad
+    t.grad = None
+    t.name = name
+    t._version = 0
+    t._op = None
+    t._inputs = None
+    t._params = None
+    t._seq = 0
+    t._retain = False
+    t._source = None
 
 
 def as_tensor(x: Any, dtype: Any = None) -> Tensor:

@@ -39,7 +39,7 @@ from .viz import explain  # importing viz also binds Tensor.explain
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("data", "nn", "optim", "testing", "transforms")
+_SUBPACKAGES = ("compile", "data", "nn", "optim", "testing", "transforms")
 
 
 def __getattr__(name: str):  # PEP 562: `cr.nn` etc. without importing them eagerly

@@ -33,7 +33,13 @@ import chainrule as cr
 from chainrule.apps.ner.conll import read_conll
 from chainrule.apps.ner.data import FeatureExtractor, toy_corpus
 from chainrule.apps.ner.tagger import tag_text
-from chainrule.apps.ner.train import TrainConfig, _make_optimizer, blas_threads, build_model
+from chainrule.apps.ner.train import (
+    TrainConfig,
+    _make_optimizer,
+    blas_threads,
+    build_model,
+    epoch_batches,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,10 +61,7 @@ def _chainrule_epoch(cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int) -
     opt = _make_optimizer(cfg, model)
     times = []
     for _ in range(epochs):
-        if cfg.decoder == "crf":
-            batches = list(FeatureExtractor.sentence_batches(enc, cfg.effective_batch_size, rng))
-        else:
-            batches = list(FeatureExtractor.word_batches(enc, cfg.effective_batch_size, rng))
+        batches = epoch_batches(cfg, enc, rng)
         t0 = time.perf_counter()
         for b in batches:
             loss = model.loss(b)
@@ -125,10 +128,7 @@ def _torch_epoch(torch, cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int
     rng = np.random.default_rng(0)
     times = []
     for _ in range(epochs):
-        if cfg.decoder == "crf":
-            batches = list(FeatureExtractor.sentence_batches(enc, cfg.effective_batch_size, rng))
-        else:
-            batches = list(FeatureExtractor.word_batches(enc, cfg.effective_batch_size, rng))
+        batches = epoch_batches(cfg, enc, rng)
         # Conversion to tensors is done before timing, as chainrule's batches are arrays.
         tb = [({f: torch.from_numpy(w) for f, w in b.windows.items()},
                torch.from_numpy(b.tags),

@@ -275,6 +275,14 @@ def blas_threads(n: int | None) -> Iterator[None]:
         yield
 
 
+def epoch_batches(config: TrainConfig, enc: EncodedCorpus,
+                  rng: np.random.Generator) -> list[Any]:
+    """One epoch's shuffled batches: whole sentences for the CRF, words for softmax."""
+    if config.decoder == "crf":
+        return list(FeatureExtractor.sentence_batches(enc, config.effective_batch_size, rng))
+    return list(FeatureExtractor.word_batches(enc, config.effective_batch_size, rng))
+
+
 def train(config: TrainConfig, train_sentences: Sequence[Sentence],
           dev_sentences: Sequence[Sentence], *, stream: IO[str] | None = None) -> TrainResult:
     """Train a tagger; returns the model with the weights of its best dev epoch.
@@ -323,8 +331,6 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
         scheduler = optim.CosineAnnealingLR(opt, T_max=config.max_epochs)
     counts = extractor.vocabs["word"].counts
     params = list(model.parameters())
-    crf = config.decoder == "crf"
-    batch_size = config.effective_batch_size
     result = TrainResult(model, extractor, config)
     best_state = model.state_dict()
     result.best_dev_f1 = -1.0  # the first epoch always counts as an improvement
@@ -334,10 +340,7 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        if crf:
-            batches = list(FeatureExtractor.sentence_batches(enc_train, batch_size, rng))
-        else:
-            batches = list(FeatureExtractor.word_batches(enc_train, batch_size, rng))
+        batches = epoch_batches(config, enc_train, rng)
         bar = _progress_bar(len(batches), f"epoch {epoch}", show, stream)
         total_loss = 0.0
         n_words = 0

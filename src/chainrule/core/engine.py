@@ -193,7 +193,7 @@ def backward(
             if st.last_write > t._seq:  # something was written in place after t was made
                 _check_versions(t, ins)
             if t._retain:
-                t.grad = _store(t.grad, g, raw)
+                t.grad = _accumulate(t.grad, g, raw)
             if wanted is not None and key in wanted:
                 found[wanted[key]] = g
             params = t._params
@@ -243,46 +243,38 @@ def backward(
                 for g in found]
     seen: set[int] = set()
     for a, g in leaves.values():
-        if isinstance(g, RowSparse):
-            # Row-sparse gradients (embedding lookups) stay sparse in .grad so optimisers
-            # can update only the rows that were used.
-            g = RowSparse(g.indices, _owned(g.values), g.shape)
-            a.grad = g if a.grad is None else _sparse_acc(a.grad, g)
-            continue
-        if raw:
+        if raw and type(g) is np.ndarray:
             # A rule may pass the same array to several inputs (add's gradient is g for
-            # both) or return a read-only broadcast view: give each leaf its own array so
-            # that in-place updates of one .grad never touch another.
+            # both): give each leaf its own array so that in-place updates of one .grad
+            # never touch another.
             if id(g) in seen:
                 g = g.copy()
-            else:
-                g = _owned(g)
             seen.add(id(g))
-        if a.grad is None:
-            a.grad = Tensor._wrap(g) if raw else g
-        elif isinstance(a.grad, RowSparse):
-            a.grad = Tensor._wrap(a.grad + g) if raw else a.grad.to_dense() + g
-        else:
-            a.grad = Tensor._wrap(a.grad.data + g) if raw else a.grad + g
+        a.grad = _accumulate(a.grad, g, raw)
     return None
 
 
-def _sparse_acc(old: Any, g: RowSparse) -> Any:
-    if isinstance(old, RowSparse):
-        return old + g
-    return Tensor._wrap(old.data + g)
+def _accumulate(old: Any, g: Any, raw: bool) -> Any:
+    """The new ``.grad``: ``g``, or ``old + g``; never a view that aliases other arrays."""
+    if isinstance(g, RowSparse):
+        # Row-sparse gradients (embedding lookups, first-order only) stay sparse in .grad so
+        # optimisers can update only the rows that were used.
+        if old is None:
+            return RowSparse(g.indices, _owned(g.values), g.shape)
+        return old + g if isinstance(old, RowSparse) else Tensor._wrap(old.data + g)
+    if not raw:  # recorded pass: keep the sum in the graph
+        if old is None:
+            return g
+        return (old.to_dense() if isinstance(old, RowSparse) else old) + g
+    if old is None:
+        return Tensor._wrap(_owned(g))  # e.g. a read-only broadcast view becomes an array
+    return Tensor._wrap(old.data + g)  # RowSparse.data is its dense form
 
 
 def _owned(g: np.ndarray) -> np.ndarray:
     if g.base is not None or not g.flags.writeable:
         return g.copy()
     return g
-
-
-def _store(old: Any, g: Any, raw: bool) -> Any:
-    if raw:
-        return Tensor._wrap(_owned(g)) if old is None else Tensor._wrap(old.data + g)
-    return g if old is None else old + g
 
 
 def _check_versions(t: Tensor, ins: tuple) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AnomalyError, OpError, ShapeError
+from .forward import propagate_tangents
 from .state import STATE
 from .tensor import Tensor
 
@@ -83,8 +84,6 @@ def _extras(st: Any, op: Any, args: tuple, params: dict, t: Tensor) -> None:
             f"(output shape {t.data.shape}, input shapes {shapes_of(args)}), at "
             f"{format_frame(user_frame())}")
     if st.fwd_levels:
-        from .forward import propagate_tangents  # forward mode is optional machinery
-
         propagate_tangents(op, args, params, t)
     for observer in st.observers:
         observer(op, args, params, t)

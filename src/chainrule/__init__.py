@@ -26,6 +26,7 @@ from .core import (
     as_tensor,
     detect_anomaly,
     enable_grad,
+    is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
     record_source,
@@ -67,7 +68,8 @@ def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
     "CheckpointError", "OpError", "Operation", "Primitive", "RowSparse", "ShapeError", "Tensor",
-    "as_tensor", "detect_anomaly", "enable_grad", "explain", "is_grad_enabled", "load",
+    "as_tensor", "detect_anomaly", "enable_grad", "explain", "is_anomaly_enabled",
+    "is_grad_enabled", "load",
     "no_grad", "record_source", "save", "set_grad_enabled", "tensor",
     *_ops_all,
 ]

@@ -7,7 +7,8 @@ import pytest
 
 import chainrule as cr
 from chainrule.compile import Equation, Program, TraceError, trace
-from chainrule.core import STATE, ShapeError
+from chainrule.core import ShapeError
+from chainrule.core.state import state
 from chainrule.transforms import grad
 
 
@@ -87,9 +88,10 @@ def test_shape_mismatch_names_argument(rng):
 
 
 def test_observer_list_restored():
-    before = list(STATE.observers)
+    st = state()
+    before = list(st.observers)
     trace(lambda x: x * 2.0, cr.Tensor([1.0]))
-    assert STATE.observers == before
+    assert st.observers == before
 
     def boom(x):
         y = x + 1.0
@@ -98,9 +100,8 @@ def test_observer_list_restored():
 
     with pytest.raises(RuntimeError, match="inside f"):
         trace(boom, cr.Tensor([1.0]))
-    assert STATE.observers == before
-    assert STATE.extras == bool(before or STATE.fwd_levels or STATE.anomaly
-                                or STATE.record_source)
+    assert st.observers == before
+    assert st.extras == bool(before or st.fwd_levels or st.anomaly or st.record_source)
 
 
 def test_tuple_outputs_and_bad_output(rng):

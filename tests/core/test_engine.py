@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.core import STATE
+from chainrule.core.state import state
 
 
 def leaf(v, **kw):
@@ -219,4 +219,4 @@ def test_state_is_restored_after_error_in_backward():
     x = leaf(1.0)
     with pytest.raises(RuntimeError, match="boom"):
         cr.core.apply(Boom, x).backward()
-    assert STATE.raw is False and STATE.grad_enabled is True
+    assert state().raw is False and state().grad_enabled is True

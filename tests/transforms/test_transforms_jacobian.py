@@ -11,7 +11,7 @@ import chainrule as cr
 from chainrule.core import REGISTRY, apply
 from chainrule.testing.sweep import sample_inputs
 from chainrule.transforms import hessian, jacobian
-from chainrule.transforms.jacobian import has_batched_rule
+from chainrule.transforms.batching import has_batched_rule
 
 
 def _numeric_jacobian(f, x, eps=1e-6):

@@ -1,7 +1,7 @@
 """Trace a function once into a flat program, then replay it (and read it).
 
 :func:`trace` runs a function one time on example inputs and records every primitive it
-applies, through the dispatch observer hook (``STATE.observers``): no op and no core code
+applies, through the dispatch observer hook (:func:`chainrule.core.observing`): no op and no core code
 knows about tracing. The record is a flat list of :class:`Equation` objects, in the style of
 a JAX jaxpr: ``out = op(inputs..., **params)``, where each input is a :class:`Var` (an
 argument or an earlier result), a :class:`Const` (a tensor or array the function captured
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import STATE, ChainruleError, ShapeError, Tensor, apply
+from ..core import ChainruleError, ShapeError, Tensor, apply, observing
 
 __all__ = ["Const", "DataOf", "Equation", "Program", "TraceError", "Var", "trace"]
 
@@ -486,13 +486,8 @@ def trace(f: Callable[..., Any], *example_args: Any) -> Program:
         equations.append(Equation(op, eq_inputs, {k: param(v) for k, v in params.items()},
                                   var))
 
-    STATE.observers.append(observer)
-    STATE.refresh()
-    try:
+    with observing(observer):
         result = f(*leaves)
-    finally:
-        STATE.observers.remove(observer)
-        STATE.refresh()
 
     single = isinstance(result, Tensor)
     outs = (result,) if single else result

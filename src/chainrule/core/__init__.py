@@ -14,22 +14,28 @@ from .errors import (
     OpError,
     ShapeError,
 )
+from .forward import active_levels, forward_level, is_tracked
+from .graph import Node, is_freed, walk
 from .modes import (
     detect_anomaly,
     enable_grad,
+    is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
+    observing,
+    raw_mode,
     record_source,
     set_grad_enabled,
 )
 from .primitive import REGISTRY, Primitive
 from .sparse import RowSparse
-from .state import STATE
 from .tensor import Tensor, as_tensor
 
 __all__ = [
-    "REGISTRY", "STATE", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
-    "InplaceError", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor", "apply",
-    "as_tensor", "backward", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad",
-    "record_source", "set_grad_enabled", "sum_to_shape",
+    "REGISTRY", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
+    "InplaceError", "Node", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor",
+    "active_levels", "apply", "as_tensor", "backward", "detect_anomaly", "enable_grad",
+    "forward_level", "is_anomaly_enabled", "is_freed", "is_grad_enabled", "is_tracked",
+    "no_grad", "observing", "raw_mode", "record_source", "set_grad_enabled", "sum_to_shape",
+    "walk",
 ]

@@ -2,8 +2,10 @@
 
 ``apply`` runs the primitive's NumPy forward, wraps the result, and decides what else
 happens: recording a graph node (reverse mode), propagating tangents (forward mode),
-telling observers (tracing, anomaly checks). Transforms plug in through ``STATE`` and the
-observer list; they never edit an op, and an op never knows about them.
+telling observers (tracing, anomaly checks). Transforms plug in through the named modes
+of :mod:`chainrule.core.modes` (observers, forward levels); they never edit an op, and an op
+never knows about them. The switches are read from this thread's state (one ContextVar
+lookup per op), so threads never see each other's modes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AnomalyError, OpError, ShapeError
+from .errors import AnomalyError, ChainruleError, OpError, ShapeError
 from .forward import propagate_tangents
-from .state import STATE
-from .tensor import Tensor
+from .state import _get, state, tick
+from .tensor import Tensor, version_owner
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -27,10 +29,12 @@ _new = object.__new__
 def apply(op: Any, *args: Any, **params: Any) -> Any:
     """Apply primitive ``op`` to ``args`` (Tensors, arrays or scalars) with keyword ``params``.
 
-    Returns a Tensor. Inside a first-order backward rule (``STATE.raw``) arrays go straight
+    Returns a Tensor. Inside a first-order backward rule (raw mode) arrays go straight
     through ``op.forward``: no wrapping, no recording.
     """
-    st = STATE
+    st = _get(None)
+    if st is None:
+        st = state()
     if st.raw:
         return op.forward(*args, **params)
     datas = []
@@ -43,7 +47,18 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
         else:
             datas.append(a)
     try:
-        out = op.forward(*datas, **params)
+        # Spelling out the common arities skips building a new argument tuple: unpacking
+        # *datas costs about as much as the call itself on small arrays.
+        if params:
+            out = op.forward(*datas, **params)
+        elif len(datas) == 2:
+            out = op.forward(datas[0], datas[1])
+        elif len(datas) == 1:
+            out = op.forward(datas[0])
+        else:
+            out = op.forward(*datas)
+    except ChainruleError:
+        raise
     except (ValueError, IndexError, TypeError) as exc:
         raise _forward_error(op, args, params, exc) from exc
     if type(out) is not _ndarray:
@@ -56,22 +71,37 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
     t._version = 0
     t._retain = False
     t._source = None
+    t._tangents = None
     if needs_grad and st.grad_enabled and op.differentiable:
-        st.clock += 1
         t.requires_grad = True
         t._op = op
         t._inputs = args
+        t._saved = datas  # the arrays a first-order backward hands to the rules
         t._params = params
-        t._seq = st.clock
+        t._seq = tick()
     else:
         t.requires_grad = False
         t._op = None
         t._inputs = None
+        t._saved = None
         t._params = None
         t._seq = 0
+    if op.views:
+        _share_version(t, args)
     if st.extras:
         _extras(st, op, args, params, t)
     return t
+
+
+def _share_version(t: Tensor, args: tuple) -> None:
+    """An output that is a view of an input shares that input's version counter."""
+    base = t.data.base
+    if base is None:
+        return
+    for a in args:
+        if isinstance(a, Tensor) and (a.data is base or a.data.base is base):
+            t._version = version_owner(a)
+            return
 
 
 def _extras(st: Any, op: Any, args: tuple, params: dict, t: Tensor) -> None:
@@ -112,10 +142,10 @@ def _forward_error(op: Any, args: tuple, params: dict, exc: Exception) -> Except
     if params:
         msg += f" with {', '.join(f'{k}={v!r}' for k, v in params.items())}"
     msg += f": {detail or exc} (at {where})"
-    text = str(exc)
-    if "broadcast" in text or "shape" in text or "dimension" in text or "mismatch" in text:
-        return ShapeError(msg)
-    return OpError(msg)
+    # NumPy signals shapes that do not fit (broadcasting, matmul, reshape, an axis out of
+    # range) with ValueError (AxisError is one); bad indices and argument types with
+    # IndexError/TypeError. Ops that know better raise a library error themselves.
+    return ShapeError(msg) if isinstance(exc, ValueError) else OpError(msg)
 
 
 def _bad_values(a: np.ndarray) -> str:

@@ -6,7 +6,7 @@ always older than the node). At each node: [downstream grad] = rule(upstream gra
 values); contributions to a value used in several places are **summed** before that value's
 node is visited. No recursion, so a chain of any length works.
 
-In a first-order pass the rules run on plain NumPy arrays (``STATE.raw``), which costs
+In a first-order pass the rules run on plain NumPy arrays (raw mode), which costs
 about what hand-written NumPy costs. With ``create_graph=True`` they run on Tensors and are
 themselves recorded, so the gradient can be differentiated again.
 """
@@ -22,8 +22,8 @@ import numpy as np
 from .dispatch import format_frame
 from .errors import AnomalyError, BackwardError, InplaceError, ShapeError
 from .sparse import RowSparse
-from .state import STATE
-from .tensor import Tensor
+from .state import WRITES, state
+from .tensor import Tensor, version
 
 
 def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
@@ -137,31 +137,35 @@ def backward(
     list or None
         The gradients of ``inputs`` when given.
     """
-    st = STATE
+    st = state()
     if retain_graph is None:
         retain_graph = create_graph
     raw = not create_graph
-    pending: dict[int, Any] = {}
-    heap: list[tuple[int, int, Tensor]] = []
+    # Interior nodes waiting for their turn: pending[seq] = [node, summed gradient], and a
+    # heap of -seq to pop the newest first. Leaves collect theirs in `leaves` (by id).
+    pending: dict[int, list[Any]] = {}
+    heap: list[int] = []
     leaves: dict[int, list[Any]] = {}
     wanted = {id(t): j for j, t in enumerate(inputs)} if inputs is not None else None
     found: list[Any] = [None] * len(inputs) if inputs is not None else []
+    heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
 
     def send(a: Tensor, gi: Any) -> None:
         # Deliver a gradient: leaves collect theirs, interior nodes wait in the heap until
-        # every consumer (all newer nodes) has contributed.
-        key = id(a)
+        # every consumer (all newer nodes) has contributed. (Inlined in the loop below.)
         if a._op is None:
-            slot = leaves.get(key)
+            slot = leaves.get(id(a))
             if slot is None:
-                leaves[key] = [a, gi]
+                leaves[id(a)] = [a, gi]
             else:
                 slot[1] = slot[1] + gi
-        elif key in pending:
-            pending[key] = pending[key] + gi
         else:
-            pending[key] = gi
-            heapq.heappush(heap, (-a._seq, key, a))
+            entry = pending.get(a._seq)
+            if entry is None:
+                pending[a._seq] = [a, gi]
+                heappush(heap, -a._seq)
+            else:
+                entry[1] = entry[1] + gi
 
     for j, root in enumerate(roots):
         if not isinstance(root, Tensor) or not root.requires_grad:
@@ -174,12 +178,13 @@ def backward(
     saved_raw, saved_enabled = st.raw, st.grad_enabled
     st.raw = raw
     st.grad_enabled = True
-    heappop, ndarray = heapq.heappop, np.ndarray
     anomaly = st.anomaly
+    # the rarely used features share one flag, so the common pass tests a single local
+    slow = anomaly or observer is not None or wanted is not None
+    writes = WRITES
     try:
         while heap:
-            _, key, t = heappop(heap)
-            g = pending.pop(key)
+            t, g = pending.pop(-heappop(heap))
             if type(g) is RowSparse:  # a non-leaf table: its own rules need a dense gradient
                 g = g.to_dense()
             op = t._op
@@ -190,20 +195,23 @@ def backward(
                     f"by {op.name!r} were freed after the first backward(). Pass "
                     f"retain_graph=True to the first call if you need to backpropagate "
                     f"twice (or recompute the forward pass).")
-            if st.last_write > t._seq:  # something was written in place after t was made
+            if writes.last > t._seq:  # something was written in place after t was made
                 _check_versions(t, ins)
             if t._retain:
                 t.grad = _accumulate(t.grad, g, raw)
-            if wanted is not None and key in wanted:
-                found[wanted[key]] = g
+            contributions = None
+            if slow:
+                if wanted is not None and id(t) in wanted:
+                    found[wanted[id(t)]] = g
+                if observer is not None:
+                    contributions = []
             params = t._params
             if raw:
-                vals = [a.data if isinstance(a, Tensor) else a for a in ins]
+                vals = t._saved
                 out = t.data
             else:
                 vals = ins
                 out = t
-            contributions = [] if observer is not None else None
             rules = op.vjp
             variadic = op.variadic
             for i, a in enumerate(ins):
@@ -215,7 +223,15 @@ def backward(
                     rule = rules[i]
                     if rule is None:
                         continue
-                    gi = rule(g, out, *vals, **params)
+                    # common arities spelled out: unpacking *vals costs as much as the call
+                    if params:
+                        gi = rule(g, out, *vals, **params)
+                    elif len(vals) == 2:
+                        gi = rule(g, out, vals[0], vals[1])
+                    elif len(vals) == 1:
+                        gi = rule(g, out, vals[0])
+                    else:
+                        gi = rule(g, out, *vals)
                 if gi is None:
                     continue
                 ad = a.data
@@ -223,15 +239,30 @@ def backward(
                 if not (raw and type(gi) is ndarray and gi.shape == ad.shape
                         and gi.dtype == ad.dtype):
                     gi = _fix_grad(op, i, a, gi, raw)
-                if anomaly:
-                    _check_finite_grad(t, i, gi)
-                if contributions is not None:
-                    contributions.append((i, gi))
-                send(a, gi)
+                if slow:
+                    if anomaly:
+                        _check_finite_grad(t, i, gi)
+                    if contributions is not None:
+                        contributions.append((i, gi))
+                # send(a, gi), inlined: this loop is the hot path of every backward pass
+                if a._op is None:
+                    slot = leaves.get(id(a))
+                    if slot is None:
+                        leaves[id(a)] = [a, gi]
+                    else:
+                        slot[1] = slot[1] + gi
+                else:
+                    entry = pending.get(a._seq)
+                    if entry is None:
+                        pending[a._seq] = [a, gi]
+                        heappush(heap, -a._seq)
+                    else:
+                        entry[1] = entry[1] + gi
             if observer is not None:
                 observer(t, g, contributions)
             if not retain_graph:
-                t._inputs = None  # free saved values: the graph cannot be walked again
+                # free saved values: the graph cannot be walked again
+                t._inputs = t._saved = None
     finally:
         st.raw, st.grad_enabled = saved_raw, saved_enabled
 
@@ -279,13 +310,13 @@ def _owned(g: np.ndarray) -> np.ndarray:
 
 def _check_versions(t: Tensor, ins: tuple) -> None:
     stamp = t._seq
-    if t._version > stamp:
+    if version(t) > stamp:
         raise InplaceError(
             f"the output of {t._op.name!r} (shape {t.shape}) was modified in place after it "
             f"was computed, but its backward rule needs the original value. Clone before "
             f"modifying, or modify a detached copy.")
     for i, a in enumerate(ins):
-        if isinstance(a, Tensor) and a._version > stamp:
+        if isinstance(a, Tensor) and version(a) > stamp:
             who = f" ({a.name!r})" if a.name else ""
             raise InplaceError(
                 f"argument {i}{who} of {t._op.name!r} (shape {a.shape}) was modified in place "

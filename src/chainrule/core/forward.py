@@ -1,9 +1,12 @@
 """Forward-mode machinery: tangents carried alongside the forward pass.
 
-A :class:`ForwardLevel` maps tensors to their tangents. While a level is active, dispatch
-calls :func:`propagate_tangents` after every op, which sums the op's per-argument JVP rules
-over the arguments that carry a tangent. Nothing is recorded for reverse mode, so memory
-stays flat in the length of the program.
+A :class:`ForwardLevel` gives tensors tangents. While a level is active, dispatch calls
+:func:`propagate_tangents` after every op, which sums the op's per-argument JVP rules over
+the arguments that carry a tangent. A tangent is stored *on its primal* (the tensor's
+``_tangents`` slot, keyed by level), so it is freed together with the primal: nothing is
+recorded for reverse mode and a level holds no tensor alive, so memory stays flat in the
+length of the program. When the level closes, the tangents it left on surviving tensors
+are removed.
 
 Levels nest (``jvp`` of ``jvp``): tangents of level *k* are computed with levels *k* and
 deeper switched off, so an inner derivative is never confused with an outer one, while
@@ -16,19 +19,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import weakref
+
 import numpy as np
 
-from .state import STATE
+from .state import state
 from .tensor import Tensor
 
 
 class ForwardLevel:
     """One forward-mode pass: ``tangent(t)`` is dt/d(direction), or None if not tracked."""
 
-    __slots__ = ("tangents",)
+    __slots__ = ("carriers", "__weakref__")
 
     def __init__(self) -> None:
-        self.tangents: dict[int, tuple[Tensor, Tensor]] = {}
+        # weak references to the tensors given a tangent, to clear them when the level closes
+        self.carriers: list[weakref.ref] = []
+
+    def set(self, t: Tensor, tangent: Tensor) -> None:
+        """Give ``t`` the tangent ``tangent`` at this level (no checks: see :meth:`seed`)."""
+        d = t._tangents
+        if d is None:
+            t._tangents = d = {}
+        elif self in d:
+            d[self] = tangent
+            return
+        d[self] = tangent
+        self.carriers.append(weakref.ref(t))
+
+    def close(self) -> None:
+        """Remove this level's tangents from every tensor still alive."""
+        for r in self.carriers:
+            t = r()
+            if t is not None and t._tangents is not None:
+                t._tangents.pop(self, None)
+                if not t._tangents:
+                    t._tangents = None
+        self.carriers.clear()
 
     def seed(self, t: Tensor, tangent: Any) -> None:
         tan = tangent if isinstance(tangent, Tensor) else Tensor(np.asarray(tangent))
@@ -40,32 +67,46 @@ class ForwardLevel:
         if tan.dtype != t.dtype:
             tan = Tensor._wrap(tan.data.astype(t.dtype)) if not tan.requires_grad \
                 else tan.astype(t.dtype)
-        self.tangents[id(t)] = (t, tan)
+        self.set(t, tan)
 
     def tangent(self, t: Any) -> Tensor | None:
-        entry = self.tangents.get(id(t))
-        return None if entry is None else entry[1]
+        """The tangent of ``t`` at this level, or None (also for non-tensors)."""
+        d = t._tangents if isinstance(t, Tensor) else None
+        return None if d is None else d.get(self)
 
 
 @contextmanager
 def forward_level() -> Iterator[ForwardLevel]:
-    """Open a forward-mode level for the duration of a ``with`` block."""
+    """Open a forward-mode level (in this thread) for the duration of a ``with`` block."""
     level = ForwardLevel()
-    STATE.fwd_levels.append(level)
-    STATE.refresh()
+    st = state()
+    st.fwd_levels.append(level)
+    st.refresh()
     try:
         yield level
     finally:
-        STATE.fwd_levels.remove(level)
-        STATE.refresh()
+        st.fwd_levels.remove(level)
+        st.refresh()
+        level.close()
+
+
+def active_levels() -> tuple[ForwardLevel, ...]:
+    """The forward-mode levels open in this thread, outermost first."""
+    return tuple(state().fwd_levels)
+
+
+def is_tracked(x: Any) -> bool:
+    """Whether any open forward-mode level gives ``x`` a tangent."""
+    return isinstance(x, Tensor) and bool(x._tangents) and any(
+        level.tangent(x) is not None for level in state().fwd_levels)
 
 
 def propagate_tangents(op: Any, args: tuple, params: dict, t: Tensor) -> None:
-    st = STATE
+    st = state()
     levels = st.fwd_levels
     for k in range(len(levels) - 1, -1, -1):
         level = levels[k]
-        tans = [level.tangent(a) if isinstance(a, Tensor) else None for a in args]
+        tans = [level.tangent(a) for a in args]
         if not any(x is not None for x in tans):
             continue
         if not op.differentiable:
@@ -78,11 +119,11 @@ def propagate_tangents(op: Any, args: tuple, params: dict, t: Tensor) -> None:
             st.fwd_levels = levels
             st.refresh()
         if tangent is not None:
-            level.tangents[id(t)] = (t, tangent)
+            level.set(t, tangent)
 
 
 def _tangent_of(op: Any, args: tuple, params: dict, t: Tensor, tans: list, k: int) -> Any:
-    st = STATE
+    st = state()
     # Plain arrays are enough when nothing can watch the tangent computation: no outer
     # forward level, and no reverse-mode recording that could reach it.
     raw = k == 0 and not (st.grad_enabled and (
@@ -100,13 +141,10 @@ def _tangent_of(op: Any, args: tuple, params: dict, t: Tensor, tans: list, k: in
             if tan is None:
                 continue
             x = tan.data if raw else tan
-            if op.variadic:
-                r = op.jvp(i, x, out, *vals, **params)
-            else:
-                rule = op.jvp[i]
-                if rule is None:
-                    continue
-                r = rule(x, out, *vals, **params)
+            rule = op.jvp_rule(i)
+            if rule is None:
+                continue
+            r = rule(x, out, *vals, **params)
             if r is None:
                 continue
             total = r if total is None else total + r

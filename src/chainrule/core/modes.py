@@ -1,4 +1,9 @@
-"""Switches as context managers (and decorators): no_grad, enable_grad, detect_anomaly."""
+"""The switches as named context managers (and decorators).
+
+Every mode change in chainrule goes through one of these; code outside the core never
+edits the thread state by hand. All of them are per thread (see
+:mod:`chainrule.core.state`): ``no_grad()`` in one thread leaves other threads recording.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .state import STATE
+from .state import state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,12 +23,13 @@ class _GradMode(contextlib.ContextDecorator):
     _value: bool
 
     def __enter__(self) -> _GradMode:
-        self._saved = STATE.grad_enabled
-        STATE.grad_enabled = self._value
+        st = self._state = state()
+        self._saved = st.grad_enabled
+        st.grad_enabled = self._value
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        STATE.grad_enabled = self._saved
+        self._state.grad_enabled = self._saved
 
     def __call__(self, fn: F) -> F:  # a fresh instance per call keeps nesting re-entrant
         cls = type(self)
@@ -68,13 +74,13 @@ class enable_grad(_GradMode):  # noqa: N801
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations on tensors that require grad are being recorded."""
-    return STATE.grad_enabled
+    """Whether operations on tensors that require grad are being recorded (in this thread)."""
+    return state().grad_enabled
 
 
 def set_grad_enabled(flag: bool) -> None:
-    """Turn recording on or off (prefer the ``no_grad`` context manager)."""
-    STATE.grad_enabled = bool(flag)
+    """Turn recording on or off in this thread (prefer the ``no_grad`` context manager)."""
+    state().grad_enabled = bool(flag)
 
 
 @contextlib.contextmanager
@@ -96,16 +102,17 @@ def detect_anomaly() -> Iterator[None]:
     ...         print(str(e).split(" in the")[0])
     log produced 1 inf
     """
-    saved = STATE.anomaly
-    STATE.anomaly = True
-    STATE.record_source += 1
-    STATE.refresh()
+    st = state()
+    saved = st.anomaly
+    st.anomaly = True
+    st.record_source += 1
+    st.refresh()
     try:
         yield
     finally:
-        STATE.anomaly = saved
-        STATE.record_source -= 1
-        STATE.refresh()
+        st.anomaly = saved
+        st.record_source -= 1
+        st.refresh()
 
 
 @contextlib.contextmanager
@@ -114,10 +121,67 @@ def record_source() -> Iterator[None]:
 
     Used by ``check_graph`` reports and ``detect_anomaly``; costs about a microsecond per op.
     """
-    STATE.record_source += 1
-    STATE.refresh()
+    st = state()
+    st.record_source += 1
+    st.refresh()
     try:
         yield
     finally:
-        STATE.record_source -= 1
-        STATE.refresh()
+        st.record_source -= 1
+        st.refresh()
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether :func:`detect_anomaly` is active in this thread."""
+    return state().anomaly
+
+
+@contextlib.contextmanager
+def raw_mode() -> Iterator[None]:
+    """Run chainrule ops on plain arrays: no wrapping, no recording, no observers.
+
+    This is how rules run in a first-order backward pass; interpreters of the recorded
+    graph (batched Jacobians, ``check_graph``) use it to call a primitive's rules or
+    forward exactly as the engine does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> with raw_mode():
+    ...     type(cr.tanh(np.zeros(2))).__name__
+    'ndarray'
+    """
+    st = state()
+    saved = st.raw, st.grad_enabled
+    st.raw, st.grad_enabled = True, True
+    try:
+        yield
+    finally:
+        st.raw, st.grad_enabled = saved
+
+
+@contextlib.contextmanager
+def observing(observer: Callable[..., None]) -> Iterator[None]:
+    """Call ``observer(op, args, params, out)`` after every op this thread applies.
+
+    The hook that tracing (:mod:`chainrule.compile`) is built on. Observers see the
+    primitive class, the arguments as passed, the params dict and the output Tensor.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> with observing(lambda op, args, params, out: seen.append(op.name)):
+    ...     _ = cr.tanh(cr.Tensor([1.0])) + 1.0
+    >>> seen
+    ['tanh', 'add']
+    """
+    st = state()
+    st.observers.append(observer)
+    st.refresh()
+    try:
+        yield
+    finally:
+        st.observers.remove(observer)
+        st.refresh()

@@ -43,6 +43,10 @@ elementwise get both from their own rules (:mod:`chainrule.ops._batching`)::
 
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
+``views = True`` marks ops whose output may be a view of an input's memory (reshape,
+transpose, basic indexing): the output then shares that input's version counter, so an
+in-place write through either one is seen by backward passes that saved the other.
+
 ``broadcasts = True`` marks ops that broadcast their inputs NumPy-style: their rules may
 return gradients of the output's shape, and the engine sums them back to each input's
 shape (the one place where broadcasting is undone).
@@ -56,6 +60,7 @@ second-order sweep applies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -88,6 +93,7 @@ class Primitive:
     broadcasts: ClassVar[bool] = False
     differentiable: ClassVar[bool] = True
     variadic: ClassVar[bool] = False
+    views: ClassVar[bool] = False
     jvp_batched: ClassVar[Callable[..., Any] | None] = None  # batched rules (module doc)
     vjp_batched: ClassVar[Callable[..., Any] | None] = None
     register: ClassVar[bool] = True
@@ -112,6 +118,24 @@ class Primitive:
                     f"a primitive named {cls.name!r} is already registered "
                     f"({REGISTRY[cls.name].__qualname__}); choose another name")
             REGISTRY[cls.name] = cls
+
+    @classmethod
+    def vjp_rule(cls, i: int) -> Callable[..., Any] | None:
+        """The VJP rule for argument ``i`` as ``rule(g, out, *args, **params)``, or None.
+
+        Hides the one difference between ordinary ops (a tuple of rules) and variadic ones
+        (one function taking the argument index first).
+        """
+        if cls.variadic:
+            return functools.partial(cls.vjp, i)
+        return cls.vjp[i] if i < len(cls.vjp) else None
+
+    @classmethod
+    def jvp_rule(cls, i: int) -> Callable[..., Any] | None:
+        """The JVP rule for argument ``i`` as ``rule(t, out, *args, **params)``, or None."""
+        if cls.variadic:
+            return functools.partial(cls.jvp, i)
+        return cls.jvp[i] if i < len(cls.jvp) else None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - guard
         raise TypeError(f"{cls.__name__} is a primitive: call it through its function")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GradientError, InplaceError
-from .state import STATE
+from .state import stamp_write, state
 
 _FLOAT_KINDS = ("f",)  # complex is left out on purpose: every rule here is real-valued
 
@@ -59,19 +59,24 @@ class Tensor:
     """
 
     __slots__ = ("data", "requires_grad", "grad", "name", "_version", "_op", "_inputs",
-                 "_params", "_seq", "_retain", "_source", "__weakref__")
+                 "_params", "_seq", "_retain", "_source", "_tangents", "_saved",
+                 "__weakref__")
 
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, *, dtype: Any = None,
                  name: str | None = None) -> None:
+        base = None
         if isinstance(data, Tensor):
+            base = data
             data = data.data
         arr = np.asarray(data, dtype=dtype)
         if requires_grad:
             _check_grad_dtype(arr.dtype, name)
         _init_leaf(self, arr, bool(requires_grad), name)
+        if base is not None and arr is base.data:
+            self._version = version_owner(base)  # an alias: in-place writes show on both
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -159,15 +164,22 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, outside any graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing this tensor's data, outside any graph.
+
+        The two share one version counter: an in-place write through the detached alias
+        is seen by the backward pass of a graph that saved the original (and raises
+        :class:`InplaceError` instead of giving a wrong gradient).
+        """
+        t = Tensor._wrap(self.data)
+        t._version = version_owner(self)
+        return t
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
         self._retain = True
         return self
 
-    def backward(self, grad: Any = None, *, retain_graph: bool = False,
+    def backward(self, grad: Any = None, *, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
         """Backpropagate from this tensor, accumulating into every leaf's ``.grad``.
 
@@ -175,8 +187,10 @@ class Tensor:
         ----------
         grad : array_like, optional
             dL/d(self). May be omitted for a one-element tensor (seeded with 1).
-        retain_graph : bool
-            Keep saved values so backward can run again through this graph.
+        retain_graph : bool, optional
+            Keep saved values so backward can run again through this graph. Defaults to
+            ``create_graph``: a recorded backward pass may be differentiated again, which
+            walks the same graph a second time.
         create_graph : bool
             Record the backward pass itself, so gradients can be differentiated again.
         """
@@ -190,14 +204,13 @@ class Tensor:
         # In-place writes never enter the graph: they are for parameter updates
         # (under no_grad) and for tensors outside autodiff. The clock stamp lets the
         # engine notice if a value that a saved rule needs was changed afterwards.
-        if self.requires_grad and STATE.grad_enabled:
+        if self.requires_grad and state().grad_enabled:
             raise InplaceError(
                 f"in-place {what} on a tensor that requires grad"
                 f"{' (' + repr(self.name) + ')' if self.name else ''}: it would silently "
                 f"change values the backward pass needs. Do updates under "
                 f"`with chainrule.no_grad():`, or use the out-of-place op.")
-        STATE.clock += 1
-        self._version = STATE.last_write = STATE.clock
+        version_owner(self)._version = stamp_write()
 
     def _other(self, other: Any) -> Any:
         return other.data if isinstance(other, Tensor) else other
@@ -271,10 +284,29 @@ def _init_leaf(t: Tensor, data: np.ndarray, requires_grad: bool, name: str | Non
     t._version = 0
     t._op = None
     t._inputs = None
+    t._saved = None
     t._params = None
     t._seq = 0
     t._retain = False
     t._source = None
+    t._tangents = None
+
+
+def version(t: Tensor) -> int:
+    """Clock stamp of the latest in-place write to ``t`` or to any alias of its data."""
+    v = t._version
+    return v if type(v) is int else v._version
+
+
+def version_owner(t: Tensor) -> Tensor:
+    """The tensor holding the version counter that ``t`` shares with its aliases.
+
+    ``_version`` is an int on a tensor that owns its counter, and the owning Tensor on an
+    alias (``detach()``, ``Tensor(t)``, an op whose output is a view of its input): one
+    counter per piece of memory, without an extra object per op.
+    """
+    v = t._version
+    return t if type(v) is int else v
 
 
 def as_tensor(x: Any, dtype: Any = None) -> Tensor:

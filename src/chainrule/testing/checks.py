@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core import STATE, Primitive, Tensor, apply, no_grad
+from ..core import Primitive, Tensor, apply, no_grad, raw_mode
 from ..core.dispatch import format_frame
 from ..core.engine import backward as _backward
 from ..core.engine import sum_to_shape
-from ..core.errors import BackwardError, ChainruleError
+from ..core.errors import ChainruleError
 from ..core.forward import forward_level
+from ..core.graph import Node, walk
 from .gradcheck import GradcheckError
 
 __all__ = ["ArgCheck", "GraphCheckResult", "NodeCheck", "OperationCheckResult",
@@ -283,47 +284,14 @@ class GraphCheckResult:
                 f"{self.n_checked} of {self.n_nodes} nodes checked):\n  {self.failure}")
 
 
-def _graph_nodes(output: Tensor) -> list[Tensor]:
-    seen: set[int] = set()
-    nodes = []
-    stack = [output]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or t._op is None:
-            continue
-        seen.add(id(t))
-        if t._inputs is None:
-            raise BackwardError(
-                f"check_graph: the graph was freed at node {t._op.name!r} (a backward() "
-                f"without retain_graph=True releases saved values). Call check_graph before "
-                f"backward(), or pass retain_graph=True to backward().")
-        nodes.append(t)
-        stack.extend(a for a in t._inputs if isinstance(a, Tensor) and a._op is not None)
-    nodes.sort(key=lambda t: t._seq)
-    return nodes
-
-
-def _node_vjp(t: Tensor, vals: list, i: int, u: np.ndarray) -> Any:
+def _node_vjp(n: Node, vals: list, i: int, u: np.ndarray) -> Any:
     """The node's own rule for argument i, as the engine would run it (first order)."""
-    op = t._op
-    st = STATE
-    saved = st.raw, st.grad_enabled
-    st.raw, st.grad_enabled = True, True
-    try:
-        if op.variadic:
-            gi = op.vjp(i, u, t.data, *vals, **t._params)
-        else:
-            rule = op.vjp[i]
-            if rule is None:
-                return None
-            gi = rule(u, t.data, *vals, **t._params)
-    finally:
-        st.raw, st.grad_enabled = saved
+    gi = n.vjp(i, u)
     if gi is None:
         return None
     gi = np.asarray(gi)
     shape = np.shape(vals[i])
-    if gi.shape != shape and op.broadcasts:
+    if gi.shape != shape and n.op.broadcasts:
         gi = sum_to_shape(gi, shape)
     return gi
 
@@ -379,13 +347,13 @@ def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None 
     if not isinstance(output, Tensor) or output._op is None:
         raise ChainruleError("check_graph: output must be a Tensor produced by recorded "
                              "operations (inputs that require grad, grad mode on)")
-    nodes = _graph_nodes(output)
+    nodes = walk([output], who="check_graph")
     rng = np.random.default_rng(seed)
     checks: list[NodeCheck] = []
     first: NodeCheck | None = None
     n_checked = 0
     for index, t in enumerate(nodes):
-        ins = t._inputs
+        ins = t.inputs
         targets = [i for i, a in enumerate(ins) if isinstance(a, Tensor) and a.requires_grad
                    and a.data.dtype.kind == "f"]
         if not targets:
@@ -400,15 +368,15 @@ def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None 
     return GraphCheckResult(len(nodes), n_checked, mode, first, checks)
 
 
-def _check_node(t: Tensor, index: int, targets: list[int], eps: float | None,
+def _check_node(t: Node, index: int, targets: list[int], eps: float | None,
                 atol: float | None, rtol: float | None, mode: str,
                 rng: np.random.Generator) -> list[NodeCheck]:
-    op = t._op
-    ins = t._inputs
-    params = t._params
-    vals = [a.data if isinstance(a, Tensor) else a for a in ins]
+    op = t.op
+    params = t.params
+    vals = t.input_values()
+    out_dtype = t.value.dtype
     float_dtypes = [np.asarray(v).dtype for v in vals if np.asarray(v).dtype.kind == "f"]
-    lowest = min([*float_dtypes, t.data.dtype] if t.data.dtype.kind == "f" else float_dtypes,
+    lowest = min([*float_dtypes, out_dtype] if out_dtype.kind == "f" else float_dtypes,
                  key=lambda d: d.itemsize)
     d_eps, d_atol, d_rtol = default_tolerances(lowest)
     eps = d_eps if eps is None else eps
@@ -419,22 +387,16 @@ def _check_node(t: Tensor, index: int, targets: list[int], eps: float | None,
                for v in vals]
 
     def f64(*xs: Any) -> np.ndarray:
-        with no_grad():
-            st = STATE
-            saved = st.raw
-            st.raw = True  # the bare forward: no recording, no observers, no tangents
-            try:
-                return np.asarray(op.forward(*xs, **params), dtype=np.float64)
-            finally:
-                st.raw = saved
+        with no_grad(), raw_mode():  # the bare forward: no recording, observers, tangents
+            return np.asarray(op.forward(*xs, **params), dtype=np.float64)
 
-    u = rng.normal(size=t.shape)
-    u_node = u.astype(t.data.dtype) if t.data.dtype.kind == "f" else u
+    u = rng.normal(size=t.value.shape)
+    u_node = u.astype(out_dtype) if out_dtype.kind == "f" else u
     results = []
     custom = bool(getattr(op, "is_custom", False))
     for i in targets:
         common = dict(index=index, op=op.name, arg=i, shape=tuple(np.shape(vals[i])),
-                      dtype=str(np.asarray(vals[i]).dtype), source=t._source, custom=custom)
+                      dtype=str(np.asarray(vals[i]).dtype), source=t.source, custom=custom)
         try:
             gi = _node_vjp(t, vals, i, u_node)
         except Exception as exc:  # a crashing rule is the failing node

@@ -16,6 +16,7 @@ import numpy as np
 from ..core import Tensor, enable_grad
 from ..core.errors import ChainruleError, ShapeError
 from ..core.forward import forward_level
+from .batching import Unbatchable, batched_jvp, dependent_nodes
 from .reverse import alias, as_outputs, grad, is_live
 
 __all__ = ["hvp", "jvp", "linearize"]
@@ -142,8 +143,6 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     >>> lin(cr.Tensor([1.0, 0.0]))
     Tensor([2., 0.])
     """
-    from .jacobian import Unbatchable, batched_jvp, dependent_nodes
-
     if not primals:
         raise ChainruleError("linearize: give at least one primal")
     if any(is_live(p) for p in primals):
@@ -185,7 +184,10 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
             arr = _tangent_array(t, x, i)
             arr = arr.data if isinstance(arr, Tensor) else arr
             seeds.append(np.asarray(arr, dtype=x.data.dtype)[None])
-        (res_t,) = batched_jvp(nodes, outs, xs, seeds)
+        try:
+            (res_t,) = batched_jvp(nodes, outs, xs, seeds)
+        except Unbatchable:  # a rule refused this case: one ordinary forward pass instead
+            return jvp(f, primals, tangents)[1]
         return Tensor._wrap(res_t[0])
 
     return out.detach(), lin_fn

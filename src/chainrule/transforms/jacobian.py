@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import STATE, Tensor, enable_grad
+from ..core import Tensor, active_levels, enable_grad, is_grad_enabled
 from ..core.engine import backward as _engine_backward
-from ..core.errors import BackwardError, ChainruleError
+from ..core.errors import ChainruleError
+from .batching import Unbatchable, batched_jvp, batched_vjp, dependent_nodes, has_external
 from .forward import jvp as _jvp
 from .reverse import alias, as_outputs, grad, is_live, normalize_argnums
 
@@ -94,185 +95,6 @@ class JacobianInfo:
                 f"{self.reason}")
 
 
-class Unbatchable(ChainruleError):
-    """An operation in the graph has no batched rule (internal: triggers the fallback)."""
-
-
-# ---------------------------------------------------------------------- graph walking
-def dependent_nodes(outs: Sequence[Tensor], xs: Sequence[Tensor]) -> list[Tensor]:
-    """Recorded nodes on a path from ``xs`` to ``outs``, in creation (topological) order."""
-    seen: set[int] = {id(x) for x in xs}  # never walk past the inputs
-    found: list[Tensor] = []
-    stack = [o for o in outs if o._op is not None and id(o) not in seen]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t._inputs is None:
-            raise BackwardError(
-                f"jacobian: the graph through {t._op.name!r} was freed by an earlier "
-                f"backward(); recompute the function")
-        found.append(t)
-        for a in t._inputs:
-            if isinstance(a, Tensor) and a._op is not None and id(a) not in seen:
-                stack.append(a)
-    found.sort(key=lambda t: t._seq)
-    dep = {id(x) for x in xs}
-    nodes = []
-    for t in found:
-        if any(isinstance(a, Tensor) and id(a) in dep for a in t._inputs):
-            dep.add(id(t))
-            nodes.append(t)
-    return nodes
-
-
-def _has_external(nodes: Sequence[Tensor], xs: Sequence[Tensor]) -> bool:
-    """Whether the Jacobian depends on a tensor (other than xs) that requires grad."""
-    dep = {id(x) for x in xs} | {id(t) for t in nodes}
-    return any(isinstance(a, Tensor) and a.requires_grad and id(a) not in dep
-               for t in nodes for a in t._inputs)
-
-
-# ---------------------------------------------------------------------- batched rules
-# A batched tangent/cotangent has a leading batch axis: shape (B,) + value.shape. The
-# primitives' own rules are not batch-aware in general (a reshape to x.shape, an axis
-# number, a 1-d matmul all break), so each primitive carries batched rules of its own,
-# ``jvp_batched`` and ``vjp_batched`` (protocol in chainrule.core.primitive).
-def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo broadcasting on a batched gradient: (B,)+S -> (B,)+shape."""
-    b = g.shape[0]
-    core = g.shape[1:]
-    if core == shape:
-        return g
-    if len(core) < len(shape):
-        g = g.reshape((b,) + (1,) * (len(shape) - len(core)) + core)
-        core = g.shape[1:]
-    lead = len(core) - len(shape)
-    axes = tuple(range(1, 1 + lead)) + tuple(
-        1 + lead + k for k, n in enumerate(shape) if n == 1 and core[lead + k] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if g.shape[1:] != shape:
-        g = np.broadcast_to(g.reshape((b,) + g.shape[1 + lead:]), (b,) + shape)
-    return g
-
-
-def has_batched_rule(op: type) -> bool:
-    """Whether :func:`jacobian` can push a batch through primitive ``op`` in one pass.
-
-    That is, whether ``op`` defines both ``jvp_batched`` and ``vjp_batched`` (see
-    :mod:`chainrule.core.primitive`).
-    """
-    return (getattr(op, "jvp_batched", None) is not None
-            and getattr(op, "vjp_batched", None) is not None)
-
-
-# ---------------------------------------------------------------------- interpreters
-def _no_rule(t: Tensor) -> Unbatchable:
-    return Unbatchable(f"{t._op.name!r} has no batched rule")
-
-
-def batched_jvp(nodes: Sequence[Tensor], outs: Sequence[Tensor], xs: Sequence[Tensor],
-                seeds: Sequence[np.ndarray | None], dry_run: bool = False) -> list[Any]:
-    """Push batched tangents ``seeds`` ((B,)+x.shape per x, or None) through ``nodes``.
-
-    Returns the batched tangent of each output ((B,)+out.shape), or None for an output the
-    seeded inputs do not reach. Raises :class:`Unbatchable` for an op without batched rule.
-    """
-    if dry_run:
-        for t in nodes:
-            if getattr(t._op, "jvp_batched", None) is None:
-                raise _no_rule(t)
-        return []
-    tan: dict[int, np.ndarray] = {}
-    b = None
-    for x, s in zip(xs, seeds, strict=True):
-        if s is not None:
-            tan[id(x)] = s
-            b = s.shape[0]
-    st = STATE
-    saved = st.raw
-    st.raw = True  # rules see plain arrays: chainrule ops inside them run on NumPy directly
-    try:
-        for t in nodes:
-            ins = t._inputs
-            tans = [tan.get(id(a)) if isinstance(a, Tensor) else None for a in ins]
-            if all(v is None for v in tans):
-                continue
-            jvp_rule = getattr(t._op, "jvp_batched", None)
-            if jvp_rule is None:
-                raise _no_rule(t)
-            vals = [a.data if isinstance(a, Tensor) else a for a in ins]
-            out = t.data
-            r = jvp_rule(tans, out, vals, t._params)
-            if r is None:
-                continue
-            r = np.asarray(r)
-            if r.ndim != out.ndim + 1 or r.shape[0] != b:
-                raise Unbatchable(f"batched rule of {t._op.name!r} gave shape {r.shape}")
-            if r.shape[1:] != out.shape:
-                r = np.broadcast_to(r, (b,) + out.shape)
-            if r.dtype != out.dtype:
-                r = r.astype(out.dtype)
-            tan[id(t)] = r
-    except (ValueError, IndexError, TypeError) as exc:  # a rule that does not batch
-        raise Unbatchable(str(exc)) from exc
-    finally:
-        st.raw = saved
-    return [tan.get(id(o)) for o in outs]
-
-
-def batched_vjp(nodes: Sequence[Tensor], out: Tensor, xs: Sequence[Tensor],
-                seed: np.ndarray) -> list[Any]:
-    """Pull the batched cotangent ``seed`` ((B,)+out.shape) back to each x ((B,)+x.shape)."""
-    b = seed.shape[0]
-    dep = {id(t) for t in nodes}
-    want = {id(x): k for k, x in enumerate(xs)}
-    res: list[Any] = [None] * len(xs)
-    if id(out) in want:  # the output is an input itself (f = identity)
-        res[want[id(out)]] = seed
-    pending: dict[int, np.ndarray] = {id(out): seed}
-    st = STATE
-    saved = st.raw
-    st.raw = True
-    try:
-        for t in reversed(nodes):
-            g = pending.pop(id(t), None)
-            if g is None:
-                continue
-            vjp_rule = getattr(t._op, "vjp_batched", None)
-            if vjp_rule is None:
-                raise _no_rule(t)
-            ins = t._inputs
-            vals = [a.data if isinstance(a, Tensor) else a for a in ins]
-            for i, a in enumerate(ins):
-                if not isinstance(a, Tensor):
-                    continue
-                key = id(a)
-                if key not in dep and key not in want:
-                    continue
-                gi = vjp_rule(i, g, t.data, vals, t._params)
-                if gi is None:
-                    continue
-                gi = np.asarray(gi)
-                if gi.ndim < 1 or gi.shape[0] != b:
-                    raise Unbatchable(f"batched rule of {t._op.name!r} gave shape {gi.shape}")
-                gi = _sum_to(gi, a.shape)
-                if gi.dtype != a.data.dtype:
-                    gi = gi.astype(a.data.dtype)
-                if key in want:
-                    k = want[key]
-                    res[k] = gi if res[k] is None else res[k] + gi
-                else:
-                    pending[key] = gi if key not in pending else pending[key] + gi
-    except (ValueError, IndexError, TypeError) as exc:
-        raise Unbatchable(str(exc)) from exc
-    finally:
-        st.raw = saved
-    return res
-
-
 # ---------------------------------------------------------------------- jacobian
 def _identity_rows(start: int, stop: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     n = math.prod(shape)
@@ -297,7 +119,7 @@ def _chunk(chunk_size: int | None, nodes: Sequence[Tensor], xs: Sequence[Tensor]
            outs: Sequence[Tensor]) -> int:
     if chunk_size is not None:
         return max(1, int(chunk_size))
-    per_item = sum(t.data.size for t in nodes) + sum(x.data.size for x in xs) + \
+    per_item = sum(n.value.size for n in nodes) + sum(x.data.size for x in xs) + \
         sum(o.data.size for o in outs)
     return max(1, _BUDGET // max(per_item, 1))
 
@@ -492,8 +314,8 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
     @functools.wraps(f)
     def jac_fn(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), "jacobian")
-        recording = STATE.grad_enabled
-        nested = any(is_live(a) for a in args) or bool(STATE.fwd_levels)
+        recording = is_grad_enabled()
+        nested = any(is_live(a) for a in args) or bool(active_levels())
         xs = [alias(args[i], "jacobian", requires_grad=True) for i in nums]
         full = list(args)
         for i, x in zip(nums, xs, strict=True):
@@ -506,7 +328,7 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
             chosen, reason = _choose(mode, n_in, n_out)
             live = [o for o in outs if o.requires_grad]
             nodes = dependent_nodes(live, xs) if live else []
-            composable = nested or (recording and _has_external(nodes, xs))
+            composable = nested or (recording and has_external(nodes, xs))
             batched = False
             if composable:
                 reason += "; computed one by one with recorded passes so the result " \

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core import STATE, Tensor, enable_grad
+from ..core import Tensor, active_levels, enable_grad, is_freed, is_grad_enabled, is_tracked
+from ..core.graph import walk
 from ..core.engine import backward as _engine_backward
 from ..core.errors import ChainruleError, GradientError
 
@@ -48,11 +49,11 @@ def is_live(x: Any) -> bool:
     """True when ``x`` is being differentiated from outside (recorded, or tracked by a level)."""
     if not isinstance(x, Tensor):
         return False
-    if x._op is not None and x._inputs is None:
+    if is_freed(x):
         return False  # its graph was freed by a backward(): nothing can differentiate it now
-    if x.requires_grad and STATE.grad_enabled:
+    if x.requires_grad and is_grad_enabled():
         return True
-    return any(level.tangent(x) is not None for level in STATE.fwd_levels)
+    return is_tracked(x)
 
 
 def alias(x: Any, who: str, requires_grad: bool) -> Tensor:
@@ -67,10 +68,10 @@ def alias(x: Any, who: str, requires_grad: bool) -> Tensor:
         if requires_grad and not x.requires_grad:
             # tracked by a forward level only: a new leaf carrying the outer tangents
             leaf = Tensor._wrap(x.data)
-            for level in STATE.fwd_levels:
+            for level in active_levels():
                 tan = level.tangent(x)
                 if tan is not None:
-                    level.tangents[id(leaf)] = (leaf, tan)
+                    level.set(leaf, tan)
             _require_grad(leaf, who)
             return leaf
         from ..ops.shape import reshape
@@ -91,19 +92,10 @@ def touches_external(roots: Sequence[Tensor], xs: Sequence[Tensor]) -> bool:
     on a tensor that requires grad is.
     """
     mine = {id(x) for x in xs}
-    seen: set[int] = set()
-    stack = [r for r in roots if r._op is not None]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        for a in t._inputs or ():
-            if not isinstance(a, Tensor) or id(a) in mine:
-                continue
-            if a._op is not None:
-                stack.append(a)
-            elif a.requires_grad:
+    for n in walk(roots, stop_at=xs, skip_freed=True):
+        for a in n.inputs:
+            if isinstance(a, Tensor) and a._op is None and a.requires_grad \
+                    and id(a) not in mine:
                 return True
     return False
 
@@ -160,8 +152,8 @@ def _scalar_output(out: Any, who: str) -> Tensor:
 def _value_and_grad_call(f: Callable[..., Any], argnums: int | Sequence[int], has_aux: bool,
                          who: str, args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
     nums = normalize_argnums(argnums, len(args), who)
-    recording = STATE.grad_enabled
-    nested = any(is_live(a) for a in args) or bool(STATE.fwd_levels)
+    recording = is_grad_enabled()
+    nested = any(is_live(a) for a in args) or bool(active_levels())
     new_args = list(args)
     xs = []
     for i in nums:
@@ -292,8 +284,8 @@ def vjp(f: Callable[..., Any], *primals: Any,
     who = "vjp"
     if not primals:
         raise ChainruleError("vjp: give at least one primal")
-    recording = STATE.grad_enabled
-    nested = any(is_live(p) for p in primals) or bool(STATE.fwd_levels)
+    recording = is_grad_enabled()
+    nested = any(is_live(p) for p in primals) or bool(active_levels())
     xs = [alias(p, who, requires_grad=True) for p in primals]
     with enable_grad():
         res = f(*xs)

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..core import BackwardError, Tensor
+from ..core.graph import Node, walk
+from ..core.graph import leaves as graph_leaves
 from ..core.engine import backward as _engine_backward
 
 __all__ = ["Trace", "Received", "record"]
@@ -100,33 +102,14 @@ class Trace:
 
 def _collect(output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """All op nodes (forward order) and leaves (order of first use) under ``output``."""
-    seen: dict[int, Tensor] = {}
-    stack = [output]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen[id(t)] = t
-        if t._op is None:
-            continue
-        if t._inputs is None:
-            raise BackwardError(
-                f"cannot explain: the graph under this output was freed by a backward() "
-                f"without retain_graph=True (the values saved by {t._op.name!r} are gone). "
-                f"Call explain()/draw() before backward(), or use "
-                f"backward(retain_graph=True), or recompute the forward pass.")
-        for a in t._inputs:
-            if isinstance(a, Tensor) and a.requires_grad and id(a) not in seen:
-                stack.append(a)
-    ops = sorted((t for t in seen.values() if t._op is not None), key=lambda t: t._seq)
-    first_use: dict[int, tuple[int, int]] = {}
-    for t in ops:
-        for i, a in enumerate(t._inputs):
-            if isinstance(a, Tensor) and a._op is None and a.requires_grad:
-                first_use.setdefault(id(a), (t._seq, i))
-    leaves = [t for t in seen.values() if t._op is None]
-    leaves.sort(key=lambda t: first_use.get(id(t), (0, 0)))
-    return ops, leaves
+    try:
+        nodes = walk([output], only_requiring_grad=True)
+    except BackwardError as exc:
+        raise BackwardError(
+            "cannot explain: the graph under this output was freed by a backward() "
+            "without retain_graph=True. Call explain()/draw() before backward(), or use "
+            "backward(retain_graph=True), or recompute the forward pass.") from exc
+    return [n.tensor for n in nodes], graph_leaves([output])
 
 
 def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor]) -> dict[int, str]:
@@ -167,28 +150,17 @@ def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor]) -> di
 
 
 def _local_derivatives(t: Tensor) -> dict[int, float]:
-    """∂t/∂argument for one-element nodes, from the op's own VJP rule with g = 1.
-
-    Called from the engine's observer, i.e. inside the first-order backward pass where the
-    rules run on plain arrays.
-    """
+    """∂t/∂argument for one-element nodes, from the op's own VJP rule with g = 1."""
     out: dict[int, float] = {}
     if t.data.size != 1:
         return out
-    op = t._op
-    vals = [a.data if isinstance(a, Tensor) else a for a in t._inputs]
+    node = Node(t)
     one = np.ones_like(t.data)
-    for i, a in enumerate(t._inputs):
+    for i, a in enumerate(node.inputs):
         if not (isinstance(a, Tensor) and a.requires_grad and a.data.size == 1):
             continue
         try:
-            if op.variadic:
-                gi = op.vjp(i, one, t.data, *vals, **t._params)
-            else:
-                rule = op.vjp[i] if i < len(op.vjp) else None
-                if rule is None:
-                    continue
-                gi = rule(one, t.data, *vals, **t._params)
+            gi = node.vjp(i, one)
             if gi is None:
                 continue
             gi = np.asarray(gi.data if isinstance(gi, Tensor) else gi)

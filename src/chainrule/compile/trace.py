@@ -1,9 +1,9 @@
 """Trace a function once into a flat program, then replay it (and read it).
 
 :func:`trace` runs a function one time on example inputs and records every primitive it
-applies, through the dispatch observer hook (:func:`chainrule.core.observing`): no op and no core code
-knows about tracing. The record is a flat list of :class:`Equation` objects, in the style of
-a JAX jaxpr: ``out = op(inputs..., **params)``, where each input is a :class:`Var` (an
+applies, through the dispatch observer hook (:func:`chainrule.core.observing`): no op and no
+core code knows about tracing. The record is a flat list of :class:`Equation` objects, in the
+style of a JAX jaxpr: ``out = op(inputs..., **params)``, where each input is a :class:`Var` (an
 argument or an earlier result), a :class:`Const` (a tensor or array the function captured
 from outside) or a plain literal (a Python number).
 

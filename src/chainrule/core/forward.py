@@ -15,11 +15,10 @@ outer levels keep tracking the tangent computation itself.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import weakref
 
 import numpy as np
 

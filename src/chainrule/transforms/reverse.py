@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..core import Tensor, active_levels, enable_grad, is_freed, is_grad_enabled, is_tracked
-from ..core.graph import walk
 from ..core.engine import backward as _engine_backward
 from ..core.errors import ChainruleError, GradientError
+from ..core.graph import walk
 
 __all__ = ["grad", "value_and_grad", "vjp"]
 

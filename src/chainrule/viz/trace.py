@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..core import BackwardError, Tensor
+from ..core.engine import backward as _engine_backward
 from ..core.graph import Node, walk
 from ..core.graph import leaves as graph_leaves
-from ..core.engine import backward as _engine_backward
 
 __all__ = ["Trace", "Received", "record"]
 

@@ -225,3 +225,88 @@ def test_parameter_defaults():
         q.add_(1.0)
     assert src.tolist() == [0.0, 0.0]  # a Parameter owns its storage
     assert repr(q).startswith("Parameter containing:")
+
+
+class _LyingShape:
+    """A state-dict value whose ``.shape`` says one thing and whose array is another."""
+
+    def __init__(self, array, shape):
+        self.array, self.shape = np.asarray(array), shape
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array
+
+
+class _WithBuffer(nn.Module):
+    def __init__(self, rng):
+        super().__init__()
+        self.fc = nn.Linear(3, 2, rng=rng)
+        self.out = nn.Linear(2, 2, rng=rng)
+        self.register_buffer("count", np.array([3, 4], dtype=np.int32))
+        self.register_buffer("mask", np.array([True, False]))
+
+
+def _bad_loads():
+    """(description, state-dict edit) pairs that must each fail without changing anything."""
+    def edit(**changes):
+        return lambda sd: {**sd, **changes}
+    return [
+        ("missing key", lambda sd: {k: v for k, v in sd.items() if k != "out.bias"}),
+        ("unexpected key", edit(extra=np.zeros(1))),
+        ("shape mismatch", edit(**{"out.bias": np.zeros(3)})),
+        # The case that used to half-load: fc.* were written before copy_ failed on this.
+        ("shape attribute lies", edit(**{"out.bias": _LyingShape(np.zeros(5), (2,))})),
+        ("shape attribute lies, broadcastable", edit(**{"out.bias": _LyingShape(7.0, (2,))})),
+        ("ragged list", edit(**{"out.bias": [[1.0], [2.0, 3.0]]})),
+        ("strings", edit(**{"out.bias": np.array(["a", "b"])})),
+        ("complex", edit(**{"out.bias": np.array([1j, 2])})),
+        ("None", edit(**{"out.bias": None})),
+        ("1e300 into float32", edit(**{"out.bias": np.array([1.0, 1e300])})),
+        ("-1e39 into float32", edit(**{"out.weight": np.full((2, 2), -1e39)})),
+        ("NaN into int buffer", edit(count=np.array([1.0, np.nan]))),
+        ("1.5 into int buffer", edit(count=np.array([1.5, 2.0]))),
+        ("2**40 into int32 buffer", edit(count=np.array([2**40, 1]))),
+        ("2**31 into int32 buffer", edit(count=np.array([-1, 2**31]))),
+        ("2 into bool buffer", edit(mask=np.array([2, 0]))),
+        ("not a mapping", lambda sd: list(sd.items())),
+    ]
+
+
+@pytest.mark.parametrize(("what", "make_bad"), _bad_loads(), ids=[w for w, _ in _bad_loads()])
+def test_failed_load_state_dict_leaves_every_tensor_bit_identical(rng, what, make_bad):
+    net = _WithBuffer(rng)
+    tensors = dict(net.named_parameters()) | dict(net.named_buffers())
+    before = {n: (t, t.data.dtype, t.data.shape, t.data.tobytes()) for n, t in tensors.items()}
+    # Every other value differs from the model's, so any write that happens is visible.
+    sd = {k: (v + 1 if v.dtype != bool else ~v) for k, v in net.state_dict().items()}
+    for strict in (True, False):
+        if what in ("missing key", "unexpected key") and not strict:
+            continue  # tolerated when not strict (tested elsewhere)
+        with pytest.raises(nn.StateDictError) as info:
+            net.load_state_dict(make_bad(sd), strict=strict)
+        assert isinstance(info.value, cr.ChainruleError)
+        assert "nothing was loaded" in str(info.value)
+        after = dict(net.named_parameters()) | dict(net.named_buffers())
+        for n, (t, dtype, shape, raw) in before.items():
+            assert after[n] is t, n
+            assert (t.data.dtype, t.data.shape, t.data.tobytes()) == (dtype, shape, raw), n
+
+
+def test_load_state_dict_accepts_what_the_dtypes_can_hold(rng):
+    net = _WithBuffer(rng)
+    sd = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in
+          net.state_dict().items()}
+    sd["out.bias"] = np.array([np.nan, -np.inf])  # non-finite stays non-finite: allowed
+    sd["fc.bias"] = np.array([1e-300, 3.4e38])  # underflow to 0 and the float32 edge
+    sd["count"] = np.array([2.0, -7.0])  # integral floats into an int buffer
+    sd["mask"] = np.array([1, 0])
+    net.load_state_dict(sd)
+    assert np.isnan(net.out.bias.data[0]) and net.out.bias.data[1] == -np.inf
+    assert net.fc.bias.data.tolist() == [0.0, np.float32(3.4e38)]
+    assert net.count.data.tolist() == [2, -7] and net.count.data.dtype == np.int32
+    assert net.mask.data.tolist() == [True, False]
+
+
+def test_module_to_rejects_non_dtypes_with_a_library_error(rng):
+    with pytest.raises(cr.GradientError, match="not a dtype"):
+        nn.Linear(2, 2, rng=rng).to("banana")

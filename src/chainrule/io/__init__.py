@@ -4,6 +4,8 @@ See :mod:`chainrule.io.checkpoint` for the file format.
 """
 
 from chainrule.io.checkpoint import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RATIO,
     FORMAT_NAME,
     FORMAT_VERSION,
     CheckpointError,
@@ -15,6 +17,8 @@ from chainrule.io.checkpoint import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RATIO",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "CheckpointError",

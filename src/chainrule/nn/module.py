@@ -22,6 +22,7 @@ import numpy as np
 import chainrule as cr
 from chainrule.core import ChainruleError, GradientError, Tensor
 from chainrule.io import StateDictMismatchError, StateDictReport, check_state_dict_compatible
+from chainrule.io._cast import cast_problem, lossless_cast
 
 __all__ = ["Module", "ModuleList", "Parameter", "Sequential", "StateDictError"]
 
@@ -63,10 +64,17 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-def _dtype_ok(src: np.dtype, dst: np.dtype) -> bool:
-    # Loading float64 into float32 (or back) is an ordinary cast; loading a string or an
-    # object array into a weight is a bug in the checkpoint.
-    return src.kind in "fiub" and dst.kind in "fiub"
+def _as_array(value: Any) -> np.ndarray | str:
+    """The array a state-dict value stands for, or a message saying why it is none."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged nested lists, a failing __array__, ...
+        return f"a value that is not an array ({type(exc).__name__}: {exc})"
+    if not isinstance(arr, np.ndarray):
+        return f"a {type(value).__name__} whose __array__ did not return an array"
+    return arr
 
 
 class Module:
@@ -262,7 +270,10 @@ class Module:
         The Parameter objects stay the same (so an optimiser built earlier still holds
         them); their gradients are dropped.
         """
-        dt = np.dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError) as exc:
+            raise GradientError(f"Module.to({dtype!r}): not a dtype ({exc})") from None
         if dt.kind != "f":
             raise GradientError(f"Module.to({dt}): parameters must stay floating point")
         for t in list(self.parameters()) + list(self.buffers()):
@@ -293,8 +304,8 @@ class Module:
                         ) -> StateDictReport:
         """Copy values from ``state_dict`` into the parameters and buffers.
 
-        Every check runs before any value is written (names, shapes, dtypes): on an error
-        the module is unchanged.
+        Every check runs before any value is written (names, shapes, dtypes, values): on
+        an error the module is unchanged, every parameter and buffer bit for bit.
 
         Parameters
         ----------
@@ -311,11 +322,31 @@ class Module:
         Raises
         ------
         StateDictError
-            Listing missing keys, unexpected keys and shape mismatches.
+            Listing missing keys, unexpected keys and shape mismatches; or naming a value
+            that is not a numeric array, or that the parameter's dtype cannot hold (a
+            finite 1e300 would become ``inf`` in float32; NaN or 1.5 has no ``int64``
+            value). Values are otherwise cast to the parameter's dtype (float64 is rounded
+            to float32).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> layer = nn.Linear(2, 1, rng=np.random.default_rng(0))
+        >>> before = layer.weight.data.copy()
+        >>> try:
+        ...     layer.load_state_dict({"weight": np.array([[1.0, 1e300]]), "bias": np.zeros(1)})
+        ... except nn.StateDictError as err:
+        ...     print(str(err).split("; ", 1)[1])
+        'weight': value 1e+300 overflows float32
+        >>> bool((layer.weight.data == before).all())
+        True
         """
+        cls = type(self).__name__
         if not isinstance(state_dict, Mapping):
-            raise ChainruleError(f"{type(self).__name__}.load_state_dict: expected a mapping "
-                                 f"of names to arrays, got {type(state_dict).__name__}")
+            raise StateDictError(f"{cls}.load_state_dict: nothing was loaded; expected a "
+                                 f"mapping of names to arrays, got {type(state_dict).__name__}",
+                                 [], [], [])
         targets: dict[str, Tensor] = dict(self.named_parameters())
         targets.update(self.named_buffers())
         expected = {k: t.shape for k, t in targets.items()}
@@ -323,22 +354,30 @@ class Module:
             report = check_state_dict_compatible(expected, state_dict, strict=strict)
         except StateDictMismatchError as exc:
             raise StateDictError(
-                f"{type(self).__name__}.load_state_dict: nothing was loaded; {exc.message}"
+                f"{cls}.load_state_dict: nothing was loaded; {exc.message}"
                 f"\n  (check that the checkpoint was saved from the same architecture, or "
                 f"pass strict=False to skip missing/unexpected names)",
                 exc.missing_keys, exc.unexpected_keys, exc.shape_mismatches) from None
+        # Stage every value fully converted and checked; write only when all are good.
         staged: list[tuple[Tensor, np.ndarray]] = []
         for name, t in targets.items():
             if name not in state_dict:
                 continue
-            v = state_dict[name]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if not _dtype_ok(arr.dtype, t.data.dtype):
+            arr = _as_array(state_dict[name])
+            # Checked on the array itself: an object's .shape (used above) may disagree with
+            # the array it converts to, and copy_ would broadcast it or fail half-way.
+            if isinstance(arr, str) or arr.shape != t.data.shape:
+                found = arr if isinstance(arr, str) else f"shape {arr.shape}"
                 raise StateDictError(
-                    f"{type(self).__name__}.load_state_dict: nothing was loaded; {name!r} "
-                    f"has dtype {arr.dtype}, which cannot be cast to the parameter's "
-                    f"{t.data.dtype}", [], [], [])
-            staged.append((t, arr.astype(t.data.dtype, copy=False)))
+                    f"{cls}.load_state_dict: nothing was loaded; {name!r}: expected shape "
+                    f"{t.data.shape}, found {found}", [], [],
+                    [] if isinstance(arr, str) else [(name, t.data.shape, arr.shape)])
+            problem = cast_problem(arr, t.data.dtype)
+            if problem is not None:
+                raise StateDictError(
+                    f"{cls}.load_state_dict: nothing was loaded; {name!r}: {problem}",
+                    [], [], [])
+            staged.append((t, lossless_cast(arr, t.data.dtype)))
         with cr.no_grad():
             for t, arr in staged:
                 t.copy_(arr)

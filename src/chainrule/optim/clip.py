@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from chainrule.core import GradientError, RowSparse, Tensor
+from chainrule.core import ChainruleError, GradientError, RowSparse, Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _check(owner: str, what: str, value: Any, positive: bool = False) -> float:
+    """``value`` as a float if it is a real number >= 0 (> 0 when ``positive``), not NaN."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or math.isnan(value) or value < 0 or (positive and value == 0):
+        raise ChainruleError(f"{owner}: {what} must be a number {'>' if positive else '>='} "
+                             f"0, got {value!r}")
+    return float(value)
 
 
 def _params(parameters: Any) -> list[Tensor]:
@@ -50,8 +60,9 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     >>> w.grad.data.round(4)
     array([3., 4.])
     """
+    max_norm = _check("clip_grad_norm_", "max_norm", max_norm)
+    norm_type = _check("clip_grad_norm_", "norm_type", norm_type, positive=True)
     params = _params(parameters)
-    norm_type = float(norm_type)
     arrays = []
     for p in params:
         if p.grad is None:
@@ -82,6 +93,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place."""
+    clip_value = _check("clip_grad_value_", "clip_value", clip_value)
     for p in _params(parameters):
         if isinstance(p.grad, RowSparse):
             np.clip(_sparse_values(p), -clip_value, clip_value, out=p.grad.values)

@@ -8,6 +8,7 @@ closed form of the epoch count ``last_epoch`` and the groups' initial learning r
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,32 @@ from chainrule.core import ChainruleError
 from .optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
+
+
+def _number(owner: str, what: str, value: Any, *, integer: bool = False,
+            low: float = -math.inf) -> Any:
+    """``value`` if it is a finite real (an int when ``integer``) >= ``low``, else an error."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and value >= low):
+        need = "an integer" if integer else "a finite number"
+        bound = f" >= {low:g}" if math.isfinite(low) else ""
+        raise ChainruleError(f"{owner}: {what} must be {need}{bound}, got {value!r}")
+    return value
+
+
+def _same_kind(current: Any, value: Any) -> bool:
+    """Whether a loaded scheduler attribute can replace ``current`` (numbers stay numbers)."""
+    if isinstance(current, bool):
+        return isinstance(value, bool)
+    if isinstance(current, numbers.Integral):
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if isinstance(current, numbers.Real):
+        return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if isinstance(current, list):
+        return isinstance(value, list) and all(_same_kind(1.0, v) for v in value)
+    return True
 
 
 class LRScheduler:
@@ -29,6 +56,7 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise ChainruleError(f"{type(self).__name__} needs a chainrule Optimizer, got "
                                  f"{type(optimizer).__name__}")
+        _number(type(self).__name__, "last_epoch", last_epoch, integer=True, low=-1)
         self.optimizer = optimizer
         for i, g in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -66,12 +94,30 @@ class LRScheduler:
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        unknown = set(state_dict) - set(self.__dict__)
+        """Restore what :meth:`state_dict` saved; checked first, nothing changes on an error.
+
+        Every entry must be one this scheduler has, of the same kind (numbers stay
+        numbers, ``base_lrs`` one number per parameter group).
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise ChainruleError(f"{name}: expected a dict (from state_dict()), got "
+                                 f"{type(state_dict).__name__}")
+        unknown = set(state_dict) - set(self.__dict__) | ({"optimizer"} & set(state_dict))
         if unknown:
-            raise ChainruleError(f"{type(self).__name__}.load_state_dict: unknown entries "
-                                 f"{sorted(unknown)} (a state dict of another scheduler?)")
-        for k, v in state_dict.items():
-            self.__dict__[k] = list(v) if isinstance(v, tuple) else v
+            raise ChainruleError(f"{name}: unknown entries {sorted(map(str, unknown))} (a "
+                                 f"state dict of another scheduler?)")
+        new = {k: list(v) if isinstance(v, tuple) else v for k, v in state_dict.items()}
+        for k, v in new.items():
+            if not _same_kind(self.__dict__[k], v):
+                raise ChainruleError(f"{name}: {k!r} is {v!r}, which cannot replace "
+                                     f"{self.__dict__[k]!r}; nothing was loaded")
+        n_groups = len(self.optimizer.param_groups)
+        if len(new.get("base_lrs", self.base_lrs)) != n_groups:
+            raise ChainruleError(f"{name}: 'base_lrs' has {len(new['base_lrs'])} entries but "
+                                 f"the optimizer has {n_groups} parameter group(s); nothing "
+                                 f"was loaded")
+        self.__dict__.update(new)
 
 
 class StepLR(LRScheduler):
@@ -92,10 +138,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if step_size < 1:
-            raise ChainruleError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size = int(step_size)
-        self.gamma = float(gamma)
+        self.step_size = int(_number("StepLR", "step_size", step_size, integer=True, low=1))
+        self.gamma = float(_number("StepLR", "gamma", gamma))
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
@@ -106,7 +150,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every epoch: lr = lr0·γᵉ."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = float(gamma)
+        self.gamma = float(_number("ExponentialLR", "gamma", gamma))
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
@@ -122,10 +166,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        if T_max < 1:
-            raise ChainruleError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
-        self.T_max = int(T_max)
-        self.eta_min = float(eta_min)
+        self.T_max = int(_number("CosineAnnealingLR", "T_max", T_max, integer=True, low=1))
+        self.eta_min = float(_number("CosineAnnealingLR", "eta_min", eta_min))
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:

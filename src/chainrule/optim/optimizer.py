@@ -11,6 +11,8 @@ on every step) and are not part of ``state_dict()``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -18,12 +20,42 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.core import ChainruleError, GradientError, RowSparse, Tensor
+from chainrule.io._cast import cast_problem, lossless_cast
 
 __all__ = ["Optimizer", "OptimizerStateError", "required"]
 
 
 class OptimizerStateError(ChainruleError, ValueError):
     """An optimizer state dict does not fit this optimizer (nothing was loaded)."""
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
+
+
+def _parse_index(key: Any) -> int | None:
+    """A state key as saved (``"3"``) or as an int; None if it is neither."""
+    if _is_index(key):
+        return int(key)
+    if isinstance(key, str) and key.isascii() and key.isdigit() and str(int(key)) == key:
+        return int(key)  # exactly the spelling state_dict() writes: no "03", " 3", "+3"
+    return None
+
+
+def _counter(value: Any) -> int | None:
+    """A step count as an int (also from a 0-d array or an integral float), else None."""
+    if isinstance(value, np.ndarray | Tensor):
+        arr = value.data if isinstance(value, Tensor) else value
+        if arr.shape != ():
+            return None
+        value = arr.item()
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, float | np.floating) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if isinstance(value, int | np.integer) and value >= 0:
+        return int(value)
+    return None
 
 
 class _Required:
@@ -99,10 +131,29 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        lr = group.get("lr")
-        if lr is not None and not lr >= 0:
-            raise ChainruleError(f"{type(self).__name__}: invalid learning rate {lr} "
-                                 f"(must be >= 0)")
+        """Check a group's hyper-parameters (constructor, add_param_group, load_state_dict).
+
+        Subclasses extend it; every problem is a :class:`ChainruleError`, never a
+        ``TypeError`` from comparing a string with a number.
+        """
+        if "lr" in group:
+            self._check_number(group, "lr", "learning rate")
+
+    def _check_number(self, group: Mapping[str, Any], key: str, what: str | None = None,
+                      low: float = 0.0, high: float | None = None) -> None:
+        """``group[key]`` must be a finite real number in ``[low, high)`` (high: no bound)."""
+        v = group[key]
+        ok = isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+        ok = ok and math.isfinite(v) and v >= low and (high is None or v < high)
+        if not ok:
+            bound = f">= {low:g}" if high is None else f"in [{low:g}, {high:g})"
+            raise ChainruleError(f"{type(self).__name__}: invalid {what or key} {v!r} (must "
+                                 f"be a finite number {bound})")
+
+    def _check_flag(self, group: Mapping[str, Any], key: str) -> None:
+        if not isinstance(group[key], bool | np.bool_):
+            raise ChainruleError(f"{type(self).__name__}: {key} must be True or False, got "
+                                 f"{group[key]!r}")
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -188,59 +239,153 @@ class Optimizer:
             groups.append(d)
         return {"state": state, "param_groups": groups}
 
+    # Per-parameter state a subclass keeps: entries that are arrays shaped like the
+    # parameter, and integer counters. None (a custom subclass that does not say): any
+    # array state must be shaped like its parameter, the rest is taken as it is.
+    _state_arrays: frozenset[str] | None = None
+    _state_counters: frozenset[str] = frozenset()
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        """Keys a non-empty state entry must have for ``step()`` to work with ``group``."""
+        return frozenset()
+
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyper-parameters and per-parameter state saved by :meth:`state_dict`.
 
-        Everything is checked first (group sizes, state shapes); on an error nothing
-        changes.
+        Everything is checked first, as strictly as the constructor checks its arguments:
+        the group count and sizes, the parameter indices, every hyper-parameter (a group
+        must have all of this optimizer's, with valid values: a learning rate >= 0, betas
+        in [0, 1), ...), and every state entry (known names only, arrays shaped like their
+        parameter whose values fit its dtype, non-negative integer step counts). On an
+        error nothing changes.
+
+        Raises
+        ------
+        OptimizerStateError
+            Naming the first problem found; the optimizer is unchanged.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> from chainrule import optim
+        >>> opt = optim.Adam([cr.Tensor([1.0, 2.0], requires_grad=True)], lr=0.1)
+        >>> sd = opt.state_dict()
+        >>> sd["param_groups"][0]["betas"] = (0.9, 1.5)
+        >>> try:
+        ...     opt.load_state_dict(sd)
+        ... except optim.OptimizerStateError as err:
+        ...     print(str(err).split("; ")[1])
+        group 0: Adam: invalid betas[1] 1.5 (must be a finite number in [0, 1))
+        >>> opt.param_groups[0]["betas"]
+        (0.9, 0.999)
         """
         name = type(self).__name__
+
+        def bad(msg: str) -> OptimizerStateError:
+            return OptimizerStateError(f"{name}.load_state_dict: nothing was loaded; {msg}")
+
         if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
             raise OptimizerStateError(f"{name}.load_state_dict: expected a dict with "
                                       f"'state' and 'param_groups' (from state_dict())")
-        saved_groups = list(state_dict["param_groups"])
+        saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, list | tuple) or not all(
+                isinstance(sg, Mapping) for sg in saved_groups):
+            raise bad("'param_groups' must be a list of dicts")
         if len(saved_groups) != len(self.param_groups):
             raise OptimizerStateError(
                 f"{name}.load_state_dict: the state has {len(saved_groups)} parameter "
                 f"group(s) but this optimizer has {len(self.param_groups)}")
-        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
-            if len(sg.get("params", ())) != len(g["params"]):
-                raise OptimizerStateError(
-                    f"{name}.load_state_dict: group {i} holds {len(sg.get('params', ()))} "
-                    f"parameter(s) in the state but {len(g['params'])} here (was the model "
-                    f"changed?)")
-        params = self._all_params()
+        saved_state = state_dict.get("state", {})
+        if not isinstance(saved_state, Mapping):
+            raise bad("'state' must be a dict of parameter index to state")
+
         id_map: dict[int, Tensor] = {}
-        for sg, g in zip(saved_groups, self.param_groups, strict=True):
-            for saved_i, p in zip(sg["params"], g["params"], strict=True):
-                id_map[int(saved_i)] = p
-        new_state: dict[Tensor, dict[str, Any]] = {}
-        for key, entry in dict(state_dict.get("state", {})).items():
-            try:
-                p = id_map[int(key)]
-            except (KeyError, ValueError):
+        new_groups: list[dict[str, Any]] = []
+        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            indices = sg.get("params", ())
+            if not isinstance(indices, list | tuple) or len(indices) != len(g["params"]):
+                n = len(indices) if isinstance(indices, list | tuple) else "no list of"
                 raise OptimizerStateError(
-                    f"{name}.load_state_dict: state entry {key!r} names no parameter (this "
-                    f"optimizer has {len(params)})") from None
-            converted = {}
-            for k, v in dict(entry).items():
-                if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
-                    arr = np.asarray(v.data if isinstance(v, Tensor) else v)
-                    if arr.shape != p.data.shape:
-                        raise OptimizerStateError(
-                            f"{name}.load_state_dict: state {k!r} of parameter {key} has "
-                            f"shape {arr.shape}, but the parameter has shape {p.data.shape}")
-                    converted[k] = arr.astype(p.data.dtype, copy=True)
-                elif isinstance(v, np.ndarray):
-                    converted[k] = v.item()
-                else:
-                    converted[k] = v
-            new_state[p] = converted
-        for sg, g in zip(saved_groups, self.param_groups, strict=True):
+                    f"{name}.load_state_dict: group {i} holds {n} parameter(s) in the state "
+                    f"but {len(g['params'])} here (was the model changed?)")
+            for saved_i, p in zip(indices, g["params"], strict=True):
+                if not _is_index(saved_i):
+                    raise bad(f"group {i} lists {saved_i!r} as a parameter; expected indices")
+                if int(saved_i) in id_map:
+                    raise bad(f"parameter index {int(saved_i)} appears twice")
+                id_map[int(saved_i)] = p
+            missing = sorted(k for k in self.defaults if k not in sg)
+            if missing:
+                raise bad(f"group {i} lacks hyper-parameters {missing} (a state dict of "
+                          f"another optimizer?)")
+            candidate = dict(g)
             for k, v in sg.items():
                 if k != "params":
-                    g[k] = tuple(v) if isinstance(v, list) else v
+                    candidate[k] = tuple(v) if isinstance(v, list) else v
+            try:
+                self._check_group(candidate)
+            except ChainruleError as exc:
+                raise bad(f"group {i}: {exc}") from None
+            new_groups.append(candidate)
+
+        group_of = {id(p): g for g in new_groups for p in g["params"]}
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, entry in saved_state.items():
+            index = _parse_index(key)
+            p = id_map.get(index) if index is not None else None
+            if p is None:
+                raise OptimizerStateError(
+                    f"{name}.load_state_dict: state entry {key!r} names no parameter (this "
+                    f"optimizer has {len(id_map)})")
+            if p in new_state:
+                raise bad(f"two state entries ({key!r} and another) for parameter {index}")
+            if not isinstance(entry, Mapping):
+                raise bad(f"state entry {key!r} is a {type(entry).__name__}, not a dict")
+            new_state[p] = self._convert_state(p, key, entry, group_of[id(p)], bad)
+
+        # Every check passed: commit. Group dicts are updated in place (schedulers and user
+        # code may hold them); candidate already holds every key of the old group.
+        for g, candidate in zip(self.param_groups, new_groups, strict=True):
+            g.update(candidate)
         self.state = new_state
+
+    def _convert_state(self, p: Tensor, key: Any, entry: Mapping[str, Any],
+                       group: Mapping[str, Any],
+                       bad: Callable[[str], OptimizerStateError]) -> dict[str, Any]:
+        """Check and convert one parameter's saved state (arrays copied to its dtype)."""
+        where = f"state {key!r}"
+        known = self._state_arrays
+        if known is not None and entry:
+            unknown = sorted(str(k) for k in entry if k not in known | self._state_counters)
+            if unknown:
+                raise bad(f"{where} has entries {unknown} that {type(self).__name__} does "
+                          f"not keep (a state dict of another optimizer?)")
+            absent = sorted(self._required_state(group) - set(entry))
+            if absent:
+                raise bad(f"{where} lacks {absent}")
+        converted: dict[str, Any] = {}
+        for k, v in entry.items():
+            if k in self._state_counters:
+                converted[k] = _counter(v)
+                if converted[k] is None:
+                    raise bad(f"{where}: {k!r} must be a non-negative integer, got {v!r}")
+            elif (known is not None and k in known) or (
+                    known is None and isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0):
+                arr = v.data if isinstance(v, Tensor) else v
+                if not isinstance(arr, np.ndarray):
+                    raise bad(f"{where}: {k!r} must be an array, got {type(v).__name__}")
+                if arr.shape != p.data.shape:
+                    raise bad(f"{where}: {k!r} has shape {arr.shape}, but the parameter has "
+                              f"shape {p.data.shape}")
+                problem = cast_problem(arr, p.data.dtype)
+                if problem is not None:
+                    raise bad(f"{where}: {k!r}: {problem}")
+                converted[k] = lossless_cast(arr, p.data.dtype)
+            elif isinstance(v, np.ndarray):
+                converted[k] = v.item()  # 0-d: larger arrays took the branch above
+            else:
+                converted[k] = v
+        return converted
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -24,7 +24,7 @@ used in the batch:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,14 @@ def _touched(p: Tensor, g: RowSparse) -> tuple[np.ndarray, np.ndarray]:
         c = RowSparse(rows, c.values, c.shape).coalesce()
         rows = c.indices
     return rows, c.values
+
+
+def _pair(betas: Any) -> Any:
+    # A tuple when it can be one; anything else reaches _check_group and is explained there.
+    try:
+        return tuple(betas)
+    except TypeError:
+        return betas
 
 
 class SGD(Optimizer):
@@ -72,10 +80,14 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
+    _state_arrays = frozenset({"momentum_buffer"})
+
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        if group["momentum"] < 0 or group["weight_decay"] < 0:
-            raise ChainruleError("SGD: momentum and weight_decay must be >= 0")
+        self._check_number(group, "momentum")
+        self._check_number(group, "dampening", low=-math.inf)
+        self._check_number(group, "weight_decay")
+        self._check_flag(group, "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ChainruleError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
 
@@ -134,11 +146,16 @@ class Adagrad(Optimizer):
                                   "initial_accumulator_value": initial_accumulator_value,
                                   "eps": eps})
 
+    _state_arrays = frozenset({"sum"})
+    _state_counters = frozenset({"step"})
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset({"step", "sum"})
+
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        if group["eps"] < 0 or group["lr_decay"] < 0 or group["initial_accumulator_value"] < 0:
-            raise ChainruleError("Adagrad: eps, lr_decay and initial_accumulator_value must "
-                                 "be >= 0")
+        for key in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            self._check_number(group, key)
 
     def _init(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if "sum" not in state:
@@ -199,17 +216,27 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+        super().__init__(params, {"lr": lr, "betas": _pair(betas), "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    _state_arrays = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    _state_counters = frozenset({"step"})
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        keys = {"step", "exp_avg", "exp_avg_sq"}
+        return frozenset(keys | {"max_exp_avg_sq"} if group["amsgrad"] else keys)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        b1, b2 = group["betas"]
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ChainruleError(f"{type(self).__name__}: betas must be in [0, 1), got "
-                                 f"{group['betas']}")
-        if group["eps"] < 0 or group["weight_decay"] < 0:
-            raise ChainruleError(f"{type(self).__name__}: eps and weight_decay must be >= 0")
+        betas = group["betas"]
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ChainruleError(f"{type(self).__name__}: betas must be a pair (beta1, "
+                                 f"beta2), got {betas!r}")
+        for i in (0, 1):
+            self._check_number({"b": betas[i]}, "b", f"betas[{i}]", high=1.0)
+        self._check_number(group, "eps")
+        self._check_number(group, "weight_decay")
+        self._check_flag(group, "amsgrad")
 
     def _init(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if "exp_avg" not in state:

@@ -18,6 +18,7 @@ from .core import (
     ChainruleError,
     GradientError,
     InplaceError,
+    NotFoundError,
     OpError,
     Primitive,
     RowSparse,
@@ -67,7 +68,8 @@ def tensor(data, requires_grad: bool = False, *, dtype=None, name: str | None = 
 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
-    "CheckpointError", "OpError", "Operation", "Primitive", "RowSparse", "ShapeError", "Tensor",
+    "CheckpointError", "NotFoundError", "OpError", "Operation", "Primitive", "RowSparse",
+    "ShapeError", "Tensor",
     "as_tensor", "detect_anomaly", "enable_grad", "explain", "is_anomaly_enabled",
     "is_grad_enabled", "load",
     "no_grad", "record_source", "save", "set_grad_enabled", "tensor",

@@ -11,6 +11,7 @@ from .errors import (
     ChainruleError,
     GradientError,
     InplaceError,
+    NotFoundError,
     OpError,
     ShapeError,
 )
@@ -33,7 +34,8 @@ from .tensor import Tensor, as_tensor
 
 __all__ = [
     "REGISTRY", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
-    "InplaceError", "Node", "OpError", "Primitive", "RowSparse", "ShapeError", "Tensor",
+    "InplaceError", "Node", "NotFoundError", "OpError", "Primitive", "RowSparse", "ShapeError",
+    "Tensor",
     "active_levels", "apply", "as_tensor", "backward", "detect_anomaly", "enable_grad",
     "forward_level", "is_anomaly_enabled", "is_freed", "is_grad_enabled", "is_tracked",
     "no_grad", "observing", "raw_mode", "record_source", "set_grad_enabled", "sum_to_shape",

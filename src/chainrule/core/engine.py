@@ -236,8 +236,9 @@ def backward(
                     continue
                 ad = a.data
                 # fast path: a raw array of the right shape and dtype needs no fixing
+                # (dtypes of built-in types are shared objects, so `is` nearly always decides)
                 if not (raw and type(gi) is ndarray and gi.shape == ad.shape
-                        and gi.dtype == ad.dtype):
+                        and (gi.dtype is ad.dtype or gi.dtype == ad.dtype)):
                     gi = _fix_grad(op, i, a, gi, raw)
                 if slow:
                     if anomaly:
@@ -252,13 +253,14 @@ def backward(
                     else:
                         slot[1] = slot[1] + gi
                 else:
-                    entry = pending.get(a._seq)
+                    seq = a._seq
+                    entry = pending.get(seq)
                     if entry is None:
-                        pending[a._seq] = [a, gi]
-                        heappush(heap, -a._seq)
+                        pending[seq] = [a, gi]
+                        heappush(heap, -seq)
                     else:
                         entry[1] = entry[1] + gi
-            if observer is not None:
+            if contributions is not None:
                 observer(t, g, contributions)
             if not retain_graph:
                 # free saved values: the graph cannot be walked again

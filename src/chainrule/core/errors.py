@@ -34,3 +34,10 @@ class AnomalyError(ChainruleError, FloatingPointError):
 
 class OpError(ChainruleError, ValueError):
     """An op's forward failed for arguments that do not suit it (indices out of range, ...)."""
+
+
+class NotFoundError(ChainruleError, KeyError):
+    """A name that was looked up does not exist (a graph node, a registered primitive, ...)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops as _ops
-from ..core import ChainruleError, Tensor
+from ..core import ChainruleError, NotFoundError, Tensor
 from . import expr as _expr
 from .numbers import format_array, format_number, format_shape
 from .rules import FANOUT_GATE, GENERIC_RULE, rule_for, template_fields
@@ -171,7 +171,7 @@ class Step:
         """The gradient this op sent to its input ``name`` (summed if used twice)."""
         grads = [d.grad for d in self.downstream if d.name == name]
         if not grads:
-            raise KeyError(f"step {self.name!r} sent no gradient to {name!r}")
+            raise NotFoundError(f"step {self.name!r} sent no gradient to {name!r}")
         return sum(grads[1:], grads[0])
 
 
@@ -439,7 +439,8 @@ class Explanation:
         for s in self.steps:
             if s.name == name:
                 return s
-        raise KeyError(f"no node named {name!r}; nodes: {', '.join(s.name for s in self.steps)}")
+        raise NotFoundError(
+            f"no node named {name!r}; nodes: {', '.join(s.name for s in self.steps)}")
 
     def grad(self, name: str) -> np.ndarray:
         """∂output/∂(node ``name``)."""

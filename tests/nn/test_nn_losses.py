@@ -265,3 +265,63 @@ def test_other_losses_match_torch(torch, rng):
           lambda t: tf.multi_margin_loss(t, torch.tensor(yc), p=2, margin=0.7,
                                          reduction="sum"), torch, x)
     _both(lambda t: F.mse_loss(t, yb), lambda t: tf.mse_loss(t, torch.tensor(yb)), torch, x)
+
+
+# ---------------------------------------------------------------------- integer scores
+INT_DTYPES = (np.int64, np.int32, np.int8, np.bool_)
+
+
+def _int_losses():
+    w = np.array([0.5, 2.0, 1.0])
+    y = np.array([0, 2, 1, 1])
+    probs = np.array([[0.2, 0.3, 0.5]] * 4)
+    yb = np.array([[0.3, 0.7, 1.0]] * 4)
+    return {
+        "cross_entropy": lambda x: F.cross_entropy(x, y),
+        "cross_entropy_weighted_none": lambda x: F.cross_entropy(x, y, weight=w,
+                                                                 reduction="none"),
+        "cross_entropy_probs": lambda x: F.cross_entropy(x, probs),
+        "nll_weighted": lambda x: F.nll_loss(x, y, weight=w),
+        "bce_soft_targets": lambda x: F.binary_cross_entropy_with_logits(x, yb),
+        "bce_pos_weight": lambda x: F.binary_cross_entropy_with_logits(x, yb, pos_weight=w),
+        "multi_margin_weighted": lambda x: F.multi_margin_loss(x, y, weight=w, margin=1),
+        "svm_int_margin": lambda x: F.multiclass_svm_loss(x, y, margin=1, reduction="sum"),
+        "mse": lambda x: F.mse_loss(x, np.zeros((4, 3), dtype=np.int64)),
+        "mse_half": lambda x: F.mse_loss(x, np.ones((4, 3)), half=True),
+        "module_ce": lambda x: nn.CrossEntropyLoss(weight=w)(x, y),
+    }
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", sorted(_int_losses()))
+def test_losses_of_integer_scores_follow_numpy(name, dtype):
+    from chainrule.testing.sweep import integer_mismatch
+
+    fn = _int_losses()[name]
+    x = np.array([[1, 2, 3], [0, -2, 1], [3, 3, -1], [2, 0, 0]])
+    xi = (x > 0) if dtype is np.bool_ else x.astype(dtype)
+    if name == "svm_int_margin" and dtype is np.bool_:
+        # s_j - s_y on bools: NumPy refuses bool - bool, and so does the loss
+        with pytest.raises(cr.ChainruleError, match="boolean subtract"):
+            fn(cr.Tensor(xi))
+        return
+    ref = fn(cr.Tensor(xi.astype(np.float64))).data
+    out = fn(cr.Tensor(xi)).data
+    msg = integer_mismatch(out, ref, [xi.dtype])
+    assert msg is None, f"{name} on {np.dtype(dtype)}: {msg}"
+
+
+def test_cross_entropy_of_integer_scores_is_the_float_loss():
+    # was the integer 1 (the reduction was cast back to the scores' dtype)
+    loss = F.cross_entropy(cr.Tensor([[1, 2, 3]]), cr.Tensor([0]))
+    ref = F.cross_entropy(cr.Tensor([[1.0, 2.0, 3.0]]), cr.Tensor([0]))
+    assert loss.dtype == np.float64
+    np.testing.assert_allclose(loss.data, ref.data, rtol=1e-15)
+    # class weights and soft targets are no longer truncated to integers
+    w = np.array([0.5, 2.0, 1.0])
+    np.testing.assert_allclose(
+        F.cross_entropy(cr.Tensor([[1, 2, 3]]), [0], weight=w, reduction="sum").data,
+        0.5 * ref.data, rtol=1e-15)
+    np.testing.assert_allclose(
+        F.binary_cross_entropy_with_logits(cr.Tensor([1, 2]), [0.3, 0.7]).data,
+        F.binary_cross_entropy_with_logits(cr.Tensor([1.0, 2.0]), [0.3, 0.7]).data)

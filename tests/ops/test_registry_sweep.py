@@ -12,9 +12,15 @@ import importlib
 import numpy as np
 import pytest
 
-import chainrule as cr  # noqa: F401 - importing registers every built-in primitive
+import chainrule as cr  # importing registers every built-in primitive
 from chainrule.core import REGISTRY, Primitive
-from chainrule.testing.sweep import applicable_checks, sample_inputs, sweep, sweep_cases
+from chainrule.testing.sweep import (
+    applicable_checks,
+    integer_version,
+    sample_inputs,
+    sweep,
+    sweep_cases,
+)
 
 # Primitives registered by higher layers (nn) are part of the registry too.
 for _mod in ("chainrule.nn",):
@@ -100,8 +106,8 @@ def test_sweep_catches_a_rule_that_breaks_second_order():
 
 
 def test_nondifferentiable_ops_are_checked_for_not_requiring_grad():
-    assert applicable_checks("lt") == ("nondiff",)
-    assert applicable_checks("sign") == ("nondiff",)
+    assert applicable_checks("lt") == ("nondiff", "integer")
+    assert applicable_checks("sign") == ("nondiff", "integer")
 
     class Honest(Primitive):
         name = "_test_sweep_floor"
@@ -111,7 +117,7 @@ def test_nondifferentiable_ops_are_checked_for_not_requiring_grad():
         def forward(x):
             return np.floor(x)
 
-    assert applicable_checks(Honest) == ("nondiff",)
+    assert applicable_checks(Honest) == ("nondiff", "integer")
     assert not sweep(ops=[Honest])       # inputs built from forward's signature
 
 
@@ -135,3 +141,110 @@ def test_reduction_samples_cover_axes_and_keepdims():
     assert ((2, 3, 4), (0, 2), False) in seen
     assert ((2, 3, 4), (2,), True) in seen          # from axis=-1 (canonical form)
     assert ((), None, False) in seen
+
+
+# ---------------------------------------------------------------------- integer/bool inputs
+def test_every_registered_op_gets_the_integer_check():
+    assert all((name, "integer") in CASES for name in REGISTRY)
+
+
+def test_integer_check_covers_an_op_the_moment_it_is_registered():
+    class Halve(Primitive):              # integer inputs: computes x // 2, silently wrong
+        name = "_test_sweep_int_halve"
+        kind = "unary"
+
+        def forward(x):
+            return (x * 0.5).astype(x.dtype)
+
+        vjp = (lambda g, out, x: g * 0.5,)
+        jvp = (lambda t, out, x: t * 0.5,)
+
+    try:
+        assert ("_test_sweep_int_halve", "integer") in sweep_cases()
+        assert not sweep(ops=[Halve], checks=("vjp", "jvp", "adjoint"))   # float is fine
+        failures = sweep(ops=[Halve], checks=("integer",))
+        assert failures and {f.check for f in failures} == {"integer"}
+        assert "int64 inputs" in failures[0].message
+        assert "not integral" in failures[0].message
+    finally:
+        REGISTRY.pop("_test_sweep_int_halve", None)
+
+
+def test_integer_check_catches_the_old_sigmoid_and_cross_entropy():
+    from chainrule.ops.elementwise import _sigmoid
+
+    class OldSigmoid(Primitive):         # the pre-fix forward: cast back to x's dtype
+        name = "_test_sweep_old_sigmoid"
+        register = False
+        kind = "unary"
+
+        def forward(x):
+            out = _sigmoid(x)
+            return out.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else out
+
+        vjp = (lambda g, out, x: g * (1 - out) * out,)
+        jvp = (lambda t, out, x: t * (1 - out) * out,)
+
+    class OldCrossEntropy(Primitive):    # the pre-fix reduction: result in x's dtype
+        name = "_test_sweep_old_ce"
+        register = False
+        samples = REGISTRY["cross_entropy"].samples
+        vjp = REGISTRY["cross_entropy"].vjp
+        jvp = REGISTRY["cross_entropy"].jvp
+
+        def forward(x, *, target, weights, scale, reduce):
+            m = x.max(axis=1, keepdims=True)
+            per = np.log(np.exp(x - m).sum(axis=1)) + m[:, 0] - x[np.arange(len(x)), target]
+            if weights is not None:
+                per *= weights
+            return np.asarray(per.sum() * scale, dtype=x.dtype) if reduce else per
+
+    for old, new in ((OldSigmoid, "sigmoid"), (OldCrossEntropy, "cross_entropy")):
+        fails = sweep(ops=[old], checks=("integer",))
+        assert fails and "compute in floating point" in fails[0].message, old
+        assert not sweep(ops=[new], checks=("integer",))
+
+
+def test_integer_check_holds_ops_to_their_bool_declaration():
+    class Negate(Primitive):
+        name = "_test_sweep_negate"
+        register = False
+        kind = "unary"
+        rejects_bool = True              # but it accepts bools: a wrong declaration
+
+        def forward(x):
+            return np.logical_not(x) if x.dtype == bool else -x
+
+        vjp = (lambda g, out, x: -g,)
+        jvp = (lambda t, out, x: -t,)
+
+    fails = sweep(ops=[Negate], checks=("integer",))
+    assert fails and "rejects_bool" in fails[0].message
+    # neg and sub do refuse bools, as NumPy does, and pass
+    assert not sweep(ops=["neg", "sub", "sign"], checks=("integer",))
+    with pytest.raises(cr.ChainruleError):
+        cr.neg(cr.Tensor([True, False]))
+
+
+def test_integer_check_requires_a_wide_enough_float():
+    class Narrow(Primitive):             # int64 in, float16 out: NumPy would give float64
+        name = "_test_sweep_narrow"
+        register = False
+        kind = "unary"
+
+        def forward(x):
+            return np.tanh(x.astype(np.float16)) if x.dtype.kind != "f" else np.tanh(x)
+
+        vjp = REGISTRY["tanh"].vjp
+        jvp = REGISTRY["tanh"].jvp
+
+    fails = sweep(ops=[Narrow], checks=("integer",))
+    assert fails and "narrower" in fails[0].message
+
+
+def test_integer_versions_mix_values():
+    x = np.linspace(-2, 2, 9)
+    assert integer_version(x, np.int8).dtype == np.int8
+    np.testing.assert_array_equal(integer_version(x, np.int64), np.rint(x))
+    b = integer_version(x, bool)
+    assert b.dtype == bool and b.any() and not b.all()

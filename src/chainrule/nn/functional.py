@@ -21,6 +21,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.core import OpError, ShapeError, Tensor, apply
+from chainrule.ops._dtypes import float_dtype
 from chainrule.ops.fused import CrossEntropy, Linear
 
 __all__ = [
@@ -169,6 +170,18 @@ def embedding(ids: Any, weight: Any, padding_idx: int | None = None,
 
 
 # ---------------------------------------------------------------------- losses
+def _floating(x: Any) -> Any:
+    """Scores as a floating Tensor/array: integers and bools are cast as ``np.exp`` would.
+
+    A loss is not integral, and computing it in the scores' integer dtype would truncate
+    it (and the class weights, probability targets, ... cast to that dtype).
+    """
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+    dt = x.dtype
+    return x if dt.kind in "fc" else cr.astype(x, float_dtype(dt))
+
+
 def _reduce(per: Any, reduction: str, who: str) -> Any:
     if reduction == "mean":
         return cr.mean(per)
@@ -250,6 +263,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     """
     who = "cross_entropy"
     _check_reduction(reduction, who)
+    input = _floating(input)
     x, batch_shape = _flatten_classes(input, who)
     n, c = x.shape
     tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -307,6 +321,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """
     who = "nll_loss"
     _check_reduction(reduction, who)
+    input = _floating(input)
     x, batch_shape = _flatten_classes(input, who)
     n, c = x.shape
     t = _int_targets(target, n, c, who, ignore_index)
@@ -342,8 +357,8 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     """
     who = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, who)
-    x = input
-    xdata = x.data if isinstance(x, Tensor) else np.asarray(x)
+    x = _floating(input)
+    xdata = x.data if isinstance(x, Tensor) else x
     y = target if isinstance(target, Tensor) else np.asarray(target, dtype=xdata.dtype)
     if tuple(y.shape) != xdata.shape:
         raise ShapeError(f"{who}: target shape {tuple(y.shape)} must equal the input shape "
@@ -416,7 +431,8 @@ def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
     """
     who = "multi_margin_loss"
     _check_reduction(reduction, who)
-    terms, t, c, batch_shape = _margin_terms(input, target, margin, p, who)
+    # floating: the loss divides by C, and the class weights must not be cast to integers
+    terms, t, c, batch_shape = _margin_terms(_floating(input), target, margin, p, who)
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
         terms = terms * w[t].astype(terms.dtype).reshape(-1, 1)

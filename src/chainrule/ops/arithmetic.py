@@ -14,7 +14,7 @@ import numpy as np
 from ..core import Primitive, apply
 from ._batching import elementwise_batched
 from .elementwise import log
-from .select import where
+from .select import values_of, where
 
 
 class Add(Primitive):
@@ -52,6 +52,7 @@ class Sub(Primitive):
     name = "sub"
     broadcasts = True
     kind = "binary"
+    rejects_bool = True  # as NumPy: bool - bool is an error (use ^ or logical_xor)
 
     def forward(a, b):
         return a - b
@@ -139,6 +140,7 @@ class Neg(Primitive):
 
     name = "neg"
     kind = "unary"
+    rejects_bool = True  # as NumPy: -bool is an error (use ~ or logical_not)
 
     def forward(a):
         return -a
@@ -167,8 +169,23 @@ def _dpow_dexp(g: Any, out: Any, a: Any) -> Any:
     return g * out * where(positive, log(where(positive, a, 1.0)), 0.0)
 
 
+def _dpow_dbase(g: Any, out: Any, a: Any, b: Any) -> Any:
+    # d(a**b)/da = b * a**(b-1). At a = b = 0 that is 0 * 0**-1 = 0 * inf = NaN, but a**0
+    # is the constant 1, so the derivative is 0 (as in PyTorch). Changing the exponent to
+    # 1 there gives b * a**1 = 0 with finite factors, so higher derivatives stay NaN-free
+    # too (a where() on the result would still differentiate the inf branch).
+    at_zero = (np.asarray(values_of(a)) == 0) & (np.asarray(values_of(b)) == 0)
+    if not at_zero.any():
+        return g * b * a ** (b - 1)  # the common case: no extra node
+    return g * b * a ** where(at_zero, 1.0, b - 1)
+
+
 class Pow(Primitive):
-    """z = a ** b with a tensor exponent: dz/da = b·a^(b-1), dz/db = z·log(a)."""
+    """z = a ** b with a tensor exponent: dz/da = b·a^(b-1), dz/db = z·log(a).
+
+    At a = b = 0 (where z = 1), dz/da is taken as 0 (the derivative of the constant a**0),
+    not 0·∞ = NaN; dz/db is 0 wherever a <= 0. Both as in PyTorch.
+    """
 
     name = "pow"
     broadcasts = True
@@ -178,15 +195,24 @@ class Pow(Primitive):
     def forward(a, b):
         return np.power(a, b)
 
-    vjp = (lambda g, out, a, b: g * b * a ** (b - 1),
+    vjp = (lambda g, out, a, b: _dpow_dbase(g, out, a, b),
            lambda g, out, a, b: _dpow_dexp(g, out, a))
-    jvp = (lambda t, out, a, b: t * b * a ** (b - 1),
+    jvp = (lambda t, out, a, b: _dpow_dbase(t, out, a, b),
            lambda t, out, a, b: _dpow_dexp(t, out, a))
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
+def _dpow_scalar(g: Any, a: Any, p: Any) -> Any:
+    # p·a^(p-1), except for p = 0: a**0 is the constant 1, whose derivative is 0 everywhere
+    # (p·a^-1 would be 0·inf = NaN at a = 0). This also keeps the second derivative of a**1
+    # (and the third of a**2, ...) finite at 0, since each step lowers the exponent by one.
+    if p == 0:
+        return g * 0.0
+    return g * p * a ** (p - 1)
+
+
 class PowScalar(Primitive):
-    """z = a ** p for a constant number p: dz/da = p·a^(p-1)."""
+    """z = a ** p for a constant number p: dz/da = p·a^(p-1) (0 for p = 0, also at a = 0)."""
 
     name = "pow_scalar"
     kind = "unary"
@@ -195,13 +221,13 @@ class PowScalar(Primitive):
     def forward(a, *, exponent):
         return np.power(a, exponent)
 
-    vjp = (lambda g, out, a, *, exponent: g * exponent * a ** (exponent - 1),)
-    jvp = (lambda t, out, a, *, exponent: t * exponent * a ** (exponent - 1),)
+    vjp = (lambda g, out, a, *, exponent: _dpow_scalar(g, a, exponent),)
+    jvp = (lambda t, out, a, *, exponent: _dpow_scalar(t, a, exponent),)
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for p in (2, 3, 0.5, -1.5, 1):
+        for p in (2, 3, 0.5, -1.5, 1, 0):
             for shape in ((), (3,), (2, 3)):
                 yield (rng.uniform(0.5, 2.0, shape),), {"exponent": p}
 

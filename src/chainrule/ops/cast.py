@@ -17,7 +17,7 @@ class Cast(Primitive):
     name = "cast"
 
     def forward(x, *, dtype):
-        return x.astype(dtype)
+        return np.array(x, dtype=dtype)  # a copy, as ndarray.astype; also for numbers, lists
 
     vjp = (lambda g, out, x, *, dtype: g.astype(x.dtype),)
     jvp = (lambda t, out, x, *, dtype: t.astype(dtype),)

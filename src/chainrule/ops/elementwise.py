@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ._batching import elementwise_batched
+from ._dtypes import as_floating
 from .select import where
 
 
@@ -101,6 +102,7 @@ class Sign(Primitive):
 
     name = "sign"
     differentiable = False
+    rejects_bool = True  # as NumPy: np.sign has no bool loop
 
     def forward(x):
         return np.sign(x)
@@ -179,15 +181,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Primitive):
-    """z = σ(x) = 1/(1+e^-x), stable for large |x|: dz/dx = (1 - z)·z."""
+    """z = σ(x) = 1/(1+e^-x), stable for large |x|: dz/dx = (1 - z)·z.
+
+    Integer and bool inputs are computed in floating point, in the dtype ``np.exp`` would
+    give them (int64 -> float64, bool -> float16).
+    """
 
     name = "sigmoid"
     kind = "unary"
     domain = (-4.0, 4.0)
 
     def forward(x):
-        out = _sigmoid(x)
-        return out.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else out
+        x = as_floating(x)  # casting the result back to an integer dtype would give 0 or 1
+        return _sigmoid(x).astype(x.dtype, copy=False)  # NumPy < 2 widens float32 here
 
     vjp = (lambda g, out, x: g * (1 - out) * out,)
     jvp = (lambda t, out, x: t * (1 - out) * out,)

@@ -1,4 +1,7 @@
-"""Composite functions: built from primitives, so they need no rules of their own."""
+"""Composite functions: built from primitives, so they need no rules of their own.
+
+(``log_softmax`` is a primitive, in :mod:`chainrule.ops.reduce`; it is re-exported here.)
+"""
 
 from __future__ import annotations
 
@@ -6,39 +9,36 @@ from typing import Any
 
 import numpy as np
 
-from .reduce import logsumexp, normalize_axes
+from .reduce import log_softmax, normalize_axes
 from .reduce import sum as _sum
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Arithmetic mean over ``axis`` (the sum divided by the number of elements).
 
+    As ``np.mean``: integer and bool inputs give float64, and the mean over no elements
+    (an empty axis) is NaN, with NumPy's RuntimeWarning.
+
     Examples
     --------
     >>> import chainrule as cr
     >>> cr.mean(cr.Tensor([[1.0, 2.0], [3.0, 4.0]]), axis=1)
     Tensor([1.5, 3.5])
+    >>> cr.mean(cr.Tensor([1, 2]))
+    Tensor(1.5)
     """
     shape = np.shape(x)
     axes = normalize_axes(axis, len(shape), "mean")
     count = int(np.prod([shape[a] for a in axes])) if axes is not None else int(np.prod(shape))
-    return _sum(x, axis=axes, keepdims=keepdims) / max(count, 1)
-
-
-def log_softmax(x: Any, axis: int = -1) -> Any:
-    """log(softmax(x)) = x - logsumexp(x), computed stably.
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> cr.exp(cr.log_softmax(cr.Tensor([0.0, 0.0]))).data
-    array([0.5, 0.5])
-    """
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    total = _sum(x, axis=axes, keepdims=keepdims)
+    if count == 0:
+        # 0/0: NaN with a RuntimeWarning, as NumPy (dividing by 1 would claim a mean of 0)
+        return total / 0.0
+    return total / count
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably.
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably: exp(log_softmax(x)).
 
     Examples
     --------

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive
+from ._dtypes import as_floating
 from .functions import softmax
 from .linalg import matmul
 from .reduce import sum as _sum
@@ -136,18 +137,24 @@ class CrossEntropy(Primitive):
     """Softmax cross-entropy of (N, C) scores at integer targets, in one node.
 
     ``out = scale · Σ_i w_i (logsumexp(x_i) - x_i[t_i])`` (``reduce``), or the per-row
-    terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Fused because the
-    composed version (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which
-    dominates a small network's step; measured in ``bench/README.md``.
+    terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Integer scores give a
+    floating loss (as ``np.exp`` promotes them). Fused because the composed version
+    (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which dominates a small
+    network's step; measured in ``bench/README.md``.
     """
 
     name = "cross_entropy"
 
     def forward(x, *, target, weights, scale, reduce):
+        x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
         n = x.shape[0]
         m = x.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(x - m).sum(axis=1)) + m[:, 0]
-        per = lse - x[np.arange(n), target]
+        if not np.isfinite(m).all():
+            m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
+        z = x - m
+        # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
+        # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
+        per = np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), target]
         if weights is not None:
             per *= weights
         if not reduce:

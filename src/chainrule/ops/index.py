@@ -15,6 +15,7 @@ import numpy as np
 from ..core import Primitive, Tensor, apply
 from ..core.errors import OpError
 from ..core.sparse import RowSparse
+from .shape import check_axis
 
 
 def normalize_index(index: Any) -> tuple:
@@ -26,13 +27,19 @@ def normalize_index(index: Any) -> tuple:
         if isinstance(i, Tensor):
             i = i.data
         elif isinstance(i, list):
-            i = np.asarray(i)
+            try:
+                i = np.asarray(i)
+            except ValueError as exc:  # ragged nesting
+                raise OpError(f"getitem: the index list {i!r} does not form an array (its "
+                              f"rows differ in length); index with an integer array of one "
+                              f"shape, or with a tuple (one index per axis)") from exc
         if isinstance(i, np.ndarray):
             if i.dtype == np.bool_:
                 out.extend(np.nonzero(i))  # a mask is shorthand for the indices it selects
                 continue
             if i.dtype.kind not in "iu":
-                raise OpError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+                raise OpError(f"getitem: index arrays must hold integers or bools, got dtype "
+                              f"{i.dtype}; convert them first (e.g. idx.astype(int))")
         out.append(i)
     return tuple(out)
 
@@ -67,6 +74,7 @@ class GetItem(Primitive):
     """z = x[index]: the gradient is scattered (summed) back into x's shape."""
 
     name = "getitem"
+    views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, index):
         return x[index]
@@ -163,8 +171,7 @@ def take(x: Any, indices: Any, axis: int = 0) -> Any:
     Tensor([[2., 2.],
             [4., 4.]])
     """
-    nd = np.ndim(x)
-    axis = int(axis) % nd
+    axis = check_axis(axis, np.ndim(x), "take")
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     return getitem(x, (slice(None),) * axis + (idx,))
 
@@ -187,7 +194,7 @@ def gather(x: Any, indices: Any, axis: int) -> Any:
     if idx.ndim != nd:
         raise OpError(f"gather: indices must have as many dimensions as x ({nd}), "
                       f"got shape {idx.shape}")
-    axis = int(axis) % nd
+    axis = check_axis(axis, nd, "gather")
     shape = np.shape(x)
     grids = []
     for d in range(nd):

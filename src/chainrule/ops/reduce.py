@@ -1,4 +1,4 @@
-"""Reductions: sum, max, min and logsumexp over any axes, with keepdims.
+"""Reductions: sum, max, min and logsumexp over any axes, with keepdims; and log_softmax.
 
 The VJP of a reduction spreads the upstream gradient back over the reduced axes: ``sum``
 copies it to every element, ``max``/``min`` route it to the elements that won (split evenly
@@ -14,6 +14,8 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.errors import ShapeError
+from ._dtypes import as_floating
+from .select import values_of, where
 from .shape import broadcast_to
 
 
@@ -21,7 +23,13 @@ def normalize_axes(axis: Any, ndim: int, opname: str) -> tuple[int, ...] | None:
     """Canonical form of an ``axis`` argument: None, or a sorted tuple of positive axes."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    try:
+        axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    except TypeError:
+        axes = (axis,)
+    if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
+        raise ShapeError(f"{opname}: axis must be None, an int or a tuple of ints, got "
+                         f"{axis!r}")
     out = []
     for ax in axes:
         if not -ndim <= ax < ndim:
@@ -101,8 +109,16 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 
 def _argext_weights(out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> Any:
     # 1 for each element equal to the extreme, divided by how many tie: the gradient of a
-    # max is routed to the winner(s).
-    hit = (x == keep_reduced(out, x.ndim, axis, keepdims)).astype(dtype)
+    # max is routed to the winner(s). The weights are constants to differentiation, so
+    # they are computed on plain arrays (also under create_graph).
+    x = values_of(x)
+    ref = keep_reduced(values_of(out), x.ndim, axis, keepdims)
+    hit = x == ref
+    if np.isnan(ref).any():
+        # np.max returns NaN for a slice holding a NaN: route the gradient to the NaN(s),
+        # the element the output shows (as PyTorch), instead of 0/0 = NaN everywhere.
+        hit |= np.isnan(x)
+    hit = hit.astype(dtype)
     return hit / hit.sum(axis=axis, keepdims=True)
 
 
@@ -121,7 +137,11 @@ def _argext_batch_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 class Max(Primitive):
-    """z = max of x over ``axis``: the gradient goes to the maximal element(s)."""
+    """z = max of x over ``axis``: the gradient goes to the maximal element(s).
+
+    Ties share the gradient equally. A slice holding NaN has max NaN (as ``np.max``); its
+    gradient goes to the NaN element(s), split equally (as PyTorch), so it stays finite.
+    """
 
     name = "max"
     kind = "reduction"
@@ -148,7 +168,10 @@ def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 
 
 class Min(Primitive):
-    """z = min of x over ``axis``: the gradient goes to the minimal element(s)."""
+    """z = min of x over ``axis``: the gradient goes to the minimal element(s).
+
+    Ties and NaN as in :class:`Max`: a slice holding NaN sends its gradient to the NaN(s).
+    """
 
     name = "min"
     kind = "reduction"
@@ -175,26 +198,40 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 
 
 def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
+    x = as_floating(x)  # integers: computed as np.exp would (int64 -> float64)
+    # initial=-inf: an empty slice has max -inf (and logsumexp -inf, the empty sum's log)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for them
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _finite_shift(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """``out`` shaped to broadcast against ``x``, with -inf (all -inf slices) made 0."""
+    ref = keep_reduced(out, x.ndim, axis, keepdims)
+    lost = values_of(ref) == -np.inf
+    # exp(x - out) would be exp(-inf + inf) = NaN there; with 0 it is exp(-inf) = 0: the
+    # gradient of an all -inf slice is 0 (a masked-out row sends nothing back).
+    return where(lost, 0.0, ref) if lost.any() else ref
 
 
 def _softmax_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     from .elementwise import exp
 
-    return exp(x - keep_reduced(out, x.ndim, axis, keepdims))
+    return exp(x - _finite_shift(out, x, axis, keepdims))
 
 
 def _softmax_batch_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    return np.exp(x - keep_reduced(out, x.ndim, axis, keepdims))  # arrays only: plain NumPy
+    return np.exp(x - _finite_shift(out, x, axis, keepdims))  # arrays only: plain NumPy
 
 
 class LogSumExp(Primitive):
     """z = log Σ exp(x) over ``axis``, computed stably by shifting by the max.
 
-    dz/dx = softmax(x), so the VJP is the upstream gradient weighted by the softmax.
+    dz/dx = softmax(x), so the VJP is the upstream gradient weighted by the softmax. A
+    slice that is all -inf (or empty) gives -inf, with gradient 0. Integer inputs are
+    computed in floating point.
     """
 
     name = "logsumexp"
@@ -221,3 +258,76 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """
     return apply(LogSumExp, x, axis=normalize_axes(axis, np.ndim(x), "logsumexp"),
                  keepdims=keepdims)
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    x = as_floating(x)  # integers: computed as np.exp would (int64 -> float64)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0)  # -inf/inf/NaN slices: shifting cannot help
+    # Shift first, then subtract log Σ exp: both terms are small. x - logsumexp(x) would
+    # subtract two numbers near max(x), whose float32 spacing is 1e-3 at 1e4.
+    z = x - m
+    with np.errstate(divide="ignore"):  # all -inf slices: log 0
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(g: Any, out: Any, x: Any, *, axis: int) -> Any:
+    from .elementwise import exp
+
+    return g - exp(out) * sum(g, axis=axis, keepdims=True)       # (I - 1 pᵀ)ᵀ g
+
+
+def _log_softmax_jvp(t: Any, out: Any, x: Any, *, axis: int) -> Any:
+    from .elementwise import exp
+
+    return t - sum(exp(out) * t, axis=axis, keepdims=True)       # (I - 1 pᵀ) t
+
+
+class LogSoftmax(Primitive):
+    """z = x - logsumexp(x) along ``axis``: dz/dx = I - 1·pᵀ with p = softmax(x) = exp(z).
+
+    One node, computed as (x - max) - log Σ exp(x - max): the shift by the max changes
+    neither value nor gradient, and keeps float32 accurate for large x. Integer inputs are
+    computed in floating point.
+    """
+
+    name = "log_softmax"
+
+    def forward(x, *, axis):
+        return _log_softmax(x, axis)
+
+    vjp = (_log_softmax_vjp,)
+    jvp = (_log_softmax_jvp,)
+
+    def jvp_batched(tans, out, args, params):
+        t = tans[0]  # (B,) + x.shape: the softmax axis moves one to the right
+        return t - (np.exp(out) * t).sum(axis=params["axis"] + 1, keepdims=True)
+
+    def vjp_batched(i, g, out, args, params):
+        return g - np.exp(out) * g.sum(axis=params["axis"] + 1, keepdims=True)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape, axis in (((4,), 0), ((2, 3), 1), ((2, 3), 0), ((2, 3, 4), 1), ((1, 3), 0),
+                            ((3, 1), 1)):
+            yield (rng.normal(size=shape) * 2,), {"axis": axis}
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """log(softmax(x)) = x - logsumexp(x) along ``axis``, computed stably.
+
+    The max along ``axis`` is subtracted first (a constant shift that changes neither the
+    value nor the gradient), so float32 inputs with large values stay accurate.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.exp(cr.log_softmax(cr.Tensor([0.0, 0.0]))).data
+    array([0.5, 0.5])
+    >>> cr.log_softmax(cr.Tensor([1e6, 1e6 + 1], dtype="float32")).data
+    array([-1.3132616 , -0.31326166], dtype=float32)
+    """
+    from .shape import check_axis
+
+    return apply(LogSoftmax, x, axis=check_axis(axis, np.ndim(x), "log_softmax"))

@@ -10,8 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Primitive, apply
+from ..core import Primitive, Tensor, apply
+from ..core.errors import OpError
 from ._batching import elementwise_batched
+
+
+def values_of(v: Any) -> Any:
+    """The NumPy value of ``v`` (a Tensor's ``.data``, anything else as it is).
+
+    For masks that decide where a gradient goes: they are constants to differentiation, so
+    computing them on plain arrays gives the same rule and records nothing.
+    """
+    return v.data if isinstance(v, Tensor) else v
 
 
 class Where(Primitive):
@@ -50,11 +60,24 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return apply(Where, cond, a, b)
 
 
+def _routed(g: Any, out: Any, mine: Any, other: Any) -> Any:
+    """``g`` where ``mine`` is what the output shows, ½g on a tie with ``other``, else 0."""
+    m, o, z = values_of(mine), values_of(other), values_of(out)
+    won, also = m == z, o == z
+    if np.isnan(z).any():
+        # NaN propagates through maximum/minimum, so a NaN input is the one the output
+        # shows: it gets the gradient (½ each when both are NaN), never a lost gradient.
+        won, also = won | (m != m), also | (o != o)
+    return where(won, where(also, g * 0.5, g), 0.0)
+
+
 class Maximum(Primitive):
     """z = max(a, b) elementwise: the *max gate routes* the gradient to the larger input.
 
     Tie rule: where a == b the gradient is split equally (½ each), as in PyTorch, so the
-    result is the average of the two one-sided derivatives.
+    result is the average of the two one-sided derivatives. NaN rule: ``np.maximum``
+    returns NaN where either input is NaN, and the gradient goes to that NaN input (½ each
+    if both are NaN), so it is neither dropped nor sent to the value that was not returned.
     """
 
     name = "maximum"
@@ -65,15 +88,17 @@ class Maximum(Primitive):
     def forward(a, b):
         return np.maximum(a, b)
 
-    vjp = (lambda g, out, a, b: where(a > b, g, where(a == b, g * 0.5, 0.0)),
-           lambda g, out, a, b: where(b > a, g, where(a == b, g * 0.5, 0.0)))
-    jvp = (lambda t, out, a, b: where(a > b, t, where(a == b, t * 0.5, 0.0)),
-           lambda t, out, a, b: where(b > a, t, where(a == b, t * 0.5, 0.0)))
+    vjp = (lambda g, out, a, b: _routed(g, out, a, b),
+           lambda g, out, a, b: _routed(g, out, b, a))
+    jvp = (lambda t, out, a, b: _routed(t, out, a, b),
+           lambda t, out, a, b: _routed(t, out, b, a))
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def maximum(a: Any, b: Any) -> Any:
     """Elementwise maximum; the gradient goes to the larger input (split evenly on ties).
+
+    NaN propagates (as ``np.maximum``) and the gradient goes to the NaN input.
 
     Examples
     --------
@@ -85,7 +110,11 @@ def maximum(a: Any, b: Any) -> Any:
 
 
 class Minimum(Primitive):
-    """z = min(a, b) elementwise: routes the gradient to the smaller input (½ each on ties)."""
+    """z = min(a, b) elementwise: routes the gradient to the smaller input (½ each on ties).
+
+    NaN propagates (as ``np.minimum``) and the gradient goes to the NaN input, as in
+    :class:`Maximum`.
+    """
 
     name = "minimum"
     broadcasts = True
@@ -95,15 +124,15 @@ class Minimum(Primitive):
     def forward(a, b):
         return np.minimum(a, b)
 
-    vjp = (lambda g, out, a, b: where(a < b, g, where(a == b, g * 0.5, 0.0)),
-           lambda g, out, a, b: where(b < a, g, where(a == b, g * 0.5, 0.0)))
-    jvp = (lambda t, out, a, b: where(a < b, t, where(a == b, t * 0.5, 0.0)),
-           lambda t, out, a, b: where(b < a, t, where(a == b, t * 0.5, 0.0)))
+    vjp = Maximum.vjp  # the routing only asks which input the output shows
+    jvp = Maximum.jvp
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
 
 
 def minimum(a: Any, b: Any) -> Any:
     """Elementwise minimum; the gradient goes to the smaller input (split evenly on ties).
+
+    NaN propagates (as ``np.minimum``) and the gradient goes to the NaN input.
 
     Examples
     --------
@@ -158,7 +187,8 @@ def clip(x: Any, low: float | None = None, high: float | None = None) -> Any:
     Tensor([-1. ,  0.5,  1. ])
     """
     if low is None and high is None:
-        raise ValueError("clip: give at least one of low, high")
+        raise OpError("clip: both bounds are None, so there is nothing to clip; give `low`, "
+                      "`high` or both (None leaves that side open)")
     return apply(Clip, x, low=low, high=high)
 
 

@@ -13,8 +13,30 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
-from ..core.errors import ShapeError
+from ..core.errors import OpError, ShapeError
 from ._batching import pad_batch
+
+
+def check_axis(axis: Any, ndim: int, opname: str) -> int:
+    """``axis`` as a non-negative int, or a :class:`ShapeError` naming the valid axes.
+
+    NumPy-style negative axes count from the end. An out-of-range axis is an error rather
+    than wrapped around (``axis % ndim`` would silently pick another axis).
+
+    Examples
+    --------
+    >>> check_axis(-1, 3, "stack")
+    2
+    """
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise ShapeError(f"{opname}: axis must be an int, got {axis!r}")
+    if ndim == 0:
+        raise ShapeError(f"{opname}: a 0-d tensor has no axis {axis}; reshape it to 1-d "
+                         f"first (x.reshape(1))")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{opname}: axis {axis} is out of range for a tensor with {ndim} "
+                         f"dimension(s) (valid: {-ndim}..{ndim - 1})")
+    return int(axis) % ndim
 
 
 def _reshape_jvp_batched(tans: list, out: Any, args: list, params: dict) -> Any:
@@ -29,6 +51,7 @@ class Reshape(Primitive):
     """Same values, new shape: the gradient is reshaped back."""
 
     name = "reshape"
+    views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, shape):
         return np.reshape(x, shape)
@@ -62,6 +85,7 @@ class Transpose(Primitive):
     """Permute axes; the gradient is permuted back by the inverse permutation."""
 
     name = "transpose"
+    views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axes):
         return np.transpose(x, axes)
@@ -94,7 +118,11 @@ def transpose(x: Any, axes: Any = None) -> Any:
     nd = np.ndim(x)
     if axes is None:
         axes = tuple(range(nd))[::-1]
-    axes = tuple(int(a) % nd if nd else int(a) for a in axes)
+    axes = tuple(axes)
+    if len(axes) != nd:
+        raise ShapeError(f"transpose: axes {axes} must list each of the {nd} axes of a "
+                         f"tensor of shape {np.shape(x)} once")
+    axes = tuple(check_axis(a, nd, "transpose") for a in axes)
     if sorted(axes) != list(range(nd)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of 0..{nd - 1} "
                          f"for a tensor of shape {np.shape(x)}")
@@ -111,6 +139,7 @@ def permute(x: Any, *axes: int) -> Any:
 def swapaxes(x: Any, a: int, b: int) -> Any:
     """Exchange two axes (``x.mT`` is ``swapaxes(x, -1, -2)``)."""
     nd = np.ndim(x)
+    a, b = check_axis(a, nd, "swapaxes"), check_axis(b, nd, "swapaxes")
     perm = list(range(nd))
     perm[a], perm[b] = perm[b], perm[a]
     return transpose(x, tuple(perm))
@@ -120,6 +149,7 @@ class ExpandDims(Primitive):
     """Insert a length-1 axis; the gradient is reshaped back."""
 
     name = "expand_dims"
+    views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axis):
         return np.expand_dims(x, axis)
@@ -150,6 +180,7 @@ class Squeeze(Primitive):
     """Remove length-1 axes; the gradient is reshaped back."""
 
     name = "squeeze"
+    views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axis=None):
         return np.squeeze(x, axis)
@@ -181,6 +212,7 @@ class BroadcastTo(Primitive):
     """Repeat along broadcast axes; the engine sums the gradient back (broadcasts = True)."""
 
     name = "broadcast_to"
+    views = True  # the output may share the input's memory (one version counter)
     broadcasts = True
 
     def forward(x, *, shape):
@@ -270,12 +302,13 @@ def concatenate(xs: Any, axis: int = 0) -> Any:
     """
     xs = tuple(xs)
     if not xs:
-        raise ValueError("concatenate: need at least one tensor")
+        raise OpError("concatenate: got an empty sequence; pass a list of at least one "
+                      "tensor, e.g. concatenate([a, b], axis=0)")
     nd = np.ndim(xs[0])
     if nd == 0:
         raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated; "
                          "use stack()")
-    return apply(Concatenate, *xs, axis=int(axis) % nd)
+    return apply(Concatenate, *xs, axis=check_axis(axis, nd, "concatenate"))
 
 
 def stack(xs: Any, axis: int = 0) -> Any:
@@ -289,7 +322,8 @@ def stack(xs: Any, axis: int = 0) -> Any:
     """
     xs = tuple(xs)
     if not xs:
-        raise ValueError("stack: need at least one tensor")
+        raise OpError("stack: got an empty sequence; pass a list of at least one tensor, "
+                      "e.g. stack([a, b], axis=0)")
     nd = np.ndim(xs[0]) + 1
-    axis = int(axis) % nd
+    axis = check_axis(axis, nd, "stack")
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)

@@ -14,6 +14,14 @@ own ``samples(rng)`` generator, and checks in float64:
     second order, for ``twice_differentiable`` primitives: the gradient of
     s(x) = ⟨w, Jᵀu⟩ through the recorded backward pass (``create_graph=True``) against
     centered differences of s, itself evaluated with first-order backward passes;
+``integer``
+    forward on integer and bool versions of the samples (int64, int32, int8, bool) against
+    NumPy's result: the same computation in float64 on the same values. A result NumPy
+    keeps integral (add, max, matmul, relu of ints, ...) must be integral and equal to it;
+    any other result must be floating (at least as wide as NumPy's float ufuncs give:
+    int64 -> float64, int8/bool -> float16) and equal to it within that dtype's rounding.
+    A primitive that refuses bools as NumPy does (``-`` on bools) declares
+    ``rejects_bool = True`` and must then raise a ChainruleError for them;
 ``nondiff``
     a ``differentiable = False`` primitive returns outputs that do not require grad.
 
@@ -43,15 +51,18 @@ from typing import Any
 
 import numpy as np
 
-from ..core import REGISTRY, Primitive, Tensor, apply
+from ..core import REGISTRY, ChainruleError, Primitive, Tensor, apply
 from ..core.engine import backward as _backward
 from ..core.forward import forward_level
 from .gradcheck import central_difference, numeric_jvp, numeric_vjp
 
-__all__ = ["CHECKS", "SweepFailure", "applicable_checks", "sample_inputs", "sweep",
-           "sweep_cases"]
+__all__ = ["CHECKS", "INTEGER_DTYPES", "SweepFailure", "applicable_checks", "binary_sample",
+           "check_sample", "integer_mismatch", "integer_version", "reduction_sample",
+           "sample_inputs", "sweep", "sweep_cases", "unary_sample"]
 
-CHECKS = ("samples", "vjp", "jvp", "adjoint", "second", "nondiff")
+CHECKS = ("samples", "vjp", "jvp", "adjoint", "second", "integer", "nondiff")
+INTEGER_DTYPES = (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int8),
+                  np.dtype(np.bool_))
 
 UNARY_SHAPES = ((), (4,), (2, 3))
 BINARY_SHAPES = (((), ()), ((3,), (3,)), ((), (3,)), ((3,), ()), ((2, 3), (3,)),
@@ -112,6 +123,8 @@ def _spaced(rng: np.random.Generator, shape: tuple[int, ...], lo: float,
             hi: float) -> np.ndarray:
     """Distinct values at least (hi - lo) / (2n) apart, in random order (no ties)."""
     n = int(np.prod(shape)) if shape else 1
+    if n == 0:
+        return np.zeros(shape)
     step = (hi - lo) / n
     vals = lo + (rng.permutation(n) + 0.5 + rng.uniform(-0.25, 0.25, n)) * step
     return vals.reshape(shape).astype(np.float64)
@@ -137,6 +150,46 @@ def _canonical_axis(axis: Any, ndim: int) -> Any:
     return tuple(sorted({a % ndim for a in axes}))
 
 
+def unary_sample(op: str | type[Primitive], rng: np.random.Generator,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """One float64 input of ``shape`` from ``op``'s domain (off the kink at 0 if not smooth)."""
+    prim = _resolve(op)
+    lo, hi = prim.domain
+    return _uniform(rng, shape, lo, hi, not prim.smooth)
+
+
+def binary_sample(op: str | type[Primitive], rng: np.random.Generator,
+                  sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 inputs of shapes ``sa``, ``sb`` (|a - b| > KINK if not smooth)."""
+    prim = _resolve(op)
+    lo, hi = prim.domain
+    a = _uniform(rng, sa, lo, hi, not prim.smooth)
+    b = _uniform(rng, sb, lo, hi, not prim.smooth)
+    if not prim.smooth:
+        for _ in range(1000):
+            bad = np.abs(a - b) <= KINK  # the kink of max/min is a == b
+            if not bad.any():
+                break
+            b = _uniform(rng, sb, lo, hi, True)
+        else:
+            raise ValueError(f"{prim.name}: cannot sample |a - b| > {KINK}")
+    return a, b
+
+
+def reduction_sample(op: str | type[Primitive], rng: np.random.Generator,
+                     shape: tuple[int, ...], axis: Any, keepdims: bool
+                     ) -> tuple[tuple, dict]:
+    """``(args, params)`` for a reduction over ``axis`` (any NumPy form; passed canonical).
+
+    Non-smooth reductions (max, min) get distinct values, so no element ties.
+    """
+    prim = _resolve(op)
+    lo, hi = prim.domain
+    x = (_uniform(rng, shape, lo, hi, False) if prim.smooth
+         else _spaced(rng, shape, lo, hi))
+    return (x,), {"axis": _canonical_axis(axis, len(shape)), "keepdims": keepdims}
+
+
 def sample_inputs(op: str | type[Primitive],
                   rng: np.random.Generator) -> Iterator[tuple[tuple, dict]]:
     """The ``(args, params)`` samples the sweep uses for ``op`` (float64 arrays).
@@ -144,35 +197,20 @@ def sample_inputs(op: str | type[Primitive],
     Raises ``LookupError`` for a primitive with neither ``kind`` nor ``samples``.
     """
     prim = _resolve(op)
-    lo, hi = prim.domain
-    smooth = prim.smooth
     if prim.samples is not None:
         yield from prim.samples(rng)
         return
     if prim.kind == "unary":
         for shape in UNARY_SHAPES:
-            yield (_uniform(rng, shape, lo, hi, not smooth),), {}
+            yield (unary_sample(prim, rng, shape),), {}
     elif prim.kind == "binary":
         for sa, sb in BINARY_SHAPES:
-            a = _uniform(rng, sa, lo, hi, not smooth)
-            b = _uniform(rng, sb, lo, hi, not smooth)
-            if not smooth:
-                for _ in range(1000):
-                    bad = np.abs(a - b) <= KINK  # the kink of max/min is a == b
-                    if not bad.any():
-                        break
-                    b = _uniform(rng, sb, lo, hi, True)
-                else:
-                    raise ValueError(f"{prim.name}: cannot sample |a - b| > {KINK}")
-            yield (a, b), {}
+            yield binary_sample(prim, rng, sa, sb), {}
     elif prim.kind == "reduction":
         for shape in REDUCTION_SHAPES:
             for axis in _axis_choices(len(shape)):
                 for keepdims in (False, True):
-                    x = (_uniform(rng, shape, lo, hi, False) if smooth
-                         else _spaced(rng, shape, lo, hi))
-                    yield (x,), {"axis": _canonical_axis(axis, len(shape)),
-                                 "keepdims": keepdims}
+                    yield reduction_sample(prim, rng, shape, axis, keepdims)
     elif prim.kind is None:
         raise LookupError(
             f"primitive {prim.name!r} ({prim.__module__}.{prim.__qualname__}) has neither "
@@ -203,9 +241,10 @@ def applicable_checks(op: str | type[Primitive]) -> tuple[str, ...]:
     """The checks the sweep runs for ``op``."""
     prim = _resolve(op)
     if not prim.differentiable:
-        return ("nondiff",)
+        return ("nondiff", "integer")
     checks = ("samples", "vjp", "jvp", "adjoint")
-    return checks + ("second",) if prim.twice_differentiable else checks
+    checks += ("second",) if prim.twice_differentiable else ()
+    return checks + ("integer",)
 
 
 def sweep_cases(ops: Iterable[str | type[Primitive]] | None = None) -> list[tuple[str, str]]:
@@ -252,11 +291,94 @@ def _vjp(prim: type[Primitive], args: tuple, params: dict, fl: list[int], u: np.
     return _backward([out], [u], create_graph=create_graph, inputs=xs), xs
 
 
+def integer_version(a: Any, dtype: Any) -> np.ndarray:
+    """Integer (rounded) or bool (alternating by half-units) values near the float ``a``."""
+    dtype = np.dtype(dtype)
+    a = np.asarray(a, dtype=np.float64)
+    if dtype.kind == "b":
+        return np.asarray(np.floor(a * 2) % 2 == 1)  # a mix of True and False, any domain
+    return np.asarray(np.rint(a).astype(dtype))
+
+
+def integer_mismatch(out: Any, ref: Any, in_dtypes: Sequence[Any]) -> str | None:
+    """Why ``out``, computed from inputs of integer/bool ``in_dtypes``, is not NumPy's
+    answer; None when it is. ``ref`` is the same computation on the values in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> integer_mismatch(np.array([3]), np.array([3.0]), [np.int64]) is None
+    True
+    >>> integer_mismatch(np.array([0]), np.array([0.73]), [np.int64])[:30]
+    'an integral result of dtype in'
+    """
+    ref = np.asarray(ref, dtype=np.float64)
+    out = np.asarray(out)
+    if out.shape != ref.shape:
+        return f"shape {out.shape}, but {ref.shape} from float inputs"
+    if out.dtype.kind in "biu":
+        exact = np.isfinite(ref).all() and np.array_equal(ref, np.round(ref))
+        if not exact:
+            return (f"an integral result of dtype {out.dtype} ({_show(out)}) where the "
+                    f"computation is not integral ({_show(ref)}): compute in floating point "
+                    f"(see chainrule.ops._dtypes.as_floating)")
+        if not np.array_equal(out, ref.astype(out.dtype)):  # NumPy's wrap-around/bool rules
+            return f"integral result {_show(out)} differs from {_show(ref)}"
+        return None
+    if out.dtype.kind != "f":
+        return f"unexpected result dtype {out.dtype}"
+    want = np.result_type(*[np.promote_types(d, np.float16) for d in in_dtypes])
+    if not np.can_cast(want, out.dtype):
+        return (f"result dtype {out.dtype} is narrower than NumPy's float ufuncs give these "
+                f"inputs ({want})")
+    tol = 16 * float(np.finfo(out.dtype).eps)  # a few roundings in the result's precision
+    with np.errstate(all="ignore"):
+        ok = np.isclose(out.astype(np.float64), ref, rtol=tol, atol=tol, equal_nan=True)
+    if not ok.all():
+        return f"{_show(out)} but the float computation gives {_show(ref)} (rtol={tol:.2g})"
+    return None
+
+
+def _show(a: Any) -> str:
+    return np.array2string(np.asarray(a).reshape(-1)[:6], precision=4, separator=", ")
+
+
+def _check_integer(prim: type[Primitive], args: tuple, params: dict,
+                   fl: list[int]) -> str | None:
+    rejects_bool = getattr(prim, "rejects_bool", False)
+    for dtype in INTEGER_DTYPES:
+        iargs = [integer_version(a, dtype) if i in fl else a for i, a in enumerate(args)]
+        fargs = [a.astype(np.float64) if i in fl else a for i, a in enumerate(iargs)]
+        with np.errstate(all="ignore"):  # log(0), 1/0, ...: both sides must agree on them
+            try:
+                ref = np.asarray(apply(prim, *fargs, **params).data, dtype=np.float64)
+            except ChainruleError:   # refused for these values (max of nothing): so are ints
+                try:
+                    apply(prim, *iargs, **params)
+                except ChainruleError:
+                    continue
+                return f"{dtype} inputs: accepted values that float inputs are refused for"
+            try:
+                out = apply(prim, *iargs, **params).data
+            except ChainruleError as exc:
+                if dtype.kind == "b" and rejects_bool:
+                    continue
+                return f"{dtype} inputs: raised {type(exc).__name__}: {exc}"
+        if dtype.kind == "b" and rejects_bool:
+            return "declares rejects_bool = True but accepted bool inputs"
+        msg = integer_mismatch(out, ref, [iargs[i].dtype for i in fl])
+        if msg:
+            return f"{dtype} inputs: {msg}"
+    return None
+
+
 def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
                   rng: np.random.Generator) -> str | None:
     fl = _float_args(args)
     if not fl:
         return None
+    if check == "integer":
+        return _check_integer(prim, args, params, fl)
 
     def f(*ts: Any) -> Any:
         return apply(prim, *ts, **params)
@@ -332,9 +454,41 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
     raise ValueError(f"unknown check {check!r}; known: {CHECKS}")
 
 
+def check_sample(op: str | type[Primitive], check: str, args: Sequence[Any],
+                 params: dict | None = None, seed: int = 0) -> str | None:
+    """Run one sweep check on one ``(args, params)`` sample: None if it passes, else why.
+
+    ``check`` is one of "vjp", "jvp", "adjoint", "second", "integer". For building your
+    own samples (property-based tests): float arguments must be float64 arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_sample("tanh", "vjp", (np.array([0.5, -1.0]),)) is None
+    True
+    """
+    prim = _resolve(op)
+    if check not in ("vjp", "jvp", "adjoint", "second", "integer"):
+        raise ValueError(f"check_sample: unknown check {check!r}")
+    if check != "integer" and not prim.differentiable:
+        return None
+    return _check_sample(prim, check, tuple(args), dict(params or {}),
+                         np.random.default_rng(seed))
+
+
 def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
     rng = np.random.default_rng(seed)
     name = prim.name
+    if check == "integer" and not prim.differentiable:
+        fails = []
+        for k, args in enumerate(_nondiff_inputs(prim, rng)):
+            try:
+                msg = _check_sample(prim, check, tuple(args), {}, rng)
+            except Exception as exc:
+                msg = f"raised {type(exc).__name__}: {exc}"
+            if msg:
+                fails.append(SweepFailure(name, check, f"{msg} [{_describe(args, {})}]", k))
+        return fails
     if check == "nondiff":
         fails = []
         for k, args in enumerate(_nondiff_inputs(prim, rng)):

@@ -61,6 +61,8 @@ def test_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["train", "digits", "--hidden", "12,x"])
     assert "--hidden" in capsys.readouterr().err
-    assert main(["train", "digits", "--epochs", "0", "--no-progress"]) == 2
-    assert "epochs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:   # a usage error now, before any work
+        main(["train", "digits", "--epochs", "0", "--no-progress"])
+    assert info.value.code == 2
+    assert "--epochs: must be an integer >= 1, got '0'" in capsys.readouterr().err
     assert main(["train"]) == 2

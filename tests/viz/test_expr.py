@@ -543,7 +543,17 @@ def test_module_is_stdlib_only_and_never_evals() -> None:
         "dataclasses",
         "types",
         "typing",
+        # chainrule's own exception module (ExpressionError is a ChainruleError); it
+        # imports nothing itself, checked below.
+        "..core.errors",
     }
+    errors_source = Path(expr_module.__file__).parents[1].joinpath("core", "errors.py")
+    errors_imports = {
+        line.split()[1]
+        for line in errors_source.read_text(encoding="utf-8").splitlines()
+        if line.startswith(("import ", "from "))
+    }
+    assert errors_imports <= {"__future__"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -46,6 +47,9 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05, "adam": 2e-3, "adamw": 2e-3}
 CHECKPOINT = "digits.ckpt"
 CURVES = "curves.png"
+METRICS = "metrics.json"
+#: What an output folder holds; an existing --out with anything else is not replaced.
+OUTPUT_FILES = frozenset({CHECKPOINT, CURVES, METRICS})
 
 
 @dataclasses.dataclass
@@ -78,14 +82,20 @@ class DigitsConfig:
             if value not in allowed:
                 raise ChainruleError(f"digits: unknown {name} {value!r}; choose one of "
                                      f"{', '.join(allowed)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ChainruleError("digits: epochs and batch_size must be >= 1")
-        if any(h < 1 for h in self.hidden):
-            raise ChainruleError(f"digits: hidden sizes must be >= 1, got {self.hidden}")
-        if self.lr is not None and self.lr <= 0:
-            raise ChainruleError(f"digits: lr must be > 0, got {self.lr}")
-        if self.l2 < 0:
-            raise ChainruleError(f"digits: l2 must be >= 0, got {self.l2}")
+        for name, value, low in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
+                                 ("seed", self.seed, 0)):
+            # bool is an int to Python; 2.5 or "4" would fail much later, or not at all.
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+                raise ChainruleError(f"digits: {name} must be an integer >= {low}, got "
+                                     f"{value!r}")
+        if any(not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1
+               for h in self.hidden):
+            raise ChainruleError(f"digits: hidden sizes must be integers >= 1, got "
+                                 f"{self.hidden}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ChainruleError(f"digits: lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ChainruleError(f"digits: l2 must be a finite number >= 0, got {self.l2}")
 
     @property
     def learning_rate(self) -> float:
@@ -201,9 +211,27 @@ def _progress(iterable: Any, enabled: bool, total: int) -> Any:
 
 def train(cfg: DigitsConfig | None = None, *,
           log: Callable[..., None] = print) -> DigitsResult:
-    """Run the digits job described by ``cfg``; see the module docstring."""
+    """Run the digits job described by ``cfg``; see the module docstring.
+
+    With ``cfg.out`` set, the output folder is checked before training and written all at
+    once at the end (:func:`chainrule.apps._outputs.atomic_folder`): a failure leaves a
+    previous run's folder as it was and no partial new one.
+    """
+    from ._outputs import atomic_folder
+
     cfg = cfg or DigitsConfig()
     cfg.check()
+    if cfg.out is None:
+        return _train(cfg, None, log)
+    with atomic_folder(cfg.out, OUTPUT_FILES, "the digits output folder") as tmp:
+        result = _train(cfg, tmp, log)
+    result.checkpoint = os.path.join(cfg.out, CHECKPOINT)
+    result.curves = os.path.join(cfg.out, CURVES)
+    log(f"checkpoint: {result.checkpoint}\ncurves: {result.curves}")
+    return result
+
+
+def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> DigitsResult:
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     Xtr, Xte, ytr, yte = load_digits_split()
@@ -254,10 +282,9 @@ def train(cfg: DigitsConfig | None = None, *,
         f"train accuracy: {train_acc:.4f}; {cfg.epochs} epochs in {seconds:.1f} s")
 
     ckpt_path = curves_path = None
-    if cfg.out is not None:
-        os.makedirs(cfg.out, exist_ok=True)
-        ckpt_path = os.path.join(cfg.out, CHECKPOINT)
-        curves_path = os.path.join(cfg.out, CURVES)
+    if out is not None:
+        ckpt_path = os.path.join(out, CHECKPOINT)
+        curves_path = os.path.join(out, CURVES)
         config = dataclasses.asdict(cfg)
         config["hidden"] = list(cfg.hidden)
         cr.io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -267,10 +294,9 @@ def train(cfg: DigitsConfig | None = None, *,
         title = (f"digits MLP {list(cfg.hidden)} {cfg.activation}, {cfg.loss}, "
                  f"{cfg.optimizer}: test acc {test_acc:.3f}")
         plot_curves(history, curves_path, title)
-        with open(os.path.join(cfg.out, "metrics.json"), "w", encoding="utf-8") as fh:
+        with open(os.path.join(out, METRICS), "w", encoding="utf-8") as fh:
             json.dump({"test_accuracy": test_acc, "train_accuracy": train_acc,
                        "seconds": seconds, "config": config}, fh, indent=2)
-        log(f"checkpoint: {ckpt_path}\ncurves: {curves_path}")
     return DigitsResult(test_acc, train_acc, history, seconds, ckpt_path, curves_path, model)
 
 

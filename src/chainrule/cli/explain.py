@@ -26,6 +26,7 @@ import warnings
 
 from ..core import ChainruleError
 from ..viz.expr import MATH_FUNCTIONS, ExpressionError, Var, evaluate, parse, variables
+from ._common import int_option
 
 FORMATS = {"text": "text", "md": "markdown", "markdown": "markdown", "html": "html"}
 
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "DOT text)")
     p.add_argument("--format", choices=sorted(FORMATS), default="text",
                    help="output format (default: text)")
-    p.add_argument("--precision", type=int, default=4, metavar="N",
+    p.add_argument("--precision", type=int_option(minimum=0, maximum=15), default=4, metavar="N",
                    help="decimals of non-integer numbers (default 4; 2 as in the lectures)")
     p.set_defaults(func=run)
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
+
+from ._common import SEED, float_option, int_option, read_text, write_text
 
 _SPLITS = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
 
@@ -27,6 +28,13 @@ def _default(split: str) -> str | None:
         return None
     path = os.path.join(root, "conll2003", _SPLITS[split])
     return path if os.path.exists(path) else None
+
+
+# Checked option types: a bad value is a usage error (exit 2) before anything runs.
+_DIM = int_option(minimum=1)
+_POSITIVE = float_option(minimum=0.0, min_inclusive=False)
+_NON_NEGATIVE = float_option(minimum=0.0)
+_PROB_LT1 = float_option(0.0, 1.0, max_inclusive=False)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,36 +64,39 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="word-level softmax, or sentence-level CRF with Viterbi decoding")
     m.add_argument("--features", default=",".join(d.features),
                    help="comma-separated: word, caps, shape, suffixN, prefixN")
-    m.add_argument("--window", type=int, default=d.window, help="context words on each side")
-    m.add_argument("--word-dim", type=int, default=d.word_dim)
-    m.add_argument("--caps-dim", type=int, default=d.caps_dim)
-    m.add_argument("--affix-dim", type=int, default=d.affix_dim)
-    m.add_argument("--shape-dim", type=int, default=d.shape_dim)
-    m.add_argument("--hidden", type=int, default=d.hidden, help="hidden units (0: none)")
+    m.add_argument("--window", type=int_option(minimum=0), default=d.window,
+                   help="context words on each side")
+    m.add_argument("--word-dim", type=_DIM, default=d.word_dim)
+    m.add_argument("--caps-dim", type=_DIM, default=d.caps_dim)
+    m.add_argument("--affix-dim", type=_DIM, default=d.affix_dim)
+    m.add_argument("--shape-dim", type=_DIM, default=d.shape_dim)
+    m.add_argument("--hidden", type=int_option(minimum=0), default=d.hidden,
+                   help="hidden units (0: none)")
     m.add_argument("--activation", choices=("tanh", "relu", "hardtanh"), default=d.activation)
-    m.add_argument("--dropout", type=float, default=d.dropout)
-    m.add_argument("--min-freq", type=int, default=d.min_freq)
+    m.add_argument("--dropout", type=_PROB_LT1, default=d.dropout)
+    m.add_argument("--min-freq", type=int_option(minimum=1), default=d.min_freq)
     m.add_argument("--unconstrained", action="store_true",
                    help="allow ill-formed IOB2 transitions (e.g. O -> I-PER) when decoding")
     o = t.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=("sgd", "adagrad", "adam", "adamw"),
                    default=d.optimizer)
-    o.add_argument("--lr", type=float, default=d.lr)
-    o.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    o.add_argument("--lr", type=_POSITIVE, default=d.lr)
+    o.add_argument("--weight-decay", type=_NON_NEGATIVE, default=d.weight_decay)
     o.add_argument("--schedule", choices=("none", "exp", "cosine", "plateau"),
                    default=d.schedule)
-    o.add_argument("--lr-gamma", type=float, default=d.lr_gamma,
+    o.add_argument("--lr-gamma", type=float_option(0.0, 1.0, min_inclusive=False),
+                   default=d.lr_gamma,
                    help="lr factor per epoch (exp) or per non-improving epoch (plateau)")
-    o.add_argument("--batch-size", type=int, default=None,
+    o.add_argument("--batch-size", type=int_option(minimum=1), default=None,
                    help="tokens (softmax, default 128) or sentences (crf, default 16) per batch")
-    o.add_argument("--clip-norm", type=float, default=d.clip_norm, help="0 disables")
-    o.add_argument("--unk-p", type=float, default=d.unk_p,
+    o.add_argument("--clip-norm", type=_NON_NEGATIVE, default=d.clip_norm, help="0 disables")
+    o.add_argument("--unk-p", type=float_option(0.0, 1.0), default=d.unk_p,
                    help="probability of replacing a singleton training word by <unk>")
-    o.add_argument("--max-epochs", type=int, default=d.max_epochs)
-    o.add_argument("--patience", type=int, default=d.patience)
-    o.add_argument("--time-budget", type=float, default=None, help="seconds")
-    o.add_argument("--seed", type=int, default=d.seed)
-    o.add_argument("--threads", type=int, default=d.threads,
+    o.add_argument("--max-epochs", type=int_option(minimum=1), default=d.max_epochs)
+    o.add_argument("--patience", type=int_option(minimum=1), default=d.patience)
+    o.add_argument("--time-budget", type=_POSITIVE, default=None, help="seconds")
+    o.add_argument("--seed", type=SEED, default=d.seed)
+    o.add_argument("--threads", type=int_option(minimum=0), default=d.threads,
                    help="BLAS threads while training (0: the library's own choice)")
     o.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     t.set_defaults(func=_train)
@@ -106,44 +117,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=_tag)
 
 
-def _fail(msg: str) -> int:
-    print(f"chainrule ner: error: {msg}", file=sys.stderr)
-    return 2
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from chainrule.apps.ner.conll import ConllFormatError
-    from chainrule.apps.ner.features import FeatureError
-    from chainrule.apps.ner.metrics import EvaluationError
-    from chainrule.apps.ner.tags import TagSchemeError
-    from chainrule.core import ChainruleError
-
-    return (ChainruleError, ConllFormatError, FeatureError, TagSchemeError, EvaluationError,
-            OSError)
-
-
 def _read(path: str | None, what: str) -> Any:
     from chainrule.apps.ner.conll import read_conll
+    from chainrule.core import ChainruleError
 
     if not path:
-        raise FileNotFoundError(f"no {what} file given (pass --{what} or set CHAINRULE_DATA)")
+        raise ChainruleError(f"no {what} file given (pass --{what} or set CHAINRULE_DATA)")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} file {path!r} does not exist")
+        raise ChainruleError(f"{what} file {path!r} does not exist")
     sentences = read_conll(path)
     if not sentences:
-        raise FileNotFoundError(f"{what} file {path!r} holds no sentences")
+        raise ChainruleError(f"{what} file {path!r} holds no sentences")
     return sentences
 
 
+# Errors are not caught here: cli.main turns every ChainruleError and OSError into one
+# "chainrule: error: ..." line and exit status 1.
 def _train(args: argparse.Namespace) -> int:
-    try:
-        return _train_impl(args)
-    except _known_errors() as e:
-        return _fail(str(e))
-
-
-def _train_impl(args: argparse.Namespace) -> int:
-    from chainrule.apps.ner.model import save_tagger
+    from chainrule.apps._outputs import atomic_folder
+    from chainrule.apps.ner.model import MODEL_FOLDER_FILES, save_tagger
     from chainrule.apps.ner.train import TrainConfig, evaluate_model, plot_learning_curve, train
 
     config = TrainConfig(
@@ -160,42 +152,46 @@ def _train_impl(args: argparse.Namespace) -> int:
     train_s = _read(args.train, "train")
     dev_s = _read(args.dev, "dev")
     test_s = None if args.no_test or not args.test else _read(args.test, "test")
-    result = train(config, train_s, dev_s)
-    paths = save_tagger(args.out, result.model, result.extractor, config.to_dict())
-    metrics: dict[str, Any] = {
-        "decoder": config.decoder,
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "stop_reason": result.stop_reason,
-        "train_seconds": result.seconds,
-        "mean_epoch_seconds": result.mean_epoch_seconds,
-        "history": result.history,
-    }
-    # A softmax model decodes with the IOB2 constraints by default; its plain per-word
-    # argmax is scored too, so both numbers are on record.
-    argmax = config.decoder == "softmax" and config.constrained
+    # The whole folder is built in a temporary sibling and renamed into place at the end:
+    # entering the block checks --out before training, and any failure (full disk,
+    # Ctrl-C) leaves an existing model folder as it was.
+    with atomic_folder(args.out, MODEL_FOLDER_FILES, "a model folder") as tmp:
+        result = train(config, train_s, dev_s)
+        paths = save_tagger(tmp, result.model, result.extractor, config.to_dict())
+        metrics: dict[str, Any] = {
+            "decoder": config.decoder,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stop_reason": result.stop_reason,
+            "train_seconds": result.seconds,
+            "mean_epoch_seconds": result.mean_epoch_seconds,
+            "history": result.history,
+        }
+        # A softmax model decodes with the IOB2 constraints by default; its plain per-word
+        # argmax is scored too, so both numbers are on record.
+        argmax = config.decoder == "softmax" and config.constrained
 
-    def report(split: str, path: str, sentences: Any) -> None:
-        r, strict, _ = evaluate_model(result.model, result.extractor, sentences,
-                                      constrained=config.constrained)
-        entry = {"file": path, "conlleval": r.to_dict(), "strict": strict.to_dict()}
-        print(f"{split} ({path}):")
-        print(r.format_table())
-        print(f"strict IOB2 F1: {100 * strict.f1:.2f}")
-        if argmax:
-            a, _, _ = evaluate_model(result.model, result.extractor, sentences,
-                                     constrained=False)
-            entry["argmax_conlleval"] = a.to_dict()
-            print(f"per-word argmax decoding (no constraints) F1: {100 * a.f1:.2f}")
-        metrics[split] = entry
+        def report(split: str, path: str, sentences: Any) -> None:
+            r, strict, _ = evaluate_model(result.model, result.extractor, sentences,
+                                          constrained=config.constrained)
+            entry = {"file": path, "conlleval": r.to_dict(), "strict": strict.to_dict()}
+            print(f"{split} ({path}):")
+            print(r.format_table())
+            print(f"strict IOB2 F1: {100 * strict.f1:.2f}")
+            if argmax:
+                a, _, _ = evaluate_model(result.model, result.extractor, sentences,
+                                         constrained=False)
+                entry["argmax_conlleval"] = a.to_dict()
+                print(f"per-word argmax decoding (no constraints) F1: {100 * a.f1:.2f}")
+            metrics[split] = entry
 
-    report("dev", args.dev, dev_s)
-    if test_s is not None:
-        report("test", args.test, test_s)
-    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2)
-    curve = os.path.join(args.out, "learning_curve.png")
-    plot_learning_curve(result.history, curve, title=f"NER window tagger ({config.decoder})")
+        report("dev", args.dev, dev_s)
+        if test_s is not None:
+            report("test", args.test, test_s)
+        with open(os.path.join(tmp, "metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=2)
+        plot_learning_curve(result.history, os.path.join(tmp, "learning_curve.png"),
+                            title=f"NER window tagger ({config.decoder})")
     print(f"trained in {result.seconds:.1f}s ({len(result.history)} epochs, "
           f"{result.mean_epoch_seconds:.1f}s/epoch); model written to {args.out} "
           f"({', '.join(os.path.basename(p) for p in paths.values())}, metrics.json, "
@@ -204,20 +200,25 @@ def _train_impl(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    try:
-        from chainrule.apps.ner.conll import write_conll
-        from chainrule.apps.ner.model import load_tagger
-        from chainrule.apps.ner.train import evaluate_model
+    import contextlib
 
+    from chainrule.apps._outputs import atomic_file
+    from chainrule.apps.ner.conll import write_conll
+    from chainrule.apps.ner.model import load_tagger
+    from chainrule.apps.ner.train import evaluate_model
+
+    with contextlib.ExitStack() as stack:
+        # --output is checked (a temporary file created beside it) before the model is
+        # even loaded, and appears only complete.
+        tmp = (stack.enter_context(atomic_file(args.output, "--output"))
+               if args.output else None)
         model, extractor, config = load_tagger(args.model)
         sentences = _read(args.data or _default("dev"), "data")
         constrained = bool(config.get("architecture", {}).get("constrained", True))
         report, strict, pred = evaluate_model(model, extractor, sentences,
                                               constrained=constrained)
-        if args.output:
-            write_conll(args.output, sentences, pred)
-    except _known_errors() as e:
-        return _fail(str(e))
+        if tmp is not None:
+            write_conll(tmp, sentences, pred)
     if args.json:
         print(json.dumps({"conlleval": report.to_dict(), "strict": strict.to_dict()}, indent=2))
     else:
@@ -228,21 +229,17 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    try:
-        from chainrule.apps.ner.model import load_tagger
-        from chainrule.apps.ner.tagger import format_output, tag_text
+    from chainrule.apps.ner.model import load_tagger
+    from chainrule.apps.ner.tagger import format_output, iter_tag_text
 
-        model, extractor, config = load_tagger(args.model)
-        if args.file is None:
-            text = sys.stdin.read()
-        else:
-            with open(args.file, encoding="utf-8") as f:
-                text = f.read()
-        constrained = bool(config.get("architecture", {}).get("constrained", True))
-        tagged = tag_text(model, extractor, text, constrained=constrained)
-    except _known_errors() as e:
-        return _fail(str(e))
-    out = format_output(tagged, args.format)
-    if out:
-        print(out)
+    model, extractor, config = load_tagger(args.model)
+    # Bytes in, bytes out, UTF-8 both ways whatever the locale (see read_text).
+    text = read_text(args.file, "input")
+    constrained = bool(config.get("architecture", {}).get("constrained", True))
+    # Sentence by sentence: the output of a long input is never held whole. Each block
+    # plus "\n" reproduces format_output() of all sentences followed by a newline.
+    for tagged in iter_tag_text(model, extractor, text, constrained=constrained):
+        out = format_output([tagged], args.format)
+        if out:
+            write_text(out + "\n")
     return 0

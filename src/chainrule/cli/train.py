@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import SEED, float_option, int_option
+
 
 def _sizes(text: str) -> tuple[int, ...]:
     text = text.strip().lower()
@@ -41,13 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="softmax cross-entropy, or the multiclass SVM (hinge) loss")
     d.add_argument("--optimizer", choices=app.OPTIMIZERS, default=c.optimizer,
                    help="momentum = SGD with Nesterov momentum 0.9")
-    d.add_argument("--lr", type=float, default=None,
+    d.add_argument("--lr", type=float_option(minimum=0.0, min_inclusive=False), default=None,
                    help=f"learning rate (default per optimizer: {app.DEFAULT_LR})")
     d.add_argument("--lr-schedule", choices=("none", "cosine"), default=c.lr_schedule)
-    d.add_argument("--l2", type=float, default=c.l2, help="λ of the penalty λ·ΣW² on weights")
-    d.add_argument("--epochs", type=int, default=c.epochs)
-    d.add_argument("--batch-size", type=int, default=c.batch_size)
-    d.add_argument("--seed", type=int, default=c.seed)
+    d.add_argument("--l2", type=float_option(minimum=0.0), default=c.l2,
+                   help="λ of the penalty λ·ΣW² on weights")
+    d.add_argument("--epochs", type=int_option(minimum=1), default=c.epochs)
+    d.add_argument("--batch-size", type=int_option(minimum=1), default=c.batch_size)
+    d.add_argument("--seed", type=SEED, default=c.seed)
     d.add_argument("--out", default=c.out, help="output folder")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=run_digits)
@@ -55,18 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_digits(args: argparse.Namespace) -> int:
     from ..apps import digits as app
-    from ..core import ChainruleError
 
     cfg = app.DigitsConfig(
         hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
         optimizer=args.optimizer, lr=args.lr, l2=args.l2, epochs=args.epochs,
         batch_size=args.batch_size, seed=args.seed, lr_schedule=args.lr_schedule,
         out=args.out, progress=not args.no_progress)
-    try:
-        app.train(cfg)
-    except ChainruleError as exc:
-        import sys
-
-        print(f"chainrule train digits: error: {exc}", file=sys.stderr)
-        return 2
+    # Errors (a ChainruleError, an unwritable --out) are reported by cli.main, exit status 1.
+    app.train(cfg)
     return 0

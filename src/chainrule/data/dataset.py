@@ -19,6 +19,10 @@ from chainrule.core import ChainruleError, ShapeError, Tensor
 __all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 class Dataset:
     """Base class: override ``__len__`` and ``__getitem__``."""
 
@@ -49,7 +53,12 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ChainruleError("TensorDataset needs at least one array")
-        self.arrays = tuple(a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
+        try:
+            self.arrays = tuple(a.data if isinstance(a, Tensor) else np.asarray(a)
+                                for a in arrays)
+        except ValueError as exc:  # ragged nested lists
+            raise ShapeError(f"TensorDataset: an argument is not a rectangular array ({exc})"
+                             ) from None
         n = len(self.arrays[0])
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or len(a) != n:
@@ -107,6 +116,8 @@ class DataLoader:
     ----------
     dataset : Dataset
     batch_size : int
+        A positive integer (not a float, string or bool: each raises
+        :class:`~chainrule.ChainruleError`).
     shuffle : bool
         Draw a fresh permutation every epoch from ``rng``.
     drop_last : bool
@@ -130,15 +141,30 @@ class DataLoader:
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
                  rng: np.random.Generator | int | None = None) -> None:
-        if int(batch_size) < 1:
-            raise ChainruleError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        # Checked here, not at the first iteration: int(2.5) == 2 and int("4") == 4 would
+        # silently change the batching, and True is an int to Python.
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ChainruleError(f"DataLoader: batch_size must be an integer >= 1, got "
+                                 f"{batch_size!r}")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool | np.bool_):
+                raise ChainruleError(f"DataLoader: {name} must be True or False, got {flag!r}")
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise ChainruleError(f"DataLoader: the dataset must have __len__ and __getitem__, "
+                                 f"got {type(dataset).__name__}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise ChainruleError(f"DataLoader: collate_fn must be callable, got "
+                                 f"{type(collate_fn).__name__}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            if not _is_int(rng) or rng < 0:
+                raise ChainruleError(f"DataLoader: rng must be a numpy.random.Generator or a "
+                                     f"seed (an integer >= 0), got {rng!r}")
+            rng = np.random.default_rng(rng)
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            rng = np.random.default_rng(rng)
         self.rng = rng
 
     def __len__(self) -> int:

@@ -43,12 +43,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..core.errors import ChainruleError
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
     "FUNCTION_ARITY",
     "MATH_FUNCTIONS",
     "ExpressionError",
+    "ExpressionTypeError",
     "Node",
     "Num",
     "Var",
@@ -106,8 +109,11 @@ def _snippet(text: str, column: int) -> tuple[str, int]:
     return prefix + window + suffix, len(prefix) + offset - start
 
 
-class ExpressionError(ValueError):
+class ExpressionError(ChainruleError, ValueError):
     """An expression could not be parsed or evaluated.
+
+    A :class:`chainrule.ChainruleError` (so the command line reports it like every other
+    library error) and a :class:`ValueError` (so existing ``except ValueError`` code works).
 
     Parameters
     ----------
@@ -156,6 +162,32 @@ class ExpressionError(ValueError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps the error picklable (e.g. across multiprocessing) despite the custom __init__.
         return (type(self), (self.reason, self.text, self.column, self.hint))
+
+
+class ExpressionTypeError(ExpressionError, TypeError):
+    """A function of this module was given something that is not text or a tree.
+
+    Also a :class:`TypeError`, which is what such a mistake used to raise.
+
+    Examples
+    --------
+    >>> try:
+    ...     parse(b"x + 1")
+    ... except ExpressionTypeError as e:
+    ...     print(e, isinstance(e, TypeError), isinstance(e, ChainruleError))
+    expression must be a str, not bytes True True
+    """
+
+    def __init__(self, reason: str) -> None:
+        # No text and no column: there is nothing to draw a caret under.
+        self.reason = reason
+        self.text = None
+        self.column = 0
+        self.hint = None
+        Exception.__init__(self, reason)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +261,7 @@ def _children(node: Node) -> tuple[Node, ...]:
         return (node.left, node.right)
     if isinstance(node, Call):
         return node.args
-    raise TypeError(f"not an expression node: {node!r}")
+    raise ExpressionTypeError(f"not an expression node: {node!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,8 +621,8 @@ def parse(text: str) -> Node:
     ------
     ExpressionError
         For any input that is not a valid expression, pointing at the first bad token.
-    TypeError
-        If ``text`` is not a string.
+    ExpressionTypeError
+        If ``text`` is not a string (also a ``TypeError``).
 
     Examples
     --------
@@ -607,7 +639,7 @@ def parse(text: str) -> Node:
              ^
     """
     if not isinstance(text, str):
-        raise TypeError(f"expression must be a str, not {type(text).__name__}")
+        raise ExpressionTypeError(f"expression must be a str, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         # Checked before any tokenizing so the cost of rejecting is independent of the input.
         raise ExpressionError(
@@ -739,34 +771,50 @@ def evaluate(
     return values[0]
 
 
+def _short_source(node: Node) -> str:
+    source = to_source(node)
+    return source if len(source) <= 60 else source[:57] + "..."
+
+
 def _apply(
     node: Node, args: list[Any], functions: Mapping[str, Callable[..., Any]], text: str | None
 ) -> Any:
     try:
         if isinstance(node, Unary):
             # Unary plus is the identity: not every array-like type implements __pos__.
-            return operator.neg(args[0]) if node.op == "-" else args[0]
-        if isinstance(node, Binary):
-            return _OPERATORS[node.op](args[0], args[1])
-        assert isinstance(node, Call)
-        fn = functions.get(node.func)
-        if fn is None:
-            raise ExpressionError(
-                f"function {node.func!r} is not available",
-                text,
-                node.column,
-                f"available: {', '.join(functions) or 'none'}",
-            )
-        return fn(*args)
+            result = operator.neg(args[0]) if node.op == "-" else args[0]
+        elif isinstance(node, Binary):
+            result = _OPERATORS[node.op](args[0], args[1])
+        else:
+            assert isinstance(node, Call)
+            fn = functions.get(node.func)
+            if fn is None:
+                raise ExpressionError(
+                    f"function {node.func!r} is not available",
+                    text,
+                    node.column,
+                    f"available: {', '.join(functions) or 'none'}",
+                )
+            result = fn(*args)
     except ExpressionError:
         raise
     except (ArithmeticError, ValueError) as exc:
-        source = to_source(node)
-        if len(source) > 60:
-            source = source[:57] + "..."
         raise ExpressionError(
-            f"cannot evaluate {source!r}", text, node.column, f"{type(exc).__name__}: {exc}"
+            f"cannot evaluate {_short_source(node)!r}",
+            text,
+            node.column,
+            f"{type(exc).__name__}: {exc}",
         ) from exc
+    if isinstance(result, complex):
+        # Python's float ** float is complex for a negative base and a fractional power,
+        # e.g. (-8)**0.5; the language has real numbers only.
+        raise ExpressionError(
+            f"cannot evaluate {_short_source(node)!r}",
+            text,
+            node.column,
+            "the result is not a real number",
+        )
+    return result
 
 
 def _format_number(value: float) -> str:

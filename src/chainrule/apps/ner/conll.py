@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from chainrule.core.errors import ChainruleError
+
 __all__ = [
     "DOCSTART",
     "ConllFormatError",
@@ -32,7 +34,7 @@ _FIELD_SEP = re.compile(r"[ \t]+")
 _WS = " \t\r"
 
 
-class ConllFormatError(ValueError):
+class ConllFormatError(ChainruleError, ValueError):
     """A CoNLL file (or data being written as one) is malformed.
 
     The message names the source and the 1-based line number when they are known; they are
@@ -49,6 +51,10 @@ class ConllFormatError(ValueError):
         elif source is not None:
             where = f"{source}: "
         super().__init__(where + message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable (multiprocessing) despite the custom __init__.
+        return (type(self), (self.reason, self.source, self.lineno))
 
 
 @dataclass
@@ -79,10 +85,11 @@ class Sentence:
     def __post_init__(self) -> None:
         n = len(self.words)
         if len(self.tags) != n:
-            raise ValueError(f"Sentence has {n} words but {len(self.tags)} tags")
+            raise ConllFormatError(f"Sentence has {n} words but {len(self.tags)} tags")
         for j, col in enumerate(self.extra):
             if len(col) != n:
-                raise ValueError(f"Sentence has {n} words but extra column {j} has {len(col)}")
+                raise ConllFormatError(
+                    f"Sentence has {n} words but extra column {j} has {len(col)}")
 
     def __len__(self) -> int:
         return len(self.words)
@@ -207,11 +214,19 @@ def read_conll(path: str | os.PathLike, tag_column: int = -1) -> list[Sentence]:
 
 
 def _check_field(value: str, what: str, i: int, j: int) -> str:
-    if not isinstance(value, str) or not value or _FIELD_SEP.search(value) or "\n" in value:
+    # Everything read_conll would not give back unchanged: the reader splits lines at "\n",
+    # fields at spaces/tabs, strips "\r" at line ends (CRLF files) and a leading byte-order
+    # mark, and skips -DOCSTART- lines.
+    if (not isinstance(value, str) or not value or _FIELD_SEP.search(value) or "\n" in value
+            or "\r" in value or value.startswith("\ufeff")):
         raise ConllFormatError(
             f"sentence {i}, token {j}: {what} {value!r} cannot be written as one CoNLL field "
-            f"(it is empty or contains whitespace)"
+            f"(it is empty or contains whitespace, a carriage return or a leading byte-order "
+            f"mark)"
         )
+    if what == "word" and value == DOCSTART:
+        raise ConllFormatError(f"sentence {i}, token {j}: the word {DOCSTART!r} would be read "
+                               f"back as a document marker")
     return value
 
 

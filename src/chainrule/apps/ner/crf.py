@@ -219,21 +219,34 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
     [[0, 0, 0]]
     """
     m = _check(emissions, mask, start, trans, end, "viterbi_decode")
-    e = np.asarray(_arr(emissions), dtype=np.float64)
+    # The emissions are not copied to float64 as a whole (a long sentence would double its
+    # memory); each step's slice is promoted by adding it to the float64 running scores.
+    e = np.asarray(_arr(emissions))
+    if e.dtype.kind != "f":
+        e = e.astype(np.float64)
     a = np.asarray(_arr(trans), dtype=np.float64)
     s = np.asarray(_arr(start), dtype=np.float64)
     en = np.asarray(_arr(end), dtype=np.float64)
     b, n_time, k = e.shape
     delta = e[:, 0] + s
-    back = np.zeros((b, n_time, k), dtype=np.int64)
+    # Back-pointers are tag ids < k: the smallest integer type that holds them keeps this
+    # table, the only (batch, time, tags) array here, at one byte per cell for NER.
+    back = np.zeros((b, n_time, k), dtype=np.min_scalar_type(max(k - 1, 0)))
+    itself = np.arange(k)[None, :]
+    full = m.all(axis=0)  # time steps where no sentence has ended yet (the common case)
     for t in range(1, n_time):
-        cand = delta[:, :, None] + a[None]          # (B, K_prev, K_next)
+        cand = delta[:, :, None] + a                # (B, K_prev, K_next)
         best = cand.argmax(axis=1)                  # (B, K_next)
-        new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + e[:, t]
-        step = m[:, t]
-        delta = np.where(step[:, None], new, delta)
-        # Finished sentences point at themselves so the backtrack walks through padding.
-        back[:, t] = np.where(step[:, None], best, np.arange(k)[None, :])
+        new = cand.max(axis=1)                      # the value at best, without a gather
+        new += e[:, t]
+        if full[t]:
+            delta = new
+            back[:, t] = best
+        else:
+            step = m[:, t, None]
+            delta = np.where(step, new, delta)
+            # Finished sentences point at themselves so the backtrack walks the padding.
+            back[:, t] = np.where(step, best, itself)
     final = delta + en
     last = final.argmax(axis=1)
     scores = final[np.arange(b), last]

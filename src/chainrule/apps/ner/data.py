@@ -352,8 +352,9 @@ class FeatureExtractor:
                                    int(c["affix_min_freq"]))
             vocabs = {f: Vocab.from_dict(v) for f, v in d["vocabs"].items()}
             tagset = TagSet.from_dict(d["tagset"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise FeatureError(f"malformed feature-extractor description: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            # AttributeError: e.g. "vocabs" holding a list where a mapping belongs.
+            raise FeatureError(f"malformed feature-extractor description: {e!r}") from None
         return cls(config, vocabs, tagset)
 
 

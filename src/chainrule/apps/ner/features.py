@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
+from chainrule.core.errors import ChainruleError
+
 __all__ = [
     "CAP_ALL_LOWER",
     "CAP_ALL_UPPER",
@@ -62,7 +64,7 @@ _DIGIT = re.compile(r"\d")
 _FIELD_SEP = re.compile(r"[ \t]+")
 
 
-class FeatureError(ValueError):
+class FeatureError(ChainruleError, ValueError):
     """Invalid input to a feature-extraction function (bad shape, window, vocabulary...)."""
 
 

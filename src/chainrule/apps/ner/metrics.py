@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from chainrule.core.errors import ChainruleError
+
 from .conll import read_conll
 from .tags import get_entities
 
@@ -32,7 +34,7 @@ __all__ = ["MODES", "EvaluationError", "Report", "TypeScore", "evaluate", "evalu
 MODES = ("conlleval", "strict")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(ChainruleError, ValueError):
     """Gold and predicted tags cannot be compared (different numbers of sentences/tokens)."""
 
 

@@ -42,11 +42,13 @@ from .crf import constraint_penalties, crf_nll, viterbi_decode
 from .data import Batch, EncodedCorpus, FeatureExtractor
 
 __all__ = [
-    "ACTIVATIONS", "DECODERS", "MODEL_FILES", "ModelError", "WindowTagger", "load_tagger",
-    "save_tagger",
+    "ACTIVATIONS", "DECODERS", "MODEL_FILES", "MODEL_FOLDER_FILES", "ModelError", "WindowTagger",
+    "load_tagger", "save_tagger",
 ]
 
 MODEL_FILES = {"config": "config.json", "vocab": "vocab.json", "weights": "model.ckpt"}
+#: Every file a model folder written by ``chainrule ner train`` may hold.
+MODEL_FOLDER_FILES = frozenset({*MODEL_FILES.values(), "metrics.json", "learning_curve.png"})
 _FORMAT = "chainrule.ner.model"
 
 ACTIVATIONS = ("tanh", "relu", "hardtanh")
@@ -229,46 +231,88 @@ class WindowTagger(nn.Module):
                        reduction="token_mean")
 
     # ------------------------------------------------------------------ decoding
+    def emission_scores(self, windows: Mapping[str, np.ndarray],
+                        chunk_size: int = 2048) -> np.ndarray:
+        """Tag scores ``(n, n_tags)`` of ``n`` windows as a NumPy array, without a graph.
+
+        The network runs on ``chunk_size`` windows at a time: its intermediate arrays
+        (``n × (2·window+1) × Σ dims`` embeddings, ``n × hidden`` activations) would
+        otherwise be hundreds of bytes per token, gigabytes for a long input. Only the
+        result, ``n_tags`` numbers per token, is kept whole.
+        """
+        n = next(iter(windows.values())).shape[0] if windows else 0
+        out = np.empty((n, self.n_tags), dtype=self.out.weight.dtype)
+        was_training = self.training
+        self.eval()
+        try:
+            with cr.no_grad():
+                for a in range(0, n, chunk_size):
+                    part = {f: w[a:a + chunk_size] for f, w in windows.items()}
+                    out[a:a + chunk_size] = self.scores(part).data
+        finally:
+            self.train(was_training)
+        return out
+
+    def decode(self, scores: np.ndarray, lengths: np.ndarray, constrained: bool = False,
+               max_cells: int = 65536) -> list[np.ndarray]:
+        """Best tag ids of each sentence from per-token ``scores`` laid out sentence after
+        sentence (``lengths`` tokens each).
+
+        Viterbi runs on padded batches of similar-length sentences holding at most
+        ``max_cells`` tokens plus padding (one long sentence runs alone), so the memory of
+        decoding is linear in the input and never ``batch × longest sentence``.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if int(lengths.sum()) != scores.shape[0]:
+            raise ModelError(f"{scores.shape[0]} score rows for sentences of "
+                             f"{int(lengths.sum())} tokens")
+        if self.decoder == "softmax" and not (constrained and self._penalties is not None):
+            return np.split(scores.argmax(axis=1), np.cumsum(lengths)[:-1])
+        if self.decoder == "softmax":
+            # log-softmax: one (n, K) copy, updated in place.
+            logp = scores - scores.max(axis=1, keepdims=True)
+            logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+            start, trans, end = self._penalties
+        else:
+            logp = scores
+            start, trans, end = (np.asarray(p.data) for p in self.crf_params())
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        out: list[np.ndarray] = [np.empty(0, np.int64)] * len(lengths)
+        order = np.argsort(lengths, kind="stable")
+        i = 0
+        while i < len(order):
+            # Grow the batch while (sentences × longest) stays within max_cells.
+            j = i + 1
+            while j < len(order) and (j + 1 - i) * lengths[order[j]] <= max_cells:
+                j += 1
+            sel = order[i:j]
+            t_max = int(lengths[sel].max())
+            mask = np.arange(t_max)[None, :] < lengths[sel][:, None]
+            padded = np.zeros((len(sel), t_max, logp.shape[1]), dtype=logp.dtype)
+            for r, s in enumerate(sel):
+                padded[r, :lengths[s]] = logp[offsets[s]:offsets[s + 1]]
+            paths, _ = viterbi_decode(padded, mask, start, trans, end)
+            for r, s in enumerate(sel):
+                out[s] = paths[r, :lengths[s]]
+            i = j
+        return out
+
     def predict(self, corpus: EncodedCorpus, batch_size: int = 256,
                 constrained: bool = False) -> list[np.ndarray]:
         """Best tag ids of every sentence of ``corpus`` (a list of int arrays).
 
         ``constrained`` (softmax decoder): Viterbi over the log-probabilities with the
-        forbidden transitions excluded, instead of each word's argmax.
+        forbidden transitions excluded, instead of each word's argmax. ``batch_size``
+        bounds the sentences decoded together (the network itself runs on chunks of
+        windows whatever the sentence lengths).
         """
-        was_training = self.training
-        self.eval()
-        out: list[np.ndarray] = []
-        try:
-            with cr.no_grad():
-                for sel in range(0, corpus.n_sentences, batch_size):
-                    idx = np.arange(sel, min(sel + batch_size, corpus.n_sentences))
-                    batch = FeatureExtractor.gather_sentences(corpus, idx)
-                    out.extend(self._decode_batch(batch, constrained))
-        finally:
-            self.train(was_training)
-        return out
-
-    def _decode_batch(self, batch: Batch, constrained: bool) -> list[np.ndarray]:
-        s = self.scores(batch.windows).data
-        mask = batch.mask
-        lengths = mask.sum(axis=1)
-        if self.decoder == "softmax" and not (constrained and self._penalties is not None):
-            best = s.argmax(axis=1)
-            return np.split(best, np.cumsum(lengths)[:-1])
-        if self.decoder == "softmax":
-            logp = s - s.max(axis=1, keepdims=True)
-            logp = logp - np.log(np.exp(logp).sum(axis=1, keepdims=True))
-            start, trans, end = self._penalties
-        else:
-            logp = s
-            start, trans, end = (np.asarray(p.data) for p in self.crf_params())
-        n = int(mask.sum())
-        index = np.full(mask.shape, n, dtype=np.int64)
-        index[mask] = np.arange(n)
-        padded = np.concatenate([logp, np.zeros((1, logp.shape[1]), logp.dtype)])[index]
-        paths, _ = viterbi_decode(padded, mask, start, trans, end)
-        return [p[:k] for p, k in zip(paths, lengths, strict=True)]
+        if batch_size < 1:
+            raise ModelError(f"batch_size must be >= 1, got {batch_size}")
+        scores = self.emission_scores(corpus.windows)
+        lengths = corpus.lengths
+        # Sentences of typical length: about batch_size of them per Viterbi batch.
+        cells = batch_size * max(int(np.median(lengths)) if len(lengths) else 1, 1)
+        return self.decode(scores, lengths, constrained, max_cells=max(cells, 1))
 
     # ------------------------------------------------------------------ description
     def extra_repr(self) -> str:
@@ -297,37 +341,128 @@ def save_tagger(folder: str | os.PathLike, model: WindowTagger, extractor: Featu
     """
     from chainrule.io import save
 
+    from .._outputs import atomic_folder
+
     check_tables(model, {f: extractor.table_size(f) for f in model.features})
-    os.makedirs(folder, exist_ok=True)
-    paths = {k: os.path.join(folder, v) for k, v in MODEL_FILES.items()}
+    folder = os.fspath(folder)
     vocab_text = json.dumps(extractor.to_dict(), ensure_ascii=False, sort_keys=True)
-    with open(paths["vocab"], "w", encoding="utf-8") as f:
-        f.write(vocab_text)
-    save({"format": _FORMAT, "params": dict(model.state_dict())}, paths["weights"])
     config = {
         "format": _FORMAT, "version": 1, "architecture": model.arch,
         "train": dict(train_config or {}),
         "vocab_sha256": hashlib.sha256(vocab_text.encode("utf-8")).hexdigest(),
         "files": dict(MODEL_FILES),
     }
-    with open(paths["config"], "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-    return paths
+    # All three files or none: they carry each other's checksums, so a folder mixing a
+    # new vocab.json with an old config.json (a full disk half-way) could not be loaded.
+    with atomic_folder(folder, MODEL_FOLDER_FILES, "a model folder") as tmp:
+        tmp_paths = {k: os.path.join(tmp, v) for k, v in MODEL_FILES.items()}
+        with open(tmp_paths["vocab"], "w", encoding="utf-8") as f:
+            f.write(vocab_text)
+        save({"format": _FORMAT, "params": dict(model.state_dict())}, tmp_paths["weights"])
+        with open(tmp_paths["config"], "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+    return {k: os.path.join(folder, v) for k, v in MODEL_FILES.items()}
 
 
 def _read_json(path: str, role: str, folder: str) -> tuple[dict, str]:
     if not os.path.isfile(path):
         raise ModelError(f"model folder {folder!r} has no {os.path.basename(path)} ({role}); "
                          f"is this a folder written by `chainrule ner train --out`?")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelError(f"{path}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset "
+                         f"{e.start}); the {role} file is damaged") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ModelError(f"{path}: not valid JSON ({e}); the {role} file is damaged") from None
+    except RecursionError:  # "[[[[...": nested deeper than the parser's stack
+        raise ModelError(f"{path}: JSON nested too deeply; the {role} file is damaged") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: expected a JSON object ({role})")
     return data, text
+
+
+def _is_int(value: Any) -> bool:
+    # JSON true/false are bools, which Python counts as ints; 1e6 is a float.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_architecture(arch: Any, where: str) -> dict[str, Any]:
+    """Types and ranges of every setting of config.json's ``architecture``."""
+    if not isinstance(arch, dict):
+        raise ModelError(f"{where}: 'architecture' must be a JSON object")
+    keys = ("features", "table_sizes", "dims", "window", "n_tags", "hidden", "activation",
+            "dropout", "decoder", "constrained", "dtype")
+    missing = [k for k in keys if k not in arch]
+    if missing:
+        raise ModelError(f"{where}: incomplete architecture (missing {', '.join(missing)})")
+    bad: list[str] = []
+    feats = arch["features"]
+    if (not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats)
+            or len(set(feats)) != len(feats)):
+        raise ModelError(f"{where}: architecture.features must be a list of distinct names, "
+                         f"got {feats!r}")
+    for key in ("table_sizes", "dims"):
+        table = arch[key]
+        if not isinstance(table, dict) or set(table) != set(feats):
+            raise ModelError(f"{where}: architecture.{key} must give a size for each of "
+                             f"{feats}")
+        bad += [f"{key}.{f} = {table[f]!r} (expected an integer >= 1)" for f in feats
+                if not (_is_int(table[f]) and table[f] >= 1)]
+    for key, low in (("window", 0), ("n_tags", 1), ("hidden", 0)):
+        if not (_is_int(arch[key]) and arch[key] >= low):
+            bad.append(f"{key} = {arch[key]!r} (expected an integer >= {low})")
+    if arch["activation"] not in ACTIVATIONS:
+        bad.append(f"activation = {arch['activation']!r} (expected one of {ACTIVATIONS})")
+    if arch["decoder"] not in DECODERS:
+        bad.append(f"decoder = {arch['decoder']!r} (expected one of {DECODERS})")
+    d = arch["dropout"]
+    if not (isinstance(d, int | float) and not isinstance(d, bool) and 0 <= d < 1):
+        bad.append(f"dropout = {d!r} (expected a number in [0, 1))")
+    if not isinstance(arch["constrained"], bool):
+        bad.append(f"constrained = {arch['constrained']!r} (expected true or false)")
+    if arch["dtype"] not in ("float32", "float64"):
+        bad.append(f"dtype = {arch['dtype']!r} (expected 'float32' or 'float64')")
+    if bad:
+        raise ModelError(f"{where}: invalid architecture: " + "; ".join(bad))
+    return arch
+
+
+def _expected_shapes(arch: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter a :class:`WindowTagger` with ``arch`` has (no allocation)."""
+    feats, width = arch["features"], 2 * arch["window"] + 1
+    shapes = {f"emb_{f}.weight": (arch["table_sizes"][f], arch["dims"][f]) for f in feats}
+    in_dim = width * sum(arch["dims"][f] for f in feats)
+    k, h = arch["n_tags"], arch["hidden"]
+    if h > 0:
+        shapes.update({"hidden.weight": (h, in_dim), "hidden.bias": (h,)})
+    shapes.update({"out.weight": (k, h if h > 0 else in_dim), "out.bias": (k,)})
+    if arch["decoder"] == "crf":
+        shapes.update({"trans": (k, k), "start": (k,), "end": (k,)})
+    return shapes
+
+
+def _check_shapes(arch: Mapping[str, Any], params: Any, where: str) -> None:
+    if not isinstance(params, dict):
+        raise ModelError(f"{where}: the checkpoint holds no parameter dictionary")
+    expected = _expected_shapes(arch)
+    problems = [f"missing {k}" for k in expected if k not in params]
+    problems += [f"unexpected {k}" for k in params if k not in expected]
+    for k, shape in expected.items():
+        arr = params.get(k)
+        if arr is None:
+            continue
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+            problems.append(f"{k} is not a floating-point array")
+        elif arr.shape != shape:
+            problems.append(f"{k} has shape {arr.shape}, config.json implies {shape}")
+    if problems:
+        raise ModelError(f"{where}: the weights do not fit config.json: "
+                         + "; ".join(problems[:6]) + ("; ..." if len(problems) > 6 else ""))
 
 
 def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtractor, dict]:
@@ -361,33 +496,39 @@ def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtract
         extractor = FeatureExtractor.from_dict(vocab)
     except (FeatureError, TagSchemeError) as e:
         raise ModelError(f"{paths['vocab']}: {e}") from None
-    arch = config.get("architecture")
-    try:
-        constraints = extractor.tagset.transition_mask() if arch["constrained"] else None
-        feats = arch["features"]  # JSON objects are unordered: the order is kept here
-        model = WindowTagger({f: arch["table_sizes"][f] for f in feats},
-                             {f: arch["dims"][f] for f in feats}, arch["window"], arch["n_tags"],
-                             arch["hidden"], arch["activation"], arch["dropout"],
-                             arch["decoder"], constraints=constraints, dtype=arch["dtype"])
-    except (KeyError, TypeError) as e:
-        raise ModelError(f"{paths['config']}: incomplete architecture ({e!r})") from None
-    if tuple(model.features) != tuple(extractor.config.features):
-        raise ModelError(f"config.json lists features {list(model.features)} but vocab.json has "
+    # Every size in config.json is checked against the vocabulary and against the shapes of
+    # the arrays actually stored in the checkpoint *before* anything is allocated: a
+    # tampered "hidden": 1e6 would otherwise allocate gigabytes before failing.
+    arch = _check_architecture(config.get("architecture"), paths["config"])
+    feats = arch["features"]  # JSON objects are unordered: the order is kept here
+    if tuple(feats) != tuple(extractor.config.features):
+        raise ModelError(f"config.json lists features {list(feats)} but vocab.json has "
                          f"{list(extractor.config.features)}")
-    if model.n_tags != len(extractor.tagset) or model.window != extractor.config.window:
+    if arch["n_tags"] != len(extractor.tagset) or arch["window"] != extractor.config.window:
         raise ModelError("config.json and vocab.json disagree on the number of tags or the "
                          "window size")
-    check_tables(model, {f: extractor.table_size(f) for f in model.features})
+    bad = [f"{f}: table has {arch['table_sizes'][f]} rows, vocabulary has "
+           f"{extractor.table_size(f)}" for f in feats
+           if arch["table_sizes"][f] != extractor.table_size(f)]
+    if bad:
+        raise ModelError("the vocabulary does not match the model: " + "; ".join(bad))
     if not os.path.isfile(paths["weights"]):
         raise ModelError(f"model folder {folder!r} has no {MODEL_FILES['weights']} (weights)")
     try:
         state = load(paths["weights"])
-        model.load_state_dict(state["params"])
-    except (CheckpointError, KeyError, TypeError) as e:
-        if isinstance(e, StateDictMismatchError):
-            msg = e.message
-        else:
-            msg = str(e)
+    except CheckpointError as e:
+        raise ModelError(f"{paths['weights']}: {e}") from None
+    params = state.get("params") if isinstance(state, dict) else None
+    _check_shapes(arch, params, paths["weights"])
+    constraints = extractor.tagset.transition_mask() if arch["constrained"] else None
+    model = WindowTagger({f: arch["table_sizes"][f] for f in feats},
+                         {f: arch["dims"][f] for f in feats}, arch["window"], arch["n_tags"],
+                         arch["hidden"], arch["activation"], arch["dropout"], arch["decoder"],
+                         constraints=constraints, dtype=arch["dtype"])
+    try:
+        model.load_state_dict(params)
+    except (CheckpointError, KeyError, TypeError, ChainruleError) as e:
+        msg = e.message if isinstance(e, StateDictMismatchError) else str(e)
         raise ModelError(f"{paths['weights']}: the weights do not fit this model: {msg}") from None
     model.eval()
     return model, extractor, config

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from chainrule.core.errors import ChainruleError
+
+from .features import make_windows
 from .tags import get_entities
 
 if TYPE_CHECKING:
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
     from .model import WindowTagger
 
 __all__ = [
-    "FORMATS", "TaggedSentence", "format_output", "split_sentences", "tag_text", "tokenize",
+    "FORMATS", "TaggedSentence", "TaggingError", "format_output", "iter_sentences",
+    "iter_tag_text", "split_sentences", "tag_text", "tokenize",
 ]
 
 FORMATS = ("conll", "json", "spans")
@@ -38,6 +44,11 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _SENT_END = frozenset({".", "!", "?"})
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
+class TaggingError(ChainruleError, ValueError):
+    """Bad arguments to the tagging functions (an unknown output format, ...)."""
 
 
 @dataclass
@@ -75,6 +86,30 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+def iter_sentences(text: str) -> Iterator[list[tuple[str, int, int]]]:
+    """Like :func:`split_sentences`, one sentence at a time (no list of the whole text)."""
+    # Paragraphs are the stretches between blank lines. Found by searching for the blank
+    # lines themselves: a pattern matching a whole paragraph, (?:[^\n]|\n(?!...))+,
+    # makes the regex engine keep backtracking state per character (hundreds of MB
+    # for a one-line 2 MB input).
+    starts = [0]
+    ends = []
+    for sep in _BLANK_LINE.finditer(text):
+        ends.append(sep.start())
+        starts.append(sep.end())
+    ends.append(len(text))
+    for p_start, p_end in zip(starts, ends, strict=True):
+        cur: list[tuple[str, int, int]] = []
+        for m in _TOKEN.finditer(text, p_start, p_end):
+            tok = m.group()
+            cur.append((tok, m.start(), m.end()))
+            if tok in _SENT_END:
+                yield cur
+                cur = []
+        if cur:
+            yield cur
+
+
 def split_sentences(text: str) -> list[list[tuple[str, int, int]]]:
     """Tokenise ``text`` and cut it into sentences (at . ! ? tokens and blank lines).
 
@@ -83,17 +118,7 @@ def split_sentences(text: str) -> list[list[tuple[str, int, int]]]:
     >>> [[t for t, _, _ in s] for s in split_sentences("Hi there. Bye!\\n\\nNew para")]
     [['Hi', 'there', '.'], ['Bye', '!'], ['New', 'para']]
     """
-    sentences: list[list[tuple[str, int, int]]] = []
-    for para in re.finditer(r"(?:[^\n]|\n(?![ \t\r]*\n))+", text):
-        cur: list[tuple[str, int, int]] = []
-        for tok, s, e in tokenize(para.group()):
-            cur.append((tok, s + para.start(), e + para.start()))
-            if tok in _SENT_END:
-                sentences.append(cur)
-                cur = []
-        if cur:
-            sentences.append(cur)
-    return sentences
+    return list(iter_sentences(text))
 
 
 def format_output(sentences: Sequence[TaggedSentence], fmt: str = "conll") -> str:
@@ -108,7 +133,7 @@ def format_output(sentences: Sequence[TaggedSentence], fmt: str = "conll") -> st
     0	2	ORG	EU
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown output format {fmt!r}; choose one of {FORMATS}")
+        raise TaggingError(f"unknown output format {fmt!r}; choose one of {FORMATS}")
     lines: list[str] = []
     for s in sentences:
         if fmt == "conll":
@@ -123,9 +148,78 @@ def format_output(sentences: Sequence[TaggedSentence], fmt: str = "conll") -> st
     return "\n".join(lines)
 
 
+def _long_sentence_scores(model: WindowTagger, extractor: FeatureExtractor,
+                          words: Sequence[str], chunk: int) -> np.ndarray:
+    """Tag scores of one long sentence, ``chunk`` tokens at a time.
+
+    A token's window only reaches ``window`` neighbours on each side, so a chunk's windows
+    are built from the chunk plus that margin: the features and windows of the whole
+    sentence are never held at once.
+    """
+    w, n = extractor.config.window, len(words)
+    out = np.empty((n, model.n_tags), dtype=model.out.weight.dtype)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        lo, hi = max(0, a - w), min(n, b + w)
+        ids = extractor.token_ids(list(words[lo:hi]))
+        # Padding at lo/hi is only seen by margin tokens, whose rows are dropped, unless
+        # lo/hi is the real sentence edge, where padding is right.
+        windows = {f: make_windows(v, w, extractor.pad_id(f))[a - lo:b - lo]
+                   for f, v in ids.items()}
+        out[a:b] = model.emission_scores(windows, chunk_size=chunk)
+    return out
+
+
+def iter_tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
+                  constrained: bool = True, max_tokens: int = 1024) -> Iterator[TaggedSentence]:
+    """Tag raw ``text`` sentence by sentence, in memory bounded by ``max_tokens``.
+
+    Sentences are tagged in groups of about ``max_tokens`` tokens; a longer sentence is
+    scored ``max_tokens`` windows at a time and decoded alone (the Viterbi table is one
+    byte per token and tag). Peak memory therefore grows with the longest sentence only by
+    a few dozen bytes per token, not by the network's hundreds.
+    """
+    if max_tokens < 1:
+        raise TaggingError(f"max_tokens must be >= 1, got {max_tokens}")
+    group: list[list[tuple[str, int, int]]] = []
+    size = 0
+
+    def flush() -> Iterator[TaggedSentence]:
+        enc = extractor.encode([[t for t, _, _ in s] for s in group], with_tags=False)
+        scores = model.emission_scores(enc.windows, chunk_size=max_tokens)
+        paths = model.decode(scores, enc.lengths, constrained, max_cells=max_tokens)
+        for s, p in zip(group, paths, strict=True):
+            yield _tagged(s, extractor.tagset.decode(p))
+
+    for sent in iter_sentences(text):
+        if len(sent) > max_tokens:
+            if group:
+                yield from flush()
+                group, size = [], 0
+            scores = _long_sentence_scores(model, extractor, [t for t, _, _ in sent],
+                                           max_tokens)
+            [path] = model.decode(scores, np.array([len(sent)]), constrained)
+            yield _tagged(sent, extractor.tagset.decode(path))
+            continue
+        group.append(sent)
+        size += len(sent)
+        if size >= max_tokens:
+            yield from flush()
+            group, size = [], 0
+    if group:
+        yield from flush()
+
+
+def _tagged(sent: list[tuple[str, int, int]], tags: list[str]) -> TaggedSentence:
+    return TaggedSentence([t for t, _, _ in sent], [a for _, a, _ in sent],
+                          [b for _, _, b in sent], tags)
+
+
 def tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
-             constrained: bool = True, batch_size: int = 256) -> list[TaggedSentence]:
+             constrained: bool = True, max_tokens: int = 1024) -> list[TaggedSentence]:
     """Tokenise raw ``text``, split it into sentences and tag them with ``model``.
+
+    See :func:`iter_tag_text`, which this collects into a list.
 
     Examples
     --------
@@ -139,13 +233,4 @@ def tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
     >>> [s.tokens for s in tag_text(m, fx, "EU rejects it. Fine!")]
     [['EU', 'rejects', 'it', '.'], ['Fine', '!']]
     """
-    sentences = split_sentences(text)
-    if not sentences:
-        return []
-    enc = extractor.encode([[t for t, _, _ in s] for s in sentences], with_tags=False)
-    paths = model.predict(enc, batch_size=batch_size, constrained=constrained)
-    out = []
-    for s, p in zip(sentences, paths, strict=True):
-        out.append(TaggedSentence([t for t, _, _ in s], [a for _, a, _ in s],
-                                  [b for _, _, b in s], extractor.tagset.decode(p)))
-    return out
+    return list(iter_tag_text(model, extractor, text, constrained, max_tokens))

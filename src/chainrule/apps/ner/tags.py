@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainrule.core.errors import ChainruleError
+
 __all__ = [
     "SCHEMES",
     "Entity",
@@ -46,7 +48,7 @@ _PREFIXES = {"IOB1": ("B", "I"), "IOB2": ("B", "I"), "BIOES": ("B", "I", "E", "S
 _ALL_PREFIXES = frozenset("BIES")
 
 
-class TagSchemeError(ValueError):
+class TagSchemeError(ChainruleError, ValueError):
     """A tag or tag sequence does not fit the requested scheme (or is not a NER tag)."""
 
 

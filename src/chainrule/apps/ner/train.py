@@ -63,6 +63,15 @@ class TrainError(ChainruleError):
     """Invalid training settings."""
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_)
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run (saved with the model as ``config.json``).
@@ -115,21 +124,41 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.features = tuple(self.features)
-        checks = [
-            (self.decoder in DECODERS, f"decoder must be one of {DECODERS}"),
-            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
-            (self.lr > 0, "lr must be > 0"),
-            (0 < self.lr_gamma <= 1, "lr_gamma must be in (0, 1]"),
-            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.max_epochs >= 1, "max_epochs must be >= 1"),
-            (self.patience >= 1, "patience must be >= 1"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (0 <= self.unk_p <= 1, "unk_p must be in [0, 1]"),
-            (self.hidden >= 0, "hidden must be >= 0"),
-        ]
-        bad = [msg for ok, msg in checks if not ok]
+        bad: list[str] = []
+        # Integers (bool and 2.5 are not), each with its least value; None allowed where
+        # the setting is optional.
+        for name, low, optional in (
+                ("window", 0, False), ("min_freq", 1, False), ("affix_min_freq", 1, False),
+                ("word_dim", 1, False), ("caps_dim", 1, False), ("affix_dim", 1, False),
+                ("shape_dim", 1, False), ("hidden", 0, False), ("batch_size", 1, True),
+                ("max_epochs", 1, False), ("patience", 1, False), ("seed", 0, False),
+                ("threads", 1, True)):
+            v = getattr(self, name)
+            if v is None and optional:
+                continue
+            if not _is_int(v) or v < low:
+                bad.append(f"{name} must be an integer >= {low}{' or None' if optional else ''}"
+                           f", got {v!r}")
+        # Finite numbers in range. A negative clip_norm would scale gradients by a negative
+        # factor, i.e. gradient *ascent*; a negative time budget would stop after one epoch.
+        for name, ok, rule, optional in (
+                ("lr", lambda v: v > 0, "> 0", False),
+                ("lr_gamma", lambda v: 0 < v <= 1, "in (0, 1]", False),
+                ("dropout", lambda v: 0 <= v < 1, "in [0, 1)", False),
+                ("unk_p", lambda v: 0 <= v <= 1, "in [0, 1]", False),
+                ("weight_decay", lambda v: v >= 0, ">= 0", False),
+                ("clip_norm", lambda v: v > 0, "> 0", True),
+                ("time_budget", lambda v: v > 0, "> 0", True)):
+            v = getattr(self, name)
+            if v is None and optional:
+                continue
+            if not (_is_real(v) and math.isfinite(v) and ok(v)):
+                bad.append(f"{name} must be a finite number {rule}"
+                           f"{' or None' if optional else ''}, got {v!r}")
+        for name, allowed in (("decoder", DECODERS), ("activation", ACTIVATIONS),
+                              ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+            if getattr(self, name) not in allowed:
+                bad.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if bad:
             raise TrainError("invalid training settings: " + "; ".join(bad))
 

@@ -123,8 +123,7 @@ def _freed_error(t: Tensor, who: str) -> BackwardError:
 
 
 def walk(outputs: Iterable[Tensor], *, stop_at: Sequence[Tensor] = (),
-         only_requiring_grad: bool = False, skip_freed: bool = False,
-         who: str = "walk") -> list[Node]:
+         skip_freed: bool = False, who: str = "walk") -> list[Node]:
     """The recorded nodes under ``outputs``, inputs before consumers (creation order).
 
     Iterative (any depth), each node once.
@@ -135,8 +134,6 @@ def walk(outputs: Iterable[Tensor], *, stop_at: Sequence[Tensor] = (),
         Where to start; leaves among them are ignored.
     stop_at : sequence of Tensor
         Tensors not to walk past (treated as leaves even if recorded).
-    only_requiring_grad : bool
-        Follow only inputs that require grad (the part of the graph a backward visits).
     skip_freed : bool
         Treat nodes freed by an earlier backward() as leaves instead of raising.
     who : str
@@ -164,18 +161,21 @@ def walk(outputs: Iterable[Tensor], *, stop_at: Sequence[Tensor] = (),
             raise _freed_error(t, who)
         found.append(t)
         for a in ins:
-            if isinstance(a, Tensor) and a._op is not None and id(a) not in seen \
-                    and (a.requires_grad or not only_requiring_grad):
-                stack.append(a)
+            if isinstance(a, Tensor) and a._op is not None and id(a) not in seen:
+                stack.append(a)  # (a recorded tensor always requires grad)
     found.sort(key=_seq)
     return [Node(t) for t in found]
 
 
 def leaves(outputs: Iterable[Tensor], *, only_requiring_grad: bool = True) -> list[Tensor]:
-    """The leaf tensors under ``outputs``, in order of first use by the recorded ops."""
+    """The leaf tensors under ``outputs``, in order of first use by the recorded ops.
+
+    With ``only_requiring_grad`` (the default) constants (leaves that do not require grad)
+    are left out: the leaves a backward pass delivers gradients to.
+    """
     out: list[Tensor] = [o for o in outputs if isinstance(o, Tensor) and o._op is None]
     seen = {id(o) for o in out}
-    for n in walk(outputs, only_requiring_grad=only_requiring_grad, who="leaves"):
+    for n in walk(outputs, who="leaves"):
         for a in n.inputs:
             if isinstance(a, Tensor) and a._op is None and id(a) not in seen \
                     and (a.requires_grad or not only_requiring_grad):

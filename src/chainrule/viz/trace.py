@@ -103,7 +103,7 @@ class Trace:
 def _collect(output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """All op nodes (forward order) and leaves (order of first use) under ``output``."""
     try:
-        nodes = walk([output], only_requiring_grad=True)
+        nodes = walk([output])
     except BackwardError as exc:
         raise BackwardError(
             "cannot explain: the graph under this output was freed by a backward() "

@@ -28,7 +28,7 @@ from .modes import (
     record_source,
     set_grad_enabled,
 )
-from .primitive import REGISTRY, Primitive
+from .primitive import REGISTRY, Primitive, upstream
 from .sparse import RowSparse
 from .tensor import Tensor, as_tensor
 
@@ -39,5 +39,5 @@ __all__ = [
     "active_levels", "apply", "as_tensor", "backward", "detect_anomaly", "enable_grad",
     "forward_level", "is_anomaly_enabled", "is_freed", "is_grad_enabled", "is_tracked",
     "no_grad", "observing", "raw_mode", "record_source", "set_grad_enabled", "sum_to_shape",
-    "walk",
+    "upstream", "walk",
 ]

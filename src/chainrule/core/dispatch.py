@@ -37,26 +37,43 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
         st = state()
     if st.raw:
         return op.forward(*args, **params)
-    datas = []
-    needs_grad = False
-    for a in args:
-        if isinstance(a, Tensor):
-            datas.append(a.data)
-            if a.requires_grad:
-                needs_grad = True
-        else:
-            datas.append(a)
+    # Unwrap the arguments. One and two arguments (nearly every call) are spelled out:
+    # on small arrays, building a list and unpacking *datas cost as much as the NumPy call.
+    n = len(args)
     try:
-        # Spelling out the common arities skips building a new argument tuple: unpacking
-        # *datas costs about as much as the call itself on small arrays.
-        if params:
-            out = op.forward(*datas, **params)
-        elif len(datas) == 2:
-            out = op.forward(datas[0], datas[1])
-        elif len(datas) == 1:
-            out = op.forward(datas[0])
+        if n == 2:
+            a, b = args
+            if isinstance(a, Tensor):
+                da, needs_grad = a.data, a.requires_grad
+            else:
+                da, needs_grad = a, False
+            if isinstance(b, Tensor):
+                db = b.data
+                if b.requires_grad:
+                    needs_grad = True
+            else:
+                db = b
+            datas: Any = (da, db)
+            out = op.forward(da, db, **params) if params else op.forward(da, db)
+        elif n == 1:
+            a = args[0]
+            if isinstance(a, Tensor):
+                da, needs_grad = a.data, a.requires_grad
+            else:
+                da, needs_grad = a, False
+            datas = (da,)
+            out = op.forward(da, **params) if params else op.forward(da)
         else:
-            out = op.forward(*datas)
+            datas = []
+            needs_grad = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    datas.append(a.data)
+                    if a.requires_grad:
+                        needs_grad = True
+                else:
+                    datas.append(a)
+            out = op.forward(*datas, **params)
     except ChainruleError:
         raise
     except (ValueError, IndexError, TypeError) as exc:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .dispatch import format_frame
 from .errors import AnomalyError, BackwardError, InplaceError, ShapeError
+from .primitive import upstream
 from .sparse import RowSparse
 from .state import WRITES, state
 from .tensor import Tensor, version
@@ -78,12 +79,16 @@ def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
     return gi
 
 
-def _check_sparse(op: Any, i: int, a: Tensor, gi: RowSparse) -> RowSparse:
+def _check_sparse(op: Any, i: int, a: Tensor, gi: RowSparse) -> Any:
     if gi.shape != a.data.shape:
         raise ShapeError(
             f"the VJP rule of {op.name!r} returned a row-sparse gradient of shape {gi.shape} "
             f"for {_arg_label(op, i, a)}, whose shape is {a.data.shape}")
-    return gi if gi.dtype == a.data.dtype else gi.astype(a.data.dtype)
+    if gi.dtype != a.data.dtype:
+        gi = gi.astype(a.data.dtype)
+    if a._op is not None:  # a recorded table: the rules of its own op need a dense gradient
+        return gi.to_dense()
+    return gi
 
 
 def _as_seed(root: Tensor, g: Any, create_graph: bool) -> Any:
@@ -181,12 +186,21 @@ def backward(
     anomaly = st.anomaly
     # the rarely used features share one flag, so the common pass tests a single local
     slow = anomaly or observer is not None or wanted is not None
-    writes = WRITES
+    # In-place writes made before this pass; rules never write in place, so one read does.
+    last_write = WRITES.last
     try:
-        while heap:
-            t, g = pending.pop(-heappop(heap))
-            if type(g) is RowSparse:  # a non-leaf table: its own rules need a dense gradient
-                g = g.to_dense()
+        # `held` short-cuts the heap for chains: while the heap is empty, the one interior
+        # node that has received a gradient is necessarily the next to visit, so it is kept
+        # in a local ([node, grad]) instead of going through the dict and the heap.
+        held = None
+        while True:
+            if held is not None:
+                t, g = held
+                held = None
+            elif heap:
+                t, g = pending.pop(-heappop(heap))
+            else:
+                break
             op = t._op
             ins = t._inputs
             if ins is None:
@@ -195,7 +209,7 @@ def backward(
                     f"by {op.name!r} were freed after the first backward(). Pass "
                     f"retain_graph=True to the first call if you need to backpropagate "
                     f"twice (or recompute the forward pass).")
-            if writes.last > t._seq:  # something was written in place after t was made
+            if last_write > t._seq:  # something was written in place after t was made
                 _check_versions(t, ins)
             if t._retain:
                 t.grad = _accumulate(t.grad, g, raw)
@@ -214,7 +228,10 @@ def backward(
                 out = t
             rules = op.vjp
             variadic = op.variadic
-            for i, a in enumerate(ins):
+            n = len(ins)
+            i = -1
+            for a in ins:  # (a counter is cheaper than enumerate() on this hot path)
+                i += 1
                 if not (isinstance(a, Tensor) and a.requires_grad):
                     continue
                 if variadic:
@@ -224,21 +241,24 @@ def backward(
                     if rule is None:
                         continue
                     # common arities spelled out: unpacking *vals costs as much as the call
-                    if params:
+                    if rule is upstream:
+                        gi = g
+                    elif params:
                         gi = rule(g, out, *vals, **params)
-                    elif len(vals) == 2:
+                    elif n == 2:
                         gi = rule(g, out, vals[0], vals[1])
-                    elif len(vals) == 1:
+                    elif n == 1:
                         gi = rule(g, out, vals[0])
                     else:
                         gi = rule(g, out, *vals)
                 if gi is None:
                     continue
-                ad = a.data
                 # fast path: a raw array of the right shape and dtype needs no fixing
-                # (dtypes of built-in types are shared objects, so `is` nearly always decides)
+                # (dtypes of built-in types are shared objects, so `is` decides; any other
+                # case, including every row-sparse gradient, goes through _fix_grad)
+                ad = a.data
                 if not (raw and type(gi) is ndarray and gi.shape == ad.shape
-                        and (gi.dtype is ad.dtype or gi.dtype == ad.dtype)):
+                        and gi.dtype is ad.dtype):
                     gi = _fix_grad(op, i, a, gi, raw)
                 if slow:
                     if anomaly:
@@ -252,14 +272,23 @@ def backward(
                         leaves[id(a)] = [a, gi]
                     else:
                         slot[1] = slot[1] + gi
+                elif held is not None and held[0] is a:
+                    held[1] = held[1] + gi
                 else:
+                    if held is not None:  # a second node is waiting now: file both
+                        seq = held[0]._seq
+                        pending[seq] = held
+                        heappush(heap, -seq)
+                        held = None
                     seq = a._seq
                     entry = pending.get(seq)
-                    if entry is None:
+                    if entry is not None:
+                        entry[1] = entry[1] + gi
+                    elif heap:
                         pending[seq] = [a, gi]
                         heappush(heap, -seq)
                     else:
-                        entry[1] = entry[1] + gi
+                        held = [a, gi]
             if contributions is not None:
                 observer(t, g, contributions)
             if not retain_graph:

@@ -69,6 +69,20 @@ from .errors import ChainruleError
 REGISTRY: dict[str, type[Primitive]] = {}
 
 
+def upstream(g: Any, out: Any, *args: Any, **params: Any) -> Any:
+    """The rule of an argument that passes the upstream gradient (or tangent) on unchanged.
+
+    ``dx = dz``: the add gate's rule for both inputs. Using this function (rather than an
+    equivalent lambda) lets the engine skip the call.
+
+    Examples
+    --------
+    >>> upstream(3.0, None, 1.0, 2.0)
+    3.0
+    """
+    return g
+
+
 class Primitive:
     """Base class of every primitive; subclassing registers the op by ``name``.
 

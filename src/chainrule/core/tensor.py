@@ -194,10 +194,8 @@ class Tensor:
         create_graph : bool
             Record the backward pass itself, so gradients can be differentiated again.
         """
-        from .engine import backward  # the engine imports Tensor, so import late
-
-        backward([self], None if grad is None else [grad], retain_graph=retain_graph,
-                 create_graph=create_graph)
+        _engine_backward()([self], None if grad is None else [grad],
+                           retain_graph=retain_graph, create_graph=create_graph)
 
     # ------------------------------------------------------------------ in-place writes
     def _mutating(self, what: str) -> None:
@@ -273,6 +271,20 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def _engine_backward() -> Any:
+    # The engine imports Tensor, so it is imported on first use and then kept (an import
+    # statement on every backward() call costs a microsecond).
+    global _ENGINE_BACKWARD
+    if _ENGINE_BACKWARD is None:
+        from .engine import backward
+
+        _ENGINE_BACKWARD = backward
+    return _ENGINE_BACKWARD
+
+
+_ENGINE_BACKWARD: Any = None
 
 
 def _init_leaf(t: Tensor, data: np.ndarray, requires_grad: bool, name: str | None) -> None:

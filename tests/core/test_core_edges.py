@@ -292,3 +292,31 @@ def test_row_sparse_dense_forms_keep_the_dtype():
     assert g.to_dense().dtype == np.float32 and np.asarray(g).dtype == np.float32
     assert np.asarray(g, dtype=np.float64).dtype == np.float64
     assert np.asarray(g)[2].tolist() == [1.0, 1.0, 1.0]
+
+
+# ---------------------------------------------------------------------- visiting order
+def test_a_node_used_twice_by_one_consumer_is_visited_once():
+    x = leaf(0.4)
+    t = cr.tanh(x)
+    (t * t).backward()  # both of mul's gradients go to the same interior node
+    tv = np.tanh(0.4)
+    np.testing.assert_allclose(x.grad.item(), 2 * tv * (1 - tv * tv), rtol=1e-12)
+
+
+def test_two_interior_inputs_of_one_node_both_get_visited():
+    x = leaf(0.3)
+    a, b = cr.exp(x), cr.tanh(x)
+    (a * b).backward()
+    ev, tv = np.exp(0.3), np.tanh(0.3)
+    np.testing.assert_allclose(x.grad.item(), ev * tv + ev * (1 - tv * tv), rtol=1e-12)
+
+
+def test_fan_out_reaching_a_node_from_an_older_and_a_newer_consumer():
+    x = leaf(0.7)
+    u = cr.tanh(x)
+    v = u * 2.0
+    w = cr.exp(v) + u     # u receives from `add` first, then from `mul` via exp
+    w.backward()
+    uv = np.tanh(0.7)
+    du = 2.0 * np.exp(2.0 * uv) + 1.0
+    np.testing.assert_allclose(x.grad.item(), du * (1 - uv * uv), rtol=1e-12)

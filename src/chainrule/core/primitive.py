@@ -55,7 +55,9 @@ Metadata for the registry sweep (:mod:`chainrule.testing.sweep`): ``kind`` ("una
 "binary", "reduction") lets the sweep build inputs itself; otherwise ``samples(rng)`` yields
 ``(args, params)`` pairs. ``domain`` is ``(low, high)`` for sampled values, and ``smooth =
 False`` keeps samples away from kinks. ``twice_differentiable`` says whether the
-second-order sweep applies.
+second-order sweep applies. ``rejects_bool = True`` says the op refuses bool inputs as
+NumPy does (``-`` on bools); the sweep's ``integer`` check then expects an error for them
+instead of NumPy's result.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class Primitive:
     domain: ClassVar[tuple[float, float]] = (-2.0, 2.0)
     smooth: ClassVar[bool] = True
     twice_differentiable: ClassVar[bool] = True
+    rejects_bool: ClassVar[bool] = False
     samples: ClassVar[Callable[..., Any] | None] = None
 
     forward: ClassVar[Callable[..., Any]]

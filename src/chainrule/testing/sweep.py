@@ -51,12 +51,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core import REGISTRY, ChainruleError, Primitive, Tensor, apply
+from ..core import REGISTRY, ChainruleError, NotFoundError, Primitive, Tensor, apply
 from ..core.engine import backward as _backward
 from ..core.forward import forward_level
 from .gradcheck import central_difference, numeric_jvp, numeric_vjp
 
-__all__ = ["CHECKS", "INTEGER_DTYPES", "SweepFailure", "applicable_checks", "binary_sample",
+__all__ = ["CHECKS", "INTEGER_DTYPES", "MissingSamplesError", "SweepError", "SweepFailure",
+           "applicable_checks", "binary_sample",
            "check_sample", "integer_mismatch", "integer_version", "reduction_sample",
            "sample_inputs", "sweep", "sweep_cases", "unary_sample"]
 
@@ -81,6 +82,14 @@ SECOND_RTOL = 1e-4
 KINK = 0.1
 
 
+class SweepError(ChainruleError, ValueError):
+    """The sweep was asked something it cannot do (an unknown check, an impossible domain)."""
+
+
+class MissingSamplesError(SweepError, LookupError):
+    """A primitive has neither ``kind`` nor ``samples``: the sweep cannot build inputs."""
+
+
 @dataclass
 class SweepFailure:
     """One failed check: which op, which check, which sample, and what went wrong."""
@@ -99,8 +108,8 @@ class SweepFailure:
 def _resolve(op: str | type[Primitive]) -> type[Primitive]:
     if isinstance(op, str):
         if op not in REGISTRY:
-            raise KeyError(f"no primitive named {op!r} in the registry; known: "
-                           f"{', '.join(sorted(REGISTRY))}")
+            raise NotFoundError(f"no primitive named {op!r} in the registry; known: "
+                                f"{', '.join(sorted(REGISTRY))}")
         return REGISTRY[op]
     return op
 
@@ -115,7 +124,7 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: fl
                 break
             x = np.where(bad, rng.uniform(lo, hi, shape), x)
         else:
-            raise ValueError(f"cannot sample |x| > {KINK} from the domain ({lo}, {hi})")
+            raise SweepError(f"cannot sample |x| > {KINK} from the domain ({lo}, {hi})")
     return np.asarray(x, dtype=np.float64)
 
 
@@ -172,7 +181,7 @@ def binary_sample(op: str | type[Primitive], rng: np.random.Generator,
                 break
             b = _uniform(rng, sb, lo, hi, True)
         else:
-            raise ValueError(f"{prim.name}: cannot sample |a - b| > {KINK}")
+            raise SweepError(f"{prim.name}: cannot sample |a - b| > {KINK}")
     return a, b
 
 
@@ -194,7 +203,8 @@ def sample_inputs(op: str | type[Primitive],
                   rng: np.random.Generator) -> Iterator[tuple[tuple, dict]]:
     """The ``(args, params)`` samples the sweep uses for ``op`` (float64 arrays).
 
-    Raises ``LookupError`` for a primitive with neither ``kind`` nor ``samples``.
+    Raises :class:`MissingSamplesError` (a ``LookupError``) for a primitive with neither
+    ``kind`` nor ``samples``.
     """
     prim = _resolve(op)
     if prim.samples is not None:
@@ -212,14 +222,14 @@ def sample_inputs(op: str | type[Primitive],
                 for keepdims in (False, True):
                     yield reduction_sample(prim, rng, shape, axis, keepdims)
     elif prim.kind is None:
-        raise LookupError(
+        raise MissingSamplesError(
             f"primitive {prim.name!r} ({prim.__module__}.{prim.__qualname__}) has neither "
             f"`kind` nor `samples`, so the registry sweep cannot check its gradients. Set "
             f"kind = 'unary' | 'binary' | 'reduction', or add a `samples(rng)` staticmethod "
             f"yielding (args, params) pairs.")
     else:
-        raise LookupError(f"primitive {prim.name!r} has unknown kind {prim.kind!r} "
-                          f"(expected 'unary', 'binary' or 'reduction')")
+        raise MissingSamplesError(f"primitive {prim.name!r} has unknown kind {prim.kind!r} "
+                                  f"(expected 'unary', 'binary' or 'reduction')")
 
 
 def _nondiff_inputs(prim: type[Primitive], rng: np.random.Generator) -> list[tuple]:
@@ -345,7 +355,7 @@ def _show(a: Any) -> str:
 
 def _check_integer(prim: type[Primitive], args: tuple, params: dict,
                    fl: list[int]) -> str | None:
-    rejects_bool = getattr(prim, "rejects_bool", False)
+    rejects_bool = prim.rejects_bool
     for dtype in INTEGER_DTYPES:
         iargs = [integer_version(a, dtype) if i in fl else a for i, a in enumerate(args)]
         fargs = [a.astype(np.float64) if i in fl else a for i, a in enumerate(iargs)]
@@ -451,7 +461,7 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
                 return (f"second derivative (gradient of <w, VJP> for argument {i}) "
                         f"disagrees with finite differences: {msg}")
         return None
-    raise ValueError(f"unknown check {check!r}; known: {CHECKS}")
+    raise SweepError(f"unknown check {check!r}; known: {CHECKS}")
 
 
 def check_sample(op: str | type[Primitive], check: str, args: Sequence[Any],
@@ -469,7 +479,7 @@ def check_sample(op: str | type[Primitive], check: str, args: Sequence[Any],
     """
     prim = _resolve(op)
     if check not in ("vjp", "jvp", "adjoint", "second", "integer"):
-        raise ValueError(f"check_sample: unknown check {check!r}")
+        raise SweepError(f"check_sample: unknown check {check!r}")
     if check != "integer" and not prim.differentiable:
         return None
     return _check_sample(prim, check, tuple(args), dict(params or {}),
@@ -543,7 +553,7 @@ def sweep(ops: Iterable[str | type[Primitive]] | None = None,
     """
     unknown = set(checks) - set(CHECKS)
     if unknown:
-        raise ValueError(f"unknown check(s) {sorted(unknown)}; known: {CHECKS}")
+        raise SweepError(f"unknown check(s) {sorted(unknown)}; known: {CHECKS}")
     prims = [_resolve(o) for o in (sorted(REGISTRY) if ops is None else ops)]
     failures: list[SweepFailure] = []
     for prim in prims:

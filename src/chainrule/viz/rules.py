@@ -108,6 +108,8 @@ RULES: dict[str, Rule] = {
     "max": Rule("max({0}{reduce})", ("{dz} at the maximum of {0}, 0 elsewhere",), _REDUCE_MAX),
     "min": Rule("min({0}{reduce})", ("{dz} at the minimum of {0}, 0 elsewhere",), _REDUCE_MIN),
     "logsumexp": Rule("logsumexp({0}{reduce})", ("{dz} · softmax({0})",)),
+    "log_softmax": Rule("log_softmax({0}, axis={axis})",
+                        ("{dz} − softmax({0}) · Σ{dz} (the sum along the axis)",)),
     "getitem": Rule("{0}[{index}]", ("{dz} scatter-added into zeros shaped like {0}",),
                     _GETITEM),
     "scatter_add": Rule("scatter_add({0}, [{index}], {shape})", ("{dz}[{index}]",)),

@@ -156,8 +156,8 @@ def backward(
     heappush, heappop, ndarray = heapq.heappush, heapq.heappop, np.ndarray
 
     def send(a: Tensor, gi: Any) -> None:
-        # Deliver a gradient: leaves collect theirs, interior nodes wait in the heap until
-        # every consumer (all newer nodes) has contributed. (Inlined in the loop below.)
+        # Deliver a seed: leaves collect theirs, interior nodes wait in the heap until every
+        # consumer (all newer nodes) has contributed. The loop below inlines the same steps.
         if a._op is None:
             slot = leaves.get(id(a))
             if slot is None:
@@ -240,9 +240,9 @@ def backward(
                     rule = rules[i]
                     if rule is None:
                         continue
-                    # common arities spelled out: unpacking *vals costs as much as the call
-                    if rule is upstream:
+                    if rule is upstream:  # dx = dz: nothing to call
                         gi = g
+                    # common arities spelled out: unpacking *vals costs as much as the call
                     elif params:
                         gi = rule(g, out, *vals, **params)
                     elif n == 2:

@@ -320,3 +320,130 @@ def test_fan_out_reaching_a_node_from_an_older_and_a_newer_consumer():
     uv = np.tanh(0.7)
     du = 2.0 * np.exp(2.0 * uv) + 1.0
     np.testing.assert_allclose(x.grad.item(), du * (1 - uv * uv), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- second mutation round
+def test_roots_that_are_leaves_repeated_or_shared():
+    x = leaf([1.0, 2.0])
+    x.backward(np.array([3.0, 4.0]))  # a leaf differentiated with respect to itself
+    assert x.grad.data.tolist() == [3.0, 4.0]
+    x.grad = None
+    cr.core.backward([x, x], [np.ones(2), 2 * np.ones(2)])
+    assert x.grad.data.tolist() == [3.0, 3.0]
+    x.grad = None
+    y = cr.tanh(x)
+    cr.core.backward([y, y], [np.ones(2), np.ones(2)])  # one node seeded twice: summed
+    np.testing.assert_allclose(x.grad.data, 2 * (1 - np.tanh([1.0, 2.0]) ** 2))
+
+
+def test_seed_is_cast_and_copied():
+    x = leaf(np.ones(2, np.float32))
+    seed = cr.Tensor(np.array([2.0, 3.0]))  # float64 seed for a float32 output
+    (x * 1.0).backward(seed)
+    assert x.grad.dtype == np.float32 and x.grad.data.tolist() == [2.0, 3.0]
+    assert not np.shares_memory(x.grad.data, seed.data)
+
+
+def test_outputs_of_constant_inputs_do_not_require_grad():
+    w = leaf([1.0, 2.0])
+    assert not cr.add(2.0, cr.Tensor([1.0])).requires_grad
+    assert not cr.add(cr.Tensor([1.0]), 2.0).requires_grad
+    assert not cr.tanh(np.array([0.5])).requires_grad
+    assert not cr.where(np.array([True, False]), np.ones(2), cr.Tensor([3.0, 4.0])).requires_grad
+    assert cr.add(2.0, w).requires_grad and cr.where(np.array([True, False]), w, 0.0).requires_grad
+
+
+def test_reductions_hold_arrays_and_intermediates_keep_no_grad():
+    x = leaf([1.0, 2.0])
+    s = x.sum()
+    assert type(s.data) is np.ndarray and s.data.shape == ()
+    h = cr.tanh(x)
+    (h * 2.0).sum().backward()
+    assert h.grad is None and s.grad is None  # only leaves (and retain_grad) keep .grad
+
+
+def test_an_input_without_rule_does_not_stop_the_next_one():
+    P = _prim("t_first_has_no_rule", lambda a, b: a * b,
+              vjp=(None, lambda g, out, a, b: g * a))
+    Q = _prim("t_first_rule_gives_none", lambda a, b: a * b,
+              vjp=(lambda g, out, a, b: None, lambda g, out, a, b: g * a))
+    for prim in (P, Q):
+        a, b = leaf([2.0]), leaf([5.0])
+        apply(prim, a, b).sum().backward()
+        assert a.grad is None and b.grad.data.tolist() == [2.0]
+
+
+def test_retained_intermediate_grads_accumulate():
+    x = leaf(3.0)
+    h = (x * 2.0).retain_grad()
+    y = h * h
+    y.backward(retain_graph=True)
+    y.backward()
+    assert h.grad.item() == 2 * (2 * 6.0)
+
+
+def test_recorded_jvp_rule_returning_an_array_is_wrapped_and_cast():
+    P = _prim("t_jvp_array", lambda x: x * 2.0, vjp=(lambda g, out, x: g * 2.0,),
+              jvp=(lambda t, out, x: np.full(np.shape(out), 7.0),))
+    x = leaf(np.ones(2, np.float32))
+    with forward_level() as level:
+        level.seed(x, np.ones(2, np.float32))
+        tan = level.tangent(apply(P, x))  # x requires grad: the tangent is computed recorded
+    assert isinstance(tan, cr.Tensor) and tan.dtype == np.float32
+    assert tan.data.tolist() == [7.0, 7.0]
+
+
+def test_tangent_of_the_second_argument_only():
+    x = cr.Tensor([1.0, 2.0])
+    with forward_level() as level:
+        level.seed(x, np.array([1.0, 1.0]))
+        assert level.tangent(cr.mul(cr.Tensor(3.0), x)).data.tolist() == [3.0, 3.0]
+        assert level.tangent(cr.mul(3.0, x)).data.tolist() == [3.0, 3.0]
+
+
+def test_row_sparse_gradient_values_are_cast_to_the_table_dtype():
+    P = _prim("t_sparse_f64", lambda x: x * 1.0,
+              vjp=(lambda g, out, x: RowSparse(np.array([1]), np.ones((1, 2)), x.shape),))
+    table = leaf(np.zeros((3, 2), np.float32))
+    apply(P, table).sum().backward()
+    assert isinstance(table.grad, RowSparse) and table.grad.values.dtype == np.float32
+
+
+def test_leaf_gradient_never_views_a_rules_array():
+    big = np.arange(6.0)
+    P = _prim("t_view_rule", lambda x: x * 1.0, vjp=(lambda g, out, x: big[:3],))
+    x = leaf(np.zeros(3))
+    apply(P, x).sum().backward()
+    x.grad.mul_(10)
+    assert big.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_walk_skips_freed_nodes_but_keeps_the_rest():
+    x = leaf(2.0)
+    y = cr.exp(x)
+    y.backward()                 # y is freed
+    z = cr.tanh(x * 3.0) + y * 1.0  # a new graph reading the freed node (popped first)
+    names = [n.name for n in walk([z], skip_freed=True)]
+    assert names == ["mul", "tanh", "mul", "add"]
+
+
+def test_leaves_lists_an_output_leaf_once():
+    x = leaf(1.0)
+    y = x * 2.0
+    assert leaves([x, y]) == [x]
+
+
+def test_nested_levels_clean_up_and_seed_keeps_recorded_tangents_in_dtype():
+    x = cr.Tensor(0.5)
+    with forward_level() as l1:
+        l1.seed(x, 1.0)
+        with forward_level() as l2:
+            l2.seed(x, 2.0)
+            assert l2.tangent(x).item() == 2.0
+        assert set(x._tangents) == {l1}
+    assert x._tangents is None
+    v = leaf(np.array([1.0, 2.0]))
+    x32 = cr.Tensor(np.ones(2, np.float32))
+    with forward_level() as level:
+        level.seed(x32, v)
+        assert level.tangent(x32).dtype == np.float32 and level.tangent(x32).requires_grad

@@ -34,10 +34,12 @@ EPILOG = """\
 examples:
   chainrule explain "(x + y) * z" --at x=-2 y=5 z=-4
   chainrule explain "(x + y) * max(y, z)" --at x=1 y=2 z=0 --draw graph.svg
+  chainrule explain "(x + y) * max(y, z)" --at x=1 y=2 z=0 --html page.html
   chainrule explain "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\
       --precision 2 --format md
 
-allowed: numbers, variables, + - * / ** ( ), and exp log sqrt abs sigmoid tanh relu max min.
+allowed: numbers, variables, + - * / ** ( ), and the ops that name an expression function in
+their lecture text (built in: exp log sqrt abs sigmoid tanh relu max min).
 An expression starting with '-' needs '--' before it: chainrule explain -- "-x*y" --at ...
 """
 
@@ -55,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--draw", metavar="FILE",
                    help="also draw the graph (.svg/.png/.pdf need Graphviz's dot; .dot is "
                         "DOT text)")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write a self-contained HTML page that steps through the backward "
+                        "pass node by node (no network needed: open it from disk)")
     p.add_argument("--format", choices=sorted(FORMATS), default="text",
                    help="output format (default: text)")
     p.add_argument("--precision", type=int_option(minimum=0, maximum=15), default=4, metavar="N",
@@ -146,6 +151,12 @@ def run(args: argparse.Namespace) -> int:
     except ExpressionError as exc:
         return _fail(str(exc))
     print(explanation.render(), end="")
+    if args.html:
+        try:
+            explanation.to_page(args.html)
+        except (ChainruleError, OSError) as exc:
+            return _fail(f"could not write the page to {args.html}: {exc}", 1)
+        print(f"chainrule explain: wrote the step-through page to {args.html}", file=sys.stderr)
     if args.draw:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

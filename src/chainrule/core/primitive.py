@@ -58,6 +58,11 @@ False`` keeps samples away from kinks. ``twice_differentiable`` says whether the
 second-order sweep applies. ``rejects_bool = True`` says the op refuses bool inputs as
 NumPy does (``-`` on bools); the sweep's ``integer`` check then expects an error for them
 instead of NumPy's result.
+
+``lecture`` (a :class:`chainrule.core.lecture.Lecture`) is the op's lecture notation: its
+formula, the local rule of each argument (``dx = dz · y``), the gate pattern, the symbol of
+its node in pictures and its name in the expression language of ``chainrule explain``.
+:mod:`chainrule.viz` reads it from here; every built-in primitive has one (a test checks).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .errors import ChainruleError
+from .lecture import Lecture
 
 REGISTRY: dict[str, type[Primitive]] = {}
 
@@ -120,6 +126,8 @@ class Primitive:
     twice_differentiable: ClassVar[bool] = True
     rejects_bool: ClassVar[bool] = False
     samples: ClassVar[Callable[..., Any] | None] = None
+    # lecture notation, read by chainrule.viz (see chainrule.core.lecture)
+    lecture: ClassVar[Lecture | None] = None
 
     forward: ClassVar[Callable[..., Any]]
 

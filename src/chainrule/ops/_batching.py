@@ -8,6 +8,14 @@ output is padded (:func:`pad_batch`). :func:`elementwise_batched` builds that pa
 op's own ``jvp``/``vjp``, so such an op writes one line::
 
     jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+
+An op whose local Jacobian is diagonal (elementwise: the gradient of each output element
+depends on its own input elements only) is declared from its derivative alone with
+:func:`from_derivative`: one rule per argument, ``rule(g, out, *args, **params) =
+g ∘ ∂out/∂arg``, serves as VJP *and* JVP (a diagonal matrix is its own transpose), and the
+batched rules come with it::
+
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * out)
 """
 
 from __future__ import annotations
@@ -66,3 +74,27 @@ def elementwise_batched(jvp: Sequence[Callable[..., Any] | None],
         return None if rule is None else rule(g, out, *args, **params)
 
     return jvp_batched, vjp_batched
+
+
+def from_derivative(*rules: Callable[..., Any] | None) -> tuple[
+        tuple[Callable[..., Any] | None, ...], tuple[Callable[..., Any] | None, ...],
+        Callable[..., Any], Callable[..., Any]]:
+    """``(vjp, jvp, jvp_batched, vjp_batched)`` of an elementwise op, from its derivative.
+
+    Each rule is ``rule(g, out, *args, **params) -> g ∘ ∂out/∂arg`` (None for an argument
+    without gradient). For an elementwise op the local Jacobian is diagonal, so multiplying
+    by it is the same map whether it is applied to an upstream gradient (VJP) or to a
+    tangent (JVP): the very same function objects serve as both, with no wrapper between
+    the engine and the rule (no extra call on the hot path), and :func:`elementwise_batched`
+    gives the batched pair.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vjp, jvp, jb, vb = from_derivative(lambda g, out, x: g * out)   # exp
+    >>> vjp is jvp, float(vjp[0](2.0, np.float64(3.0), None))
+    (True, 6.0)
+    """
+    rules_t = tuple(rules)
+    jvp_batched, vjp_batched = elementwise_batched(rules_t, rules_t)
+    return rules_t, rules_t, jvp_batched, vjp_batched

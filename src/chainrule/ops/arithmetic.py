@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply, upstream
-from ._batching import elementwise_batched
+from ..core.lecture import Lecture
+from ._batching import from_derivative
 from .elementwise import log
 from .select import values_of, where
 
@@ -26,9 +27,11 @@ class Add(Primitive):
 
     forward = np.add  # a ufunc: no Python frame on the hot path
 
-    vjp = (upstream, upstream)  # dz/da = dz/db = 1: pass the gradient on
-    jvp = (upstream, upstream)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    # dz/da = dz/db = 1: pass the gradient on
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(upstream, upstream)
+    lecture = Lecture("{0} + {1}", ("{dz}", "{dz}"), numeric=True, symbol="+",
+                      gate="add gate distributes: every input receives the upstream gradient "
+                           "unchanged")
 
 
 def add(a: Any, b: Any) -> Any:
@@ -53,11 +56,10 @@ class Sub(Primitive):
 
     forward = np.subtract  # a ufunc: no Python frame on the hot path
 
-    vjp = (upstream,
-           lambda g, out, a, b: -g)
-    jvp = (upstream,
-           lambda t, out, a, b: -t)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(upstream, lambda g, out, a, b: -g)
+    lecture = Lecture("{0} − {1}", ("{dz}", "−{dz}"), numeric=True, symbol="−",
+                      gate="sub gate distributes: the first input receives the upstream "
+                           "gradient, the subtracted one receives it negated")
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -81,11 +83,11 @@ class Mul(Primitive):
 
     forward = np.multiply  # a ufunc: no Python frame on the hot path
 
-    vjp = (lambda g, out, a, b: g * b,
-           lambda g, out, a, b: g * a)
-    jvp = (lambda t, out, a, b: t * b,
-           lambda t, out, a, b: a * t)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, a, b: g * b,
+                                                         lambda g, out, a, b: g * a)
+    lecture = Lecture("{0} · {1}", ("{dz} · {1}", "{dz} · {0}"), numeric=True, symbol="×",
+                      gate="mul gate swaps: each input receives the upstream gradient times "
+                           "the other input")
 
 
 def mul(a: Any, b: Any) -> Any:
@@ -110,11 +112,10 @@ class Div(Primitive):
 
     forward = np.true_divide  # a ufunc: no Python frame on the hot path
 
-    vjp = (lambda g, out, a, b: g / b,
-           lambda g, out, a, b: -g * out / b)
-    jvp = (lambda t, out, a, b: t / b,
-           lambda t, out, a, b: -t * out / b)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, a, b: g / b,
+                                                         lambda g, out, a, b: -g * out / b)
+    lecture = Lecture("{0} / {1}", ("{dz} / {1}", "−{dz} · {z} / {1}"), numeric=True,
+                      symbol="÷")
 
 
 def div(a: Any, b: Any) -> Any:
@@ -138,9 +139,8 @@ class Neg(Primitive):
 
     forward = np.negative
 
-    vjp = (lambda g, out, a: -g,)
-    jvp = (lambda t, out, a: -t,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, a: -g)
+    lecture = Lecture("−{0}", ("−{dz}",), numeric=True, symbol="−x")
 
 
 def neg(a: Any) -> Any:
@@ -188,11 +188,11 @@ class Pow(Primitive):
     def forward(a, b):
         return np.power(a, b)
 
-    vjp = (lambda g, out, a, b: _dpow_dbase(g, out, a, b),
-           lambda g, out, a, b: _dpow_dexp(g, out, a))
-    jvp = (lambda t, out, a, b: _dpow_dbase(t, out, a, b),
-           lambda t, out, a, b: _dpow_dexp(t, out, a))
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, b: _dpow_dbase(g, out, a, b),
+        lambda g, out, a, b: _dpow_dexp(g, out, a))
+    lecture = Lecture("{0} ** {1}", ("{dz} · {1} · {0}^({1} − 1)", "{dz} · {z} · log({0})"),
+                      numeric=True, symbol="xʸ")
 
 
 def _dpow_scalar(g: Any, a: Any, p: Any) -> Any:
@@ -214,9 +214,11 @@ class PowScalar(Primitive):
     def forward(a, *, exponent):
         return np.power(a, exponent)
 
-    vjp = (lambda g, out, a, *, exponent: _dpow_scalar(g, a, exponent),)
-    jvp = (lambda t, out, a, *, exponent: _dpow_scalar(t, a, exponent),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, *, exponent: _dpow_scalar(g, a, exponent))
+    lecture = Lecture("{0}^{exponent}", ("{dz} · {exponent} · {0}^{exponent_minus_1}",),
+                      numeric=True, symbol="x^{exponent}",
+                      fields=lambda p: {"exponent_minus_1": p["exponent"] - 1})
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

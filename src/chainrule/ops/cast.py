@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ..core.lecture import Lecture
 from ..core.modes import no_grad
 from ._batching import elementwise_batched
 
@@ -15,6 +16,8 @@ class Cast(Primitive):
     """z = x converted to ``dtype``."""
 
     name = "cast"
+    lecture = Lecture("{0}.astype({dtype})", ("{dz} cast back to the dtype of {0}",),
+                      symbol="cast")
 
     def forward(x, *, dtype):
         return np.array(x, dtype=dtype)  # a copy, as ndarray.astype; also for numbers, lists

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..core import Primitive, Tensor, apply
 from ..core.errors import BackwardError, OpError
+from ..core.lecture import Lecture
 
 __all__ = ["Operation"]
 
@@ -146,6 +147,8 @@ class _FirstOrderOnly(Primitive):
     name = "custom_first_order_only"
     register = False
     variadic = True
+    lecture = Lecture("gradient of {opname}({args})",
+                      each_grad="none: the gradient of a custom op is first order only")
 
     def forward(*args, value, opname):
         return value
@@ -232,6 +235,8 @@ def _primitive_for(opcls: type[Operation]) -> type[Primitive]:
             "variadic": True,
             "is_custom": True,
             "twice_differentiable": opcls.twice_differentiable,
+            # the user's lecture text, when the Operation class gives one (else generic)
+            "lecture": getattr(opcls, "lecture", None),
             "forward": staticmethod(forward),
             "vjp": staticmethod(_make_vjp(opcls)),
             "jvp": staticmethod(_make_jvp(opcls)),

@@ -2,7 +2,9 @@
 
 The local gradient of an elementwise op is diagonal, so its VJP is a Hadamard product:
 dx = dz ∘ f'(x). Several rules reuse the forward output ``out`` (tanh, sigmoid, exp) instead
-of recomputing from ``x``.
+of recomputing from ``x``. Each op is declared from its derivative
+(:func:`~chainrule.ops._batching.from_derivative`: one rule serves as VJP and JVP) and
+carries its lecture notation (:class:`~chainrule.core.lecture.Lecture`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
-from ._batching import elementwise_batched
+from ..core.lecture import Lecture
+from ._batching import from_derivative
 from ._dtypes import as_floating
 from .select import where
 
@@ -25,9 +28,9 @@ class Exp(Primitive):
 
     forward = np.exp
 
-    vjp = (lambda g, out, x: g * out,)
-    jvp = (lambda t, out, x: t * out,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * out)
+    lecture = Lecture("exp({0})", ("{dz} · {z}",), numeric=True, symbol="exp",
+                      expr_name="exp")
 
 
 def exp(x: Any) -> Any:
@@ -51,9 +54,9 @@ class Log(Primitive):
 
     forward = np.log
 
-    vjp = (lambda g, out, x: g / x,)
-    jvp = (lambda t, out, x: t / x,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / x)
+    lecture = Lecture("log({0})", ("{dz} / {0}",), numeric=True, symbol="log",
+                      expr_name="log")
 
 
 def log(x: Any) -> Any:
@@ -77,9 +80,9 @@ class Sqrt(Primitive):
 
     forward = np.sqrt
 
-    vjp = (lambda g, out, x: g * 0.5 / out,)
-    jvp = (lambda t, out, x: t * 0.5 / out,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * 0.5 / out)
+    lecture = Lecture("√{0}", ("{dz} / (2 · {z})",), numeric=True, symbol="√",
+                      expr_name="sqrt")
 
 
 def sqrt(x: Any) -> Any:
@@ -102,6 +105,8 @@ class Sign(Primitive):
     rejects_bool = True  # as NumPy: np.sign has no bool loop
 
     forward = np.sign
+    lecture = Lecture("sign({0})", (None,), symbol="sign",
+                      gate="sign is piecewise constant: it records no gradient")
 
 
 def sign(x: Any) -> Any:
@@ -125,9 +130,9 @@ class Abs(Primitive):
 
     forward = np.abs
 
-    vjp = (lambda g, out, x: g * sign(x),)
-    jvp = (lambda t, out, x: t * sign(x),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * sign(x))
+    lecture = Lecture("|{0}|", ("{dz} · sign({0})",), numeric=True, symbol="|x|",
+                      expr_name="abs")
 
 
 def abs(x: Any) -> Any:  # noqa: A001 - the NumPy name
@@ -152,9 +157,9 @@ class Tanh(Primitive):
 
     # g·(1 − z²) written as g − (g·z)·z: three array operations and no Python scalar
     # (a scalar operand costs NumPy a conversion on every call)
-    vjp = (lambda g, out, x: g - g * out * out,)
-    jvp = (lambda t, out, x: t - t * out * out,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g - g * out * out)
+    lecture = Lecture("tanh({0})", ("{dz} · (1 − {z}²)",), numeric=True, symbol="tanh",
+                      expr_name="tanh")
 
 
 def tanh(x: Any) -> Any:
@@ -191,9 +196,10 @@ class Sigmoid(Primitive):
         x = as_floating(x)  # casting the result back to an integer dtype would give 0 or 1
         return _sigmoid(x).astype(x.dtype, copy=False)  # NumPy < 2 widens float32 here
 
-    vjp = (lambda g, out, x: g * (1 - out) * out,)
-    jvp = (lambda t, out, x: t * (1 - out) * out,)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, x: g * (1 - out) * out)
+    lecture = Lecture("σ({0})", ("{dz} · (1 − {z})·{z}",), numeric=True, symbol="σ",
+                      expr_name="sigmoid")
 
 
 def sigmoid(x: Any) -> Any:
@@ -218,9 +224,11 @@ class Relu(Primitive):
     def forward(x):
         return np.maximum(x, 0)
 
-    vjp = (lambda g, out, x: g * (x > 0),)
-    jvp = (lambda t, out, x: t * (x > 0),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * (x > 0))
+    lecture = Lecture(
+        "relu({0})", ("{dz} · [{0} > 0]",), numeric=True, symbol="relu", expr_name="relu",
+        gate="relu routes: the gradient passes where the input was positive and is 0 "
+             "elsewhere")
 
 
 def relu(x: Any) -> Any:
@@ -245,9 +253,10 @@ class LeakyRelu(Primitive):
     def forward(x, *, slope=0.01):
         return np.where(x > 0, x, x * slope)
 
-    vjp = (lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope),)
-    jvp = (lambda t, out, x, *, slope=0.01: where(x > 0, t, t * slope),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope))
+    lecture = Lecture("leaky_relu({0}, slope={slope})", ("{dz} · ({0} > 0 ? 1 : {slope})",),
+                      numeric=True, symbol="leaky relu")
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -282,9 +291,10 @@ class Elu(Primitive):
     def forward(x, *, alpha=1.0):
         return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
-    vjp = (lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha)),)
-    jvp = (lambda t, out, x, *, alpha=1.0: where(x > 0, t, t * (out + alpha)),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha)))
+    lecture = Lecture("elu({0}, alpha={alpha})", ("{dz} · ({0} > 0 ? 1 : {z} + {alpha})",),
+                      numeric=True, symbol="elu")
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

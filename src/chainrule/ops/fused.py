@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive
+from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .functions import softmax
 from .linalg import matmul
@@ -72,6 +73,12 @@ class Linear(Primitive):
     """
 
     name = "linear"
+    lecture = Lecture(
+        "{0} · {1}ᵀ + {2}", ("{dz} · {1}", "{dz}ᵀ · {0}", "Σ_rows {dz}"), symbol="linear",
+        gate="linear layer (fused Y = X·Wᵀ + b, W stored (out, in)): dX = dY · W, "
+             "dW = dYᵀ · X, db = Σ_rows dY. In the lecture's layout Y = X·W + b with W "
+             "(in, out) these read dX = dY · Wᵀ and dW = Xᵀ · dY: the shapes say which side "
+             "to transpose")
 
     def forward(x, w, b):
         y = np.matmul(x, w.T)
@@ -133,6 +140,24 @@ def _ce_jvp(t: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float
     return _sum(per) * scale if reduce else per
 
 
+def _ce_fields(params: dict) -> dict:
+    """How the loss reduces the rows, for the lecture text (mean, sum, per row, weights)."""
+    scale, reduce = params.get("scale", 1.0), params.get("reduce", True)
+    weighted = params.get("weights") is not None
+    if not reduce:
+        reduction, coef = " per row", ""
+    elif scale == 1:
+        reduction, coef = " summed over the rows", ""
+    elif float(1 / scale).is_integer():
+        n = int(round(1 / scale))
+        reduction, coef = f" averaged over the {n} rows", f" / {n}"
+    else:
+        reduction, coef = f" · {scale:g}", f" · {scale:g}"
+    if weighted:
+        reduction, coef = " weighted" + reduction, coef + " · w"
+    return {"reduction": reduction, "coef": coef}
+
+
 class CrossEntropy(Primitive):
     """Softmax cross-entropy of (N, C) scores at integer targets, in one node.
 
@@ -144,6 +169,12 @@ class CrossEntropy(Primitive):
     """
 
     name = "cross_entropy"
+    lecture = Lecture(
+        "cross_entropy({0}, y={target}){reduction}",
+        ("{dz} · (softmax({0}) − onehot(y)){coef}",), symbol="softmax CE",
+        gate="softmax cross-entropy (fused): each row's score gradient is "
+             "ds = softmax(s) − onehot(y), times the upstream gradient (and the mean's 1/N)",
+        fields=_ce_fields)
 
     def forward(x, *, target, weights, scale, reduce):
         x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core import Primitive, Tensor, apply
 from ..core.errors import OpError
+from ..core.lecture import Lecture
 from ..core.sparse import RowSparse
 from .shape import check_axis
 
@@ -74,6 +75,10 @@ class GetItem(Primitive):
     """z = x[index]: the gradient is scattered (summed) back into x's shape."""
 
     name = "getitem"
+    lecture = Lecture("{0}[{index}]", ("{dz} scatter-added into zeros shaped like {0}",),
+                      symbol="[ ]",
+                      gate="getitem scatter-adds: the gradient goes back to the positions that "
+                           "were read (an index read twice receives the sum)")
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, index):
@@ -121,6 +126,8 @@ class ScatterAdd(Primitive):
     """z = zeros(shape); z[index] += g (repeated indices add up). Adjoint of getitem."""
 
     name = "scatter_add"
+    lecture = Lecture("scatter_add({0}, [{index}], {shape})", ("{dz}[{index}]",),
+                      symbol="scatter+")
 
     def forward(g, *, index, shape):
         z = np.zeros(shape, dtype=np.result_type(g))
@@ -218,6 +225,11 @@ class Embedding(Primitive):
     """z = table[ids]: look up rows. The gradient is row-sparse (only rows in ``ids``)."""
 
     name = "embedding"
+    lecture = Lecture("{0}[{ids}]", ("{dz} added into the rows {ids} of {0} (row-sparse)",),
+                      symbol="lookup",
+                      gate="embedding lookup scatter-adds: each looked-up row receives the "
+                           "gradients of the positions that read it; other rows get nothing "
+                           "(a row-sparse gradient)")
 
     def forward(table, *, ids):
         return table[ids]

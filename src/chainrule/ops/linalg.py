@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ..core.lecture import Lecture
 from .shape import expand_dims
 
 
@@ -113,6 +114,9 @@ class MatMul(Primitive):
     """Z = A @ B (1-d operands are promoted as in ``np.matmul``; batch axes broadcast)."""
 
     name = "matmul"
+    lecture = Lecture("{0} @ {1}", ("{dz} · {1}ᵀ", "{0}ᵀ · {dz}"), symbol="@",
+                      gate="matmul: dX = dY · Wᵀ and dW = Xᵀ · dY (the shapes say which side "
+                           "to transpose)")
     broadcasts = True  # batch axes broadcast; the engine sums them back
 
     def forward(a, b):

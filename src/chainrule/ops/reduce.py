@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.errors import ShapeError
+from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .select import values_of, where
 from .shape import broadcast_to
@@ -85,6 +86,9 @@ class Sum(Primitive):
     """z = Σ x over ``axis``: every summed element receives the upstream gradient."""
 
     name = "sum"
+    lecture = Lecture("sum({0}{reduce})", ("{dz} copied to every summed element of {0}",),
+                      symbol="Σ",
+                      gate="sum spreads: every summed element receives the upstream gradient")
     kind = "reduction"
 
     def forward(x, *, axis=None, keepdims=False):
@@ -144,6 +148,10 @@ class Max(Primitive):
     """
 
     name = "max"
+    lecture = Lecture("max({0}{reduce})", ("{dz} at the maximum of {0}, 0 elsewhere",),
+                      symbol="max",
+                      gate="max routes: the gradient goes to the maximal element(s), 0 "
+                           "elsewhere")
     kind = "reduction"
     smooth = False
 
@@ -174,6 +182,10 @@ class Min(Primitive):
     """
 
     name = "min"
+    lecture = Lecture("min({0}{reduce})", ("{dz} at the minimum of {0}, 0 elsewhere",),
+                      symbol="min",
+                      gate="min routes: the gradient goes to the minimal element(s), 0 "
+                           "elsewhere")
     kind = "reduction"
     smooth = False
 
@@ -235,6 +247,7 @@ class LogSumExp(Primitive):
     """
 
     name = "logsumexp"
+    lecture = Lecture("logsumexp({0}{reduce})", ("{dz} · softmax({0})",), symbol="logΣexp")
     kind = "reduction"
 
     def forward(x, *, axis=None, keepdims=False):
@@ -293,6 +306,9 @@ class LogSoftmax(Primitive):
     """
 
     name = "log_softmax"
+    lecture = Lecture("log_softmax({0}, axis={axis})",
+                      ("{dz} − softmax({0}) · Σ{dz} (the sum along the axis)",),
+                      symbol="log softmax")
 
     def forward(x, *, axis):
         return _log_softmax(x, axis)

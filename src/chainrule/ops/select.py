@@ -12,7 +12,8 @@ import numpy as np
 
 from ..core import Primitive, Tensor, apply
 from ..core.errors import OpError
-from ._batching import elementwise_batched
+from ..core.lecture import Lecture
+from ._batching import from_derivative
 
 
 def values_of(v: Any) -> Any:
@@ -33,13 +34,14 @@ class Where(Primitive):
     def forward(cond, a, b):
         return np.where(cond, a, b)
 
-    vjp = (None,
-           lambda g, out, cond, a, b: where(cond, g, 0.0),
-           lambda g, out, cond, a, b: where(cond, 0.0, g))
-    jvp = (None,
-           lambda t, out, cond, a, b: where(cond, t, 0.0),
-           lambda t, out, cond, a, b: where(cond, 0.0, t))
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        None,
+        lambda g, out, cond, a, b: where(cond, g, 0.0),
+        lambda g, out, cond, a, b: where(cond, 0.0, g))
+    lecture = Lecture("where({0}, {1}, {2})", (None, "{dz} · [{0}]", "{dz} · [not {0}]"),
+                      symbol="where",
+                      gate="where routes: each element's gradient goes to the branch that was "
+                           "chosen")
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -88,11 +90,13 @@ class Maximum(Primitive):
     def forward(a, b):
         return np.maximum(a, b)
 
-    vjp = (lambda g, out, a, b: _routed(g, out, a, b),
-           lambda g, out, a, b: _routed(g, out, b, a))
-    jvp = (lambda t, out, a, b: _routed(t, out, a, b),
-           lambda t, out, a, b: _routed(t, out, b, a))
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, b: _routed(g, out, a, b),
+        lambda g, out, a, b: _routed(g, out, b, a))
+    lecture = Lecture("max({0}, {1})", ("{dz} · [{0} > {1}]", "{dz} · [{1} > {0}]"),
+                      numeric=True, symbol="max", expr_name="max",
+                      gate="max gate routes: the larger input receives the whole upstream "
+                           "gradient, the other receives 0 (a tie splits it ½–½)")
 
 
 def maximum(a: Any, b: Any) -> Any:
@@ -124,9 +128,12 @@ class Minimum(Primitive):
     def forward(a, b):
         return np.minimum(a, b)
 
-    vjp = Maximum.vjp  # the routing only asks which input the output shows
-    jvp = Maximum.jvp
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    # the routing only asks which input the output shows: max's rules
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(*Maximum.vjp)
+    lecture = Lecture("min({0}, {1})", ("{dz} · [{0} < {1}]", "{dz} · [{1} < {0}]"),
+                      numeric=True, symbol="min", expr_name="min",
+                      gate="min gate routes: the smaller input receives the whole upstream "
+                           "gradient, the other receives 0 (a tie splits it ½–½)")
 
 
 def minimum(a: Any, b: Any) -> Any:
@@ -161,9 +168,12 @@ class Clip(Primitive):
     def forward(x, *, low=None, high=None):
         return np.clip(x, low, high)
 
-    vjp = (lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high),)
-    jvp = (lambda t, out, x, *, low=None, high=None: _clip_rule(t, x, low, high),)
-    jvp_batched, vjp_batched = elementwise_batched(jvp, vjp)
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high))
+    lecture = Lecture("clip({0}, {low}, {high})", ("{dz} · [{low} ≤ {0} ≤ {high}]",),
+                      numeric=True, symbol="clip",
+                      gate="clip routes: the gradient passes inside [low, high] and is 0 "
+                           "outside")
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -199,6 +209,8 @@ def _comparison(opname: str, ufunc: Any, symbol: str) -> tuple[type, Any]:
         "differentiable": False,
         "forward": staticmethod(ufunc),
         "__module__": __name__,
+        "lecture": Lecture(f"{{0}} {symbol} {{1}}", (None, None), symbol=symbol,
+                           gate="a comparison gives bools: it records no gradient"),
     })
 
     def fn(a: Any, b: Any) -> Any:

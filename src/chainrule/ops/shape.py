@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.errors import OpError, ShapeError
+from ..core.lecture import Lecture
 from ._batching import pad_batch
 
 
@@ -51,6 +52,8 @@ class Reshape(Primitive):
     """Same values, new shape: the gradient is reshaped back."""
 
     name = "reshape"
+    lecture = Lecture("reshape({0}, {shape})", ("{dz} reshaped back to the shape of {0}",),
+                      symbol="reshape")
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, shape):
@@ -85,6 +88,7 @@ class Transpose(Primitive):
     """Permute axes; the gradient is permuted back by the inverse permutation."""
 
     name = "transpose"
+    lecture = Lecture("transpose({0}, {axes})", ("{dz} transposed back",), symbol="ᵀ")
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axes):
@@ -149,6 +153,8 @@ class ExpandDims(Primitive):
     """Insert a length-1 axis; the gradient is reshaped back."""
 
     name = "expand_dims"
+    lecture = Lecture("expand_dims({0}, {axis})", ("{dz} reshaped back to the shape of {0}",),
+                      symbol="expand_dims")
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axis):
@@ -180,6 +186,8 @@ class Squeeze(Primitive):
     """Remove length-1 axes; the gradient is reshaped back."""
 
     name = "squeeze"
+    lecture = Lecture("squeeze({0}{reduce})", ("{dz} reshaped back to the shape of {0}",),
+                      symbol="squeeze")
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x, *, axis=None):
@@ -212,6 +220,10 @@ class BroadcastTo(Primitive):
     """Repeat along broadcast axes; the engine sums the gradient back (broadcasts = True)."""
 
     name = "broadcast_to"
+    lecture = Lecture("broadcast_to({0}, {shape})", ("{dz} summed over the broadcast axes",),
+                      symbol="broadcast",
+                      gate="broadcasting copies values, so the gradient sums over the "
+                           "broadcast axes")
     views = True  # the output may share the input's memory (one version counter)
     broadcasts = True
 
@@ -258,6 +270,10 @@ class Concatenate(Primitive):
     """Join tensors along an axis; each input's gradient is its slice of the upstream one."""
 
     name = "concatenate"
+    lecture = Lecture("concatenate([{args}], axis={axis})",
+                      each_grad="the slice of {dz} that {arg} filled", symbol="concat",
+                      gate="concatenate splits: each input receives its own slice of the "
+                           "upstream gradient")
     variadic = True
 
     def forward(*xs, axis=0):

@@ -4,6 +4,8 @@
   available as ``Tensor.explain()``;
 - :func:`draw` draws the graph as Graphviz DOT, rendered to SVG/PNG when ``dot`` is
   installed, each edge labelled with its value and gradient;
+- :func:`page` writes one self-contained HTML page that steps through the backward pass
+  node by node (also what ``Tensor.explain()`` shows in Jupyter);
 - :func:`explain_expression` does both for a formula typed as text, parsed safely by
   :mod:`chainrule.viz.expr` (this is what ``chainrule explain`` runs).
 
@@ -26,6 +28,7 @@ from ..core.tensor import Tensor, install_methods
 from .draw import Drawing, GraphvizMissingWarning, draw
 from .explain import Explanation, Step, explain, explain_expression
 from .expr import ExpressionError
+from .page import Page, page
 
 
 def _explain_method(self: Tensor, **kwargs: Any) -> Explanation:
@@ -35,5 +38,5 @@ def _explain_method(self: Tensor, **kwargs: Any) -> Explanation:
 
 install_methods({"explain": _explain_method})
 
-__all__ = ["Drawing", "Explanation", "ExpressionError", "GraphvizMissingWarning", "Step",
-           "draw", "explain", "explain_expression"]
+__all__ = ["Drawing", "Explanation", "ExpressionError", "GraphvizMissingWarning", "Page",
+           "Step", "draw", "explain", "explain_expression", "page"]

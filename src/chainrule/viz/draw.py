@@ -47,7 +47,9 @@ import numpy as np
 
 from ..core import ChainruleError, Tensor
 from . import render as _render
+from .catalog import SYMBOLS as _SYMBOLS
 from .numbers import format_array, format_number, format_shape
+from .rules import rule_for, template_fields
 from .trace import Trace, record
 
 __all__ = ["CollapsedGroup", "Drawing", "GraphvizMissingWarning", "SYMBOLS", "draw"]
@@ -55,12 +57,9 @@ __all__ = ["CollapsedGroup", "Drawing", "GraphvizMissingWarning", "SYMBOLS", "dr
 VALUE_COLOR = "#1a7f37"  # green, like the lecture figures' forward values
 GRAD_COLOR = "#cf222e"   # red, for gradients
 
-#: How each op is labelled in a picture (ops not listed show their name).
-SYMBOLS = {
-    "add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "pow": "xʸ",
-    "matmul": "@", "maximum": "max", "minimum": "min", "sigmoid": "σ", "sqrt": "√",
-    "abs": "|x|", "getitem": "[ ]",
-}
+#: How each op is labelled in a picture: ``lecture.symbol`` of each primitive (a live view,
+#: :mod:`chainrule.viz.catalog`); ops without one show their name.
+SYMBOLS = _SYMBOLS
 
 _SUFFIX_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
@@ -180,6 +179,24 @@ class Drawing:
 
     def __str__(self) -> str:
         return self.source
+
+
+def symbol(op: Any, params: dict[str, Any], precision: int = 2) -> str:
+    """The label of an op's node: its ``lecture.symbol`` with the parameters filled in.
+
+    Examples
+    --------
+    >>> from chainrule.core import REGISTRY
+    >>> symbol(REGISTRY["mul"], {}), symbol(REGISTRY["pow_scalar"], {"exponent": 3})
+    ('×', 'x^3')
+    """
+    sym = rule_for(op).symbol
+    if not sym:
+        return op.name
+    try:
+        return sym.format(**template_fields(op, params, precision))
+    except (KeyError, IndexError, ValueError):
+        return sym
 
 
 # ---------------------------------------------------------------------- collapsing
@@ -346,9 +363,7 @@ class _Writer:
             if k in group_of:
                 continue
             name, op = tr.name(t), t._op.name
-            sym = SYMBOLS.get(op, op)
-            if op == "pow_scalar":
-                sym = f"x^{format_number(t._params['exponent'], self.p)}"
+            sym = symbol(t._op, t._params or {}, self.p)
             label = f"<b>{_h(sym)}</b><br/><font point-size=\"9\">{_h(name)}</font>"
             tip = f"{name} = {op}(...) = {self.full(tr.values[id(t)])}; " \
                   f"d{out_name}/d{name} = {self.full(tr.grad(t))}"
@@ -385,12 +400,13 @@ class _Writer:
                     elif gi is not None:
                         prev = edges[key][1]
                         edges[key][1] = gi if prev is None else prev + gi
-                elif not dst.startswith("group"):
+                elif a is not None and not dst.startswith("group"):
                     n_const += 1
                     arr = np.asarray(a.data if isinstance(a, Tensor) else a)
-                    text = (a.name if isinstance(a, Tensor) and a.name else
-                            format_array(arr, self.p, 4) if arr.size <= 4 else
-                            f"const {format_shape(arr.shape)}")
+                    text = tr.const_name(a) or (
+                        a.name if isinstance(a, Tensor) and a.name else
+                        format_array(arr, self.p, 4) if arr.size <= 4 else
+                        f"const {format_shape(arr.shape)}")
                     L.append(f"  const{n_const} [shape=plaintext, fontcolor=\"#666666\", "
                              f"label=<{_h(text)}>];")
                     L.append(f"  const{n_const} -> {dst} [color=\"#aaaaaa\"];")
@@ -421,6 +437,7 @@ def draw(
     precision: int = 2,
     max_nodes: int = 60,
     title: str | None = None,
+    names: Any = None,
 ) -> Drawing:
     """Draw the graph under ``output`` with every edge's value and gradient.
 
@@ -446,6 +463,9 @@ def draw(
         module docstring for the rule).
     title : str, optional
         Caption of the picture.
+    names : module or mapping, optional
+        Display names for parameters (``model.0.weight``), inputs and constants, as for
+        :func:`chainrule.viz.explain`.
 
     Returns
     -------
@@ -462,7 +482,7 @@ def draw(
     """
     if max_nodes < 1:
         raise ChainruleError(f"draw: max_nodes must be at least 1, got {max_nodes}")
-    tr = record(output, grad)
+    tr = record(output, grad, names)
     writer = _Writer(tr, precision, max_nodes, title)
     drawing = Drawing(source=writer.write(), groups=writer.groups, nodes=len(tr.ops))
     if path is not None:

@@ -48,9 +48,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops as _ops
 from ..core import ChainruleError, NotFoundError, Tensor
 from . import expr as _expr
+from .catalog import TENSOR_FUNCTIONS
 from .numbers import format_array, format_number, format_shape
 from .rules import FANOUT_GATE, GENERIC_RULE, rule_for, template_fields
 from .trace import Trace, record
@@ -60,14 +60,6 @@ __all__ = ["Contribution", "Downstream", "Explanation", "InputRef", "Step",
 
 FORMATS = ("text", "markdown", "html", "rich")
 _FORMAT_ALIASES = {"md": "markdown", "txt": "text", "htm": "html"}
-
-#: The functions an expression may call (see :mod:`chainrule.viz.expr`), as chainrule ops.
-TENSOR_FUNCTIONS: Mapping[str, Any] = {
-    "exp": _ops.exp, "log": _ops.log, "sqrt": _ops.sqrt, "abs": _ops.abs,
-    "sigmoid": _ops.sigmoid, "tanh": _ops.tanh, "relu": _ops.relu,
-    "max": _ops.maximum, "min": _ops.minimum,
-}
-
 
 # ---------------------------------------------------------------------- the structured steps
 @dataclass(frozen=True)
@@ -211,7 +203,12 @@ def _local_template(grad_template: str) -> str | None:
     return None
 
 
-def _const_text(a: Any, precision: int) -> str:
+def _const_text(a: Any, precision: int, tr: Trace | None = None) -> str:
+    given = tr.const_name(a) if tr is not None else None
+    if given:
+        return given
+    if a is None:
+        return "0"  # an absent operand (linear without bias)
     if isinstance(a, Tensor) and a.name:
         return a.name
     arr = np.asarray(a.data if isinstance(a, Tensor) else a)
@@ -282,10 +279,13 @@ class _Builder:
         tr, p = self.tr, self.p
         op = t._op
         name = tr.name(t)
-        rule = rule_for(op.name)
-        fields = template_fields(op.name, t._params or {}, p)
-        args = [tr.name(a) if isinstance(a, Tensor) and a.requires_grad else _const_text(a, p)
-                for a in t._inputs]
+        rule = rule_for(op)
+        fields = template_fields(op, t._params or {}, p)
+        for key, v in (t._params or {}).items():  # a parameter array given a name
+            if isinstance(v, np.ndarray) and tr.const_name(v):
+                fields[key] = tr.const_name(v)
+        args = [tr.name(a) if isinstance(a, Tensor) and a.requires_grad
+                else _const_text(a, p, tr) for a in t._inputs]
         fields.update(z=name, dz=f"d{name}", args=", ".join(args))
         formula = _fill(rule.formula, args, fields) or _fill(GENERIC_RULE.formula, args, fields)
         inputs = tuple(
@@ -414,7 +414,9 @@ class Explanation:
     """
 
     def __init__(self, steps: list[Step], output: str, seed: np.ndarray, *, format: str,
-                 precision: int, max_elements: int, title: str | None = None) -> None:
+                 precision: int, max_elements: int, title: str | None = None,
+                 collapse: bool = True) -> None:
+        self.collapse = collapse
         self.steps = steps
         self.output = output
         self.seed = seed
@@ -454,6 +456,30 @@ class Explanation:
         parts = ", ".join(f"{self._arr(c.grad)} from {c.source} ({c.op})" for c in s.received)
         return f"{s.name}: {parts}; total {self._arr(s.upstream)}"
 
+    def repeats(self) -> list[tuple[int, int, int]]:
+        """Runs of repeated op steps: ``(start, period, count)`` in :attr:`ops` order.
+
+        ``count >= 3`` consecutive repetitions of the same ``period`` steps (same ops, same
+        gate, the same inputs constant or not), found left to right, shortest period first.
+        The rendering (with ``collapse=True``) writes the first repetition in full and one
+        line per step of the others.
+        """
+        ops = self.ops
+        sig = [(s.op, s.gate, tuple(i.constant for i in s.inputs)) for s in ops]
+        runs, i, n = [], 0, len(ops)
+        while i < n:
+            for p in range(1, min(8, (n - i) // 3) + 1):
+                k = 1
+                while sig[i + k * p:i + (k + 1) * p] == sig[i:i + p]:
+                    k += 1
+                if k >= 3:
+                    runs.append((i, p, k))
+                    i += k * p
+                    break
+            else:
+                i += 1
+        return runs
+
     def _blocks(self) -> list[_Block]:
         f = self.output
         n_ops, n_leaves = len(self.ops), len(self.leaves)
@@ -464,7 +490,23 @@ class Explanation:
             f"lea{'ves' if n_leaves != 1 else 'f'}, visited from the output back to the "
             f"leaves (reverse topological order), starting from ∂{f}/∂{f} = {seed}. "
             f"Notation: dv = ∂{f}/∂v, the gradient of {f} with respect to v.")))
-        for s in self.ops:
+        hidden: dict[int, tuple[int, int, int]] = {}
+        if self.collapse:
+            for start, p, k in self.repeats():
+                for q in range(start + p, start + k * p):
+                    hidden[q] = (start, p, k)
+        for pos, s in enumerate(self.ops):
+            if pos in hidden:
+                start, p, k = hidden[pos]
+                if pos == start + p:  # one block for the repetitions after the first
+                    group = self.ops[start + p:start + k * p]
+                    unit = " → ".join(x.op or "" for x in self.ops[start:start + p])
+                    blocks.append(_Block("step", title=(
+                        f"{group[0].index}–{group[-1].index}. the same {p} step"
+                        f"{'s' if p > 1 else ''} ({unit}) {k - 1} more times   [collapsed]"),
+                        rows=[(x.op or "", [f"{x.formula}; ∂{f}/∂{x.name} = "
+                                           f"{self._arr(x.upstream)}"]) for x in group]))
+                continue
             rows: list[tuple[str, list[str]]] = []
             ins = ", ".join(f"{i.name} {format_shape(i.shape)}" + (" const" if i.constant else "")
                             for i in s.inputs)
@@ -645,8 +687,24 @@ class Explanation:
     def __repr__(self) -> str:
         return self.to_text()
 
+    def to_page(self, path: Any = None) -> Any:
+        """The interactive step-through page of this pass (:mod:`chainrule.viz.page`).
+
+        Returns a :class:`~chainrule.viz.page.Page`; with ``path`` it is also written there.
+        """
+        from .page import Page, page_data, render_page
+
+        data = page_data(self)
+        result = Page(render_page(data), data)
+        if path is not None:
+            result.save(path)
+        return result
+
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """Jupyter: the interactive page (step through the pass), or the HTML fragment."""
+        if getattr(self, "_trace", None) is None:
+            return self.to_html()
+        return self.to_page()._repr_html_()
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -669,6 +727,8 @@ def explain(
     precision: int = 4,
     grad: Any = None,
     title: str | None = None,
+    names: Any = None,
+    collapse: bool = True,
 ) -> Explanation:
     """Backpropagate from ``output`` and explain every step, with the numbers.
 
@@ -696,6 +756,15 @@ def explain(
         explanation of ``output.sum()``).
     title : str, optional
         Heading of the explanation.
+    names : module or mapping, optional
+        Display names: a module names its parameters ``model.<path>`` (``model.0.weight``);
+        a mapping ``{"model": model, "X": X, "y": y}`` names modules' parameters
+        (``<name>.<path>``), tensors, and constant inputs such as a batch (a NumPy array,
+        recognised by identity). They win over ``Tensor.name``.
+    collapse : bool
+        In the rendering, write a run of three or more repetitions of the same steps (same
+        ops, same rules: e.g. one embedding lookup per feature) as its first repetition in
+        full and one line per other repetition. ``.steps`` always holds every step.
 
     Returns
     -------
@@ -729,10 +798,12 @@ def explain(
         raise ChainruleError(
             f"explain: max_elements must be >= 1 and precision >= 0, got {max_elements} "
             f"and {precision}")
-    tr = record(output, grad)
+    tr = record(output, grad, names)
     steps = _Builder(tr, precision, max_elements).steps()
-    return Explanation(steps, tr.name(tr.output), tr.seed, format=fmt, precision=precision,
-                       max_elements=max_elements, title=title)
+    ex = Explanation(steps, tr.name(tr.output), tr.seed, format=fmt, precision=precision,
+                     max_elements=max_elements, title=title, collapse=collapse)
+    ex._trace = tr  # for to_page(): the graph's structure (the tensors are kept alive)
+    return ex
 
 
 def explain_expression(

@@ -40,7 +40,6 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from ..core.errors import ChainruleError
@@ -69,20 +68,51 @@ MAX_LENGTH = 1000
 #: Deepest accepted nesting of parentheses (grouping or call) and unary operators.
 MAX_DEPTH = 100
 
-#: The only callable functions, with the exact number of arguments each takes.
-FUNCTION_ARITY: Mapping[str, int] = MappingProxyType(
-    {
-        "exp": 1,
-        "log": 1,
-        "sqrt": 1,
-        "abs": 1,
-        "sigmoid": 1,
-        "tanh": 1,
-        "relu": 1,
-        "max": 2,
-        "min": 2,
-    }
-)
+
+
+class _Installed(Mapping):
+    """A read-only view of a table installed by :mod:`chainrule.viz.catalog`.
+
+    The whitelist of functions is not written here: :mod:`chainrule.viz.catalog` builds it
+    from the primitives' lecture text (``Lecture.expr_name``) and installs it when
+    :mod:`chainrule.viz` is imported, so this module stays free of imports beyond the
+    standard library and an op added to chainrule becomes typeable without touching it.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def _table(self) -> Mapping[str, Any]:
+        return _TABLES.get(self._key, {})
+
+    def __getitem__(self, name: str) -> Any:
+        return self._table()[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._table()))
+
+
+_TABLES: dict[str, Mapping[str, Any]] = {}
+
+
+def _install(**tables: Mapping[str, Any]) -> None:
+    """Install the function tables (``arity=``, ``math=``); called by chainrule.viz.catalog."""
+    _TABLES.update(tables)
+
+
+#: The only callable functions, with the exact number of arguments each takes: the
+#: primitives whose lecture text gives an ``expr_name`` (exp, log, sqrt, abs, sigmoid, tanh,
+#: relu, max, min for the built-in ops).
+FUNCTION_ARITY: Mapping[str, int] = _Installed("arity")
+#: Implementations of every whitelisted function for plain Python floats (each op's own
+#: NumPy forward; domain and range errors raise ValueError/OverflowError as math does).
+MATH_FUNCTIONS: Mapping[str, Callable[..., float]] = _Installed("math")
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,7 +446,10 @@ class _Lexer:
 # --------------------------------------------------------------------------------------------
 
 _BINARY_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
-_FUNCTION_LIST = ", ".join(sorted(FUNCTION_ARITY))
+
+
+def _function_list() -> str:
+    return ", ".join(sorted(FUNCTION_ARITY))
 
 
 class _Parser:
@@ -567,7 +600,7 @@ class _Parser:
         func = name.text
         if func not in FUNCTION_ARITY:
             raise self._error(
-                f"unknown function {func!r}", name.column, f"allowed: {_FUNCTION_LIST}"
+                f"unknown function {func!r}", name.column, f"allowed: {_function_list()}"
             )
         arity = FUNCTION_ARITY[func]
         takes = f"{func}() takes exactly {arity} argument{'' if arity == 1 else 's'}"
@@ -900,32 +933,3 @@ def to_source(node: Node) -> str:
             del out[len(out) - count :]
             out.append((f"{current.func}({', '.join(args)})", _PREC_ATOM, False))
     return out[0][0]
-
-
-# --------------------------------------------------------------------------------------------
-# A float implementation of the whitelist
-# --------------------------------------------------------------------------------------------
-
-
-def _sigmoid(x: float) -> float:
-    # Split by sign so exp() never overflows.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-#: Implementations of every whitelisted function for plain Python floats.
-MATH_FUNCTIONS: Mapping[str, Callable[..., float]] = MappingProxyType(
-    {
-        "exp": math.exp,
-        "log": math.log,
-        "sqrt": math.sqrt,
-        "abs": abs,
-        "sigmoid": _sigmoid,
-        "tanh": math.tanh,
-        "relu": lambda x: x if x > 0 else 0.0,
-        "max": max,
-        "min": min,
-    }
-)

@@ -4,7 +4,8 @@ One formatter for every output (text, Markdown, HTML, DOT), so the same value is
 same way everywhere: whole numbers without decimals (``-4``), others with ``precision``
 decimals (``0.73``), and scientific notation only where fixed decimals would hide the value
 (``1.50e-05``). Arrays up to ``max_elements`` are written in full, larger ones as summary
-statistics, so a 10⁶-element gradient costs one pass over the data and one line of text.
+statistics (shape, norm, the first few entries, mean, min and max), so a 10⁶-element
+gradient costs a few passes over the data and one line of text.
 
 Examples
 --------
@@ -15,7 +16,7 @@ Examples
 >>> format_array(np.array([[1.0, 2.5], [3.0, 4.0]]), precision=1)
 '[[1, 2.5], [3, 4]]'
 >>> format_array(np.arange(100.0), max_elements=10)
-'shape (100,): mean 49.5000, std 28.8661, min 0, max 99'
+'shape (100,): norm 573.0183, [0, 1, 2, …], mean 49.5000, min 0, max 99'
 """
 
 from __future__ import annotations
@@ -89,17 +90,23 @@ def scalar(a: Any) -> float:
     return float(np.asarray(a).reshape(-1)[0])
 
 
+#: Entries written at the start of a summarised array.
+SUMMARY_ENTRIES = 3
+
+
 def _summary(a: np.ndarray, precision: int) -> str:
     data = a.astype(np.float64, copy=False) if a.dtype.kind in "biu" else a
     finite = np.isfinite(data)
     n_bad = int(data.size - np.count_nonzero(finite))
+    first = ", ".join(format_number(v, precision) for v in a.reshape(-1)[:SUMMARY_ENTRIES])
     if n_bad:
         data = data[finite]
     parts = [f"shape {format_shape(a.shape)}:"]
     if data.size:
+        norm = float(np.sqrt(np.sum(np.square(data, dtype=np.float64))))
         parts.append(
+            f"norm {format_number(norm, precision)}, [{first}, …], "
             f"mean {format_number(data.mean(), precision)}, "
-            f"std {format_number(data.std(), precision)}, "
             f"min {format_number(data.min(), precision)}, "
             f"max {format_number(data.max(), precision)}")
     if n_bad:
@@ -119,8 +126,9 @@ def format_array(a: Any, precision: int = 4, max_elements: int = 12, *,
     precision : int
         Decimals per number (see :func:`format_number`).
     max_elements : int
-        Largest size written element by element; larger arrays give shape, mean, std, min
-        and max (of the finite elements, with a count of NaN/inf if any).
+        Largest size written element by element; larger arrays give shape, norm, the first
+        few entries, mean, min and max (of the finite elements, with a count of NaN/inf if
+        any).
     fixed : bool
         As for :func:`format_number`.
 

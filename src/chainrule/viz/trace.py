@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,10 +86,28 @@ class Trace:
     sent: dict[int, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
     received: dict[int, list[Received]] = field(default_factory=dict)
     local: dict[int, dict[int, float]] = field(default_factory=dict)
+    const_names: dict[int, str] = field(default_factory=dict)
+    const_arrays: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
     def name(self, t: Tensor) -> str:
         """The display name of node ``t``."""
         return self.names[id(t)]
+
+    def const_name(self, a: Any) -> str | None:
+        """The name given (``names=``) to a constant input (an array or a Tensor), if any."""
+        if id(a) in self.const_names:
+            return self.const_names[id(a)]
+        if isinstance(a, Tensor):
+            a = a.data
+            if id(a) in self.const_names:
+                return self.const_names[id(a)]
+        if isinstance(a, np.ndarray) and self.const_arrays:
+            # a converted copy (e.g. targets cast to intp): recognised by equal contents
+            for name, arr in self.const_arrays:
+                if arr.shape == a.shape and arr.dtype.kind == a.dtype.kind \
+                        and np.array_equal(arr, a):
+                    return name
+        return None
 
     def grad(self, t: Tensor) -> np.ndarray:
         """dL/dt for a node of the graph."""
@@ -112,9 +131,64 @@ def _collect(output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     return [n.tensor for n in nodes], graph_leaves([output])
 
 
-def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor]) -> dict[int, str]:
+def resolve_names(names: Any) -> tuple[dict[int, str], dict[int, str]]:
+    """Read the ``names=`` argument of explain/draw/page.
+
+    ``names`` is a module (its parameters are named ``model.<path>``, e.g.
+    ``model.0.weight``), or a mapping from a name to a Tensor, a NumPy array (a constant
+    input such as a batch) or a module (its parameters named ``<name>.<path>``), or None.
+    Returns ``({id(tensor): name}, {id(array or tensor): name})``: the second also names
+    constants, by the identity of the array passed in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> m = nn.Linear(2, 3, rng=np.random.default_rng(0))
+    >>> tensors, _ = resolve_names({"net": m})
+    >>> sorted(tensors.values())
+    ['net.bias', 'net.weight']
+    """
+    tensors: dict[int, str] = {}
+    consts: dict[int, str] = {}
+    if names is None:
+        return tensors, consts
+    if hasattr(names, "named_parameters") and callable(names.named_parameters):
+        names = {"model": names}
+    if not isinstance(names, Mapping):
+        raise BackwardError(
+            f"names= takes a module or a mapping from names to tensors, arrays or modules, "
+            f"got {type(names).__name__}")
+    for key, obj in names.items():
+        key = str(key)
+        if hasattr(obj, "named_parameters") and callable(obj.named_parameters):
+            for pname, p in obj.named_parameters():
+                tensors.setdefault(id(p), f"{key}.{pname}")
+        elif isinstance(obj, Tensor):
+            tensors[id(obj)] = key
+            consts[id(obj)] = key
+            consts.setdefault(id(obj.data), key)
+        elif isinstance(obj, np.ndarray):
+            consts[id(obj)] = key
+        else:
+            raise BackwardError(
+                f"names=: {key!r} names a {type(obj).__name__}; give a Tensor, a NumPy "
+                f"array or a module")
+    return tensors, consts
+
+
+def _named_arrays(names: Any) -> list[tuple[str, np.ndarray]]:
+    if not isinstance(names, Mapping):
+        return []
+    return [(str(k), v.data if isinstance(v, Tensor) else v) for k, v in names.items()
+            if isinstance(v, np.ndarray | Tensor)]
+
+
+def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor],
+                  given: dict[int, str] | None = None) -> dict[int, str]:
     nodes = leaves + ops
-    wanted = {t.name for t in nodes if t.name}
+    given = given or {}
+    wanted = {t.name for t in nodes if t.name} | {given[id(t)] for t in nodes if id(t) in given}
     taken: set[str] = set()
     names: dict[int, str] = {}
 
@@ -126,8 +200,11 @@ def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor]) -> di
         taken.add(name)
         return name
 
-    for t in nodes:  # user names first: they win over the automatic ones
-        if t.name:
+    for t in nodes:  # names given to explain() first, then Tensor.name, then automatic
+        if id(t) in given:
+            names[id(t)] = claim(given[id(t)])
+    for t in nodes:
+        if t.name and id(t) not in names:
             names[id(t)] = claim(t.name)
 
     def auto(prefix: str, counter: list[int]) -> str:
@@ -170,7 +247,7 @@ def _local_derivatives(t: Tensor) -> dict[int, float]:
     return out
 
 
-def record(output: Tensor, grad: Any = None) -> Trace:
+def record(output: Tensor, grad: Any = None, names: Any = None) -> Trace:
     """Run a backward pass from ``output`` and keep every intermediate gradient.
 
     Parameters
@@ -180,6 +257,8 @@ def record(output: Tensor, grad: Any = None) -> Trace:
     grad : array_like, optional
         dL/d(output). Default: 1 for a one-element output, else ones (that is, the
         explanation of ``output.sum()``).
+    names : module or mapping, optional
+        Display names for parameters, inputs and constants (see :func:`resolve_names`).
 
     Returns
     -------
@@ -207,9 +286,11 @@ def record(output: Tensor, grad: Any = None) -> Trace:
             raise BackwardError(
                 f"explain(grad=...) got a gradient of shape {seed.shape} for an output of "
                 f"shape {output.shape}; they must match")
+    given, consts = resolve_names(names)
     ops, leaves = _collect(output)
-    tr = Trace(output=output, seed=seed, leaves=leaves)
-    tr.names = _assign_names(output, ops, leaves)
+    tr = Trace(output=output, seed=seed, leaves=leaves, const_names=consts,
+               const_arrays=_named_arrays(names))
+    tr.names = _assign_names(output, ops, leaves, given)
     for t in leaves + ops:
         tr.values[id(t)] = np.array(t.data, copy=True)
         tr.received[id(t)] = []

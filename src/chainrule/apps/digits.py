@@ -11,6 +11,13 @@ output folder:
 * ``curves.png``: loss and accuracy per epoch;
 * ``metrics.json``: the final numbers, for scripts.
 
+Under ``mpiexec -n N`` (nothing else to set) the job trains data-parallel
+(:mod:`chainrule.distributed`): every rank takes ``batch_size`` examples of its shard
+(:class:`~chainrule.data.DistributedSampler`), so the global batch is ``batch_size x N``;
+gradients are averaged across ranks before each step; accuracies are computed on each
+rank's share of the data and summed; only rank 0 shows progress, logs and writes the
+output folder, which loads in one process like any other.
+
 Use it from the command line (``chainrule train digits --help``) or from Python:
 
 >>> from chainrule.apps.digits import DigitsConfig, train
@@ -209,6 +216,18 @@ def _progress(iterable: Any, enabled: bool, total: int) -> Any:
                 dynamic_ncols=True, mininterval=0.2 if tty else 5.0)
 
 
+def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """:func:`evaluate`, each rank scoring its share of ``X`` (the counts summed)."""
+    from chainrule import distributed as dist
+
+    if dist.world_size() == 1:
+        return evaluate(model, X, y)
+    lo, hi = dist.shard_range(len(X))
+    correct = evaluate(model, X[lo:hi], y[lo:hi]) * (hi - lo) if hi > lo else 0.0
+    total = dist.allreduce(np.array([round(correct), hi - lo], dtype=np.int64))
+    return float(total[0] / total[1])
+
+
 def train(cfg: DigitsConfig | None = None, *,
           log: Callable[..., None] = print) -> DigitsResult:
     """Run the digits job described by ``cfg``; see the module docstring.
@@ -217,10 +236,17 @@ def train(cfg: DigitsConfig | None = None, *,
     once at the end (:func:`chainrule.apps._outputs.atomic_folder`): a failure leaves a
     previous run's folder as it was and no partial new one.
     """
+    from chainrule import distributed as dist
+
     from ._outputs import atomic_folder
 
     cfg = cfg or DigitsConfig()
     cfg.check()
+    dist.init()
+    if not dist.is_main():   # data-parallel: rank 0 alone logs and writes
+        cfg = dataclasses.replace(cfg, progress=False)
+        log = _silent
+        return _train(cfg, None, log)
     if cfg.out is None:
         return _train(cfg, None, log)
     with atomic_folder(cfg.out, OUTPUT_FILES, "the digits output folder") as tmp:
@@ -231,7 +257,27 @@ def train(cfg: DigitsConfig | None = None, *,
     return result
 
 
+def _silent(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
 def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> DigitsResult:
+    from chainrule import distributed as dist
+
+    n_ranks = dist.world_size()
+    if n_ranks > 1:
+        from chainrule.apps.ner.train import blas_threads
+
+        # Ranks on one machine share its cores: one BLAS pool each would oversubscribe.
+        with blas_threads(max(1, (os.cpu_count() or 1) // dist.local_size())):
+            return _train_inner(cfg, out, log, n_ranks)
+    return _train_inner(cfg, out, log, 1)
+
+
+def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
+                 n_ranks: int) -> DigitsResult:
+    from chainrule import distributed as dist
+
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     Xtr, Xte, ytr, yte = load_digits_split()
@@ -246,8 +292,17 @@ def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> Digi
     opt = _make_optimizer(cfg, params)
     sched = (optim.CosineAnnealingLR(opt, T_max=cfg.epochs)
              if cfg.lr_schedule == "cosine" else None)
-    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, shuffle=True,
-                        rng=rng)
+    if n_ranks == 1:
+        loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, shuffle=True,
+                            rng=rng)
+    else:
+        dist.broadcast_parameters(model)
+        opt = dist.DistributedOptimizer(opt)
+        sampler = dist.DistributedSampler(len(Xtr), seed=cfg.seed)
+        loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size,
+                            sampler=sampler)
+        log(f"data-parallel on {n_ranks} ranks: global batch {cfg.batch_size} x {n_ranks} = "
+            f"{cfg.batch_size * n_ranks} ({len(loader)} steps per epoch)")
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
 
     bar = _progress(range(cfg.epochs), cfg.progress, cfg.epochs)
@@ -265,9 +320,11 @@ def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> Digi
             count += len(yb.data)
         if sched is not None:
             sched.step()
+        if n_ranks > 1:
+            total, count = dist.allreduce(np.array([total, count], dtype=np.float64))
         history["loss"].append(total / count)
-        history["train_acc"].append(evaluate(model, Xtr, ytr))
-        history["test_acc"].append(evaluate(model, Xte, yte))
+        history["train_acc"].append(_accuracy(model, Xtr, ytr))
+        history["test_acc"].append(_accuracy(model, Xte, yte))
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}",
                             train=f"{history['train_acc'][-1]:.3f}",
@@ -290,13 +347,15 @@ def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> Digi
         cr.io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict() if sched is not None else None,
                     "config": config, "normalization": {"mean": mean, "std": std},
-                    "history": history, "test_accuracy": test_acc}, ckpt_path)
+                    "history": history, "test_accuracy": test_acc,
+                    "world_size": n_ranks}, ckpt_path)
         title = (f"digits MLP {list(cfg.hidden)} {cfg.activation}, {cfg.loss}, "
                  f"{cfg.optimizer}: test acc {test_acc:.3f}")
         plot_curves(history, curves_path, title)
         with open(os.path.join(out, METRICS), "w", encoding="utf-8") as fh:
             json.dump({"test_accuracy": test_acc, "train_accuracy": train_acc,
-                       "seconds": seconds, "config": config}, fh, indent=2)
+                       "seconds": seconds, "config": config, "world_size": n_ranks,
+                       "global_batch_size": cfg.batch_size * n_ranks}, fh, indent=2)
     return DigitsResult(test_acc, train_acc, history, seconds, ckpt_path, curves_path, model)
 
 

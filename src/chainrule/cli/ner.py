@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
     t = nsub.add_parser("train", help="train a tagger and write a model folder",
+                        description="Train a tagger and write a model folder. Under "
+                                    "`mpiexec -n N` it trains data-parallel on N processes "
+                                    "(--batch-size per process; see docs/distributed.md).",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     data = t.add_argument_group("data")
     data.add_argument("--train", default=_default("train"),
@@ -134,9 +137,7 @@ def _read(path: str | None, what: str) -> Any:
 # Errors are not caught here: cli.main turns every ChainruleError and OSError into one
 # "chainrule: error: ..." line and exit status 1.
 def _train(args: argparse.Namespace) -> int:
-    from chainrule.apps._outputs import atomic_folder
-    from chainrule.apps.ner.model import MODEL_FOLDER_FILES, save_tagger
-    from chainrule.apps.ner.train import TrainConfig, evaluate_model, plot_learning_curve, train
+    from chainrule.apps.ner.train import TrainConfig, train
 
     config = TrainConfig(
         decoder=args.decoder, features=tuple(f.strip() for f in args.features.split(",") if f),
@@ -155,6 +156,24 @@ def _train(args: argparse.Namespace) -> int:
     # The whole folder is built in a temporary sibling and renamed into place at the end:
     # entering the block checks --out before training, and any failure (full disk,
     # Ctrl-C) leaves an existing model folder as it was.
+    from chainrule import distributed as dist
+
+    # Under mpiexec: data-parallel training; a failure on any rank ends all of them.
+    with dist.fail_fast():
+        if not dist.is_main():
+            # Other ranks train with rank 0 (which alone evaluates and writes the folder).
+            train(config, train_s, dev_s)
+            return 0
+        return _train_main(args, config, train_s, dev_s, test_s)
+
+
+def _train_main(args: argparse.Namespace, config: Any, train_s: Any, dev_s: Any,
+                test_s: Any) -> int:
+    from chainrule.apps._outputs import atomic_folder
+    from chainrule.apps.ner.model import MODEL_FOLDER_FILES, save_tagger
+    from chainrule.apps.ner.train import evaluate_model, plot_learning_curve, train
+    from chainrule.distributed import world_size
+
     with atomic_folder(args.out, MODEL_FOLDER_FILES, "a model folder") as tmp:
         result = train(config, train_s, dev_s)
         paths = save_tagger(tmp, result.model, result.extractor, config.to_dict())
@@ -166,6 +185,7 @@ def _train(args: argparse.Namespace) -> int:
             "train_seconds": result.seconds,
             "mean_epoch_seconds": result.mean_epoch_seconds,
             "history": result.history,
+            "world_size": world_size(),
         }
         # A softmax model decodes with the IOB2 constraints by default; its plain per-word
         # argmax is scored too, so both numbers are on record.

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "digits", help="an MLP on scikit-learn's 8x8 digits",
         description="Train an MLP on scikit-learn's bundled 8x8 digits (fixed 75/25 split), "
                     "print the test accuracy, and write a checkpoint and a PNG of the "
-                    "curves into --out.",
+                    "curves into --out. Under `mpiexec -n N` it trains data-parallel on N "
+                    "processes (--batch-size per process; see docs/distributed.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     c = app.DigitsConfig()
     d.add_argument("--hidden", type=_sizes, default=c.hidden,
@@ -64,6 +65,10 @@ def run_digits(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, lr=args.lr, l2=args.l2, epochs=args.epochs,
         batch_size=args.batch_size, seed=args.seed, lr_schedule=args.lr_schedule,
         out=args.out, progress=not args.no_progress)
+    from .. import distributed as dist
+
     # Errors (a ChainruleError, an unwritable --out) are reported by cli.main, exit status 1.
-    app.train(cfg)
+    # Under mpiexec, fail_fast ends every rank instead (MPI_Abort), with the error shown.
+    with dist.fail_fast():
+        app.train(cfg)
     return 0

@@ -127,6 +127,10 @@ class DataLoader:
     rng : numpy.random.Generator or int, optional
         Source of the shuffling (an int seeds a new generator). Without it, shuffling uses
         :func:`chainrule.nn.init.default_rng`.
+    sampler : iterable of int, optional
+        Gives each epoch's indices instead (with ``len``), e.g. a
+        :class:`~chainrule.data.DistributedSampler` for this rank's shard; not together
+        with ``shuffle=True``.
 
     Examples
     --------
@@ -140,7 +144,8 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
-                 rng: np.random.Generator | int | None = None) -> None:
+                 rng: np.random.Generator | int | None = None, *,
+                 sampler: Any = None) -> None:
         # Checked here, not at the first iteration: int(2.5) == 2 and int("4") == 4 would
         # silently change the batching, and True is an int to Python.
         if not _is_int(batch_size) or batch_size < 1:
@@ -152,6 +157,13 @@ class DataLoader:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise ChainruleError(f"DataLoader: the dataset must have __len__ and __getitem__, "
                                  f"got {type(dataset).__name__}")
+        if sampler is not None:
+            if shuffle:
+                raise ChainruleError("DataLoader: shuffle=True and a sampler exclude each "
+                                     "other (the sampler decides the order)")
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise ChainruleError(f"DataLoader: sampler must be an iterable of indices "
+                                     f"with len(), got {type(sampler).__name__}")
         if collate_fn is not None and not callable(collate_fn):
             raise ChainruleError(f"DataLoader: collate_fn must be callable, got "
                                  f"{type(collate_fn).__name__}")
@@ -166,12 +178,15 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.rng = rng
+        self.sampler = sampler
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

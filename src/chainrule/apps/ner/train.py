@@ -8,6 +8,14 @@ scores the dev set with conlleval's entity F1 and keeps the best weights; it sto
 randomness (initialisation, shuffling, dropout, unknown-word replacement) comes from one
 ``numpy.random.Generator`` seeded by ``TrainConfig.seed``, so a run is reproducible.
 
+Under ``mpiexec -n N`` the run is data-parallel (:mod:`chainrule.distributed`): all ranks
+draw the same shuffled order, each global batch of ``batch_size x N`` tokens (or
+sentences) is split across the ranks, gradients are averaged weighted by each rank's token
+count (exactly the gradient of the global batch's token-mean loss) before clipping and the
+step; dropout and unknown-word replacement draw from a per-rank stream. Dev F1 is computed
+from predictions made on each rank's share of the dev sentences and gathered, so every
+rank takes the same early-stopping decisions; only rank 0 logs.
+
 Examples
 --------
 >>> from chainrule.apps.ner.conll import Sentence
@@ -37,7 +45,7 @@ from chainrule import optim
 from chainrule.core import ChainruleError
 
 from .conll import Sentence
-from .data import EncodedCorpus, FeatureConfig, FeatureExtractor
+from .data import Batch, EncodedCorpus, FeatureConfig, FeatureExtractor
 from .features import load_vectors, replace_rare
 from .metrics import Report, evaluate
 from .model import ACTIVATIONS, DECODERS, WindowTagger
@@ -52,6 +60,7 @@ __all__ = [
     "build_model",
     "evaluate_model",
     "plot_learning_curve",
+    "shard_batches",
     "train",
 ]
 
@@ -312,6 +321,47 @@ def epoch_batches(config: TrainConfig, enc: EncodedCorpus,
     return list(FeatureExtractor.word_batches(enc, config.effective_batch_size, rng))
 
 
+def shard_batches(config: TrainConfig, enc: EncodedCorpus, rng: np.random.Generator,
+                  rank: int, n_ranks: int) -> list[Batch | None]:
+    """This rank's part of one epoch's batches, when ``n_ranks`` processes train together.
+
+    The global order is drawn from ``rng`` exactly as :func:`epoch_batches` draws it (the
+    same on every rank), in global batches of ``batch_size x n_ranks`` tokens (sentences
+    for the CRF); each is split into ``n_ranks`` near-equal parts and this rank keeps part
+    ``rank`` (None where a part is empty). With ``n_ranks == 1`` these are the batches of
+    :func:`epoch_batches`.
+    """
+    size = config.effective_batch_size * n_ranks
+    out: list[Batch | None] = []
+    if config.decoder == "crf":
+        n = enc.n_sentences
+        order = np.lexsort((rng.random(n), enc.lengths))
+        chunks = [order[i:i + size] for i in range(0, n, size)]
+        chunks = [chunks[j] for j in rng.permutation(len(chunks))]
+        for sel in chunks:
+            part = np.array_split(sel, n_ranks)[rank]
+            out.append(FeatureExtractor.gather_sentences(enc, part) if part.size else None)
+        return out
+    order = rng.permutation(enc.n_tokens)
+    for i in range(0, enc.n_tokens, size):
+        idx = np.array_split(order[i:i + size], n_ranks)[rank]
+        out.append(Batch({f: w[idx] for f, w in enc.windows.items()}, enc.tags[idx])
+                   if idx.size else None)
+    return out
+
+
+def _sharded_dev_f1(model: WindowTagger, extractor: FeatureExtractor,
+                    dev_sentences: Sequence[Sentence], enc_shard: EncodedCorpus | None,
+                    constrained: bool) -> tuple[Report, Report]:
+    """Dev scores from every rank's predictions on its share (gathered in rank order)."""
+    from chainrule import distributed as dist
+
+    mine = model.predict(enc_shard, constrained=constrained) if enc_shard is not None else []
+    pred = [extractor.tagset.decode(p) for part in dist.allgather_object(mine) for p in part]
+    gold = [s.tags for s in dev_sentences]
+    return evaluate(gold, pred), evaluate(gold, pred, mode="strict")
+
+
 def train(config: TrainConfig, train_sentences: Sequence[Sentence],
           dev_sentences: Sequence[Sentence], *, stream: IO[str] | None = None) -> TrainResult:
     """Train a tagger; returns the model with the weights of its best dev epoch.
@@ -331,8 +381,11 @@ def train(config: TrainConfig, train_sentences: Sequence[Sentence],
 
 def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
            dev_sentences: Sequence[Sentence], stream: IO[str] | None) -> TrainResult:
+    from chainrule import distributed as dist
+
     stream = stream if stream is not None else sys.stderr
-    show = config.progress
+    n_ranks, rank = dist.world_size(), dist.rank()
+    show = config.progress and rank == 0
 
     def log(msg: str) -> None:
         if show:
@@ -348,11 +401,25 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     for s in dev_sentences:  # fail early on a tag outside the training tag set
         extractor.tagset.encode(s.tags)
     enc_train = extractor.encode(train_sentences)
-    enc_dev = extractor.encode(dev_sentences)
     model = build_model(config, extractor, rng)
     if config.vectors:
         _init_vectors(model, extractor, config.vectors, log)
     opt = _make_optimizer(config, model)
+    local_rng = rng
+    if n_ranks > 1:
+        # Same shuffled order on every rank (rng); dropout masks and <unk> replacement
+        # differ per rank (local_rng), as they would between examples in one process.
+        local_rng = np.random.default_rng([config.seed, rank + 1])
+        model.drop.rng = local_rng
+        dist.broadcast_parameters(model)
+        opt = dist.DistributedOptimizer(opt)
+        lo, hi = dist.shard_range(len(dev_sentences))
+        enc_dev = extractor.encode(dev_sentences[lo:hi]) if hi > lo else None
+        unit = "sentences" if config.decoder == "crf" else "tokens"
+        log(f"data-parallel on {n_ranks} ranks: global batch {config.effective_batch_size} "
+            f"{unit} x {n_ranks} = {config.effective_batch_size * n_ranks}")
+    else:
+        enc_dev = extractor.encode(dev_sentences)
     scheduler: Any = None
     if config.schedule == "exp":
         scheduler = optim.ExponentialLR(opt, gamma=config.lr_gamma)
@@ -369,16 +436,28 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        batches = epoch_batches(config, enc_train, rng)
+        if n_ranks == 1:
+            batches: list[Any] = epoch_batches(config, enc_train, rng)
+        else:
+            batches = shard_batches(config, enc_train, rng, rank, n_ranks)
         bar = _progress_bar(len(batches), f"epoch {epoch}", show, stream)
         total_loss = 0.0
         n_words = 0
         for i, batch in enumerate(batches):
+            if batch is None:   # an empty share of a short last batch: weight 0
+                opt.synchronize(weight=0)
+                if config.clip_norm:
+                    optim.clip_grad_norm_(params, config.clip_norm)
+                opt.step()
+                opt.zero_grad()
+                continue
             if config.unk_p > 0:
-                batch.windows["word"] = replace_rare(batch.windows["word"], counts, rng,
+                batch.windows["word"] = replace_rare(batch.windows["word"], counts, local_rng,
                                                      config.unk_p)
             loss = model.loss(batch)
             loss.backward()
+            if n_ranks > 1:   # average (weighted by tokens) before clipping the norm
+                opt.synchronize(weight=batch.n_tokens)
             if config.clip_norm:
                 optim.clip_grad_norm_(params, config.clip_norm)
             opt.step()
@@ -399,8 +478,14 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
         if bar is not None:
             bar.close()
         lr_now = float(opt.param_groups[0]["lr"])
-        report, strict, _ = evaluate_model(model, extractor, dev_sentences, enc_dev,
-                                           config.constrained)
+        if n_ranks > 1:
+            total_loss, n_words = dist.allreduce(np.array([total_loss, n_words], np.float64))
+            seconds = float(dist.allreduce(np.array([seconds]), op="max")[0])
+            report, strict = _sharded_dev_f1(model, extractor, dev_sentences, enc_dev,
+                                             config.constrained)
+        else:
+            report, strict, _ = evaluate_model(model, extractor, dev_sentences, enc_dev,
+                                               config.constrained)
         dev_f1 = 100 * report.f1
         result.history.append({
             "epoch": epoch, "loss": total_loss / max(n_words, 1), "seconds": seconds,
@@ -423,11 +508,14 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
             for g in opt.param_groups:
                 g["lr"] *= config.lr_gamma
         elapsed = time.perf_counter() - t_start
+        stop = ""
         if bad_epochs >= config.patience:
-            result.stop_reason = f"no dev improvement for {config.patience} epochs"
-            break
-        if config.time_budget is not None and elapsed + seconds > config.time_budget:
-            result.stop_reason = f"time budget of {config.time_budget:g}s reached"
+            stop = f"no dev improvement for {config.patience} epochs"
+        elif config.time_budget is not None and elapsed + seconds > config.time_budget:
+            stop = f"time budget of {config.time_budget:g}s reached"
+        stop = dist.broadcast_object(stop)   # rank 0's clock decides for all ranks
+        if stop:
+            result.stop_reason = stop
             break
     else:
         result.stop_reason = f"max_epochs={config.max_epochs} reached"

@@ -112,6 +112,43 @@ def panel_numbers(driver, cls: str) -> dict[str, str]:
         "n.textContent;});return out;", cls)
 
 
+LAYOUT_PROBLEMS = """
+var P=[];
+function bb(e){var b=e.getBBox();return {l:b.x,t:b.y,r:b.x+b.width,b:b.y+b.height};}
+function hit(a,b){return a.l<b.r-0.5&&b.l<a.r-0.5&&a.t<b.b-0.5&&b.t<a.b-0.5;}
+var boxes=[].map.call(document.querySelectorAll('#graph .node'),function(g){
+  var r=bb(g.querySelector('rect'));
+  g.querySelectorAll('text').forEach(function(t){var b=bb(t);
+    if(t.textContent&&(b.l<r.l-0.5||b.r>r.r+0.5||b.t<r.t-0.5||b.b>r.b+0.5))
+      P.push('text '+t.textContent+' sticks out of '+g.dataset.name);});
+  return [g.dataset.name,r];});
+var labels=[].filter.call(document.querySelectorAll('#graph .edge text'),function(t){
+  return t.textContent;}).map(function(t){
+  return [t.parentNode.dataset.edge+' '+t.textContent,bb(t)];});
+boxes.forEach(function(a,i){boxes.slice(i+1).forEach(function(b){
+  if(hit(a[1],b[1]))P.push('node '+a[0]+' overlaps node '+b[0]);});});
+labels.forEach(function(a,i){
+  boxes.forEach(function(b){if(hit(a[1],b[1]))P.push('label '+a[0]+' overlaps node '+b[0]);});
+  labels.slice(i+1).forEach(function(b){
+    if(hit(a[1],b[1]))P.push('label '+a[0]+' overlaps label '+b[0]);});});
+return P;"""
+
+CURRENT_OUT_OF_VIEW = """
+var g=document.querySelector('#graph .node.current');if(!g)return null;
+var G=document.getElementById('graph'),r=g.querySelector('rect').getBoundingClientRect(),
+    c=G.getBoundingClientRect(),l=c.left+G.clientLeft,t=c.top+G.clientTop;
+var inside=r.left>=l-0.5&&r.right<=l+G.clientWidth+0.5&&r.top>=t-0.5&&
+    r.bottom<=t+G.clientHeight+0.5&&r.left>=0&&r.top>=0&&r.right<=innerWidth&&
+    r.bottom<=innerHeight;
+return inside?null:[g.dataset.name,r.left,r.top,r.right,r.bottom,l,t,G.clientWidth,
+                    G.clientHeight];"""
+
+
+def layout_problems(driver) -> list[str]:
+    """Overlaps in the drawn graph: label/box, label/label, box/box, or text outside its box."""
+    return driver.execute_script(LAYOUT_PROBLEMS)
+
+
 def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None) -> int:
     """Open the page, go forward and back through every step, check every number shown."""
     from selenium.webdriver.common.keys import Keys
@@ -124,6 +161,7 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
     out.backward(retain_graph=True)                      # the engine's own gradients
     driver.get(html.as_uri())
     assert driver.find_element("css selector", "body").get_attribute("data-step") == "0"
+    assert layout_problems(driver) == []
     n = int(driver.execute_script("return document.querySelectorAll('#panel').length && "
                                   "JSON.parse(document.getElementById('chainrule-data')"
                                   ".textContent).steps.length"))
@@ -134,6 +172,8 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
         current = driver.find_elements("css selector", "#graph .node.current")
         assert len(current) == 1
         name = current[0].get_attribute("data-name")
+        # the graph pane scrolled so that the current node's box is wholly in view
+        assert driver.execute_script(CURRENT_OUT_OF_VIEW) is None, (k, name)
         up = panel_numbers(driver, "upstream")
         assert set(up) == {name}
         assert close(shown(up[name]), expected(by_name[name].grad.data), precision), (
@@ -185,6 +225,13 @@ def test_sigmoid_neuron_step_by_step(browser, artifacts, tmp_path):
     assert browser.save_screenshot(str(artifacts / "page-sigmoid-neuron.png"))
 
 
+def viewport(driver, width: int, height: int) -> None:
+    """Resize the window so that the page's viewport is width x height CSS pixels."""
+    driver.set_window_size(width, height)
+    w, h = driver.execute_script("return [innerWidth, innerHeight]")
+    driver.set_window_size(2 * width - w, 2 * height - h)
+
+
 def test_two_layer_mlp_step_by_step(browser, artifacts, tmp_path):
     rng = np.random.default_rng(0)
     model = nn.Sequential(nn.Linear(4, 6, rng=rng), nn.ReLU(), nn.Linear(6, 3, rng=rng))
@@ -195,8 +242,22 @@ def test_two_layer_mlp_step_by_step(browser, artifacts, tmp_path):
     names = {"model": model, "X": X, "y": y}
     pg = page(loss, html, names=names)
     assert {n["name"] for n in pg.data["nodes"]} >= {"model.0.weight", "model.2.bias"}
-    assert step_through(browser, loss, html, 4, names=names) > 8
-    browser.get(html.as_uri())
+    viewport(browser, 1400, 800)
+    try:
+        assert step_through(browser, loss, html, 4, names=names) > 8
+        browser.get(html.as_uri())
+        # the whole graph fits a 1400x800 viewport: no scrolling, in the pane or the page
+        assert browser.execute_script(
+            "var G=document.getElementById('graph'),d=document.documentElement;"
+            "return [innerWidth,innerHeight,G.scrollWidth<=G.clientWidth,"
+            "G.scrollHeight<=G.clientHeight,d.scrollWidth<=innerWidth,"
+            "d.scrollHeight<=innerHeight]") == [1400, 800, True, True, True, True]
+        check_mlp_steps(browser, artifacts)
+    finally:
+        browser.set_window_size(1400, 900)
+
+
+def check_mlp_steps(browser, artifacts) -> None:
     press(browser, "\ue014")                               # → : the cross-entropy step
     rule = browser.execute_script(
         "return document.querySelector('#panel .row.rule').textContent")
@@ -206,6 +267,38 @@ def test_two_layer_mlp_step_by_step(browser, artifacts, tmp_path):
         "return document.querySelector('#panel .row.rule').textContent")
     assert "dmodel.2.weight = dt3ᵀ · t2" in rule
     assert browser.save_screenshot(str(artifacts / "page-mlp.png"))
+
+
+def test_ner_size_graph_scrolls_to_each_step(browser, artifacts, tmp_path):
+    """The NER tagger's CRF loss (~50 nodes, ~30 columns, edges that skip columns): no
+    overlaps, every step scrolled into view, and "fit graph" shows it all at once."""
+    from chainrule.apps.ner.crf import crf_nll
+    from chainrule.apps.ner.model import WindowTagger
+
+    rng = np.random.default_rng(0)
+    m = WindowTagger({"word": 20, "caps": 4}, {"word": 5, "caps": 2}, window=1, n_tags=5,
+                     hidden=8, decoder="crf", rng=rng)
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=bool)
+    ids = {"word": rng.integers(0, 20, (7, 3)), "caps": rng.integers(0, 4, (7, 3))}
+    start, trans, end = m.crf_params()
+    loss = crf_nll(m.padded(m.scores(ids), mask), rng.integers(0, 5, mask.shape), mask,
+                   start, trans, end)
+    html = tmp_path / "ner.html"
+    pg = page(loss, html, names={"model": m})
+    assert len(pg.data["nodes"]) > 40
+    assert step_through(browser, loss, html, 4, names={"model": m}) > 40
+    browser.get(html.as_uri())
+    press(browser, "", 20)
+    assert browser.execute_script(CURRENT_OUT_OF_VIEW) is None
+    assert browser.save_screenshot(str(artifacts / "page-ner.png"))
+    fit = browser.find_element("css selector", "#fit")
+    assert fit.is_displayed()
+    fit.click()                                            # the whole graph, scaled down
+    assert browser.execute_script(
+        "var G=document.getElementById('graph');return G.scrollWidth<=G.clientWidth")
+    assert layout_problems(browser) == []
+    assert browser.execute_script(CURRENT_OUT_OF_VIEW) is None
+    assert browser.save_screenshot(str(artifacts / "page-ner-fit.png"))
 
 
 def test_hostile_names_and_values_render_as_text(browser, tmp_path):

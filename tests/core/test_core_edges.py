@@ -129,13 +129,13 @@ def test_view_of_a_view_shares_the_root_counter():
 
 def test_inplace_methods_compute_what_they_say():
     t = cr.Tensor(np.array([1.0, 2.0]))
-    t.add_(cr.Tensor([1.0, 1.0]), alpha=3.0)
-    assert t.data.tolist() == [4.0, 5.0]
-    t.sub_(np.array([1.0, 2.0]), alpha=2.0)
-    assert t.data.tolist() == [2.0, 1.0]
-    t.sub_(1.0)
+    t.add_(cr.Tensor([2.0, 4.0]), alpha=3.0)
+    assert t.data.tolist() == [7.0, 14.0]
+    t.sub_(np.array([2.0, 4.0]), alpha=2.0)
+    assert t.data.tolist() == [3.0, 6.0]
+    t.sub_(2.0)
     t.mul_(cr.Tensor([3.0, 3.0]))
-    assert t.data.tolist() == [3.0, 0.0]
+    assert t.data.tolist() == [3.0, 12.0]
     t.copy_(cr.Tensor([7.0]))
     assert t.data.tolist() == [7.0, 7.0]
     t[cr.Tensor(np.array([1]))] = cr.Tensor(9.0)
@@ -447,3 +447,17 @@ def test_nested_levels_clean_up_and_seed_keeps_recorded_tangents_in_dtype():
     with forward_level() as level:
         level.seed(x32, v)
         assert level.tangent(x32).dtype == np.float32 and level.tangent(x32).requires_grad
+
+
+def test_engine_returns_plain_gradients_unless_asked_to_record():
+    x = leaf([1.0, 2.0])
+    (g,) = cr.core.backward([cr.tanh(x).sum()], inputs=[x])
+    assert not g.requires_grad and x.grad is None
+
+
+def test_row_sparse_leaf_gradients_accumulate_sparsely():
+    table = leaf(np.zeros((4, 2)))
+    cr.embedding(table, np.array([1, 3])).sum().backward()
+    cr.embedding(table, np.array([1])).sum().backward()
+    assert isinstance(table.grad, RowSparse)
+    np.testing.assert_array_equal(np.asarray(table.grad), [[0, 0], [2, 2], [0, 0], [1, 1]])

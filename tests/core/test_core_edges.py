@@ -461,3 +461,13 @@ def test_row_sparse_leaf_gradients_accumulate_sparsely():
     cr.embedding(table, np.array([1])).sum().backward()
     assert isinstance(table.grad, RowSparse)
     np.testing.assert_array_equal(np.asarray(table.grad), [[0, 0], [2, 2], [0, 0], [1, 1]])
+
+
+def test_constants_of_a_pass_receive_nothing_but_stay_recorded():
+    x = leaf(0.5)
+    u = cr.tanh(x)
+    y = u * x
+    (gx,) = cr.core.backward([y], inputs=[x], constants=[u], create_graph=True)
+    assert gx.item() == pytest.approx(np.tanh(0.5))   # ∂y/∂x with u held fixed
+    gx.backward()                                      # …but gx = u still depends on x
+    assert x.grad.item() == pytest.approx(1 - np.tanh(0.5) ** 2)

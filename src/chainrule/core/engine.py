@@ -116,6 +116,7 @@ def backward(
     create_graph: bool = False,
     inputs: Sequence[Tensor] | None = None,
     observer: Callable[..., None] | None = None,
+    constants: Sequence[Tensor] | None = None,
 ) -> list[Any] | None:
     """Backpropagate from ``roots``.
 
@@ -136,6 +137,10 @@ def backward(
         Called as ``observer(t, g, contributions)`` after each node ``t`` is visited, with
         ``g`` = dL/dt and ``contributions`` a list of ``(i, grad)`` per input: used by
         :mod:`chainrule.viz` to narrate the pass.
+    constants : sequence of Tensor, optional
+        Tensors this pass treats as constants: no gradient is sent to them (nor through
+        them into their own graph). With ``create_graph=True`` the recorded result still
+        depends on them wherever a rule reads them (``vjp``'s pullback of a cotangent).
 
     Returns
     -------
@@ -185,7 +190,8 @@ def backward(
     st.grad_enabled = True
     anomaly = st.anomaly
     # the rarely used features share one flag, so the common pass tests a single local
-    slow = anomaly or observer is not None or wanted is not None
+    stop = {id(c) for c in constants} if constants else None
+    slow = anomaly or observer is not None or wanted is not None or stop is not None
     # In-place writes made before this pass; rules never write in place, so one read does.
     last_write = WRITES.last
     try:
@@ -261,6 +267,8 @@ def backward(
                         and gi.dtype is ad.dtype):
                     gi = _fix_grad(op, i, a, gi, raw)
                 if slow:
+                    if stop is not None and id(a) in stop:
+                        continue
                     if anomaly:
                         _check_finite_grad(t, i, gi)
                     if contributions is not None:

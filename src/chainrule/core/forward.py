@@ -10,7 +10,9 @@ are removed.
 
 Levels nest (``jvp`` of ``jvp``): tangents of level *k* are computed with levels *k* and
 deeper switched off, so an inner derivative is never confused with an outer one, while
-outer levels keep tracking the tangent computation itself.
+outer levels keep tracking the tangent computation itself. Levels are visited outermost
+first, so that the op's output already carries its outer tangents when an inner level's
+rule reads it (see :func:`propagate_tangents`).
 """
 
 from __future__ import annotations
@@ -101,14 +103,24 @@ def is_tracked(x: Any) -> bool:
 
 
 def propagate_tangents(op: Any, args: tuple, params: dict, t: Tensor) -> None:
+    """Give ``t`` (the output of ``op``) its tangent at every open level, outermost first.
+
+    Level *k*'s tangent is computed by the op's JVP rules with only the levels outside it
+    (``levels[:k]``) switched on, so those outer levels differentiate the tangent
+    computation itself. The order matters: a rule may read the op's output ``out`` (exp,
+    tanh, div, ...), and ``out`` depends on the primal. Visiting the outer levels first
+    gives ``t`` its outer tangents *before* the inner rule reads it, so the outer levels see
+    ``d out`` too (``jvp`` of ``jvp`` of ``exp`` is ``exp``, not 0). Visiting innermost
+    first would make ``out`` look constant to every outer level.
+    """
     st = state()
     levels = st.fwd_levels
-    for k in range(len(levels) - 1, -1, -1):
+    if not op.differentiable:
+        return
+    for k in range(len(levels)):
         level = levels[k]
         tans = [level.tangent(a) for a in args]
         if not any(x is not None for x in tans):
-            continue
-        if not op.differentiable:
             continue
         st.fwd_levels = levels[:k]
         st.refresh()

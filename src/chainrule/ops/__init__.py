@@ -17,6 +17,7 @@ from .elementwise import abs, elu, exp, leaky_relu, log, relu, sigmoid, sign, sq
 from .functions import log_softmax, mean, softmax
 from .index import embedding, gather, getitem, scatter_add, take
 from .linalg import matmul
+from .numpy_protocol import array_function, array_ufunc, floor_divide, remainder
 from .reduce import logsumexp, max, min, sum
 from .select import clip, eq, ge, gt, le, lt, maximum, minimum, ne, where
 from .shape import (
@@ -30,14 +31,36 @@ from .shape import (
     swapaxes,
     transpose,
 )
+from .trig import (
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    cos,
+    cosh,
+    expm1,
+    hypot,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    sin,
+    sinh,
+    tan,
+)
 
 __all__ = [
-    "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "div", "elu", "embedding",
-    "eq", "exp",
-    "expand_dims", "gather", "ge", "getitem", "gt", "le", "leaky_relu", "log", "log_softmax",
-    "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
-    "permute", "pow", "relu", "reshape", "scatter_add", "sigmoid", "sign", "softmax", "sqrt",
-    "squeeze", "stack", "sub", "sum", "swapaxes", "take", "tanh", "transpose", "where",
+    "abs", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+    "astype", "broadcast_to", "clip", "concatenate", "cos", "cosh", "div", "elu", "embedding",
+    "eq", "exp", "expand_dims", "expm1", "floor_divide", "gather", "ge", "getitem", "gt", "hypot",
+    "le", "leaky_relu", "log", "log10", "log1p", "log2", "log_softmax", "logaddexp", "logsumexp",
+    "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "permute",
+    "pow", "relu", "remainder", "reshape", "scatter_add", "sigmoid", "sign", "sin", "sinh",
+    "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "take", "tan", "tanh",
+    "transpose", "where",
 ]
 
 
@@ -68,6 +91,13 @@ install_methods({
     "broadcast_to": broadcast_to, "astype": astype,
     "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "abs": abs, "clip": clip, "softmax": softmax, "log_softmax": log_softmax,
+    "__mod__": remainder, "__rmod__": _swap(remainder),
+    "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
+    "__divmod__": lambda self, other: (floor_divide(self, other), remainder(self, other)),
+    "__rdivmod__": lambda self, other: (floor_divide(other, self), remainder(other, self)),
+    "ravel": lambda self: reshape(self, -1), "flatten": lambda self: reshape(self, -1),
+    # NumPy's functions on tensors (np.exp(t), np.sum(t), ndarray + t): see numpy_protocol
+    "__array_ufunc__": array_ufunc, "__array_function__": array_function,
     "T": property(lambda self: transpose(self)),
     "mT": property(lambda self: swapaxes(self, -1, -2)),
 })

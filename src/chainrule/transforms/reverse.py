@@ -315,14 +315,22 @@ def vjp(f: Callable[..., Any], *primals: Any,
             if create and any(isinstance(u, Tensor) for u in seeds):
                 # A differentiable cotangent: backpropagate ⟨u, out⟩ so that the result is
                 # recorded as a function of u too (a seed would be copied as a constant).
+                # u is a *value* here: uᵀJ must not differentiate u itself (u may be `out`,
+                # or depend on the primals). Each cotangent enters through its own recorded
+                # alias, a constant of this pass: its graph is not walked, but the recorded
+                # result reads it, so it stays linear in u for anyone differentiating it.
                 from ..ops.reduce import sum as _sum
+                from ..ops.shape import reshape
 
+                aliases = [reshape(u, u.shape) if isinstance(u, Tensor) else u
+                           for u in seeds]
                 total = None
-                for o, u in zip(roots, seeds, strict=True):
-                    term = _sum(o * u)
+                for o, ua in zip(roots, aliases, strict=True):
+                    term = _sum(o * ua)
                     total = term if total is None else total + term
                 grads = _engine_backward([total], retain_graph=True, create_graph=True,
-                                         inputs=xs)
+                                         inputs=xs, constants=[a for a in aliases
+                                                               if isinstance(a, Tensor)])
             else:
                 seeds = [u.data if isinstance(u, Tensor) else u for u in seeds]
                 grads = _engine_backward(roots, seeds, retain_graph=True, create_graph=create,

@@ -18,40 +18,43 @@ from chainrule.viz.expr import FUNCTION_ARITY, MATH_FUNCTIONS, ExpressionError, 
 def sin_op():
     """A new op, written as one class: maths and lecture notation side by side."""
 
-    class Sin(Primitive):
-        name = "_test_sin"
+    class Sine(Primitive):
+        name = "_test_sine"
         kind = "unary"
         forward = np.sin
         # first order only (np.cos of the plain input): enough for explain and draw
         vjp, jvp, jvp_batched, vjp_batched = from_derivative(
             lambda g, out, x: g * np.cos(getattr(x, "data", x)))
-        lecture = Lecture("sin({0})", ("{dz} · cos({0})",), numeric=True, symbol="sin",
-                          expr_name="sin")
+        lecture = Lecture("sine({0})", ("{dz} · cos({0})",), numeric=True, symbol="sine",
+                          expr_name="sine")
 
     try:
-        yield Sin
+        yield Sine
     finally:
-        REGISTRY.pop("_test_sin", None)
+        REGISTRY.pop("_test_sine", None)
 
 
 def test_a_new_op_is_explained_drawn_and_typeable_from_its_class(sin_op):
-    assert FUNCTION_ARITY["sin"] == 1 and MATH_FUNCTIONS["sin"](0.0) == 0.0
-    ex, f = explain_expression("sin(x) * y", {"x": 0.5, "y": 2.0})
+    assert FUNCTION_ARITY["sine"] == 1 and MATH_FUNCTIONS["sine"](0.0) == 0.0
+    ex, f = explain_expression("sine(x) * y", {"x": 0.5, "y": 2.0})
     assert float(ex.grad("x")) == pytest.approx(2 * np.cos(0.5))
-    step = next(s for s in ex.ops if s.op == "_test_sin")
+    step = next(s for s in ex.ops if s.op == "_test_sine")
     assert step.rule == f"dx = d{step.name} · cos(x)"
     assert f"∂{step.name}/∂x = cos(x) = cos(0.5000) = 0.8776" in step.local
-    assert "<b>sin</b>" in draw(f).source
+    assert "<b>sine</b>" in draw(f).source
     x = cr.Tensor(0.5, requires_grad=True, name="x")
-    assert "sin(x)" in str(explain(apply(sin_op, x)))
-    REGISTRY.pop("_test_sin")
-    with pytest.raises(ExpressionError, match="unknown function 'sin'"):
-        parse("sin(x)")
+    assert "sine(x)" in str(explain(apply(sin_op, x)))
+    REGISTRY.pop("_test_sine")
+    with pytest.raises(ExpressionError, match="unknown function 'sine'"):
+        parse("sine(x)")
 
 
 def test_the_language_is_the_builtin_ops_with_an_expr_name():
+    trig = {f: 1 for f in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                           "arcsinh", "arccosh", "arctanh", "log1p", "expm1", "log2", "log10")}
     assert dict(FUNCTION_ARITY) == {"abs": 1, "exp": 1, "log": 1, "max": 2, "min": 2,
-                                    "relu": 1, "sigmoid": 1, "sqrt": 1, "tanh": 1}
+                                    "relu": 1, "sigmoid": 1, "sqrt": 1, "tanh": 1, **trig,
+                                    "arctan2": 2, "hypot": 2, "logaddexp": 2}
     with pytest.raises(ValueError):
         MATH_FUNCTIONS["log"](0.0)
     with pytest.raises(OverflowError):

@@ -38,7 +38,8 @@ class Sin(Primitive):
     forward = np.sin
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * cos(x))
-    lecture = Lecture("sin({0})", ("{dz} · cos({0})",), numeric=True, symbol="sin")
+    lecture = Lecture("sin({0})", ("{dz} · cos({0})",), numeric=True, symbol="sin",
+                      expr_name="sin")
 
 
 def sin(x: Any) -> Any:
@@ -62,7 +63,8 @@ class Cos(Primitive):
     forward = np.cos
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: -g * sin(x))
-    lecture = Lecture("cos({0})", ("−{dz} · sin({0})",), numeric=True, symbol="cos")
+    lecture = Lecture("cos({0})", ("−{dz} · sin({0})",), numeric=True, symbol="cos",
+                      expr_name="cos")
 
 
 def cos(x: Any) -> Any:
@@ -87,7 +89,8 @@ class Tan(Primitive):
     forward = np.tan
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g + g * out * out)
-    lecture = Lecture("tan({0})", ("{dz} · (1 + {z}²)",), numeric=True, symbol="tan")
+    lecture = Lecture("tan({0})", ("{dz} · (1 + {z}²)",), numeric=True, symbol="tan",
+                      expr_name="tan")
 
 
 def tan(x: Any) -> Any:
@@ -112,7 +115,8 @@ class ArcSin(Primitive):
     forward = np.arcsin
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(1 - x * x))
-    lecture = Lecture("arcsin({0})", ("{dz} / √(1 − {0}²)",), numeric=True, symbol="arcsin")
+    lecture = Lecture("arcsin({0})", ("{dz} / √(1 − {0}²)",), numeric=True, symbol="arcsin",
+                      expr_name="arcsin")
 
 
 def arcsin(x: Any) -> Any:
@@ -137,7 +141,8 @@ class ArcCos(Primitive):
     forward = np.arccos
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: -g / sqrt(1 - x * x))
-    lecture = Lecture("arccos({0})", ("−{dz} / √(1 − {0}²)",), numeric=True, symbol="arccos")
+    lecture = Lecture("arccos({0})", ("−{dz} / √(1 − {0}²)",), numeric=True, symbol="arccos",
+                      expr_name="arccos")
 
 
 def arccos(x: Any) -> Any:
@@ -161,7 +166,8 @@ class ArcTan(Primitive):
     forward = np.arctan
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (1 + x * x))
-    lecture = Lecture("arctan({0})", ("{dz} / (1 + {0}²)",), numeric=True, symbol="arctan")
+    lecture = Lecture("arctan({0})", ("{dz} / (1 + {0}²)",), numeric=True, symbol="arctan",
+                      expr_name="arctan")
 
 
 def arctan(x: Any) -> Any:
@@ -185,7 +191,8 @@ class Sinh(Primitive):
     forward = np.sinh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * cosh(x))
-    lecture = Lecture("sinh({0})", ("{dz} · cosh({0})",), numeric=True, symbol="sinh")
+    lecture = Lecture("sinh({0})", ("{dz} · cosh({0})",), numeric=True, symbol="sinh",
+                      expr_name="sinh")
 
 
 def sinh(x: Any) -> Any:
@@ -209,7 +216,8 @@ class Cosh(Primitive):
     forward = np.cosh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * sinh(x))
-    lecture = Lecture("cosh({0})", ("{dz} · sinh({0})",), numeric=True, symbol="cosh")
+    lecture = Lecture("cosh({0})", ("{dz} · sinh({0})",), numeric=True, symbol="cosh",
+                      expr_name="cosh")
 
 
 def cosh(x: Any) -> Any:
@@ -233,7 +241,8 @@ class ArcSinh(Primitive):
     forward = np.arcsinh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(x * x + 1))
-    lecture = Lecture("arcsinh({0})", ("{dz} / √({0}² + 1)",), numeric=True, symbol="arcsinh")
+    lecture = Lecture("arcsinh({0})", ("{dz} / √({0}² + 1)",), numeric=True, symbol="arcsinh",
+                      expr_name="arcsinh")
 
 
 def arcsinh(x: Any) -> Any:
@@ -258,7 +267,8 @@ class ArcCosh(Primitive):
     forward = np.arccosh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(x * x - 1))
-    lecture = Lecture("arccosh({0})", ("{dz} / √({0}² − 1)",), numeric=True, symbol="arccosh")
+    lecture = Lecture("arccosh({0})", ("{dz} / √({0}² − 1)",), numeric=True, symbol="arccosh",
+                      expr_name="arccosh")
 
 
 def arccosh(x: Any) -> Any:
@@ -283,7 +293,8 @@ class ArcTanh(Primitive):
     forward = np.arctanh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (1 - x * x))
-    lecture = Lecture("arctanh({0})", ("{dz} / (1 − {0}²)",), numeric=True, symbol="arctanh")
+    lecture = Lecture("arctanh({0})", ("{dz} / (1 − {0}²)",), numeric=True, symbol="arctanh",
+                      expr_name="arctanh")
 
 
 def arctanh(x: Any) -> Any:
@@ -308,7 +319,8 @@ class Log1p(Primitive):
     forward = np.log1p
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x + 1))
-    lecture = Lecture("log1p({0})", ("{dz} / (1 + {0})",), numeric=True, symbol="log1p")
+    lecture = Lecture("log1p({0})", ("{dz} / (1 + {0})",), numeric=True, symbol="log1p",
+                      expr_name="log1p")
 
 
 def log1p(x: Any) -> Any:
@@ -332,7 +344,8 @@ class Expm1(Primitive):
     forward = np.expm1
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * out + g)
-    lecture = Lecture("expm1({0})", ("{dz} · ({z} + 1)",), numeric=True, symbol="expm1")
+    lecture = Lecture("expm1({0})", ("{dz} · ({z} + 1)",), numeric=True, symbol="expm1",
+                      expr_name="expm1")
 
 
 def expm1(x: Any) -> Any:
@@ -357,7 +370,8 @@ class Log2(Primitive):
     forward = np.log2
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x * _LN2))
-    lecture = Lecture("log2({0})", ("{dz} / ({0} · ln 2)",), numeric=True, symbol="log2")
+    lecture = Lecture("log2({0})", ("{dz} / ({0} · ln 2)",), numeric=True, symbol="log2",
+                      expr_name="log2")
 
 
 def log2(x: Any) -> Any:
@@ -382,7 +396,8 @@ class Log10(Primitive):
     forward = np.log10
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x * _LN10))
-    lecture = Lecture("log10({0})", ("{dz} / ({0} · ln 10)",), numeric=True, symbol="log10")
+    lecture = Lecture("log10({0})", ("{dz} / ({0} · ln 10)",), numeric=True, symbol="log10",
+                      expr_name="log10")
 
 
 def log10(x: Any) -> Any:
@@ -413,7 +428,8 @@ class ArcTan2(Primitive):
         lambda g, out, y, x: -g * y / (x * x + y * y))
     lecture = Lecture("arctan2({0}, {1})", ("{dz} · {1} / ({0}² + {1}²)",
                                             "−{dz} · {0} / ({0}² + {1}²)"),
-                      numeric=True, symbol="arctan2")
+                      numeric=True, symbol="arctan2",
+                      expr_name="arctan2")
 
 
 def arctan2(y: Any, x: Any) -> Any:
@@ -442,7 +458,8 @@ class Hypot(Primitive):
         lambda g, out, a, b: g * a / out,
         lambda g, out, a, b: g * b / out)
     lecture = Lecture("hypot({0}, {1})", ("{dz} · {0} / {z}", "{dz} · {1} / {z}"),
-                      numeric=True, symbol="hypot")
+                      numeric=True, symbol="hypot",
+                      expr_name="hypot")
 
 
 def hypot(a: Any, b: Any) -> Any:
@@ -471,7 +488,8 @@ class LogAddExp(Primitive):
         lambda g, out, a, b: g * exp(a - out),
         lambda g, out, a, b: g * exp(b - out))
     lecture = Lecture("logaddexp({0}, {1})", ("{dz} · exp({0} − {z})", "{dz} · exp({1} − {z})"),
-                      numeric=True, symbol="logaddexp")
+                      numeric=True, symbol="logaddexp",
+                      expr_name="logaddexp")
 
 
 def logaddexp(a: Any, b: Any) -> Any:

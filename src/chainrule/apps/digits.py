@@ -45,8 +45,8 @@ from chainrule.core import ChainruleError
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn import functional as F
 
-__all__ = ["DigitsConfig", "DigitsResult", "build_model", "evaluate", "load_digits_split",
-           "load_model", "plot_curves", "train"]
+__all__ = ["DigitsConfig", "DigitsResult", "build_model", "check_dependencies", "evaluate",
+           "load_digits_split", "load_model", "plot_curves", "train"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")
 LOSSES = ("cross-entropy", "svm")
@@ -203,17 +203,34 @@ def plot_curves(history: dict[str, list[float]], path: str, title: str = "") -> 
     fig.savefig(path, dpi=100)
 
 
-def _progress(iterable: Any, enabled: bool, total: int) -> Any:
-    if not enabled:
-        return iterable
+def _progress_bar(enabled: bool, total: int) -> Any:
+    """A tqdm bar over the epochs on stderr, or None: off (``progress=False``), not a
+    terminal (a pipe, a file, captured output: the bar stays quiet there), or no tqdm."""
+    from chainrule.cli._common import stderr_is_terminal
+
+    if not enabled or not stderr_is_terminal():
+        return None
     try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - progress is optional
-        return iterable
-    # stderr keeps stdout clean for the results; tqdm falls back to plain lines off a TTY.
-    tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(iterable, total=total, file=sys.stderr, desc="digits", unit="epoch",
-                dynamic_ncols=True, mininterval=0.2 if tty else 5.0)
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - train() checks for tqdm first
+        return None
+    return tqdm(total=total, file=sys.stderr, desc="digits", unit="epoch", dynamic_ncols=True,
+                mininterval=0.2)
+
+
+def check_dependencies(cfg: DigitsConfig) -> None:
+    """Fail with the install command, before any work, if an optional package is missing:
+    scikit-learn (the data), matplotlib (``curves.png``, when ``cfg.out`` is set) and tqdm
+    (the progress bar, when it would be shown: ``cfg.progress`` and stderr a terminal)."""
+    from chainrule.cli._common import require_modules, stderr_is_terminal
+
+    modules = {"sklearn": "scikit-learn"}
+    if cfg.out is not None:
+        modules["matplotlib"] = "matplotlib"
+    require_modules("the digits job", modules)
+    if cfg.progress and stderr_is_terminal():
+        require_modules("the digits progress bar", {"tqdm": "tqdm"},
+                        alternative="or turn it off: --no-progress")
 
 
 def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
@@ -242,6 +259,7 @@ def train(cfg: DigitsConfig | None = None, *,
 
     cfg = cfg or DigitsConfig()
     cfg.check()
+    check_dependencies(cfg)
     dist.init()
     if not dist.is_main():   # data-parallel: rank 0 alone logs and writes
         cfg = dataclasses.replace(cfg, progress=False)
@@ -305,8 +323,10 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
             f"{cfg.batch_size * n_ranks} ({len(loader)} steps per epoch)")
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
 
-    bar = _progress(range(cfg.epochs), cfg.progress, cfg.epochs)
-    for _epoch in bar:
+    # The bar counts finished epochs: it is advanced after each epoch's numbers exist, so
+    # what it shows (n/total and the postfix) always belongs to the same epoch.
+    bar = _progress_bar(cfg.progress, cfg.epochs)
+    for _epoch in range(cfg.epochs):
         total, count = 0.0, 0
         for xb, yb in loader:
             opt.zero_grad()
@@ -325,11 +345,12 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
         history["loss"].append(total / count)
         history["train_acc"].append(_accuracy(model, Xtr, ytr))
         history["test_acc"].append(_accuracy(model, Xte, yte))
-        if hasattr(bar, "set_postfix"):
+        if bar is not None:
             bar.set_postfix(loss=f"{history['loss'][-1]:.4f}",
                             train=f"{history['train_acc'][-1]:.3f}",
-                            test=f"{history['test_acc'][-1]:.3f}")
-    if hasattr(bar, "close"):
+                            test=f"{history['test_acc'][-1]:.3f}", refresh=False)
+            bar.update(1)
+    if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
     test_acc = history["test_acc"][-1]

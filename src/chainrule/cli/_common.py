@@ -24,11 +24,103 @@ argparse.ArgumentTypeError: must be an integer >= 0, got '-1'
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-__all__ = ["float_option", "int_option", "read_text", "write_text"]
+__all__ = ["HelpFormatter", "RawHelpFormatter", "float_option", "int_option",
+           "missing_modules", "read_text", "require_modules", "stderr_is_terminal",
+           "write_text"]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` with every option's default: ``(default: X)`` is appended to its help.
+
+    Unlike :class:`argparse.ArgumentDefaultsHelpFormatter`, nothing is appended where the
+    help already says what the default is (``"default: per --optimizer"``), for flags
+    (default False), required options, or a default of None or ``[]`` (whose meaning the
+    help text has to say in words: ``"(default: no time limit)"``); it never prints
+    ``(default: None)``.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(prog="demo", formatter_class=HelpFormatter)
+    >>> _ = p.add_argument("--seed", type=int, default=0, help="random seed")
+    >>> _ = p.add_argument("--budget", type=float, help="seconds (default: no limit)")
+    >>> text = p.format_help()
+    >>> "random seed (default: 0)" in text, "(default: None)" in text
+    (True, False)
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text.lower() or not action.option_strings or action.required
+                or default is None or default is False or default is argparse.SUPPRESS
+                or (isinstance(default, list | tuple) and not default)):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+class RawHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`HelpFormatter` that keeps the description's and epilog's line breaks."""
+
+
+def stderr_is_terminal(stream: object = None) -> bool:
+    """Whether progress bars may draw on ``stream`` (default ``sys.stderr``): a terminal.
+
+    Piped, redirected to a file, or captured (CI logs, tests), progress bars stay quiet.
+    """
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+def missing_modules(modules: Mapping[str, str]) -> list[str]:
+    """The distributions (values) of ``modules`` (module name -> distribution) that are not
+    importable, found without importing anything (``importlib.util.find_spec``).
+
+    Examples
+    --------
+    >>> missing_modules({"math": "math", "no_such_module_xyz": "no-such-dist"})
+    ['no-such-dist']
+    """
+    missing = []
+    for module, dist in modules.items():
+        if module in sys.modules:
+            if sys.modules[module] is None:   # import blocked (tests, embedding apps)
+                missing.append(dist)
+            continue
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(dist)
+    return missing
+
+
+def require_modules(what: str, modules: Mapping[str, str], extra: str = "apps",
+                    alternative: str = "") -> None:
+    """Fail before any work starts when an optional dependency is missing.
+
+    Raises :class:`chainrule.ChainruleError` with one line naming what is missing and the
+    exact command that installs it (``pip install 'chainrule[apps]'``), plus
+    ``alternative`` (a way to run without it) when given.
+    """
+    missing = missing_modules(modules)
+    if not missing:
+        return
+    from ..core import ChainruleError
+
+    names = " and ".join(missing)
+    verb = "is" if len(missing) == 1 else "are"
+    raise ChainruleError(f"{what} needs {names}, which {verb} not installed: "
+                         f"pip install 'chainrule[{extra}]'"
+                         + (f" ({alternative})" if alternative else ""))
 
 
 def _bounds(minimum: float | None, maximum: float | None, min_inclusive: bool,

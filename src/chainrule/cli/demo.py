@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import HelpFormatter
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="backprop through the lecture's small examples")
+    p = sub.add_parser("demo", help="backprop through the lecture's small examples",
+                       description="Run backpropagation through the lecture's three small "
+                                   "examples and print every gradient. No options.",
+                       formatter_class=HelpFormatter)
     p.set_defaults(func=run)
 
 

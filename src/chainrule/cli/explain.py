@@ -26,7 +26,7 @@ import warnings
 
 from ..core import ChainruleError
 from ..viz.expr import MATH_FUNCTIONS, ExpressionError, Var, evaluate, parse, variables
-from ._common import int_option
+from ._common import RawHelpFormatter, int_option
 
 FORMATS = {"text": "text", "md": "markdown", "markdown": "markdown", "html": "html"}
 
@@ -47,21 +47,23 @@ An expression starting with '-' needs '--' before it: chainrule explain -- "-x*y
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "explain", help="explain backprop through a formula, node by node",
-        description="Evaluate a formula on the given values, run backpropagation and explain "
-                    "every step: values, upstream gradients, local rules, downstream "
+        description="Evaluate a formula on the given values, run backpropagation and explain\n"
+                    "every step: values, upstream gradients, local rules, downstream\n"
                     "gradients, and where contributions are summed.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG, formatter_class=RawHelpFormatter)
     p.add_argument("expression", help='the formula, e.g. "(x + y) * max(y, z)"')
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="a value for every variable, e.g. --at x=1 y=2 z=0")
+                   help="a value for every variable, e.g. --at x=1 y=2 z=0 (default: none, "
+                        "for a formula without variables)")
     p.add_argument("--draw", metavar="FILE",
                    help="also draw the graph (.svg/.png/.pdf need Graphviz's dot; .dot is "
-                        "DOT text)")
+                        "DOT text) (default: no drawing)")
     p.add_argument("--html", metavar="FILE",
                    help="also write a self-contained HTML page that steps through the backward "
-                        "pass node by node (no network needed: open it from disk)")
+                        "pass node by node (no network needed: open it from disk) "
+                        "(default: no page)")
     p.add_argument("--format", choices=sorted(FORMATS), default="text",
-                   help="output format (default: text)")
+                   help="output format of the explanation on stdout (default: text)")
     p.add_argument("--precision", type=int_option(minimum=0, maximum=15), default=4, metavar="N",
                    help="decimals of non-integer numbers (default 4; 2 as in the lectures)")
     p.set_defaults(func=run)

@@ -5,21 +5,26 @@ parser whose ``func`` default runs the command and returns an exit status. Modul
 imported lazily by name so that ``chainrule --help`` stays fast and a sub-command's optional
 dependencies (matplotlib, tqdm) are only needed when it runs.
 
-Failures are reported here, once for every command, as a single line on stderr:
+Exit statuses follow one rule: 0 success, 2 usage error, 1 any other failure (the
+conventional 128 + signal number when the user or a pipe stops the command). Failures are
+reported here, once for every command, as a single line on stderr:
 
-===========================================  =================================  ======
-what                                         printed                            status
-===========================================  =================================  ======
-bad option value or usage                    argparse's ``usage`` + one line    2
-any :class:`chainrule.ChainruleError`        ``chainrule: error: <message>``    1
-a file problem (:class:`OSError`)            ``chainrule: error: <message>``    1
-out of memory                                ``chainrule: error: out of memory``  1
-Ctrl-C                                       nothing                            130
-stdout closed early (``... | head -1``)      nothing                            141
-===========================================  =================================  ======
+=============================================  ===================================  ======
+what                                           printed                              status
+=============================================  ===================================  ======
+bad option value or usage                      argparse's ``usage`` + one line      2
+no command (``chainrule``, ``chainrule ner``)  the help, on stderr                  2
+any :class:`chainrule.ChainruleError`          ``chainrule: error: <message>``      1
+a missing optional package (checked first)     the same, with the pip command       1
+a file problem (:class:`OSError`)              ``chainrule: error: <message>``      1
+out of memory                                  ``chainrule: error: out of memory``  1
+a bug in chainrule                             one line asking for a report         1
+Ctrl-C                                         nothing                              130
+stdout closed early (``... | head -1``)        nothing                              141
+=============================================  ===================================  ======
 
-Anything else is a bug in chainrule: one line asking for a report (exit status 70), with
-the traceback only when ``CHAINRULE_TRACEBACK=1``.
+For a bug the traceback is shown only when ``CHAINRULE_TRACEBACK=1``. ``--help`` of every
+command shows each option's meaning and default.
 """
 
 from __future__ import annotations
@@ -39,16 +44,22 @@ COMMANDS = {
 }
 
 EXIT_ERROR = 1
-EXIT_SOFTWARE = 70        # sysexits.h EX_SOFTWARE: an internal error
+EXIT_USAGE = 2            # what argparse exits with on a usage error
+EXIT_SOFTWARE = EXIT_ERROR   # an internal error is a failure like any other (status 1)
 EXIT_SIGPIPE = 128 + 13   # what a shell reports for a process killed by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from ._common import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="chainrule",
-        description="chainrule: backpropagation you can read, check and train with.")
-    from .. import __version__
+        description="chainrule: backpropagation you can read, check and train with.",
+        epilog="Run `chainrule COMMAND --help` for a command's options. Exit status: 0 "
+               "success, 2 usage error, 1 any other failure.",
+        formatter_class=HelpFormatter)
 
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -115,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_move_positional_after_options(args_list))
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+        parser.print_help(sys.stderr)   # no command: a usage error, like `chainrule train`
+        return EXIT_USAGE
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit

@@ -15,9 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
-from ._common import SEED, float_option, int_option, read_text, write_text
+from ._common import (
+    SEED,
+    HelpFormatter,
+    float_option,
+    int_option,
+    read_text,
+    require_modules,
+    stderr_is_terminal,
+    write_text,
+)
 
 _SPLITS = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
 
@@ -37,28 +47,47 @@ _NON_NEGATIVE = float_option(minimum=0.0)
 _PROB_LT1 = float_option(0.0, 1.0, max_inclusive=False)
 
 
+TAG_FORMATS_HELP = (
+    "output format: conll = one 'TOKEN TAG' line per token (a space between them), a blank "
+    "line after each sentence; json = one JSON object per sentence per line (tokens, tags, "
+    "and entities with token and character offsets); spans = one entity per line, four "
+    "tab-separated columns START, END, TYPE, TEXT: START and END are character offsets "
+    "into the input text (Unicode characters counted from 0, END exclusive), TYPE is the "
+    "entity type (PER, LOC, ORG or MISC for CoNLL-2003) and TEXT the entity's tokens "
+    "joined by single spaces (input[START:END] with the input's own spacing)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ner", help="named-entity recognition (CoNLL-2003 window tagger)",
-                       description="Train, evaluate and apply the window-approach NER tagger.")
+                       description="Train, evaluate and apply the window-approach NER tagger. "
+                                   "Run `chainrule ner ACTION --help` for an action's options.",
+                       formatter_class=HelpFormatter)
     nsub = p.add_subparsers(dest="ner_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: _print_help_and_fail(p))
 
     t = nsub.add_parser("train", help="train a tagger and write a model folder",
                         description="Train a tagger and write a model folder. Under "
                                     "`mpiexec -n N` it trains data-parallel on N processes "
-                                    "(--batch-size per process; see docs/distributed.md).",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                    "(--batch-size per process; see docs/distributed.md). "
+                                    "Needs matplotlib (the learning curve) and, for the "
+                                    "progress bar on a terminal, tqdm: pip install "
+                                    "'chainrule[apps]'.",
+                        formatter_class=HelpFormatter)
     data = t.add_argument_group("data")
     data.add_argument("--train", default=_default("train"),
-                      help="training file (CoNLL format); default from $CHAINRULE_DATA")
+                      help="training file (CoNLL format) (default: "
+                           "$CHAINRULE_DATA/conll2003/train.txt)")
     data.add_argument("--dev", default=_default("dev"),
-                      help="development file for early stopping; default from $CHAINRULE_DATA")
+                      help="development file for early stopping (default: "
+                           "$CHAINRULE_DATA/conll2003/valid.txt)")
     data.add_argument("--test", default=_default("test"),
-                      help="test file, scored once with the final model (optional)")
+                      help="test file, scored once with the final model (default: "
+                           "$CHAINRULE_DATA/conll2003/test.txt if it exists, else none)")
     data.add_argument("--no-test", action="store_true", help="do not score a test file")
-    data.add_argument("--out", required=True, help="model folder to write")
+    data.add_argument("--out", required=True, help="model folder to write (required)")
     data.add_argument("--vectors", default=None,
-                      help="GloVe/word2vec text file to initialise the word embeddings")
+                      help="GloVe/word2vec text file to initialise the word embeddings "
+                           "(default: none, random initialisation)")
     from chainrule.apps.ner.train import TrainConfig
 
     d = TrainConfig()
@@ -69,55 +98,100 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated: word, caps, shape, suffixN, prefixN")
     m.add_argument("--window", type=int_option(minimum=0), default=d.window,
                    help="context words on each side")
-    m.add_argument("--word-dim", type=_DIM, default=d.word_dim)
-    m.add_argument("--caps-dim", type=_DIM, default=d.caps_dim)
-    m.add_argument("--affix-dim", type=_DIM, default=d.affix_dim)
-    m.add_argument("--shape-dim", type=_DIM, default=d.shape_dim)
+    m.add_argument("--word-dim", type=_DIM, default=d.word_dim,
+                   help="word embedding size (must match --vectors)")
+    m.add_argument("--caps-dim", type=_DIM, default=d.caps_dim,
+                   help="capitalisation embedding size")
+    m.add_argument("--affix-dim", type=_DIM, default=d.affix_dim,
+                   help="embedding size of each suffix/prefix feature")
+    m.add_argument("--shape-dim", type=_DIM, default=d.shape_dim,
+                   help="word-shape embedding size")
     m.add_argument("--hidden", type=int_option(minimum=0), default=d.hidden,
                    help="hidden units (0: none)")
-    m.add_argument("--activation", choices=("tanh", "relu", "hardtanh"), default=d.activation)
-    m.add_argument("--dropout", type=_PROB_LT1, default=d.dropout)
-    m.add_argument("--min-freq", type=int_option(minimum=1), default=d.min_freq)
+    m.add_argument("--activation", choices=("tanh", "relu", "hardtanh"), default=d.activation,
+                   help="nonlinearity of the hidden layer")
+    m.add_argument("--dropout", type=_PROB_LT1, default=d.dropout,
+                   help="dropout probability on the window vector and the hidden layer")
+    m.add_argument("--min-freq", type=int_option(minimum=1), default=d.min_freq,
+                   help="training words seen fewer times share the <unk> vector")
     m.add_argument("--unconstrained", action="store_true",
                    help="allow ill-formed IOB2 transitions (e.g. O -> I-PER) when decoding")
     o = t.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=("sgd", "adagrad", "adam", "adamw"),
-                   default=d.optimizer)
-    o.add_argument("--lr", type=_POSITIVE, default=d.lr)
-    o.add_argument("--weight-decay", type=_NON_NEGATIVE, default=d.weight_decay)
+                   default=d.optimizer, help="optimiser (adam updates only the embedding rows "
+                   "of the batch: lazy Adam)")
+    o.add_argument("--lr", type=_POSITIVE, default=d.lr, help="initial learning rate")
+    o.add_argument("--weight-decay", type=_NON_NEGATIVE, default=d.weight_decay,
+                   help="L2 weight decay (decoupled for adamw)")
     o.add_argument("--schedule", choices=("none", "exp", "cosine", "plateau"),
-                   default=d.schedule)
+                   default=d.schedule, help="learning-rate schedule (exp and plateau use "
+                   "--lr-gamma)")
     o.add_argument("--lr-gamma", type=float_option(0.0, 1.0, min_inclusive=False),
                    default=d.lr_gamma,
                    help="lr factor per epoch (exp) or per non-improving epoch (plateau)")
     o.add_argument("--batch-size", type=int_option(minimum=1), default=None,
                    help="tokens (softmax, default 128) or sentences (crf, default 16) per batch")
-    o.add_argument("--clip-norm", type=_NON_NEGATIVE, default=d.clip_norm, help="0 disables")
+    o.add_argument("--clip-norm", type=_NON_NEGATIVE, default=d.clip_norm,
+                   help="gradient-norm clipping threshold; 0 disables")
     o.add_argument("--unk-p", type=float_option(0.0, 1.0), default=d.unk_p,
                    help="probability of replacing a singleton training word by <unk>")
-    o.add_argument("--max-epochs", type=int_option(minimum=1), default=d.max_epochs)
-    o.add_argument("--patience", type=int_option(minimum=1), default=d.patience)
-    o.add_argument("--time-budget", type=_POSITIVE, default=None, help="seconds")
-    o.add_argument("--seed", type=SEED, default=d.seed)
+    o.add_argument("--max-epochs", type=int_option(minimum=1), default=d.max_epochs,
+                   help="most epochs to train")
+    o.add_argument("--patience", type=int_option(minimum=1), default=d.patience,
+                   help="stop after this many epochs without a better dev F1")
+    o.add_argument("--time-budget", type=_POSITIVE, default=None,
+                   help="stop when the next epoch would end after this many seconds "
+                        "(default: no limit)")
+    o.add_argument("--seed", type=SEED, default=d.seed,
+                   help="seed of every random draw (initialisation, shuffling, dropout)")
     o.add_argument("--threads", type=int_option(minimum=0), default=d.threads,
                    help="BLAS threads while training (0: the library's own choice)")
-    o.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    o.add_argument("--quiet", action="store_true",
+                   help="no progress output on stderr (the progress bar is only drawn when "
+                        "stderr is a terminal; the per-epoch lines always are)")
     t.set_defaults(func=_train)
 
-    e = nsub.add_parser("eval", help="score a model on a CoNLL file (conlleval table)")
-    e.add_argument("--model", required=True, help="model folder written by `ner train`")
-    e.add_argument("--data", default=None, help="CoNLL file with gold tags; default: the "
-                   "dev file from $CHAINRULE_DATA")
+    e = nsub.add_parser("eval", help="score a model on a CoNLL file (conlleval table)",
+                        description="Score a model on a CoNLL file: the conlleval table and "
+                                    "the strict IOB2 scores.", formatter_class=HelpFormatter)
+    e.add_argument("--model", required=True,
+                   help="model folder written by `ner train` (required)")
+    e.add_argument("--data", default=None, help="CoNLL file with gold tags (default: "
+                   "$CHAINRULE_DATA/conll2003/valid.txt, the dev set)")
     e.add_argument("--output", default=None,
-                   help="also write `word gold pred` lines (conlleval's input) to this file")
-    e.add_argument("--json", action="store_true", help="print the reports as JSON")
+                   help="also write `word gold pred` lines (conlleval's input) to this file "
+                        "(default: none)")
+    e.add_argument("--json", action="store_true",
+                   help="print the reports as JSON instead of tables")
     e.set_defaults(func=_eval)
 
-    g = nsub.add_parser("tag", help="tag raw text from a file or stdin")
-    g.add_argument("--model", required=True, help="model folder written by `ner train`")
+    g = nsub.add_parser("tag", help="tag raw text from a file or stdin",
+                        description="Tag raw UTF-8 text (split into tokens and sentences) "
+                                    "from a file or stdin; the result goes to stdout.",
+                        formatter_class=HelpFormatter)
+    g.add_argument("--model", required=True,
+                   help="model folder written by `ner train` (required)")
     g.add_argument("file", nargs="?", default=None, help="UTF-8 text file (default: stdin)")
-    g.add_argument("--format", choices=("conll", "json", "spans"), default="conll")
+    g.add_argument("--format", choices=("conll", "json", "spans"), default="conll",
+                   help=TAG_FORMATS_HELP)
     g.set_defaults(func=_tag)
+
+
+def _print_help_and_fail(parser: argparse.ArgumentParser) -> int:
+    """`chainrule ner` without an action: a usage error (help on stderr, status 2)."""
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _check_dependencies(args: argparse.Namespace) -> None:
+    """Optional packages `ner train` will need, checked before any file is read."""
+    require_modules("chainrule ner train", {"matplotlib": "matplotlib"})  # learning_curve.png
+    if not args.quiet and stderr_is_terminal():
+        require_modules("the progress bar of chainrule ner train", {"tqdm": "tqdm"},
+                        alternative="or pass --quiet")
+    if args.threads:
+        require_modules("--threads", {"threadpoolctl": "threadpoolctl"},
+                        alternative="or pass --threads 0")
 
 
 def _read(path: str | None, what: str) -> Any:
@@ -139,6 +213,7 @@ def _read(path: str | None, what: str) -> Any:
 def _train(args: argparse.Namespace) -> int:
     from chainrule.apps.ner.train import TrainConfig, train
 
+    _check_dependencies(args)   # before reading or training anything
     config = TrainConfig(
         decoder=args.decoder, features=tuple(f.strip() for f in args.features.split(",") if f),
         window=args.window, min_freq=args.min_freq, word_dim=args.word_dim,

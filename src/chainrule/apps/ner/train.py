@@ -287,7 +287,12 @@ def _init_vectors(model: WindowTagger, extractor: FeatureExtractor, path: str,
 
 
 def _progress_bar(total: int, desc: str, enabled: bool, stream: IO[str]) -> Any:
-    if not enabled:
+    """A tqdm bar over one epoch's batches, advanced after every batch, or None: progress
+    off, ``stream`` not a terminal (piped, a log file: only the per-epoch lines are
+    written there), or no tqdm (the command line checks for it before training)."""
+    from chainrule.cli._common import stderr_is_terminal
+
+    if not enabled or not stderr_is_terminal(stream):
         return None
     try:
         from tqdm import tqdm

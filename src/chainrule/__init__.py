@@ -35,6 +35,7 @@ from .core import (
     record_source,
     set_grad_enabled,
 )
+from .core.interop import from_dlpack
 from .io import CheckpointError, load, save
 from .ops import *  # noqa: F403 - the op functions are the public API
 from .ops import __all__ as _ops_all
@@ -111,7 +112,7 @@ __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
     "CheckpointError", "NotFoundError", "NumpyFunctionError", "OpError", "Operation",
     "Primitive", "RowSparse", "ShapeError", "Tensor",
-    "as_tensor", "detect_anomaly", "enable_grad", "explain", "is_anomaly_enabled",
+    "as_tensor", "detect_anomaly", "enable_grad", "explain", "from_dlpack", "is_anomaly_enabled",
     "is_grad_enabled", "load",
     "no_grad", "record_source", "save", "set_grad_enabled", "tensor",
     *_ops_all,

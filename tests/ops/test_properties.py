@@ -89,7 +89,8 @@ def _cross_entropy(x, target, weights, scale, reduce):
 NUMPY = {
     "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
     "neg": np.negative, "sign": np.sign,
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    # 1 in x's dtype: NumPy < 2 widens a 0-d float32 combined with a Python int
+    "sigmoid": lambda x: (one := x.dtype.type(1)) / (one + np.exp(-x)),
     "relu": lambda x: np.maximum(x, 0),
     "leaky_relu": lambda x, slope=0.01: np.where(x > 0, x, slope * x),
     "elu": lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(x) - 1)),

@@ -40,7 +40,9 @@ class Tensor:
     ----------
     data : array_like
         The value. Converted with ``np.asarray`` (NumPy's dtype rules: Python floats give
-        float64), or to ``dtype`` when given.
+        float64), or to ``dtype`` when given. An array or a CPU torch tensor is wrapped
+        without copying; a torch tensor that requires grad is detached first (its values
+        come in, its graph stays behind). See also :func:`chainrule.from_dlpack`.
     requires_grad : bool
         Record operations on this tensor so that ``backward()`` can fill ``.grad``. Only
         floating-point tensors may require grad.
@@ -71,7 +73,14 @@ class Tensor:
         if isinstance(data, Tensor):
             base = data
             data = data.data
-        arr = np.asarray(data, dtype=dtype)
+        try:
+            arr = np.asarray(data, dtype=dtype)
+        except Exception:
+            from .interop import to_array  # a torch tensor that requires grad: detach it
+
+            arr = to_array(data, dtype)
+            if arr is None:
+                raise
         if requires_grad:
             _check_grad_dtype(arr.dtype, name)
         _init_leaf(self, arr, bool(requires_grad), name)
@@ -125,6 +134,25 @@ class Tensor:
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None,
+                   dl_device: Any = None, copy: Any = None) -> Any:
+        """Export the data through DLPack (``torch.from_dlpack(t)``, ``np.from_dlpack(t)``).
+
+        The consumer shares this tensor's memory (CPU only). A tensor that requires grad
+        exports its data, detached: the graph does not cross over, and writes made by the
+        consumer are not seen by chainrule's in-place checks (as for ``t.data``). Keywords
+        are passed on to ``ndarray.__dlpack__`` only when given, so a NumPy that lacks one
+        raises ``TypeError`` and the consumer retries without it (the protocol's rule).
+        """
+        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy))
+                  if v is not None}
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """The DLPack device of the data: always the CPU, ``(1, 0)``."""
+        return self.data.__dlpack_device__()
 
     def __float__(self) -> float:
         return float(self.data)

@@ -46,8 +46,9 @@ class TensorDataset(Dataset):
     >>> import numpy as np
     >>> from chainrule.data import TensorDataset
     >>> ds = TensorDataset(np.arange(6).reshape(3, 2), np.array([0, 1, 0]))
-    >>> len(ds), ds[1]
-    (3, (array([2, 3]), np.int64(1)))
+    >>> x1, y1 = ds[1]
+    >>> len(ds), x1, int(y1)
+    (3, array([2, 3]), 1)
     """
 
     def __init__(self, *arrays: Any) -> None:

@@ -31,10 +31,11 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     axes = normalize_axes(axis, len(shape), "mean")
     count = int(np.prod([shape[a] for a in axes])) if axes is not None else int(np.prod(shape))
     total = _sum(x, axis=axes, keepdims=keepdims)
-    if count == 0:
-        # 0/0: NaN with a RuntimeWarning, as NumPy (dividing by 1 would claim a mean of 0)
-        return total / 0.0
-    return total / count
+    # The count in the sum's float dtype: NumPy < 2 would widen a 0-d float32 sum divided
+    # by a Python int to float64 (value-based casting); NEP 50 (NumPy 2) keeps float32.
+    # 0/0 is NaN with a RuntimeWarning, as NumPy (dividing by 1 would claim a mean of 0).
+    dt = total.dtype
+    return total / (dt.type(count) if dt.kind == "f" else count)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

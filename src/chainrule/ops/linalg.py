@@ -15,6 +15,11 @@ from ..core.lecture import Lecture
 from .shape import expand_dims
 
 
+def _mT(x: Any) -> Any:
+    """The last two axes swapped: ``x.mT``, spelled so NumPy < 2 (no ``ndarray.mT``) works."""
+    return np.swapaxes(x, -1, -2) if isinstance(x, np.ndarray) else x.mT
+
+
 def _vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:
         if a.ndim == 1:           # dot product: g is a scalar
@@ -22,7 +27,7 @@ def _vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
         return expand_dims(g, -1) * b                 # (..., n, 1) * (k,)
     if a.ndim == 1:                                   # (k,) @ (..., k, m) -> (..., m)
         return matmul(b, expand_dims(g, -1))[..., 0]  # batch axes summed by the engine
-    return matmul(g, b.mT)                            # dX = dY · Wᵀ
+    return matmul(g, _mT(b))                          # dX = dY · Wᵀ
 
 
 def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
@@ -31,8 +36,8 @@ def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
             return g * a
         return expand_dims(a, -1) * expand_dims(g, -2)  # outer product (k, 1) * (..., 1, m)
     if b.ndim == 1:                                     # (..., n, k) @ (k,) -> (..., n)
-        return matmul(a.mT, expand_dims(g, -1))[..., 0]
-    return matmul(a.mT, g)                              # dW = Xᵀ · dY
+        return matmul(_mT(a), expand_dims(g, -1))[..., 0]
+    return matmul(_mT(a), g)                            # dW = Xᵀ · dY
 
 
 # Batched rules: t and g carry a leading batch axis, (B,)+a.shape etc. The 2-d cases are

@@ -213,7 +213,7 @@ def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     x = as_floating(x)  # integers: computed as np.exp would (int64 -> float64)
     # initial=-inf: an empty slice has max -inf (and logsumexp -inf, the empty sum's log)
     m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-    m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
+    m = np.where(np.isfinite(m), m, m.dtype.type(0))  # all -inf rows: avoid inf - inf
     with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for them
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)

@@ -12,31 +12,39 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import AnomalyError, ChainruleError, OpError, ShapeError
 from .forward import propagate_tangents
 from .state import _get, state, tick
-from .tensor import Tensor, version_owner
+from .tensor import Tensor, complex_error, is_complex, version_owner
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from .primitive import Primitive
 
 _ndarray = np.ndarray
 _asarray = np.asarray
 _new = object.__new__
 
 
-def apply(op: Any, *args: Any, **params: Any) -> Any:
+def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
     """Apply primitive ``op`` to ``args`` (Tensors, arrays or scalars) with keyword ``params``.
 
     Returns a Tensor. Inside a first-order backward rule (raw mode) arrays go straight
     through ``op.forward``: no wrapping, no recording.
     """
+    # Typed `-> Tensor`, the result that every caller outside a rule gets. A rule in raw mode
+    # gets op.forward's ndarray instead; rules take and return values typed Any (a Tensor
+    # when the backward pass is recorded, else an array), so the annotation misleads no one.
     st = _get(None)
     if st is None:
         st = state()
     if st.raw:
-        return op.forward(*args, **params)
+        return op.forward(*args, **params)  # type: ignore[no-any-return]  # an array: see above
     # Unwrap the arguments. One and two arguments (nearly every call) are spelled out:
     # on small arrays, building a list and unpacking *datas cost as much as the NumPy call.
     n = len(args)
@@ -47,12 +55,20 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
                 da, needs_grad = a.data, a.requires_grad
             else:
                 da, needs_grad = a, False
+                k = type(a)  # a constant: refuse complex (a Tensor never holds any)
+                if k is not float and k is not int and (
+                        a.dtype.kind == "c" if k is _ndarray else is_complex(a)):
+                    raise _complex_arg(op, a)
             if isinstance(b, Tensor):
                 db = b.data
                 if b.requires_grad:
                     needs_grad = True
             else:
                 db = b
+                k = type(b)  # a constant: refuse complex (a Tensor never holds any)
+                if k is not float and k is not int and (
+                        b.dtype.kind == "c" if k is _ndarray else is_complex(b)):
+                    raise _complex_arg(op, b)
             datas: Any = (da, db)
             out = op.forward(da, db, **params) if params else op.forward(da, db)
         elif n == 1:
@@ -61,6 +77,10 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
                 da, needs_grad = a.data, a.requires_grad
             else:
                 da, needs_grad = a, False
+                k = type(a)  # a constant: refuse complex (a Tensor never holds any)
+                if k is not float and k is not int and (
+                        a.dtype.kind == "c" if k is _ndarray else is_complex(a)):
+                    raise _complex_arg(op, a)
             datas = (da,)
             out = op.forward(da, **params) if params else op.forward(da)
         else:
@@ -72,6 +92,8 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
                     if a.requires_grad:
                         needs_grad = True
                 else:
+                    if is_complex(a):
+                        raise _complex_arg(op, a)
                     datas.append(a)
             out = op.forward(*datas, **params)
     except ChainruleError:
@@ -108,6 +130,15 @@ def apply(op: Any, *args: Any, **params: Any) -> Any:
     if st.extras:
         _extras(st, op, args, params, t)
     return t
+
+
+def _complex_arg(op: Any, value: Any) -> ChainruleError:
+    """The error for a complex constant given to an op. Only values that are not Tensors are
+    checked (a Tensor never holds complex numbers: Tensor() refuses them), and Python floats
+    and ints are let through first, so ops on tensors pay nothing for the check."""
+    dtype = getattr(value, "dtype", complex)
+    return complex_error(f"{op.name} (at {format_frame(user_frame())})",
+                         dtype if isinstance(dtype, np.dtype) else complex)
 
 
 def _share_version(t: Tensor, args: tuple) -> None:
@@ -177,7 +208,7 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def user_frame() -> tuple[str, int, str] | None:
     """(file, line, function) of the innermost caller outside the chainrule package."""
-    f = sys._getframe(1)
+    f: FrameType | None = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
         if not fn.startswith(_PKG_DIR) or "/apps/" in fn or "/examples/" in fn:

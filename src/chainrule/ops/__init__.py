@@ -11,15 +11,22 @@ import numpy as np
 
 from ..core.tensor import Tensor, install_methods
 from . import fused  # noqa: F401 - registers the fused layer/loss primitives
+from . import toolbox as _toolbox
 from .arithmetic import add, div, mul, neg, pow, sub
+from .arrange import flip, pad, roll, take_along_axis
 from .cast import astype
+from .contract import einsum, tensordot
+from .cumulative import cumprod, cumsum, prod
+from .decomp import diagonal, trace  # also registers the linear-algebra primitives
 from .elementwise import abs, elu, exp, leaky_relu, log, relu, sigmoid, sign, sqrt, tanh
 from .functions import log_softmax, mean, softmax
 from .index import embedding, gather, getitem, scatter_add, take
 from .linalg import matmul
 from .numpy_protocol import array_function, array_ufunc, floor_divide, remainder
+from .ordering import argmax, argmin, argsort, sort
 from .reduce import logsumexp, max, min, sum
-from .select import clip, eq, ge, gt, le, lt, maximum, minimum, ne, where
+from .rounding import around, ceil, floor, rint, round, trunc
+from .select import eq, ge, gt, le, lt, maximum, minimum, ne, where
 from .shape import (
     broadcast_to,
     concatenate,
@@ -31,6 +38,8 @@ from .shape import (
     swapaxes,
     transpose,
 )
+from .toolbox import *  # noqa: F403 - NumPy's array functions, composed from the primitives
+from .toolbox import clip, repeat, std, var  # clip: tensor bounds too
 from .trig import (
     arccos,
     arccosh,
@@ -61,7 +70,14 @@ __all__ = [
     "pow", "relu", "remainder", "reshape", "scatter_add", "sigmoid", "sign", "sin", "sinh",
     "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "take", "tan", "tanh",
     "transpose", "where",
+    # the array toolbox (issue #11)
+    "argmax", "argmin", "argsort", "around", "ceil", "cumprod", "cumsum", "einsum", "flip",
+    "floor", "pad", "prod", "rint", "roll", "round", "sort", "take_along_axis", "tensordot",
+    "trunc",
+    # linear algebra (issue #11; the rest is in chainrule.linalg)
+    "diagonal", "trace",
 ]
+__all__ += [n for n in _toolbox.__all__ if n not in __all__]  # composed NumPy functions
 
 
 def _swap(fn: Any) -> Any:
@@ -89,6 +105,7 @@ install_methods({
     "reshape": reshape, "transpose": _transpose_method, "permute": permute,
     "swapaxes": swapaxes, "squeeze": squeeze, "expand_dims": expand_dims,
     "broadcast_to": broadcast_to, "astype": astype,
+    "trace": trace, "diagonal": diagonal,
     "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "abs": abs, "clip": clip, "softmax": softmax, "log_softmax": log_softmax,
     "__mod__": remainder, "__rmod__": _swap(remainder),
@@ -96,6 +113,9 @@ install_methods({
     "__divmod__": lambda self, other: (floor_divide(self, other), remainder(self, other)),
     "__rdivmod__": lambda self, other: (floor_divide(other, self), remainder(other, self)),
     "ravel": lambda self: reshape(self, -1), "flatten": lambda self: reshape(self, -1),
+    "var": var, "std": std, "repeat": repeat,
+    "prod": prod, "cumsum": cumsum, "cumprod": cumprod, "sort": sort, "argsort": argsort,
+    "argmax": argmax, "argmin": argmin, "round": round, "flip": flip,
     # NumPy's functions on tensors (np.exp(t), np.sum(t), ndarray + t): see numpy_protocol
     "__array_ufunc__": array_ufunc, "__array_function__": array_function,
     "T": property(lambda self: transpose(self)),

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core import Primitive, apply
 from ..core.lecture import Lecture
 from ..core.modes import no_grad
+from ..core.tensor import complex_error
 from ._batching import elementwise_batched
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 
 class Cast(Primitive):
@@ -19,7 +26,7 @@ class Cast(Primitive):
     lecture = Lecture("{0}.astype({dtype})", ("{dz} cast back to the dtype of {0}",),
                       symbol="cast")
 
-    def forward(x, *, dtype):
+    def forward(x: Any, *, dtype: DTypeLike) -> Any:
         return np.array(x, dtype=dtype)  # a copy, as ndarray.astype; also for numbers, lists
 
     vjp = (lambda g, out, x, *, dtype: g.astype(x.dtype),)
@@ -32,7 +39,7 @@ class Cast(Primitive):
             yield (rng.normal(size=shape),), {"dtype": np.dtype(np.float64)}
 
 
-def astype(x: Any, dtype: Any) -> Any:
+def astype(x: TensorLike, dtype: DTypeLike) -> Tensor:
     """Convert to ``dtype``; casting to an integer or bool type records no gradient.
 
     Examples
@@ -42,6 +49,8 @@ def astype(x: Any, dtype: Any) -> Any:
     dtype('float32')
     """
     dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise complex_error(f"astype({dtype})", dtype)
     if dtype.kind != "f":
         with no_grad():
             return apply(Cast, x, dtype=dtype)

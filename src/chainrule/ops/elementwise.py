@@ -9,7 +9,7 @@ carries its lecture notation (:class:`~chainrule.core.lecture.Lecture`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,12 @@ from ..core import Primitive, apply
 from ..core.lecture import Lecture
 from ._batching import from_derivative
 from ._dtypes import as_floating
+from .rounding import _zero as _zero_rule
 from .select import where
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 
 class Exp(Primitive):
@@ -33,7 +38,7 @@ class Exp(Primitive):
                       expr_name="exp")
 
 
-def exp(x: Any) -> Any:
+def exp(x: TensorLike) -> Tensor:
     """Elementwise e**x.
 
     Examples
@@ -59,7 +64,7 @@ class Log(Primitive):
                       expr_name="log")
 
 
-def log(x: Any) -> Any:
+def log(x: TensorLike) -> Tensor:
     """Elementwise natural logarithm.
 
     Examples
@@ -85,7 +90,7 @@ class Sqrt(Primitive):
                       expr_name="sqrt")
 
 
-def sqrt(x: Any) -> Any:
+def sqrt(x: TensorLike) -> Tensor:
     """Elementwise square root.
 
     Examples
@@ -98,19 +103,22 @@ def sqrt(x: Any) -> Any:
 
 
 class Sign(Primitive):
-    """z = sign(x) ∈ {-1, 0, 1}: piecewise constant, so it records no gradient."""
+    """z = sign(x) ∈ {-1, 0, 1}: piecewise constant, so its gradient is 0 (as floor's)."""
 
     name = "sign"
-    differentiable = False
+    kind = "unary"
+    smooth = False       # samples keep away from the jump at 0
     rejects_bool = True  # as NumPy: np.sign has no bool loop
 
     forward = np.sign
-    lecture = Lecture("sign({0})", (None,), symbol="sign",
-                      gate="sign is piecewise constant: it records no gradient")
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(_zero_rule)
+    lecture = Lecture("sign({0})", ("0 (piecewise constant)",), symbol="sign",
+                      gate="sign is piecewise constant: the gradient is 0 (it passes nothing "
+                           "back)")
 
 
-def sign(x: Any) -> Any:
-    """Elementwise sign (-1, 0 or 1); not differentiable (its derivative is 0 a.e.).
+def sign(x: TensorLike) -> Tensor:
+    """Elementwise sign (-1, 0 or 1); its gradient is 0 (as PyTorch's), like floor's.
 
     Examples
     --------
@@ -135,7 +143,7 @@ class Abs(Primitive):
                       expr_name="abs")
 
 
-def abs(x: Any) -> Any:  # noqa: A001 - the NumPy name
+def abs(x: TensorLike) -> Tensor:  # noqa: A001 - the NumPy name
     """Elementwise absolute value.
 
     Examples
@@ -162,7 +170,7 @@ class Tanh(Primitive):
                       expr_name="tanh")
 
 
-def tanh(x: Any) -> Any:
+def tanh(x: TensorLike) -> Tensor:
     """Elementwise hyperbolic tangent.
 
     Examples
@@ -178,7 +186,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive number never overflows: for x >= 0 use 1/(1+e^-x), for x < 0
     # use e^x/(1+e^x); both share e = exp(-|x|).
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)  # type: ignore[no-any-return]  # NumPy: Any
 
 
 class Sigmoid(Primitive):
@@ -192,7 +200,7 @@ class Sigmoid(Primitive):
     kind = "unary"
     domain = (-4.0, 4.0)
 
-    def forward(x):
+    def forward(x: Any) -> Any:
         x = as_floating(x)  # casting the result back to an integer dtype would give 0 or 1
         return _sigmoid(x).astype(x.dtype, copy=False)  # NumPy < 2 widens float32 here
 
@@ -202,7 +210,7 @@ class Sigmoid(Primitive):
                       expr_name="sigmoid")
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(x: TensorLike) -> Tensor:
     """Elementwise logistic sigmoid, computed without overflow for any x.
 
     Examples
@@ -221,7 +229,7 @@ class Relu(Primitive):
     kind = "unary"
     smooth = False
 
-    def forward(x):
+    def forward(x: Any) -> Any:
         return np.maximum(x, 0)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * (x > 0))
@@ -231,7 +239,7 @@ class Relu(Primitive):
              "elsewhere")
 
 
-def relu(x: Any) -> Any:
+def relu(x: TensorLike) -> Tensor:
     """Rectified linear unit, max(x, 0).
 
     Examples
@@ -250,7 +258,7 @@ class LeakyRelu(Primitive):
     kind = "unary"
     smooth = False
 
-    def forward(x, *, slope=0.01):
+    def forward(x: Any, *, slope: float = 0.01) -> Any:
         return np.where(x > 0, x, x * slope)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -266,7 +274,7 @@ class LeakyRelu(Primitive):
                 yield (x,), {"slope": slope}
 
 
-def leaky_relu(x: Any, slope: float = 0.01) -> Any:
+def leaky_relu(x: TensorLike, slope: float = 0.01) -> Tensor:
     """Leaky ReLU: x for x > 0, ``slope * x`` otherwise.
 
     The default slope is PyTorch's 0.01; the CS231n lecture notes use 0.1 (pass
@@ -288,7 +296,7 @@ class Elu(Primitive):
     kind = "unary"
     smooth = False
 
-    def forward(x, *, alpha=1.0):
+    def forward(x: Any, *, alpha: float = 1.0) -> Any:
         return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -304,7 +312,7 @@ class Elu(Primitive):
                 yield (x,), {"alpha": alpha}
 
 
-def elu(x: Any, alpha: float = 1.0) -> Any:
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
     """Exponential linear unit: x for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
 
     Examples

@@ -24,7 +24,7 @@ specific op). Three outcomes, decided per call:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,15 +32,24 @@ from ..core.errors import ChainruleError
 from ..core.state import state
 from ..core.tensor import Tensor
 from . import arithmetic as _ar
+from . import arrange as _ag
+from . import contract as _ct
+from . import cumulative as _cu
+from . import decomp as _dc
 from . import elementwise as _el
 from . import functions as _fn
 from . import index as _ix
 from . import linalg as _la
+from . import ordering as _or
 from . import reduce as _rd
+from . import rounding as _rn
 from . import select as _se
 from . import shape as _sh
 from . import trig as _tr
 from .cast import astype
+
+if TYPE_CHECKING:
+    from ..core.typing import TensorLike
 
 __all__ = ["NumpyFunctionError", "floor_divide", "remainder", "register_ufunc"]
 
@@ -103,27 +112,8 @@ def _name(func: Any) -> str:
 
 
 _HINTS = {
-    "prod": "a product of positive values as cr.exp(cr.log(x).sum(axis))",
-    "linalg.norm": "cr.sqrt((x * x).sum()) (the 2-norm)",
-    "cumsum": "a matmul with a triangular matrix of ones",
     "dot": "cr.matmul (np.dot is routed for 1-d and 2-d operands only)",
     "copy": "the tensor itself (chainrule ops never write in place), or x + 0.0",
-    "round": "it has zero gradient: compute it on x.detach() (or np.rint)",
-    "around": "it has zero gradient: compute it on x.detach() (or np.rint)",
-    "sort": "cr.take(x, np.argsort(x.data, axis), axis) for a 1-d x",
-    "einsum": "cr.matmul with reshape/transpose",
-    "tensordot": "cr.matmul with reshape/transpose",
-    "outer": "cr.reshape(a, (-1, 1)) * cr.reshape(b, (1, -1))",
-    "average": "cr.mean, or (x * w).sum(axis) / w.sum(axis)",
-    "tile": "cr.concatenate([x] * n, axis)",
-    "repeat": "cr.take(x, np.repeat(np.arange(n), k), axis)",
-    "pad": "cr.concatenate with zero tensors",
-    "split": "slicing (x[a:b])",
-    "array_split": "slicing (x[a:b])",
-    "moveaxis": "cr.transpose(x, axes) or cr.swapaxes",
-    "atleast_1d": "cr.reshape",
-    "atleast_2d": "cr.reshape",
-    "diff": "x[1:] - x[:-1]",
 }
 
 
@@ -163,7 +153,7 @@ def _cast_inputs(args: tuple, dtype: Any) -> tuple:
 
 
 # ---------------------------------------------------------------------- composed ops
-def floor_divide(a: Any, b: Any) -> Any:
+def floor_divide(a: TensorLike, b: TensorLike) -> Tensor:
     """``a // b`` elementwise (NumPy's floor division), as a constant: zero gradient.
 
     The result is piecewise constant in both arguments, so its derivative is zero wherever
@@ -178,7 +168,7 @@ def floor_divide(a: Any, b: Any) -> Any:
     return Tensor._wrap(np.asarray(np.floor_divide(_unwrap(a), _unwrap(b))))
 
 
-def remainder(a: Any, b: Any) -> Any:
+def remainder(a: TensorLike, b: TensorLike) -> Tensor:
     """``a % b`` elementwise (NumPy's ``remainder``: the sign of ``b``).
 
     Differentiable as ``a - b · floor(a / b)``: d/da = 1, d/db = -floor(a / b). The value is
@@ -216,12 +206,6 @@ def _square(x: Any) -> Any:
     return _ar.mul(x, x)
 
 
-def _zero_grad(ufunc: Any) -> Callable[[Any], Any]:
-    def f(x: Any) -> Any:
-        return Tensor._wrap(np.asarray(ufunc(_unwrap(x))))
-    return f
-
-
 # ---------------------------------------------------------------------- ufuncs
 UFUNCS: dict[Any, Callable[..., Any]] = {
     np.add: _ar.add, np.subtract: _ar.sub, np.multiply: _ar.mul, np.true_divide: _ar.div,
@@ -238,13 +222,13 @@ UFUNCS: dict[Any, Callable[..., Any]] = {
     np.log1p: _tr.log1p, np.expm1: _tr.expm1, np.log2: _tr.log2, np.log10: _tr.log10,
     np.arctan2: _tr.arctan2, np.hypot: _tr.hypot, np.logaddexp: _tr.logaddexp,
     np.floor_divide: floor_divide, np.remainder: remainder, np.divmod: _divmod,
-    # piecewise constant: zero gradient, recorded as constants
-    np.floor: _zero_grad(np.floor), np.ceil: _zero_grad(np.ceil),
-    np.trunc: _zero_grad(np.trunc), np.rint: _zero_grad(np.rint),
+    # piecewise constant: zero-gradient primitives (gradient 0, as PyTorch)
+    np.floor: _rn.floor, np.ceil: _rn.ceil, np.trunc: _rn.trunc, np.rint: _rn.rint,
 }
 
 #: ufunc.reduce that chainrule implements: ufunc -> reduction
-_REDUCE = {np.add: _rd.sum, np.maximum: _rd.max, np.minimum: _rd.min}
+_REDUCE = {np.add: _rd.sum, np.maximum: _rd.max, np.minimum: _rd.min,
+           np.multiply: _cu.prod}
 
 
 def register_ufunc(ufunc: Any, fn: Callable[..., Any]) -> None:
@@ -295,7 +279,8 @@ def array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: A
 
 
 # ---------------------------------------------------------------------- functions
-_NO = np._NoValue  # NumPy's "argument not given" marker
+# NumPy's "argument not given" marker (private: NumPy 1.26's stubs do not declare it)
+_NO = np._NoValue  # type: ignore[attr-defined, unused-ignore]
 
 
 def _given(kwargs: dict, key: str) -> bool:
@@ -370,7 +355,8 @@ def _reshape(a: Any, *args: Any, **kw: Any) -> Any:
         raise _Unsupported("order")
     if kw.get("copy") is not None:
         raise _Unsupported("copy")
-    return _sh.reshape(a, (shape,) if isinstance(shape, int | np.integer) else shape)
+    # shape is whatever the caller gave (Any), or None when missing: reshape then raises
+    return _sh.reshape(a, (shape,) if isinstance(shape, int | np.integer) else shape)  # type: ignore[arg-type]
 
 
 def _ravel(a: Any, order: str = "C") -> Any:
@@ -381,15 +367,6 @@ def _ravel(a: Any, order: str = "C") -> Any:
 
 def _transpose(a: Any, axes: Any = None) -> Any:
     return _sh.transpose(a, None if axes is None else tuple(axes))
-
-
-def _clip(a: Any, a_min: Any = _NO, a_max: Any = _NO, out: Any = None, *,
-          min: Any = _NO, max: Any = _NO, **kw: Any) -> Any:  # noqa: A002 - NumPy's names
-    if kw:
-        raise _Unsupported(sorted(kw)[0])
-    lo = a_min if a_min is not _NO else (None if min is _NO else min)
-    hi = a_max if a_max is not _NO else (None if max is _NO else max)
-    return _se.clip(a, _unwrap(lo), _unwrap(hi))
 
 
 def _dot(a: Any, b: Any, out: Any = None) -> Any:
@@ -409,37 +386,100 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
     return _ix.take(a, _unwrap(indices), axis)
 
 
-def _var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
-         keepdims: Any = False, **kw: Any) -> Any:
-    for key in ("where", "mean", "correction"):
-        if _given(kw, key):
+# np.var, np.std, np.clip (tensor bounds too) and NumPy's array functions composed in
+# chainrule.ops.toolbox are added to FUNCTIONS (and ufuncs to UFUNCS) by that module.
+
+
+def _cumulative(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def h(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+        return fn(a if dtype is None else astype(a, dtype), axis)
+    return h
+
+
+def _sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
+          stable: Any = None) -> Any:
+    if order is not None:
+        raise _Unsupported("order")
+    return _or.sort(a, axis)  # every kind gives the same values
+
+
+def _einsum(*operands: Any, out: Any = None, optimize: Any = False, **kw: Any) -> Any:
+    for key in ("dtype", "order", "casting"):
+        if kw.get(key) not in (None, "K", "safe"):
             raise _Unsupported(key)
-    keepdims = False if keepdims is _NO else bool(keepdims)
-    if dtype is not None:
-        a = astype(a, dtype)
-    d = a - _fn.mean(a, axis, keepdims=True)
-    xd = np.asarray(_unwrap(a))
-    n = xd.size // max(np.sum(xd, axis=axis, keepdims=True).size, 1)  # elements reduced
-    return _rd.sum(d * d, axis, keepdims) / (n - ddof)
+    if not operands or not isinstance(operands[0], str):
+        raise _Unsupported("the interleaved operand/sublist form")
+    return _ct.einsum(operands[0], *operands[1:])
 
 
-def _std(*args: Any, **kw: Any) -> Any:
-    return _el.sqrt(_var(*args, **kw))
+def _pad(array: Any, pad_width: Any, mode: Any = "constant", **kw: Any) -> Any:
+    if callable(mode) or set(kw) - {"constant_values"}:
+        raise _Unsupported("mode" if callable(mode) else sorted(set(kw) - {"constant_values"})[0])
+    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
+        raise _Unsupported(f"mode={mode!r}")
+    cv = kw.get("constant_values", 0)
+    if np.ndim(_unwrap(cv)) != 0:
+        raise _Unsupported("constant_values (per side)")
+    return _ag.pad(array, pad_width, mode, _unwrap(cv))
+
+
+def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
+    return _rn.round(a, decimals)
 
 
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: _reduction(_rd.sum), np.mean: _reduction(_fn.mean),
     np.max: _extremum(_rd.max), np.amax: _extremum(_rd.max),
     np.min: _extremum(_rd.min), np.amin: _extremum(_rd.min),
-    np.var: _var, np.std: _std,
     np.concatenate: _concatenate, np.stack: _stack, np.where: _where,
     np.reshape: _reshape, np.ravel: _ravel, np.transpose: _transpose,
     np.swapaxes: lambda a, axis1, axis2: _sh.swapaxes(a, axis1, axis2),
     np.squeeze: lambda a, axis=None: _sh.squeeze(a, axis),
     np.expand_dims: lambda a, axis: _sh.expand_dims(a, axis),
     np.broadcast_to: lambda array, shape, subok=False: _sh.broadcast_to(array, shape),
-    np.clip: _clip, np.dot: _dot, np.take: _take,
+    np.dot: _dot, np.take: _take,
+    # the array toolbox
+    np.prod: _reduction(_cu.prod), np.cumsum: _cumulative(_cu.cumsum),
+    np.cumprod: _cumulative(_cu.cumprod), np.sort: _sort, np.einsum: _einsum,
+    np.tensordot: lambda a, b, axes=2: _ct.tensordot(a, b, axes),
+    np.take_along_axis: lambda arr, indices, axis=-1: _ag.take_along_axis(arr, indices, axis),
+    np.pad: _pad, np.flip: lambda m, axis=None: _ag.flip(m, axis),
+    np.roll: lambda a, shift, axis=None: _ag.roll(a, shift, axis),
+    np.round: _round, np.around: _round,
 }
+
+
+
+def _linalg(name: str) -> Callable[..., Any]:
+    """Route to ``chainrule.linalg.<name>``, imported at call time (it imports the ops)."""
+    def route(*args: Any, **kwargs: Any) -> Any:
+        from .. import linalg
+
+        return getattr(linalg, name)(*args, **kwargs)
+    return route
+
+
+# linear algebra (chainrule.linalg); NumPy 2's np.linalg.trace/diagonal/svdvals when present
+FUNCTIONS.update({getattr(np.linalg, n): _linalg(n) for n in (
+    "solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
+    "pinv", "norm", "trace", "diagonal") if hasattr(np.linalg, n)})
+
+
+def _trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
+    return _dc.trace(a, offset, axis1, axis2, dtype)
+
+
+def _diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    return _dc.diagonal(a, offset, axis1, axis2)
+
+
+def _linalg_matmul(x1: Any, x2: Any) -> Any:
+    return _la.matmul(x1, x2)
+
+
+FUNCTIONS.update({np.trace: _trace, np.diagonal: _diagonal})
+if hasattr(np.linalg, "matmul"):
+    FUNCTIONS[np.linalg.matmul] = _linalg_matmul
 
 #: functions whose result carries no derivative: run on the arrays for any tensor
 QUERIES = frozenset({

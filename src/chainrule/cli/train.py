@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output folder (digits.ckpt, curves.png, metrics.json)")
     d.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is only drawn when stderr is a terminal)")
+    d.add_argument("--compile", action=argparse.BooleanOptionalAction, default=c.compile,
+                   help="compute each step's loss and gradients with chainrule.compile "
+                        "(generated NumPy code; the same result as eager)")
     d.set_defaults(func=run_digits)
 
 
@@ -82,7 +85,7 @@ def run_digits(args: argparse.Namespace) -> int:
         hidden=tuple(args.hidden), activation=args.activation, loss=args.loss,
         optimizer=args.optimizer, lr=args.lr, l2=args.l2, epochs=args.epochs,
         batch_size=args.batch_size, seed=args.seed, lr_schedule=args.lr_schedule,
-        out=args.out, progress=not args.no_progress)
+        out=args.out, progress=not args.no_progress, compile=args.compile)
     from .. import distributed as dist
 
     # Errors (a ChainruleError, an unwritable --out) are reported by cli.main, exit status 1.

@@ -18,11 +18,13 @@ from .errors import (
 from .forward import active_levels, forward_level, is_tracked
 from .graph import Node, is_freed, walk
 from .modes import (
+    concretizing,
     detect_anomaly,
     enable_grad,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
+    note_random,
     observing,
     raw_mode,
     record_source,
@@ -36,8 +38,8 @@ __all__ = [
     "REGISTRY", "AnomalyError", "BackwardError", "ChainruleError", "GradientError",
     "InplaceError", "Node", "NotFoundError", "OpError", "Primitive", "RowSparse", "ShapeError",
     "Tensor",
-    "active_levels", "apply", "as_tensor", "backward", "detect_anomaly", "enable_grad",
-    "forward_level", "is_anomaly_enabled", "is_freed", "is_grad_enabled", "is_tracked",
-    "no_grad", "observing", "raw_mode", "record_source", "set_grad_enabled", "sum_to_shape",
-    "upstream", "walk",
+    "active_levels", "apply", "as_tensor", "backward", "concretizing", "detect_anomaly",
+    "enable_grad", "forward_level", "is_anomaly_enabled", "is_freed", "is_grad_enabled",
+    "is_tracked", "no_grad", "note_random", "observing", "raw_mode", "record_source",
+    "set_grad_enabled", "sum_to_shape", "upstream", "walk",
 ]

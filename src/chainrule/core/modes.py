@@ -39,7 +39,7 @@ class _GradMode(contextlib.ContextDecorator):
             with cls():
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # wraps keeps fn's signature: an F
 
 
 class no_grad(_GradMode):  # noqa: N801 - named like the PyTorch API users know
@@ -165,7 +165,7 @@ def raw_mode() -> Iterator[None]:
 def observing(observer: Callable[..., None]) -> Iterator[None]:
     """Call ``observer(op, args, params, out)`` after every op this thread applies.
 
-    The hook that tracing (:mod:`chainrule.compile`) is built on. Observers see the
+    The hook that tracing (:mod:`chainrule.jit`) is built on. Observers see the
     primitive class, the arguments as passed, the params dict and the output Tensor.
 
     Examples
@@ -185,3 +185,45 @@ def observing(observer: Callable[..., None]) -> Iterator[None]:
     finally:
         st.observers.remove(observer)
         st.refresh()
+
+
+@contextlib.contextmanager
+def concretizing(hook: Callable[[Any, str], None]) -> Iterator[None]:
+    """Call ``hook(tensor, what)`` whenever this thread turns a Tensor into a Python value.
+
+    ``what`` says how (``"bool(t) ..."``, ``"t.item()"``, ``"float(t)"``, ...). Tracing
+    (:mod:`chainrule.jit`) installs one that raises for traced values, since a static
+    graph cannot follow a branch taken on them. Hooks do not nest: the innermost wins.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> with concretizing(lambda t, what: seen.append(what)):
+    ...     _ = float(cr.Tensor(2.0))
+    >>> seen
+    ['float(t)']
+    """
+    st = state()
+    saved = st.concrete
+    st.concrete = hook
+    try:
+        yield
+    finally:
+        st.concrete = saved
+
+
+def note_random(what: str) -> None:
+    """Say that ``what`` is drawing random numbers in Python (outside any op).
+
+    A traced function would freeze such numbers into its static graph, so the
+    concretisation hook (see :func:`concretizing`) is told, with ``None`` for the tensor.
+    Outside tracing this does nothing.
+
+    Examples
+    --------
+    >>> note_random("dropout")  # no hook installed: nothing happens
+    """
+    hook = state().concrete
+    if hook is not None:
+        hook(None, what)

@@ -21,13 +21,15 @@ from __future__ import annotations
 import contextvars
 import itertools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 class ThreadState:
     """The switches of one thread (read on every op: plain slots, no properties)."""
 
     __slots__ = ("grad_enabled", "raw", "extras", "fwd_levels", "observers", "anomaly",
-                 "record_source", "owner")
+                 "record_source", "owner", "concrete", "retain_graph")
 
     def __init__(self) -> None:
         self.grad_enabled = True   # record a graph for ops whose inputs require grad
@@ -38,6 +40,10 @@ class ThreadState:
         self.anomaly = False       # check every forward and backward value for NaN/inf
         self.record_source = 0     # >0: remember the user's source line of every node
         self.owner = threading.get_ident()
+        # called as concrete(tensor, what) before a Tensor becomes a Python value (bool(t),
+        # t.item(), ...): tracing refuses
+        self.concrete: Callable[[Any, str], None] | None = None
+        self.retain_graph = False  # set by the engine during a pass: rules may free saved data
 
     def refresh(self) -> None:
         """Recompute ``extras`` after a switch changed (kept in one place on purpose)."""

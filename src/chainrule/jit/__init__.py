@@ -1,14 +1,20 @@
-"""Trace a function once, replay it, and read it as generated code.
+"""Static graphs: trace a function once, optimise it, generate NumPy code for it.
 
-A static graph need not be rebuilt by Python on every call: :func:`trace` records it once
-as a flat list of equations (a :class:`Program`), which can be replayed on new inputs of
-the same shapes (still differentiable, and usable under :mod:`chainrule.transforms`) and
-printed as readable code. Python control flow is frozen at trace time.
+:func:`chainrule.compile` (this package's :func:`~chainrule.jit.compiled.compile`) is the
+front door: a function traced once per signature, whose forward and backward run as
+generated straight-line NumPy code, as one node of the eager graph. The pieces:
+
+* :mod:`~chainrule.jit.trace`: :func:`trace` records a flat :class:`Program` of equations
+  (replayable, printable);
+* :mod:`~chainrule.jit.grad`: the gradient program, traced from each primitive's VJP rules;
+* :mod:`~chainrule.jit.passes`: dead code, constant folding, simplification, common
+  subexpressions;
+* :mod:`~chainrule.jit.codegen` and :mod:`~chainrule.jit.export`: the generated code.
 
 Examples
 --------
 >>> import chainrule as cr
->>> from chainrule.compile import trace
+>>> from chainrule.jit import trace
 >>> prog = trace(lambda x: (x * x).sum(), cr.Tensor([1.0, 2.0]))
 >>> print(prog)
 def f(x):
@@ -19,6 +25,8 @@ def f(x):
 Counter({'mul': 1, 'sum': 1})
 """
 
-from .trace import Const, DataOf, Equation, Program, TraceError, Var, trace
+from .compiled import Compiled, CompiledCall, compile
+from .trace import Const, DataOf, Equation, Program, TraceError, Tracer, Var, trace
 
-__all__ = ["Const", "DataOf", "Equation", "Program", "TraceError", "Var", "trace"]
+__all__ = ["Compiled", "CompiledCall", "Const", "DataOf", "Equation", "Program", "TraceError",
+           "Tracer", "Var", "compile", "trace"]

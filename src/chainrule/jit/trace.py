@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..core import ChainruleError, ShapeError, Tensor, apply, observing
+from ..core.dispatch import user_frame
+from ..core.state import state
 
 __all__ = ["Const", "DataOf", "Equation", "Program", "TraceError", "Var", "trace"]
 
@@ -99,12 +101,19 @@ class Equation:
     params : dict
         The op's keyword parameters, as the op received them.
     out : Var
+    grad : bool
+        Whether grad mode was on when the op ran (False inside ``no_grad()``: the op
+        passes no gradient back).
+    where : tuple or None
+        (file, line, function) of the user's code that applied the op.
     """
 
     op: type
     inputs: tuple
     params: dict = field(default_factory=dict)
     out: Var | None = None
+    grad: bool = True
+    where: tuple | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -419,7 +428,7 @@ def trace(f: Callable[..., Any], *example_args: Any) -> Program:
     Examples
     --------
     >>> import chainrule as cr
-    >>> from chainrule.compile import trace
+    >>> from chainrule.jit import trace
     >>> def layer(x, w, b):
     ...     return cr.tanh(x @ w + b)
     >>> prog = trace(layer, cr.Tensor([[1.0, 2.0]]), cr.Tensor([[0.5], [0.25]]),
@@ -435,65 +444,100 @@ def trace(f: Callable[..., Any], *example_args: Any) -> Program:
     0.4621
     """
     names = _input_names(f, len(example_args))
-    inputs: list[Var] = []
-    leaves: list[Tensor] = []
-    env: dict[int, Var] = {}       # id(tensor) -> variable
-    data_of: dict[int, Var] = {}   # id(tensor.data) -> variable: catches t.data / detach()
-    consts: dict[int, Const] = {}  # id(tensor or array) -> captured constant
-    keep: list[Any] = []           # hold every seen object so no id() is reused meanwhile
-    equations: list[Equation] = []
-
+    tracer = Tracer()
+    leaves = []
     for name, a in zip(names, example_args, strict=True):
         arr = np.asarray(a.data if isinstance(a, Tensor) else a)
-        leaf = Tensor(arr, requires_grad=arr.dtype.kind == "f", name=name)
-        var = Var(name, tuple(arr.shape), arr.dtype)
-        leaves.append(leaf)
-        inputs.append(var)
-        env[id(leaf)] = var
-        data_of[id(leaf.data)] = var
-
-    def ref(a: Any, in_param: bool = False) -> Any:
-        if isinstance(a, Tensor | np.ndarray):
-            known = env.get(id(a))
-            if known is not None:
-                return known
-            data = a.data if isinstance(a, Tensor) else a
-            if id(data) in data_of:  # the data of a traced value, read outside any op
-                return DataOf(data_of[id(data)], in_param)
-            c = consts.get(id(a))
-            if c is None:
-                c = Const(f"c{len(consts) + 1}", a)
-                consts[id(a)] = c
-                keep.append(a)
-            return c
-        return a
-
-    def param(v: Any) -> Any:
-        # arrays inside params (e.g. indices) that are the data of a traced value are
-        # re-read on replay; other arrays stay as they were traced
-        if isinstance(v, np.ndarray) and id(v) in data_of:
-            return DataOf(data_of[id(v)], True)
-        if isinstance(v, tuple | list):
-            return type(v)(param(x) for x in v)
-        return v
-
-    def observer(op: Any, args: tuple, params: dict, out: Tensor) -> None:
-        eq_inputs = tuple(ref(a) for a in args)
-        var = Var(f"t{len(equations) + 1}", tuple(out.shape), out.data.dtype)
-        env[id(out)] = var
-        data_of[id(out.data)] = var
-        keep.append(out)
-        equations.append(Equation(op, eq_inputs, {k: param(v) for k, v in params.items()},
-                                  var))
-
-    with observing(observer):
+        leaves.append(tracer.input(name, arr, arr.dtype.kind == "f"))
+    with observing(tracer.observe):
         result = f(*leaves)
-
     single = isinstance(result, Tensor)
     outs = (result,) if single else result
     if not isinstance(outs, tuple) or not all(isinstance(o, Tensor) for o in outs):
         raise TraceError(
             f"trace: {_func_name(f)} returned {type(result).__name__}; a traced function "
             f"must return a Tensor or a tuple of Tensors")
-    outputs = tuple(ref(o) for o in outs)
-    return Program(_func_name(f), inputs, list(consts.values()), equations, outputs, single)
+    outputs = tuple(tracer.ref(o) for o in outs)
+    return Program(_func_name(f), tracer.inputs, tracer.constants, tracer.equations,
+                   outputs, single)
+
+
+class Tracer:
+    """The recorder behind :func:`trace`: maps the Tensors it sees to program variables.
+
+    ``observe`` is a dispatch observer (:func:`chainrule.core.observing`): each op applied
+    while it is installed becomes an :class:`Equation` appended to :attr:`equations`. The
+    tracer keeps every Tensor it has seen (so no ``id`` is reused while it lives) and the
+    value of every variable (:attr:`values`), which :mod:`chainrule.jit.grad` reads to run
+    the VJP rules on the traced values. Switching :attr:`equations` to another list records
+    the next ops there (the gradient program) while names and references stay shared.
+    """
+
+    def __init__(self, prefix: str = "t") -> None:
+        self.inputs: list[Var] = []
+        self.equations: list[Equation] = []
+        self.values: dict[str, Any] = {}      # variable name -> traced Tensor
+        self.prefix = prefix
+        self.locate = False                   # record each op's user source line
+        self._env: dict[int, Var] = {}        # id(tensor) -> variable
+        self._data_of: dict[int, Var] = {}    # id(tensor.data) -> variable: t.data, detach()
+        self._consts: dict[int, Const] = {}   # id(tensor or array) -> captured constant
+        self._keep: list[Any] = []            # every seen object, so no id() is reused
+        self._count = 0
+
+    @property
+    def constants(self) -> list[Const]:
+        return list(self._consts.values())
+
+    def input(self, name: str, arr: np.ndarray, requires_grad: bool) -> Tensor:
+        """A fresh leaf Tensor holding ``arr``, recorded as the program input ``name``."""
+        leaf = Tensor(arr, requires_grad=requires_grad, name=name)
+        self.bind(leaf, Var(name, tuple(arr.shape), arr.dtype))
+        self.inputs.append(self._env[id(leaf)])
+        return leaf
+
+    def bind(self, t: Tensor, var: Var) -> None:
+        """Record that Tensor ``t`` is the variable ``var``."""
+        self._env[id(t)] = var
+        self._data_of[id(t.data)] = var
+        self._keep.append(t)
+        self.values[var.name] = t
+
+    def var_of(self, t: Any) -> Var | None:
+        """The variable a traced Tensor stands for (None for anything else)."""
+        return self._env.get(id(t))
+
+    def ref(self, a: Any, in_param: bool = False) -> Any:
+        """What an op argument stands for: a Var, a DataOf, a Const or the literal itself."""
+        if isinstance(a, Tensor | np.ndarray):
+            known = self._env.get(id(a))
+            if known is not None:
+                return known
+            data = a.data if isinstance(a, Tensor) else a
+            if id(data) in self._data_of:  # the data of a traced value, read outside any op
+                return DataOf(self._data_of[id(data)], in_param)
+            c = self._consts.get(id(a))
+            if c is None:
+                c = Const(f"c{len(self._consts) + 1}", a)
+                self._consts[id(a)] = c
+                self._keep.append(a)
+            return c
+        return a
+
+    def param(self, v: Any) -> Any:
+        # arrays inside params (e.g. indices) that are the data of a traced value are
+        # re-read on replay; other arrays stay as they were traced
+        if isinstance(v, np.ndarray) and id(v) in self._data_of:
+            return DataOf(self._data_of[id(v)], True)
+        if isinstance(v, tuple | list):
+            return type(v)(self.param(x) for x in v)
+        return v
+
+    def observe(self, op: Any, args: tuple, params: dict, out: Tensor) -> None:
+        eq_inputs = tuple(self.ref(a) for a in args)
+        self._count += 1
+        var = Var(f"{self.prefix}{self._count}", tuple(out.shape), out.data.dtype)
+        self.bind(out, var)
+        self.equations.append(
+            Equation(op, eq_inputs, {k: self.param(v) for k, v in params.items()}, var,
+                     grad=state().grad_enabled, where=user_frame() if self.locate else None))

@@ -15,14 +15,17 @@ Conventions (PyTorch's, so code and numbers carry over):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import chainrule as cr
-from chainrule.core import OpError, ShapeError, Tensor, apply
+from chainrule.core import OpError, ShapeError, Tensor, apply, note_random
 from chainrule.ops._dtypes import float_dtype
 from chainrule.ops.fused import CrossEntropy, Linear
+
+if TYPE_CHECKING:
+    from chainrule.core.typing import TensorLike
 
 __all__ = [
     "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
@@ -34,22 +37,22 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---------------------------------------------------------------------- activations
-def relu(x: Any) -> Any:
+def relu(x: TensorLike) -> Tensor:
     """max(x, 0)."""
     return cr.relu(x)
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(x: TensorLike) -> Tensor:
     """1 / (1 + exp(-x)), stable for any x."""
     return cr.sigmoid(x)
 
 
-def tanh(x: Any) -> Any:
+def tanh(x: TensorLike) -> Tensor:
     """Hyperbolic tangent."""
     return cr.tanh(x)
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, ``negative_slope * x`` otherwise (PyTorch's default 0.01; lectures 0.1).
 
     Examples
@@ -62,17 +65,17 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     return cr.leaky_relu(x, slope=negative_slope)
 
 
-def elu(x: Any, alpha: float = 1.0) -> Any:
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
     """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
     return cr.elu(x, alpha=alpha)
 
 
-def softmax(x: Any, dim: int = -1) -> Any:
+def softmax(x: TensorLike, dim: int = -1) -> Tensor:
     """exp(x) / Σ exp(x) along ``dim``."""
     return cr.softmax(x, axis=dim)
 
 
-def log_softmax(x: Any, dim: int = -1) -> Any:
+def log_softmax(x: TensorLike, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``."""
     return cr.log_softmax(x, axis=dim)
 
@@ -88,7 +91,7 @@ def _linear_error(x: Any, weight: Any) -> None:
                          f"the input's last axis must have in_features={ws[1]} elements")
 
 
-def linear(x: Any, weight: Any, bias: Any = None) -> Any:
+def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None) -> Tensor:
     """y = x Wᵀ + b with ``weight`` of shape (out, in), as ``torch.nn.functional.linear``.
 
     Examples
@@ -134,6 +137,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, *,
         from .init import default_rng
 
         rng = default_rng()
+    note_random("dropout (its mask is drawn with NumPy)")  # a traced call would freeze it
     dt = data.dtype if data.dtype in (np.float32, np.float64) else np.float64
     keep = rng.random(data.shape, dtype=dt) >= p
     mask = keep.astype(dt)
@@ -142,7 +146,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, *,
 
 
 def embedding(ids: Any, weight: Any, padding_idx: int | None = None,
-              sparse: bool = False) -> Any:
+              sparse: bool = False) -> Tensor:
     """Rows of ``weight`` for integer ``ids`` (any shape): result shape ``ids.shape + (D,)``.
 
     ``sparse=True`` uses :func:`chainrule.embedding`, whose gradient reaching a leaf
@@ -182,7 +186,7 @@ def _floating(x: Any) -> Any:
     return x if dt.kind in "fc" else cr.astype(x, float_dtype(dt))
 
 
-def _reduce(per: Any, reduction: str, who: str) -> Any:
+def _reduce(per: Tensor, reduction: str, who: str) -> Tensor:
     if reduction == "mean":
         return cr.mean(per)
     if reduction == "sum":
@@ -203,7 +207,8 @@ def _int_targets(target: Any, n: int, n_classes: int, who: str,
     if t.dtype.kind not in "iu":
         raise OpError(f"{who}: class targets must be integers, got dtype {t.dtype} (for "
                       f"probability targets pass a float array shaped like the scores)")
-    t = t.reshape(-1)
+    if t.ndim != 1:
+        t = t.reshape(-1)  # (a 1-d array is passed on as it is: a traced call re-reads it)
     if t.shape[0] != n:
         raise ShapeError(f"{who}: {n} rows of scores but {t.shape[0]} targets")
     check = t if ignore_index is None else t[t != ignore_index]
@@ -228,7 +233,7 @@ def _flatten_classes(x: Any, who: str) -> tuple[Any, tuple[int, ...]]:
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean") -> Any:
+                  reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy from raw scores (logits), as ``torch.nn.functional.cross_entropy``.
 
     For class targets: ``loss_i = w[y_i] · (logsumexp(x_i) - x_i[y_i])`` (= -w·log softmax),
@@ -276,26 +281,15 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     if tgt.dtype.kind == "f":
         return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
     t = _int_targets(tgt, n, c, who, ignore_index)
-    valid = t != ignore_index
-    all_valid = bool(valid.all())
-    safe_t = t if all_valid else np.where(valid, t, 0)
-    wi = None
-    if w is not None or not all_valid:
-        wi = (w[safe_t] if w is not None else np.ones(n, dtype=x.dtype)) * valid
-        wi = wi.astype(x.dtype, copy=False)
-    if reduction == "none":
-        return cr.reshape(apply(CrossEntropy, x, target=safe_t, weights=wi, scale=1.0,
-                                reduce=False), batch_shape)
-    if reduction == "mean":
-        total = float(wi.sum()) if wi is not None else float(n)
-        scale = 1.0 / total if total else np.nan   # all ignored: NaN, as PyTorch
-    else:
-        scale = 1.0
-    return apply(CrossEntropy, x, target=safe_t, weights=wi, scale=scale, reduce=True)
+    # ignore_index, the class weights and the mean's denominator are applied inside the op,
+    # from this call's targets (no decision on their values here: see CrossEntropy)
+    loss = apply(CrossEntropy, x, target=t, class_weights=w, ignore_index=ignore_index,
+                 reduction=reduction)
+    return cr.reshape(loss, batch_shape) if reduction == "none" else loss
 
 
 def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | None,
-                        reduction: str, batch_shape: tuple[int, ...]) -> Any:
+                        reduction: str, batch_shape: tuple[int, ...]) -> Tensor:
     if probs.shape != tuple(input.shape):
         raise ShapeError(f"cross_entropy: probability targets must have the scores' shape "
                          f"{tuple(input.shape)}, got {probs.shape}")
@@ -313,8 +307,8 @@ def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | N
     return _reduce(per, reduction, "cross_entropy")
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Any:
+def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = None,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (e.g. from log_softmax).
 
     ``cross_entropy(x, y) == nll_loss(log_softmax(x), y)``; same weighting rules.
@@ -339,7 +333,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Any:
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable formula (PyTorch's semantics).
 
     ``loss = max(x, 0) - x·y + log(1 + exp(-|x|))``, which never overflows; with
@@ -376,7 +370,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return _reduce(per, reduction, who)
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = False) -> Any:
+def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = False) -> Tensor:
     """Squared error (y - f)², or the lectures' ½(y - f)² with ``half=True``.
 
     ``reduction="mean"`` averages over all elements (PyTorch's ``mse_loss``); the halved
@@ -421,7 +415,7 @@ def _margin_terms(input: Any, target: Any, margin: float, p: int, who: str
 
 
 def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
-                      weight: Any = None, reduction: str = "mean") -> Any:
+                      weight: Any = None, reduction: str = "mean") -> Tensor:
     """Multiclass hinge loss as ``torch.nn.functional.multi_margin_loss``.
 
     ``loss_i = Σ_{j≠y_i} w[y_i]·max(0, margin - x_i[y_i] + x_i[j])^p / C``: PyTorch divides by
@@ -443,7 +437,7 @@ def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
 
 
 def multiclass_svm_loss(scores: Any, target: Any, margin: float = 1.0,
-                        reduction: str = "mean") -> Any:
+                        reduction: str = "mean") -> Tensor:
     """The lectures' multiclass SVM loss: ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)``.
 
     Not divided by the number of classes (``multi_margin_loss`` is, following PyTorch:
@@ -466,7 +460,7 @@ def multiclass_svm_loss(scores: Any, target: Any, margin: float = 1.0,
     return _reduce(per, reduction, who)
 
 
-def l2_penalty(params: Iterable[Any], lam: float) -> Any:
+def l2_penalty(params: Iterable[Any], lam: float) -> Tensor:
     """λ · Σ W² over ``params`` (pass the weights you regularise, usually not biases).
 
     Note the lectures' convention is R(W) = Σ W² with loss + λR; some texts use ½λΣW² (whose
@@ -480,7 +474,7 @@ def l2_penalty(params: Iterable[Any], lam: float) -> Any:
     >>> F.l2_penalty([w], 0.1).item()
     0.5
     """
-    total: Any = None
+    total: Tensor | None = None
     for p in params:
         term = cr.sum(p * p)
         total = term if total is None else total + term

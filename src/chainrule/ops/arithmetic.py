@@ -7,15 +7,19 @@ tangent, the output's tangent). Broadcasting is undone by the engine, not here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core import Primitive, apply, upstream
+from ..core import Primitive, Tensor, apply, upstream
 from ..core.lecture import Lecture
 from ._batching import from_derivative
 from .elementwise import log
 from .select import values_of, where
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 
 class Add(Primitive):
@@ -34,7 +38,7 @@ class Add(Primitive):
                            "unchanged")
 
 
-def add(a: Any, b: Any) -> Any:
+def add(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise ``a + b`` with broadcasting.
 
     Examples
@@ -62,7 +66,7 @@ class Sub(Primitive):
                            "gradient, the subtracted one receives it negated")
 
 
-def sub(a: Any, b: Any) -> Any:
+def sub(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise ``a - b`` with broadcasting.
 
     Examples
@@ -90,7 +94,7 @@ class Mul(Primitive):
                            "the other input")
 
 
-def mul(a: Any, b: Any) -> Any:
+def mul(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise ``a * b`` with broadcasting (the Hadamard product).
 
     Examples
@@ -118,7 +122,7 @@ class Div(Primitive):
                       symbol="÷")
 
 
-def div(a: Any, b: Any) -> Any:
+def div(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise true division ``a / b`` with broadcasting.
 
     Examples
@@ -143,7 +147,7 @@ class Neg(Primitive):
     lecture = Lecture("−{0}", ("−{dz}",), numeric=True, symbol="−x")
 
 
-def neg(a: Any) -> Any:
+def neg(a: TensorLike) -> Tensor:
     """Elementwise negation.
 
     Examples
@@ -167,6 +171,10 @@ def _dpow_dbase(g: Any, out: Any, a: Any, b: Any) -> Any:
     # is the constant 1, so the derivative is 0 (as in PyTorch). Changing the exponent to
     # 1 there gives b * a**1 = 0 with finite factors, so higher derivatives stay NaN-free
     # too (a where() on the result would still differentiate the inf branch).
+    if isinstance(a, Tensor) or isinstance(b, Tensor):  # recorded or traced: no branch
+        from .select import eq
+
+        return g * b * a ** where(eq(a, 0) * eq(b, 0), 1.0, b - 1)
     at_zero = (np.asarray(values_of(a)) == 0) & (np.asarray(values_of(b)) == 0)
     if not at_zero.any():
         return g * b * a ** (b - 1)  # the common case: no extra node
@@ -185,7 +193,7 @@ class Pow(Primitive):
     kind = "binary"
     domain = (0.5, 2.0)
 
-    def forward(a, b):
+    def forward(a: Any, b: Any) -> Any:
         return np.power(a, b)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -211,7 +219,7 @@ class PowScalar(Primitive):
     kind = "unary"
     domain = (0.5, 2.0)
 
-    def forward(a, *, exponent):
+    def forward(a: Any, *, exponent: Any) -> Any:
         return np.power(a, exponent)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -227,7 +235,7 @@ class PowScalar(Primitive):
                 yield (rng.uniform(0.5, 2.0, shape),), {"exponent": p}
 
 
-def pow(a: Any, b: Any) -> Any:  # noqa: A001 - mirrors the ** operator
+def pow(a: TensorLike, b: TensorLike) -> Tensor:  # noqa: A001 - mirrors the ** operator
     """Elementwise ``a ** b``; ``b`` may be a number or a tensor.
 
     Examples

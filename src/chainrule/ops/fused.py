@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Primitive
+from ..core import Primitive, apply
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .functions import softmax
@@ -80,7 +80,7 @@ class Linear(Primitive):
              "(in, out) these read dX = dY · Wᵀ and dW = Xᵀ · dY: the shapes say which side "
              "to transpose")
 
-    def forward(x, w, b):
+    def forward(x: Any, w: Any, b: Any) -> Any:
         y = np.matmul(x, w.T)
         if b is not None:
             if np.result_type(y, b) == y.dtype:
@@ -102,70 +102,99 @@ class Linear(Primitive):
 
 
 
-def _ce_coef(g: Any, weights: Any, scale: float, reduce: bool) -> Any:
-    """Per-row factor of the gradient: g·scale·w_i (reduced) or g_i·w_i (per row)."""
-    coef = g * scale if reduce else g
-    if weights is not None:
-        coef = coef * weights
-    return coef
+def _ce_rows(x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index: Any,
+             reduction: str) -> tuple[np.ndarray, Any]:
+    """(safe targets, coefficient of each row's term): all target handling in one place.
+
+    The coefficient is w[t_i] (class weights), 0 for an ignored target, divided by the sum
+    of those weights for ``"mean"``: a scalar when every row counts the same. It is
+    computed here, inside the op, from the targets of *this* call, so nothing about the
+    targets is decided in Python outside the op (what a compiled, traced call needs).
+    """
+    dtype = x.dtype
+    t = target
+    coef: Any = None
+    if ignore_index is not None:
+        valid = t != ignore_index
+        if not valid.all():
+            t = np.where(valid, t, 0)
+            coef = valid.astype(dtype)
+    if class_weights is not None:
+        w = np.asarray(class_weights, dtype=dtype)[t]
+        coef = w if coef is None else coef * w
+    if reduction == "mean":
+        total = coef.sum() if coef is not None else x.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = dtype.type(1) / dtype.type(total)  # all ignored: NaN, as PyTorch
+        coef = scale if coef is None else coef * scale
+    elif coef is None:
+        coef = dtype.type(1)
+    return t, coef
 
 
-def _ce_vjp(g: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
-            reduce: bool) -> Any:
+def _ce_grad(x: Any, g: Any, target: Any, class_weights: Any, ignore_index: Any,
+             reduction: str) -> np.ndarray:
+    """dL/dx = (softmax(x) - onehot(t))·c·g on arrays, in place on one N x C array."""
+    x = as_floating(x)
     n = x.shape[0]
-    if isinstance(x, np.ndarray):
-        # First-order pass: (softmax - onehot)·coef in place on one N x C array.
-        p = np.exp(x - x.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(n), target] -= 1
-        coef = _ce_coef(g, weights, scale, reduce)
-        p *= coef if np.ndim(coef) == 0 else np.reshape(coef, (n, 1))
-        return p
-    onehot = np.zeros(x.shape, dtype=x.dtype)
-    onehot[np.arange(n), target] = 1
-    coef = _ce_coef(g, weights, scale, reduce)
-    if coef.ndim:
-        coef = reshape(coef, (n, 1))
-    return (softmax(x, axis=1) - onehot) * coef
+    t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
+    p: np.ndarray = np.exp(x - x.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(n), t] -= 1
+    gc = np.asarray(g, dtype=x.dtype) * coef  # a scalar, or one factor per row
+    p *= gc if np.ndim(gc) == 0 else np.reshape(gc, (n, 1))
+    return p
 
 
-def _ce_jvp(t: Any, out: Any, x: Any, *, target: Any, weights: Any, scale: float,
-            reduce: bool) -> Any:
-    n = x.shape[0]
-    onehot = np.zeros(x.shape, dtype=x.dtype)
-    onehot[np.arange(n), target] = 1
-    per = _sum((softmax(x, axis=1) - onehot) * t, axis=1)
-    if weights is not None:
-        per = per * weights
-    return _sum(per) * scale if reduce else per
+def _ce_vjp(g: Any, out: Any, x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
+            reduction: str) -> Any:
+    if isinstance(x, np.ndarray):  # first-order pass: plain NumPy
+        return _ce_grad(x, g, target, class_weights, ignore_index, reduction)
+    # recorded (or traced): the same computation as one primitive, itself differentiable
+    return apply(CrossEntropyGrad, x, g, target=target, class_weights=class_weights,
+                 ignore_index=ignore_index, reduction=reduction)
+
+
+def _ce_dlogits(x: Any, params: dict) -> Any:
+    """(softmax(x) - onehot(t))·c with chainrule ops; the target terms come from
+    non-differentiable primitives that read the targets as a parameter."""
+    return (softmax(x, axis=1) * apply(CERowCoef, x, **params)
+            - apply(CETargetTerms, x, **params))
+
+
+def _ce_jvp(t: Any, out: Any, x: Any, **params: Any) -> Any:
+    per = _sum(_ce_dlogits(x, params) * t, axis=1)
+    return per if params["reduction"] == "none" else _sum(per)
 
 
 def _ce_fields(params: dict) -> dict:
     """How the loss reduces the rows, for the lecture text (mean, sum, per row, weights)."""
-    scale, reduce = params.get("scale", 1.0), params.get("reduce", True)
-    weighted = params.get("weights") is not None
-    if not reduce:
-        reduction, coef = " per row", ""
-    elif scale == 1:
-        reduction, coef = " summed over the rows", ""
-    elif float(1 / scale).is_integer():
-        n = int(round(1 / scale))
-        reduction, coef = f" averaged over the {n} rows", f" / {n}"
+    reduction = params.get("reduction", "mean")
+    weighted = params.get("class_weights") is not None
+    target = params.get("target")
+    n = int(np.shape(target)[0]) if target is not None and np.ndim(target) else 0
+    if reduction == "none":
+        text, coef = " per row", ""
+    elif reduction == "sum":
+        text, coef = " summed over the rows", ""
     else:
-        reduction, coef = f" · {scale:g}", f" · {scale:g}"
+        text, coef = f" averaged over the {n} rows", f" / {n}"
     if weighted:
-        reduction, coef = " weighted" + reduction, coef + " · w"
-    return {"reduction": reduction, "coef": coef}
+        text, coef = " weighted" + text, " · w" + (" / Σw" if reduction == "mean" else "")
+    return {"reduction": text, "coef": coef}
 
 
 class CrossEntropy(Primitive):
     """Softmax cross-entropy of (N, C) scores at integer targets, in one node.
 
-    ``out = scale · Σ_i w_i (logsumexp(x_i) - x_i[t_i])`` (``reduce``), or the per-row
-    terms. The gradient is ``(softmax(x) - onehot(t)) · w · scale``. Integer scores give a
-    floating loss (as ``np.exp`` promotes them). Fused because the composed version
-    (logsumexp, getitem, sub, sum, mul) costs five graph nodes, which dominates a small
-    network's step; measured in ``bench/README.md``.
+    ``out = Σ_i c_i (logsumexp(x_i) - x_i[t_i])`` (``reduction`` "sum" or "mean"), or the
+    per-row terms (``"none"``), with ``c_i = w[t_i]`` (class weights; 1 without), 0 where
+    ``t_i == ignore_index``, divided by ``Σ c_i`` for the mean. The gradient is
+    ``(softmax(x) - onehot(t)) · c``. Integer scores give a floating loss (as ``np.exp``
+    promotes them). Fused because the composed version (logsumexp, getitem, sub, sum, mul)
+    costs five graph nodes, which dominates a small network's step; measured in
+    ``bench/README.md``. Everything the targets decide is computed inside the op, so a
+    compiled function re-reads the targets on every call.
     """
 
     name = "cross_entropy"
@@ -176,21 +205,23 @@ class CrossEntropy(Primitive):
              "ds = softmax(s) − onehot(y), times the upstream gradient (and the mean's 1/N)",
         fields=_ce_fields)
 
-    def forward(x, *, target, weights, scale, reduce):
+    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
+                reduction: str) -> Any:
         x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
         n = x.shape[0]
+        t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
         m = x.max(axis=1, keepdims=True)
         if not np.isfinite(m).all():
             m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
         z = x - m
         # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
         # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
-        per = np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), target]
-        if weights is not None:
-            per *= weights
-        if not reduce:
-            return per
-        return np.asarray(per.sum() * scale, dtype=x.dtype)
+        per = np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), t]
+        if reduction == "none":
+            return per * coef
+        if np.ndim(coef):
+            return np.asarray((per * coef).sum(), dtype=x.dtype)
+        return np.asarray(per.sum() * coef, dtype=x.dtype)
 
     vjp = (_ce_vjp,)
     jvp = (_ce_jvp,)
@@ -199,7 +230,110 @@ class CrossEntropy(Primitive):
     def samples(rng: np.random.Generator) -> Any:
         x = rng.normal(size=(5, 4))
         t = rng.integers(0, 4, 5)
-        yield (x,), {"target": t, "weights": None, "scale": 0.2, "reduce": True}
-        yield (x,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": True}
-        yield (x,), {"target": t, "weights": None, "scale": 1.0, "reduce": False}
-        yield (x * 3,), {"target": t, "weights": rng.random(5), "scale": 1.0, "reduce": False}
+        t_ign = t.copy()
+        t_ign[1] = -100
+        yield (x,), {"target": t, "class_weights": None, "ignore_index": -100,
+                     "reduction": "mean"}
+        yield (x,), {"target": t, "class_weights": rng.random(4) + 0.5, "ignore_index": None,
+                     "reduction": "sum"}
+        yield (x,), {"target": t_ign, "class_weights": None, "ignore_index": -100,
+                     "reduction": "none"}
+        yield (x * 3,), {"target": t_ign, "class_weights": rng.random(4) + 0.5,
+                         "ignore_index": -100, "reduction": "mean"}
+
+
+class CERowCoef(Primitive):
+    """The coefficient c_i of each row of a cross-entropy, as an (N, 1) column (constant)."""
+
+    name = "cross_entropy_row_coef"
+    differentiable = False
+    lecture = Lecture("c({0}, y={target})", (None,), symbol="c(y)",
+                      gate="cross-entropy row weights: w[y], 0 where ignored, / Σw for a mean")
+
+    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
+                reduction: str) -> Any:
+        x = as_floating(np.asarray(x))
+        _, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
+        col = np.empty((x.shape[0], 1), dtype=x.dtype)
+        col[:, 0] = coef
+        return col
+
+    samples = CrossEntropy.samples
+
+
+class CETargetTerms(Primitive):
+    """onehot(t) · c: the target part of the cross-entropy gradient (constant)."""
+
+    name = "cross_entropy_target_terms"
+    differentiable = False
+    lecture = Lecture("onehot(y={target}) · c", (None,), symbol="onehot(y)·c",
+                      gate="cross-entropy target terms: each row's target entry, weighted")
+
+    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
+                reduction: str) -> Any:
+        x = as_floating(np.asarray(x))
+        t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
+        out = np.zeros(x.shape, dtype=x.dtype)
+        out[np.arange(x.shape[0]), t] = coef
+        return out
+
+    samples = CrossEntropy.samples
+
+
+def _ceg_col(g: Any, x: Any, reduction: str) -> Any:
+    """The upstream gradient as a factor of the N x C rows: a scalar, or an (N, 1) column."""
+    return reshape(g, (x.shape[0], 1)) if reduction == "none" else g
+
+
+def _ceg_vjp_x(u: Any, out: Any, x: Any, g: Any, **params: Any) -> Any:
+    # out = (p - T)·c·g with p = softmax(x); the softmax Jacobian is symmetric:
+    # Jᵀw = p·w - p·Σ(p·w) per row, for w = u·c·g.
+    from ..core import apply as _apply
+
+    p = softmax(x, axis=1)
+    w = u * _apply(CERowCoef, x, **params) * _ceg_col(g, x, params["reduction"])
+    return p * w - p * _sum(p * w, axis=1, keepdims=True)
+
+
+def _ceg_vjp_g(u: Any, out: Any, x: Any, g: Any, **params: Any) -> Any:
+    per = _sum(u * _ce_dlogits(x, params), axis=1)
+    return per if params["reduction"] == "none" else _sum(per)
+
+
+def _ceg_jvp_x(t: Any, out: Any, x: Any, g: Any, **params: Any) -> Any:
+    p = softmax(x, axis=1)
+    dp = p * t - p * _sum(p * t, axis=1, keepdims=True)
+    return dp * apply(CERowCoef, x, **params) * _ceg_col(g, x, params["reduction"])
+
+
+def _ceg_jvp_g(t: Any, out: Any, x: Any, g: Any, **params: Any) -> Any:
+    return _ce_dlogits(x, params) * _ceg_col(t, x, params["reduction"])
+
+
+class CrossEntropyGrad(Primitive):
+    """dL/dx of :class:`CrossEntropy` as one primitive: ``(softmax(x) - onehot(t))·c·g``.
+
+    The recorded (or traced) VJP of the cross-entropy applies this op, so the gradient is
+    one fast NumPy node (what a compiled backward runs) and stays differentiable: its own
+    rules, written with chainrule ops, give the second derivatives.
+    """
+
+    name = "cross_entropy_grad"
+    lecture = Lecture("(softmax({0}) − onehot(y={target}))·c·{1}",
+                      ("{dz} ⊙ c·{1} through the softmax Jacobian diag(p) − ppᵀ",
+                       "Σ {dz} ⊙ (softmax({0}) − onehot(y))·c"),
+                      symbol="∂CE/∂s")
+
+    def forward(x: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any,
+                reduction: str) -> Any:
+        return _ce_grad(x, g, target, class_weights, ignore_index, reduction)
+
+    vjp = (_ceg_vjp_x, _ceg_vjp_g)
+    jvp = (_ceg_jvp_x, _ceg_jvp_g)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for args, params in CrossEntropy.samples(rng):
+            n = args[0].shape[0]
+            g = rng.normal(size=n) if params["reduction"] == "none" else np.float64(0.7)
+            yield (args[0], np.asarray(g)), params

@@ -8,16 +8,20 @@ on ties), ``logsumexp`` weights it by the softmax.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core import Primitive, apply
+from ..core import Primitive, Tensor, apply
 from ..core.errors import ShapeError
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .select import values_of, where
 from .shape import broadcast_to
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import Axis, TensorLike
 
 
 def normalize_axes(axis: Any, ndim: int, opname: str) -> tuple[int, ...] | None:
@@ -91,7 +95,7 @@ class Sum(Primitive):
                       gate="sum spreads: every summed element receives the upstream gradient")
     kind = "reduction"
 
-    def forward(x, *, axis=None, keepdims=False):
+    def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return np.sum(x, axis=axis, keepdims=keepdims)
 
     vjp = (lambda g, out, x, *, axis=None, keepdims=False: _spread(g, x, axis, keepdims),)
@@ -99,7 +103,7 @@ class Sum(Primitive):
     jvp_batched, vjp_batched = _reduction_batched(None)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def sum(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (None: all axes; an int or a tuple of ints).
 
     Examples
@@ -114,7 +118,15 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
 def _argext_weights(out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> Any:
     # 1 for each element equal to the extreme, divided by how many tie: the gradient of a
     # max is routed to the winner(s). The weights are constants to differentiation, so
-    # they are computed on plain arrays (also under create_graph).
+    # they are computed on plain arrays, except in a recorded pass (or a trace being
+    # compiled), where they are ops without a branch on the values (x != x marks NaNs).
+    if isinstance(x, Tensor) or isinstance(out, Tensor):
+        from .cast import astype
+        from .select import eq, maximum, ne
+
+        hit_t = astype(maximum(eq(x, keep_reduced(out, x.ndim, axis, keepdims)), ne(x, x)),
+                       dtype)
+        return hit_t / hit_t.sum(axis=axis, keepdims=True)
     x = values_of(x)
     ref = keep_reduced(values_of(out), x.ndim, axis, keepdims)
     hit = x == ref
@@ -155,7 +167,7 @@ class Max(Primitive):
     kind = "reduction"
     smooth = False
 
-    def forward(x, *, axis=None, keepdims=False):
+    def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return np.max(x, axis=axis, keepdims=keepdims)
 
     vjp = (_ext_vjp,)
@@ -163,7 +175,7 @@ class Max(Primitive):
     jvp_batched, vjp_batched = _reduction_batched(_argext_batch_weights)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def max(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient equally.
 
     Examples
@@ -189,7 +201,7 @@ class Min(Primitive):
     kind = "reduction"
     smooth = False
 
-    def forward(x, *, axis=None, keepdims=False):
+    def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return np.min(x, axis=axis, keepdims=keepdims)
 
     vjp = (_ext_vjp,)
@@ -197,7 +209,7 @@ class Min(Primitive):
     jvp_batched, vjp_batched = _reduction_batched(_argext_batch_weights)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def min(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient equally.
 
     Examples
@@ -216,12 +228,16 @@ def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     m = np.where(np.isfinite(m), m, m.dtype.type(0))  # all -inf rows: avoid inf - inf
     with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for them
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
+    return out if keepdims else np.squeeze(out, axis=axis)  # type: ignore[no-any-return]  # NumPy: Any
 
 
 def _finite_shift(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """``out`` shaped to broadcast against ``x``, with -inf (all -inf slices) made 0."""
     ref = keep_reduced(out, x.ndim, axis, keepdims)
+    if isinstance(ref, Tensor):  # recorded or traced: the mask is an op, always applied
+        from .select import eq
+
+        return where(eq(ref, -np.inf), 0.0, ref)
     lost = values_of(ref) == -np.inf
     # exp(x - out) would be exp(-inf + inf) = NaN there; with 0 it is exp(-inf) = 0: the
     # gradient of an all -inf slice is 0 (a masked-out row sends nothing back).
@@ -250,7 +266,7 @@ class LogSumExp(Primitive):
     lecture = Lecture("logsumexp({0}{reduce})", ("{dz} · softmax({0})",), symbol="logΣexp")
     kind = "reduction"
 
-    def forward(x, *, axis=None, keepdims=False):
+    def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return _logsumexp(x, axis, keepdims)
 
     vjp = (lambda g, out, x, *, axis=None, keepdims=False:
@@ -260,7 +276,7 @@ class LogSumExp(Primitive):
     jvp_batched, vjp_batched = _reduction_batched(_softmax_batch_weights)
 
 
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+def logsumexp(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, without overflow.
 
     Examples
@@ -282,7 +298,7 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     # subtract two numbers near max(x), whose float32 spacing is 1e-3 at 1e4.
     z = x - m
     with np.errstate(divide="ignore"):  # all -inf slices: log 0
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))  # type: ignore[no-any-return]
 
 
 def _log_softmax_vjp(g: Any, out: Any, x: Any, *, axis: int) -> Any:
@@ -310,17 +326,17 @@ class LogSoftmax(Primitive):
                       ("{dz} − softmax({0}) · Σ{dz} (the sum along the axis)",),
                       symbol="log softmax")
 
-    def forward(x, *, axis):
+    def forward(x: Any, *, axis: int) -> Any:
         return _log_softmax(x, axis)
 
     vjp = (_log_softmax_vjp,)
     jvp = (_log_softmax_jvp,)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         t = tans[0]  # (B,) + x.shape: the softmax axis moves one to the right
         return t - (np.exp(out) * t).sum(axis=params["axis"] + 1, keepdims=True)
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return g - np.exp(out) * g.sum(axis=params["axis"] + 1, keepdims=True)
 
     @staticmethod
@@ -330,7 +346,7 @@ class LogSoftmax(Primitive):
             yield (rng.normal(size=shape) * 2,), {"axis": axis}
 
 
-def log_softmax(x: Any, axis: int = -1) -> Any:
+def log_softmax(x: TensorLike, axis: int = -1) -> Tensor:
     """log(softmax(x)) = x - logsumexp(x) along ``axis``, computed stably.
 
     The max along ``axis`` is subtracted first (a constant shift that changes neither the

@@ -6,7 +6,7 @@ and the others get zero. Comparisons return bool tensors that record nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from ..core import Primitive, Tensor, apply
 from ..core.errors import OpError
 from ..core.lecture import Lecture
 from ._batching import from_derivative
+
+if TYPE_CHECKING:
+    from ..core.typing import TensorLike
 
 
 def values_of(v: Any) -> Any:
@@ -31,7 +34,7 @@ class Where(Primitive):
     name = "where"
     broadcasts = True
 
-    def forward(cond, a, b):
+    def forward(cond: Any, a: Any, b: Any) -> Any:
         return np.where(cond, a, b)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -50,7 +53,7 @@ class Where(Primitive):
             yield (rng.random(sc) > 0.5, rng.normal(size=sa), rng.normal(size=sb)), {}
 
 
-def where(cond: Any, a: Any, b: Any) -> Any:
+def where(cond: TensorLike, a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise choice: ``a`` where ``cond`` is true, else ``b`` (with broadcasting).
 
     Examples
@@ -64,6 +67,12 @@ def where(cond: Any, a: Any, b: Any) -> Any:
 
 def _routed(g: Any, out: Any, mine: Any, other: Any) -> Any:
     """``g`` where ``mine`` is what the output shows, ½g on a tie with ``other``, else 0."""
+    if isinstance(out, Tensor):
+        # A recorded pass (or a trace being compiled): the masks are ops too, with no
+        # branch on the values, so a traced rule holds for every call. x != x marks NaNs.
+        won = maximum(eq(mine, out), ne(mine, mine))
+        also = maximum(eq(other, out), ne(other, other))
+        return where(won, where(also, g * 0.5, g), 0.0)
     m, o, z = values_of(mine), values_of(other), values_of(out)
     won, also = m == z, o == z
     if np.isnan(z).any():
@@ -87,7 +96,7 @@ class Maximum(Primitive):
     kind = "binary"
     smooth = False
 
-    def forward(a, b):
+    def forward(a: Any, b: Any) -> Any:
         return np.maximum(a, b)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -99,7 +108,7 @@ class Maximum(Primitive):
                            "gradient, the other receives 0 (a tie splits it ½–½)")
 
 
-def maximum(a: Any, b: Any) -> Any:
+def maximum(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise maximum; the gradient goes to the larger input (split evenly on ties).
 
     NaN propagates (as ``np.maximum``) and the gradient goes to the NaN input.
@@ -125,7 +134,7 @@ class Minimum(Primitive):
     kind = "binary"
     smooth = False
 
-    def forward(a, b):
+    def forward(a: Any, b: Any) -> Any:
         return np.minimum(a, b)
 
     # the routing only asks which input the output shows: max's rules
@@ -136,7 +145,7 @@ class Minimum(Primitive):
                            "gradient, the other receives 0 (a tie splits it ½–½)")
 
 
-def minimum(a: Any, b: Any) -> Any:
+def minimum(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise minimum; the gradient goes to the smaller input (split evenly on ties).
 
     NaN propagates (as ``np.minimum``) and the gradient goes to the NaN input.
@@ -165,7 +174,7 @@ class Clip(Primitive):
     name = "clip"
     smooth = False
 
-    def forward(x, *, low=None, high=None):
+    def forward(x: Any, *, low: float | None = None, high: float | None = None) -> Any:
         return np.clip(x, low, high)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
@@ -187,7 +196,7 @@ class Clip(Primitive):
                 yield (x,), {"low": low, "high": high}
 
 
-def clip(x: Any, low: float | None = None, high: float | None = None) -> Any:
+def clip(x: TensorLike, low: float | None = None, high: float | None = None) -> Tensor:
     """Limit values to ``[low, high]`` (either bound may be None).
 
     Examples

@@ -233,8 +233,9 @@ def sample_inputs(op: str | type[Primitive],
 
 
 def _nondiff_inputs(prim: type[Primitive], rng: np.random.Generator) -> list[tuple]:
+    """``(args, params)`` pairs: the op's own samples (first three), else random arrays."""
     try:
-        return [args for args, _ in itertools.islice(sample_inputs(prim, rng), 3)]
+        return [(args, params) for args, params in itertools.islice(sample_inputs(prim, rng), 3)]
     except LookupError:
         pass
     nin = getattr(prim.forward, "nin", None)  # a NumPy ufunc
@@ -243,7 +244,8 @@ def _nondiff_inputs(prim: type[Primitive], rng: np.random.Generator) -> list[tup
         nin = sum(1 for p in sig.parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                   and p.default is p.empty)
-    return [tuple(rng.uniform(-2, 2, shape) for _ in range(nin)) for shape in UNARY_SHAPES]
+    return [(tuple(rng.uniform(-2, 2, shape) for _ in range(nin)), {})
+            for shape in UNARY_SHAPES]
 
 
 # ---------------------------------------------------------------------- the checks
@@ -491,9 +493,9 @@ def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
     name = prim.name
     if check == "integer" and not prim.differentiable:
         fails = []
-        for k, args in enumerate(_nondiff_inputs(prim, rng)):
+        for k, (args, params) in enumerate(_nondiff_inputs(prim, rng)):
             try:
-                msg = _check_sample(prim, check, tuple(args), {}, rng)
+                msg = _check_sample(prim, check, tuple(args), dict(params), rng)
             except Exception as exc:
                 msg = f"raised {type(exc).__name__}: {exc}"
             if msg:
@@ -501,10 +503,10 @@ def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
         return fails
     if check == "nondiff":
         fails = []
-        for k, args in enumerate(_nondiff_inputs(prim, rng)):
+        for k, (args, params) in enumerate(_nondiff_inputs(prim, rng)):
             ts = [Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a
                   for a in args]
-            out = apply(prim, *ts)
+            out = apply(prim, *ts, **params)
             if out.requires_grad:
                 fails.append(SweepFailure(name, check, "a non-differentiable primitive "
                                           "returned an output that requires grad", k))

@@ -17,6 +17,15 @@ plain NumPy.
 
 Batches are padded: ``mask[b, t]`` is True for real tokens, and every sentence must be
 left-aligned (its tokens first) and non-empty.
+
+Under :func:`chainrule.compile` (where array arguments arrive as traced Tensors) every
+function here works on the *values* of ``tags`` and ``mask`` only through chainrule ops, so
+the compiled code stays right for later batches of the same shape: the loss, its gradient
+and the Viterbi paths equal the eager ones. Python control flow depends on shapes only
+(one trace per batch shape; pad the time axis to a few lengths to keep them few). Given
+NumPy arrays, :func:`viterbi_decode` runs in NumPy and returns arrays; given a Tensor
+``emissions`` or ``mask`` it runs on chainrule ops and returns Tensors (so it can be
+compiled).
 """
 
 from __future__ import annotations
@@ -94,20 +103,24 @@ def crf_log_partition(emissions: Any, mask: Any, start: Any, trans: Any, end: An
     1.3862943611198906
     """
     m = _check(emissions, mask, start, trans, end, "crf_log_partition")
+    # A Tensor mask (a traced argument under compile) is read by ops only: its values may
+    # change from call to call, so no Python decision may depend on them.
+    traced = isinstance(mask, Tensor)
     emissions, start, trans, end = (cr.as_tensor(x) for x in (emissions, start, trans, end))
     n_time = m.shape[1]
     # alpha[b, j] = log Σ over paths of the first t tokens that end in tag j.
     alpha = emissions[:, 0] + start
     trans_b = cr.expand_dims(trans, 0)  # (1, K, K): broadcast over the batch
     for t in range(1, n_time):
-        step = m[:, t]
         scores = cr.expand_dims(alpha, 2) + trans_b            # (B, K_prev, K_next)
         new = cr.logsumexp(scores, axis=1) + emissions[:, t]
-        if step.all():
+        if traced:
+            alpha = cr.where(mask[:, t:t + 1], new, alpha)
+        elif m[:, t].all():
             alpha = new
         else:
             # A finished sentence keeps its alpha: the end score is added after the loop.
-            alpha = cr.where(step[:, None], new, alpha)
+            alpha = cr.where(m[:, t, None], new, alpha)
     return cr.logsumexp(alpha + end, axis=1)
 
 
@@ -137,21 +150,32 @@ def crf_sequence_score(emissions: Any, tags: Any, mask: Any, start: Any, trans: 
     3.9
     """
     m = _check(emissions, mask, start, trans, end, "crf_sequence_score")
-    y = np.asarray(_arr(tags), dtype=np.int64)
+    traced = isinstance(tags, Tensor) or isinstance(mask, Tensor)
+    y_now = np.asarray(_arr(tags))
     emissions, start, trans, end = (cr.as_tensor(x) for x in (emissions, start, trans, end))
     b, n_time = m.shape
-    if y.shape != (b, n_time):
-        raise ShapeError(f"crf_sequence_score: tags must have shape {(b, n_time)}, got {y.shape}")
+    if y_now.shape != (b, n_time):
+        raise ShapeError(f"crf_sequence_score: tags must have shape {(b, n_time)}, got "
+                         f"{y_now.shape}")
     k = np.shape(emissions)[2]
-    y = np.where(m, y, 0)  # padded positions point at a valid tag; they are masked below
-    if y.size and (y.min() < 0 or y.max() >= k):
+    y_ok = np.where(m, y_now, 0)
+    if y_ok.size and (y_ok.min() < 0 or y_ok.max() >= k):
         raise CRFError(f"crf_sequence_score: tag ids must lie in [0, {k}), got "
-                       f"{y.min()}..{y.max()}")
-    w = m.astype(emissions.dtype)
+                       f"{y_ok.min()}..{y_ok.max()}")
     rows = np.arange(b)[:, None]
     cols = np.arange(n_time)[None, :]
+    if traced:
+        # Tags and mask as Tensors: the indices below are computed by ops, so a compiled
+        # call re-reads them (NumPy on their values would freeze the first batch's).
+        mt = cr.as_tensor(mask)
+        y: Any = cr.where(mt, cr.astype(cr.as_tensor(tags), np.int64), 0)
+        w: Any = cr.astype(mt, emissions.dtype)
+        lengths: Any = cr.astype(mt, np.int64).sum(axis=1)
+    else:
+        y = y_ok.astype(np.int64, copy=False)  # padded positions point at a valid tag
+        w = m.astype(emissions.dtype)          # ... and are masked here
+        lengths = m.sum(axis=1)
     emit = (emissions[rows, cols, y] * w).sum(axis=1)
-    lengths = m.sum(axis=1)
     last = y[np.arange(b), lengths - 1]
     score = emit + start[y[:, 0]] + end[last]
     if n_time > 1:
@@ -190,6 +214,8 @@ def crf_nll(emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: A
         return nll.sum()
     if reduction == "mean":
         return nll.sum() / nll.shape[0]
+    if isinstance(mask, Tensor):  # the token count of this call, read by ops
+        return nll.sum() / cr.astype(cr.astype(mask, np.int64).sum(), nll.dtype)
     return nll.sum() / max(int(np.asarray(_arr(mask)).sum()), 1)
 
 
@@ -209,6 +235,9 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
     scores : ndarray, shape (batch,)
         Score of each best path (:func:`crf_sequence_score` of ``paths``).
 
+    Both are Tensors (the same values, no gradient) when ``emissions`` or ``mask`` is a
+    Tensor: the decoding then runs on chainrule ops, and ``chainrule.compile`` can trace it.
+
     Examples
     --------
     >>> import numpy as np
@@ -219,6 +248,8 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
     [[0, 0, 0]]
     """
     m = _check(emissions, mask, start, trans, end, "viterbi_decode")
+    if isinstance(emissions, Tensor) or isinstance(mask, Tensor):
+        return _viterbi_ops(emissions, mask, start, trans, end)
     # The emissions are not copied to float64 as a whole (a long sentence would double its
     # memory); each step's slice is promoted by adding it to the float64 running scores.
     e = np.asarray(_arr(emissions))
@@ -258,6 +289,44 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
             cur = back[np.arange(b), t, cur]
     paths[~m] = -1
     return paths, scores
+
+
+def _viterbi_ops(emissions: Any, mask: Any, start: Any, trans: Any,
+                 end: Any) -> tuple[Tensor, Tensor]:
+    """:func:`viterbi_decode` written with chainrule ops (traceable: the mask and the
+    back-pointers are read by ops), same arithmetic as the NumPy version step for step, so
+    the paths and scores are the same."""
+    # detach(): decoding records no gradient, and a compiled call then has no
+    # differentiable output (no_grad alone is not seen by chainrule.compile's analysis).
+    with cr.no_grad():
+        e = cr.as_tensor(emissions).detach()
+        if e.dtype.kind != "f":
+            e = cr.astype(e, np.float64)
+        mt = cr.as_tensor(mask)
+        a, s, en = (cr.astype(cr.as_tensor(x).detach(), np.float64)
+                    for x in (trans, start, end))
+        b, n_time, k = e.shape
+        delta = e[:, 0] + s
+        itself = np.broadcast_to(np.arange(k), (b, k))
+        back: list[Any] = [None]
+        for t in range(1, n_time):
+            cand = cr.expand_dims(delta, 2) + a          # (B, K_prev, K_next)
+            best = cr.argmax(cand, axis=1)               # (B, K_next)
+            new = cand.max(axis=1) + e[:, t]
+            step = mt[:, t:t + 1]
+            delta = cr.where(step, new, delta)
+            back.append(cr.where(step, best, itself))    # finished: point at themselves
+        final = delta + en
+        last = cr.argmax(final, axis=1)
+        rows = np.arange(b)
+        scores = final[rows, last]
+        cols = [last]
+        cur = last
+        for t in range(n_time - 1, 0, -1):
+            cur = back[t][rows, cur]
+            cols.append(cur)
+        paths = cr.stack(cols[::-1], axis=1)
+        return cr.where(mt, paths, -1), scores
 
 
 def constraint_penalties(start_ok: np.ndarray, trans_ok: np.ndarray, end_ok: np.ndarray,

@@ -43,7 +43,7 @@ from .data import Batch, EncodedCorpus, FeatureExtractor
 
 __all__ = [
     "ACTIVATIONS", "DECODERS", "MODEL_FILES", "MODEL_FOLDER_FILES", "ModelError", "WindowTagger",
-    "load_tagger", "save_tagger",
+    "load_tagger", "padded_length", "save_tagger",
 ]
 
 MODEL_FILES = {"config": "config.json", "vocab": "vocab.json", "weights": "model.ckpt"}
@@ -178,7 +178,12 @@ class WindowTagger(nn.Module):
 
     def scores(self, windows: Mapping[str, np.ndarray]) -> Tensor:
         """Tag scores ``(n, n_tags)`` for ``n`` windows (per feature, ids of shape (n, W))."""
-        parts = []
+        ids = self._ids(windows)
+        return self.network(*self.dropout_masks(ids[0].shape[0]), *ids)
+
+    def _ids(self, windows: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The id arrays of the model's features, in order, checked."""
+        out = []
         for f in self.features:
             ids = windows.get(f)
             if ids is None:
@@ -186,12 +191,56 @@ class WindowTagger(nn.Module):
             if ids.ndim != 2 or ids.shape[1] != self.width:
                 raise ModelError(f"feature {f!r}: expected windows of shape (n, {self.width}), "
                                  f"got {ids.shape}")
-            e = getattr(self, f"emb_{f}")(ids)                     # (n, W, d)
-            parts.append(e.reshape(ids.shape[0], -1))
+            out.append(ids)
+        return out
+
+    def dropout_masks(self, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The two dropout masks of ``n`` windows (scaled by ``1/(1-p)``), or None each.
+
+        Drawn from ``self.drop.rng`` exactly as :func:`chainrule.nn.functional.dropout`
+        draws them (the window vector's first, then the hidden layer's), so passing them to
+        :meth:`network` gives the same numbers as the dropout layer. None in eval mode or
+        with ``dropout=0``. They are drawn here, outside the network, so the network is a
+        function of arrays only and can be compiled (a mask drawn inside would be frozen).
+        """
+        p = self.drop.p
+        if not self.training or p == 0.0:
+            return None, None
+        rng = self.drop.rng
+        if rng is None:
+            from chainrule.nn.init import default_rng
+
+            rng = default_rng()
+        dt = self.out.weight.dtype
+        dt = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
+        masks = []
+        for width in (self.in_dim, self.hidden_size):
+            if width == 0:
+                masks.append(None)
+                continue
+            keep = rng.random((n, width), dtype=dt) >= p
+            mask = keep.astype(dt)
+            mask *= 1.0 / (1.0 - p)
+            masks.append(mask)
+        return masks[0], masks[1]
+
+    def network(self, keep_in: Any, keep_hidden: Any, *ids: Any) -> Tensor:
+        """Tag scores ``(n, n_tags)`` from the feature ids (one ``(n, W)`` array per
+        feature, in :attr:`features` order) and the dropout masks (None: no dropout).
+
+        A function of its arguments and the parameters only: it can be traced by
+        :func:`chainrule.compile`.
+        """
+        n = ids[0].shape[0]
+        parts = [getattr(self, f"emb_{f}")(i).reshape(n, -1)      # (n, W * d)
+                 for f, i in zip(self.features, ids, strict=True)]
         x = parts[0] if len(parts) == 1 else cr.concatenate(parts, axis=1)
-        x = self.drop(x)
+        if keep_in is not None:
+            x = x * keep_in
         if self.hidden_size > 0:
-            x = self.drop(_act(self.hidden(x), self.activation))
+            x = _act(self.hidden(x), self.activation)
+            if keep_hidden is not None:
+                x = x * keep_hidden
         return self.out(x)
 
     def crf_params(self) -> tuple[Any, Any, Any]:
@@ -215,20 +264,95 @@ class WindowTagger(nn.Module):
         return cr.concatenate([scores, zero], axis=0)[index]
 
     # ------------------------------------------------------------------ training
-    def loss(self, batch: Batch) -> Tensor:
-        """Mean loss per token of a batch: cross-entropy (softmax) or CRF NLL (crf)."""
-        s = self.scores(batch.windows)
-        if self.decoder == "softmax":
-            if batch.mask is not None:
-                tags = batch.tags[batch.mask]
-            else:
-                tags = batch.tags
-            return F.cross_entropy(s, tags)
-        if batch.mask is None:
+    def loss(self, batch: Batch, fn: Any = None, pad: bool = False) -> Tensor:
+        """Mean loss per token of a batch: cross-entropy (softmax) or CRF NLL (crf).
+
+        In training mode the dropout masks are drawn (:meth:`dropout_masks`). ``fn``
+        replaces :meth:`loss_fn`: :meth:`compiled_loss` gives the compiled one. ``pad``
+        pads the time axis of sentence batches (:meth:`loss_args`), for a compiled ``fn``.
+        """
+        if self.decoder == "crf" and batch.mask is None:
             raise ModelError("the CRF decoder trains on sentence batches (with a mask)")
+        out = (fn or self.loss_fn)(*self.loss_args(batch, pad=pad))
+        if self.decoder == "crf":
+            out = out / max(batch.n_tokens, 1)
+        return out
+
+    def loss_args(self, batch: Batch, pad: bool = False) -> tuple:
+        """The arrays :meth:`loss_fn` takes for ``batch`` (dropout masks drawn now).
+
+        softmax: ``(tags, keep_in, keep_hidden, *ids)``; crf: ``(tags, mask, index, keep_in,
+        keep_hidden, *ids)`` with ``index[b, t]`` the row of token ``t`` of sentence ``b``
+        in the network's output (padding: the zero row after the last one).
+
+        ``pad`` (crf): the time axis is padded to :func:`padded_length` (masked-out
+        columns), so that a compiled CRF sees a few shapes (one trace each) instead of one
+        per longest-sentence length. The loss and its gradients do not change.
+        """
+        ids = self._ids(batch.windows)
+        n = ids[0].shape[0]
+        keep_in, keep_h = self.dropout_masks(n)
+        if self.decoder == "softmax":
+            tags = batch.tags[batch.mask] if batch.mask is not None else batch.tags
+            return (tags, keep_in, keep_h, *ids)
+        mask = batch.mask
+        b, t = mask.shape
+        if int(mask.sum()) != n:
+            raise ModelError(f"{n} windows for a mask with {int(mask.sum())} tokens")
+        t_pad = padded_length(t) if pad else t
+        full = np.zeros((b, t_pad), dtype=bool)
+        full[:, :t] = mask
+        tags = np.zeros((b, t_pad), dtype=np.int64)
+        tags[:, :t] = np.where(mask, batch.tags, 0)
+        index = np.full((b, t_pad), n, dtype=np.int64)
+        index[full] = np.arange(n)
+        return (tags, full, index, keep_in, keep_h, *ids)
+
+    def loss_fn(self, *args: Any) -> Tensor:
+        """The loss as a function of the arrays of :meth:`loss_args` (and the parameters):
+        the mean cross-entropy (softmax), or the summed CRF NLL of the batch (crf; divide
+        by the number of tokens for the per-token mean). It reads the arrays' values only
+        through chainrule ops, so it can be compiled.
+        """
+        if self.decoder == "softmax":
+            tags, keep_in, keep_h, *ids = args
+            return F.cross_entropy(self.network(keep_in, keep_h, *ids), tags)
+        tags, mask, index, keep_in, keep_h, *ids = args
+        return self.crf_loss(self.emissions(self.network(keep_in, keep_h, *ids), index),
+                             tags, mask)
+
+    @staticmethod
+    def emissions(scores: Any, index: np.ndarray) -> Tensor:
+        """Per-token rows ``(n, K)`` laid out as ``(B, T, K)`` by ``index`` (the value ``n``
+        points at a zero row: padding)."""
+        zero = np.zeros((1, scores.shape[1]), dtype=scores.dtype)
+        return cr.concatenate([scores, zero], axis=0)[index]
+
+    def crf_loss(self, emissions: Any, tags: Any, mask: Any) -> Tensor:
+        """Summed CRF NLL of a padded batch with this model's transition scores."""
         start, trans, end = self.crf_params()
-        return crf_nll(self.padded(s, batch.mask), batch.tags, batch.mask, start, trans, end,
-                       reduction="token_mean")
+        return crf_nll(emissions, tags, mask, start, trans, end, reduction="sum")
+
+    def compiled_loss(self) -> Any:
+        """A compiled :meth:`loss_fn` (same arguments, same values, generated code).
+
+        softmax: the whole loss is one compiled function (one trace per batch size).
+        crf: the CRF's forward algorithm (a Python loop over time steps, hence hundreds of
+        small ops per batch) is compiled, one trace per padded batch shape (use
+        ``loss_args(batch, pad=True)``); the network runs eagerly, on the batch's real
+        tokens: its few large ops gain little from compiling, and compiling it would need
+        a trace per token count (or padded rows, which cost more than they save).
+        """
+        if self.decoder == "softmax":
+            return cr.compile(self.loss_fn)
+        crf = cr.compile(self.crf_loss, cache_size=64)
+
+        def loss_fn(tags: Any, mask: Any, index: Any, keep_in: Any, keep_h: Any,
+                    *ids: Any) -> Tensor:
+            return crf(self.emissions(self.network(keep_in, keep_h, *ids), index), tags, mask)
+
+        loss_fn.compiled = crf  # type: ignore[attr-defined]  # for cache_info()
+        return loss_fn
 
     # ------------------------------------------------------------------ decoding
     def emission_scores(self, windows: Mapping[str, np.ndarray],
@@ -318,6 +442,20 @@ class WindowTagger(nn.Module):
     def extra_repr(self) -> str:
         return (f"window={self.window}, activation={self.activation}, "
                 f"decoder={self.decoder}")
+
+
+_LENGTHS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def padded_length(t: int) -> int:
+    """The padded time axis of a sentence batch whose longest sentence has ``t`` tokens:
+    the first of 4, 8, 12, 16, 24, 32, 48, 64, 96, 128 that holds it (then multiples of
+    64). Few lengths mean few traces (each costs about as much as a dozen batches); CoNLL
+    batches are padded by 20 % on average, which costs the compiled CRF little."""
+    for length in _LENGTHS:
+        if t <= length:
+            return length
+    return -(-t // 64) * 64
 
 
 def check_tables(model: WindowTagger, sizes: Mapping[str, int]) -> None:

@@ -99,6 +99,9 @@ class TrainConfig:
     ``threads``: BLAS threads while training (None: leave the library's setting). One is
     the default because this model's matrix products are small: extra threads gain little
     and slow down badly when other processes compete for the cores.
+    ``compile``: compute each step's loss and gradients with :func:`chainrule.compile`
+    (generated NumPy code, one trace per batch shape; the same parameters as eager
+    training, see ``docs/ner.md``).
     """
 
     decoder: str = "softmax"
@@ -130,6 +133,7 @@ class TrainConfig:
     threads: int | None = 1
     vectors: str | None = None
     progress: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         self.features = tuple(self.features)
@@ -164,6 +168,8 @@ class TrainConfig:
             if not (_is_real(v) and math.isfinite(v) and ok(v)):
                 bad.append(f"{name} must be a finite number {rule}"
                            f"{' or None' if optional else ''}, got {v!r}")
+        if not isinstance(self.compile, bool | np.bool_):
+            bad.append(f"compile must be True or False, got {self.compile!r}")
         for name, allowed in (("decoder", DECODERS), ("activation", ACTIVATIONS),
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if getattr(self, name) not in allowed:
@@ -437,7 +443,11 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     result.best_dev_f1 = -1.0  # the first epoch always counts as an improvement
     bad_epochs = 0
     log(f"training {config.decoder} tagger: {enc_train.n_tokens} tokens, "
-        f"{model.num_parameters()} parameters, features {list(extractor.config.features)}")
+        f"{model.num_parameters()} parameters, features {list(extractor.config.features)}"
+        f"{', compiled' if config.compile else ''}")
+    # Compiled: one trace per batch shape (sentence batches padded to a few lengths), kept
+    # for the whole run; the dropout masks are drawn outside, by loss_args.
+    loss_fn = model.compiled_loss() if config.compile else None
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -459,7 +469,7 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
             if config.unk_p > 0:
                 batch.windows["word"] = replace_rare(batch.windows["word"], counts, local_rng,
                                                      config.unk_p)
-            loss = model.loss(batch)
+            loss = model.loss(batch, fn=loss_fn, pad=config.compile)
             loss.backward()
             if n_ranks > 1:   # average (weighted by tokens) before clipping the norm
                 opt.synchronize(weight=batch.n_tokens)

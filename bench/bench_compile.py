@@ -1,0 +1,230 @@
+"""Benchmark: ``chainrule.compile`` against hand-written NumPy, eager chainrule and PyTorch.
+
+Cases (issue #10's targets), float32, one BLAS thread:
+
+* ``small_mlp``: one SGD training step of an MLP 50-100-10 at batch 16 (overhead-bound);
+* ``chain``: 100 elementwise ops (add, mul, tanh) on 4x4, forward + backward, per op;
+* ``big_mlp``: one SGD step of an MLP 784-1024-1024-10 at batch 256 (BLAS-bound);
+* ``memory``: peak memory above setup of one forward + backward of 20 layers x 1024
+  (tanh) at batch 512 (tracemalloc: NumPy reports its allocations to it);
+* ``first_call``: the first call of the compiled small-MLP loss (trace, gradient program,
+  passes, code generation), median of fresh compiles.
+
+Contenders are timed in interleaved rounds and keep their best round (see
+``bench_mlp.compare``), so the ratios hold on a shared machine. Run
+``python bench/bench_compile.py`` (``--quick`` for a short run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_mlp import LR, _data, compare, numpy_step_fn, torch_step_fn  # noqa: E402
+from bench_overhead import N_OPS, _chain  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule import nn, optim  # noqa: E402
+from chainrule.nn import functional as F  # noqa: E402
+
+
+def _model(sizes: tuple[int, ...], act: type = nn.ReLU, dtype: str = "float32") -> nn.Module:
+    rng = np.random.default_rng(1)
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers += [nn.Linear(a, b, rng=rng), act()]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], rng=rng))
+    model = nn.Sequential(*layers)
+    for p in model.parameters():
+        p.data = p.data.astype(dtype)
+    return model
+
+
+def step_fn(sizes: tuple[int, ...], batch: int, compiled: bool):
+    """bench_mlp's chainrule step (float32 here), with the loss compiled or eager."""
+    model = _model(sizes)
+    opt = optim.SGD(model.parameters(), lr=LR)
+    X, y = _data(sizes, batch)
+    Xt = cr.Tensor(X)
+
+    def loss_fn(x, t):
+        return F.cross_entropy(model(x), t)
+
+    loss = cr.compile(loss_fn) if compiled else loss_fn
+
+    def step() -> None:
+        opt.zero_grad()
+        loss(Xt, y).backward()
+        opt.step()
+
+    return step
+
+
+# ---------------------------------------------------------------------- the 100-op chain
+def numpy_chain_fn():
+    """Forward saving what backward needs, then the backward loop, written by hand."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 4)).astype(np.float32)
+    c = rng.uniform(0.5, 1.0, size=(4, 4)).astype(np.float32)
+
+    def fb() -> None:
+        saved = []
+        y = x
+        for i in range(N_OPS):
+            k = i % 3
+            if k == 0:
+                y = y + c
+            elif k == 1:
+                y = y * c
+            else:
+                y = np.tanh(y)
+                saved.append(y)
+        g = np.ones_like(y)
+        gc = np.zeros_like(c)
+        for i in range(N_OPS - 1, -1, -1):
+            k = i % 3
+            if k == 0:
+                gc += g
+            elif k == 1:
+                g = g * c
+            else:
+                t = saved.pop()
+                g = g * (1 - t * t)
+    return fb
+
+
+def chain_fns():
+    rng = np.random.default_rng(0)
+    xv = rng.normal(size=(4, 4)).astype(np.float32)
+    cv = rng.uniform(0.5, 1.0, size=(4, 4)).astype(np.float32)
+    c = cr.Tensor(cv, requires_grad=True)
+    x = cr.Tensor(xv)
+    cf = cr.compile(lambda x_: _chain(x_, c, cr.tanh).sum())
+
+    def eager() -> None:
+        c.grad = None
+        _chain(x, c, cr.tanh).sum().backward()
+
+    def compiled() -> None:
+        c.grad = None
+        cf(x).backward()
+
+    fns = {"numpy": numpy_chain_fn(), "eager": eager, "compiled": compiled}
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        xt, ct = torch.from_numpy(xv), torch.from_numpy(cv).requires_grad_()
+
+        def th() -> None:
+            ct.grad = None
+            _chain(xt, ct, torch.tanh).sum().backward()
+        fns["torch"] = th
+    except ImportError:
+        pass
+    return fns
+
+
+# ---------------------------------------------------------------------- memory
+def peak_memory(kind: str, layers: int = 20, width: int = 1024, batch: int = 512) -> float:
+    """MiB allocated above setup at the peak of one forward + backward."""
+    model = _model((width,) * (layers + 1) + (10,), act=nn.Tanh)
+    x = cr.Tensor(np.random.default_rng(0).normal(size=(batch, width)).astype(np.float32))
+    y = np.zeros(batch, dtype=np.int64)
+
+    def loss_fn(x_, t):
+        return F.cross_entropy(model(x_), t)
+
+    if kind == "compiled":
+        fn = cr.compile(loss_fn)
+    elif kind == "trace replay":
+        from chainrule.jit import trace
+
+        prog = trace(loss_fn, x, y)
+        fn = prog
+    else:
+        fn = loss_fn
+    fn(x, y).backward()  # warm up (and trace)
+    for p in model.parameters():
+        p.grad = None
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    fn(x, y).backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 2**20
+
+
+def first_call_ms(repeats: int = 7) -> float:
+    times = []
+    X, y = _data((50, 100, 10), 16)
+    for _ in range(repeats):
+        model = _model((50, 100, 10))
+        cf = cr.compile(lambda x, t, m=model: F.cross_entropy(m(x), t))
+        t0 = time.perf_counter()
+        cf(cr.Tensor(X), y)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1e3
+
+
+# ---------------------------------------------------------------------- report
+def run(quick: bool) -> list[str]:
+    min_time, rounds = (0.2, 3) if quick else (0.4, 7)
+    lines = []
+    for name, sizes, batch in (("small_mlp", (50, 100, 10), 16),
+                               ("big_mlp", (784, 1024, 1024, 10), 256)):
+        steps = {"numpy": numpy_step_fn(sizes, batch), "eager": step_fn(sizes, batch, False),
+                 "compiled": step_fn(sizes, batch, True)}
+        tstep = torch_step_fn(sizes, batch)
+        if tstep is not None:
+            steps["torch"] = tstep
+        best = compare(steps, min_time, rounds if name == "small_mlp" else max(3, rounds // 2))
+        row = " | ".join(f"{best.get(k, float('nan')):,.0f}"
+                         for k in ("numpy", "eager", "compiled", "torch"))
+        lines.append(f"| {name} {'-'.join(map(str, sizes))} b{batch} | {row} | "
+                     f"{best['compiled'] / best['numpy']:.2f}x | "
+                     f"{best['compiled'] / best['eager']:.2f}x |")
+        print(lines[-1], file=sys.stderr)
+    fns = chain_fns()
+    best = compare(fns, min_time, rounds)
+    per_op = {k: 1e6 / v / N_OPS for k, v in best.items()}
+    chain = (f"| chain of {N_OPS} ops 4x4 (µs/op) | {per_op['numpy']:.2f} | "
+             f"{per_op['eager']:.2f} | {per_op['compiled']:.2f} | "
+             f"{per_op.get('torch', float('nan')):.2f} | "
+             f"{per_op['compiled'] / per_op['numpy']:.2f}x (time) | "
+             f"{per_op['compiled'] / per_op['eager']:.2f}x (time) |")
+    header = ["| case | NumPy by hand | eager | compiled | PyTorch | compiled / NumPy | "
+              "compiled / eager |", "|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["### chainrule.compile (steps/s unless stated; ratios of speed, or of time per op)",
+           ""] + header + lines + [chain]
+    mem = {k: peak_memory(k) for k in ("eager", "compiled", "trace replay")}
+    out += ["", "Peak memory above setup, one forward + backward, 20 layers x 1024, batch 512 "
+            "(float32): " + ", ".join(f"{k} {v:.0f} MiB" for k, v in mem.items()) + ".",
+            f"First call (trace + gradient program + passes + code) of the small-MLP loss: "
+            f"{first_call_ms():.1f} ms (median of 7)."]
+    return out
+
+
+def main(argv: list[str] | None = None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter timings")
+    args = ap.parse_args(argv)
+    text = "\n".join(run(args.quick))
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()

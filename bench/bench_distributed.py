@@ -1,12 +1,16 @@
 """Benchmark: data-parallel training over MPI (chainrule.distributed) on one machine.
 
 Measures, each in a fresh process (or ``mpiexec -n 2`` job) with its BLAS thread count set
-before NumPy loads:
+before NumPy loads, every configuration once per round and the rounds interleaved (a slow
+phase of a shared machine hits all configurations alike), reporting the median and range:
 
-* the MLP 784-1024-1024-10 SGD step (float32) at a global batch of 256, and one epoch of
-  the NER window tagger (softmax, the ``ner train`` defaults: 128 tokens per rank), each
-  with 1 rank x 1 thread, 2 ranks x 1 thread and 1 rank x 2 threads: speed-up over
-  1 x 1 and parallel efficiency (speed-up / 2);
+* the MLP 784-1024-1024-10 SGD step (float32) at a global batch of 256 with 1 rank x
+  1 thread, 2 ranks x 1 thread (blocking reduction, and ``overlap=True``), 1 rank x
+  2 threads, and two independent 1-rank processes at once on 128 examples each with no
+  communication (the bound for 2 ranks here); the same at a global batch of 1024; where the
+  time of one step goes (forward + backward, synchronize, SGD step; the slower rank);
+* one epoch of the NER window tagger (softmax, the ``ner train`` defaults: 128 tokens per
+  rank) with 1 x 1, 2 x 1 and 1 x 2;
 * allreduce (``Allreduce`` in place, float32) time from 8 B to 32 MiB on 2 ranks, fitted
   to the ring model ``t = 2(N-1)/N * bytes / B + 2(N-1) * a`` for latency ``a`` and
   bandwidth ``B`` on this machine (shared memory);
@@ -14,8 +18,9 @@ before NumPy loads:
   cluster (``a`` = 20 us assumed), for the MLP (dense allreduce of its 7.4 MB of
   gradients) and the NER model (dense layers by allreduce, embedding rows by allgather).
 
-Needs the ``mpi`` extra (``pip install -e '.[mpi]'``). ``python bench/bench_distributed.py``
-prints the Markdown tables and writes them to ``bench/results/distributed.md``.
+Needs the ``mpi`` extra (``pip install -e '.[mpi]'``).
+``python bench/bench_distributed.py [--rounds R] [--mlp-only]`` prints the Markdown tables
+and (without ``--mlp-only``) writes them to ``bench/results/distributed.md``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ def _mlp_worker(steps: int = 30) -> dict:
     from chainrule.nn import functional as F
 
     n, r = dist.world_size(), dist.rank()
+    global_batch = int(os.environ.get("BENCH_BATCH", GLOBAL_BATCH))
+    # "solo": one of two independent processes run at the same time, each on half the
+    # batch with no communication at all: the bound for 2 ranks on this machine
+    solo = os.environ.get("BENCH_SOLO") == "1"
     rng = np.random.default_rng(0)
     sizes = (784, 1024, 1024, 10)
     layers: list = []
@@ -50,24 +59,36 @@ def _mlp_worker(steps: int = 30) -> dict:
         layers += [nn.Linear(a, b, rng=rng), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])
     dist.broadcast_parameters(model)
-    opt = dist.DistributedOptimizer(optim.SGD(model.parameters(), lr=0.01))
-    per = GLOBAL_BATCH // n
-    X = rng.normal(size=(GLOBAL_BATCH, 784)).astype(np.float32)[r * per:(r + 1) * per]
-    y = rng.integers(0, 10, size=GLOBAL_BATCH)[r * per:(r + 1) * per]
+    opt = dist.DistributedOptimizer(optim.SGD(model.parameters(), lr=0.01),
+                                    overlap=os.environ.get("BENCH_OVERLAP") == "1")
+    parts = 2 if solo else n
+    per = global_batch // parts
+    X = rng.normal(size=(global_batch, 784)).astype(np.float32)[r * per:(r + 1) * per]
+    y = rng.integers(0, 10, size=global_batch)[r * per:(r + 1) * per]
     import chainrule as cr
 
     xb = cr.Tensor(X)
-    times = []
+    # per step: forward + backward, synchronize (pack, allreduce, unpack; or wait for the
+    # buckets started during backward), the SGD step; the median of each over the steps
+    phases: dict[str, list[float]] = {"compute": [], "sync": [], "step": [], "total": []}
     for _ in range(steps):
         dist.barrier()
         t0 = time.perf_counter()
         opt.zero_grad()
         F.cross_entropy(model(xb), y).backward()
+        t1 = time.perf_counter()
+        opt.synchronize()
+        t2 = time.perf_counter()
         opt.step()
-        times.append(time.perf_counter() - t0)
-    t = float(dist.allreduce(np.array([float(np.median(times[5:]))]), op="max")[0])
-    params = sum(p.size for p in model.parameters())
-    return {"step_s": t, "grad_bytes": params * 4}
+        t3 = time.perf_counter()
+        for k, v in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
+            phases[k].append(v)
+    med = np.array([float(np.median(v[5:])) for v in phases.values()])
+    worst = dist.allreduce(med, op="max")        # the slower rank sets the pace
+    out = dict(zip(("compute_s", "sync_s", "opt_step_s", "step_s"), map(float, worst),
+                   strict=True))
+    out["grad_bytes"] = sum(p.size for p in model.parameters()) * 4
+    return out
 
 
 def _ner_worker() -> dict:
@@ -123,18 +144,60 @@ def _worker(task: str) -> None:
 
 
 # ---------------------------------------------------------------------- driver
-def _launch(task: str, ranks: int, threads: int) -> dict:
+def _launch(task: str, ranks: int, threads: int, extra: dict | None = None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+               MKL_NUM_THREADS=str(threads), **(extra or {}))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", task]
     if ranks > 1:
         exe = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or "mpiexec"
         cmd = [exe, "-n", str(ranks), *cmd]
+    if (extra or {}).get("BENCH_SOLO") == "1":   # two independent processes at once
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env) for _ in range(2)]
+        outs = [_result(cmd, *p.communicate(timeout=1200)) for p in procs]
+        return {k: max(o[k] for o in outs) for k in outs[0]}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
-    for line in proc.stdout.splitlines():
+    return _result(cmd, proc.stdout, proc.stderr)
+
+
+def _result(cmd: list[str], stdout: str, stderr: str) -> dict:
+    for line in stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    raise RuntimeError(f"{' '.join(cmd)} failed:\n{stdout}\n{stderr}")
+
+
+# (label, ranks, threads, extra environment); each is launched once per round
+CONFIGS = {
+    "1x1": ("1 rank x 1 thread", 1, 1, {}),
+    "2x1": ("2 ranks x 1 thread", 2, 1, {}),
+    "2x1o": ("2 ranks x 1 thread, overlap", 2, 1, {"BENCH_OVERLAP": "1"}),
+    "1x2": ("1 rank x 2 threads", 1, 2, {}),
+    "solo": ("2 x 1 process, no communication", 1, 1, {"BENCH_SOLO": "1"}),
+}
+PLAN = [("mlp", 256, ("1x1", "2x1", "2x1o", "1x2", "solo")),
+        ("mlp", 1024, ("1x1", "2x1", "1x2")),
+        ("ner", 0, ("1x1", "2x1", "1x2"))]
+
+
+def _rounds(rounds: int, plan: list) -> dict:
+    """Every configuration once per round, rounds interleaved: a slow phase of a shared
+    machine hits all of them alike. Returns {(task, batch, config): [result per round]}."""
+    res: dict = {}
+    for _ in range(rounds):
+        for task, batch, cfgs in plan:
+            for cfg in cfgs:
+                _, ranks, threads, extra = CONFIGS[cfg]
+                env = dict(extra, BENCH_BATCH=str(batch)) if batch else extra
+                res.setdefault((task, batch, cfg), []).append(_launch(task, ranks, threads, env))
+    return res
+
+
+def _med(runs: list[dict], key: str) -> tuple[float, float, float]:
+    import numpy as np
+
+    v = np.array([r[key] for r in runs])
+    return float(np.median(v)), float(v.min()), float(v.max())
 
 
 def _fit(points: dict) -> tuple[float, float]:
@@ -163,26 +226,42 @@ def main(argv: list[str] | None = None) -> str:
     if argv[:1] == ["--worker"]:
         _worker(argv[1])
         return ""
+    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 3
+    plan = [x for x in PLAN if x[0] == "mlp"] if "--mlp-only" in argv else PLAN
     rows = []
-    res = {}
-    for task in ("mlp", "ner"):
-        for ranks, threads in ((1, 1), (2, 1), (1, 2)):
-            res[task, ranks, threads] = _launch(task, ranks, threads)
-    lines = ["| workload | 1 rank x 1 thread | 2 ranks x 1 thread | 1 rank x 2 threads |",
-             "|---|---:|---:|---:|"]
-    for task, key, unit in (("mlp", "step_s", "ms/step"), ("ner", "epoch_s", "s/epoch")):
-        base = res[task, 1, 1][key]
-        cells = []
-        for cfg in ((1, 1), (2, 1), (1, 2)):
-            t = res[(task, *cfg)][key]
-            scale = 1000 if task == "mlp" else 1
-            s = base / t
-            cells.append(f"{t * scale:.1f} {unit}" + ("" if cfg == (1, 1) else
-                                                       f" ({s:.2f}x, eff. {s / 2:.0%})"))
-        name = ("MLP 784-1024-1024-10, global batch 256" if task == "mlp" else
+    all_runs = _rounds(rounds, plan)
+    lines = [f"Median of {rounds} interleaved rounds (range in brackets); speed-up = median "
+             f"1 x 1 time / median time.", "",
+             "| workload | configuration | time | speed-up |", "|---|---|---:|---:|"]
+    for task, batch, cfgs in plan:
+        key, unit, scale = (("step_s", "ms/step", 1e3) if task == "mlp" else
+                            ("epoch_s", "s/epoch", 1.0))
+        name = (f"MLP 784-1024-1024-10, global batch {batch}" if task == "mlp" else
                 "NER epoch (softmax, 128 tokens/rank)")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        base = _med(all_runs[task, batch, "1x1"], key)[0]
+        for cfg in cfgs:
+            m, lo, hi = _med(all_runs[task, batch, cfg], key)
+            speed = "" if cfg == "1x1" else f"{base / m:.2f}x"
+            lines.append(f"| {name} | {CONFIGS[cfg][0]} | {m * scale:.1f} {unit} "
+                         f"[{lo * scale:.1f}-{hi * scale:.1f}] | {speed} |")
     rows.append("\n".join(lines))
+    # where the time of one MLP step goes (batch 256; the slower rank's medians)
+    ph = ["| MLP step, global batch 256 | forward + backward | synchronize | SGD step "
+          "| total |", "|---|---:|---:|---:|---:|"]
+    for cfg in ("1x1", "2x1", "2x1o", "solo"):
+        runs = all_runs["mlp", 256, cfg]
+        cells = [f"{_med(runs, k)[0] * 1e3:.1f} ms" for k in
+                 ("compute_s", "sync_s", "opt_step_s", "step_s")]
+        ph.append(f"| {CONFIGS[cfg][0]} | " + " | ".join(cells) + " |")
+    rows.append("\n".join(ph))
+    if "--mlp-only" in argv:
+        text = "\n\n".join(rows)
+        print(text)
+        return text
+    res = {("mlp", 1, 1): {k: _med(all_runs["mlp", 256, "1x1"], k)[0]
+                           for k in ("step_s", "grad_bytes")},
+           ("ner", 1, 1): dict(all_runs["ner", 0, "1x1"][0],
+                               epoch_s=_med(all_runs["ner", 0, "1x1"], "epoch_s")[0])}
 
     ar = _launch("allreduce", 2, 1)["allreduce"]
     lat, bw = _fit(ar)

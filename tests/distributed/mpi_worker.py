@@ -57,7 +57,7 @@ def _optimizer(name: str, params):
     return optim.Adam(params, lr=0.01)
 
 
-def exact() -> None:
+def exact(overlap: bool = False) -> None:
     from chainrule import distributed as dist
     from chainrule.core import RowSparse
 
@@ -73,7 +73,8 @@ def exact() -> None:
             model, _ = _models(kind, seed=0 if r == 0 else 100 + r)
             dist.broadcast_parameters(model)
             opt = dist.DistributedOptimizer(_optimizer(opt_name, list(model.parameters())),
-                                            bucket_mb=0.001)   # several buckets
+                                            bucket_mb=0.001,   # several buckets
+                                            overlap=overlap)
             data_rng = np.random.default_rng(7)
             for step in range(20):
                 # 10 examples: shards of 5+5 on 2 ranks, 4+3+3 on 3 ranks (weighted)
@@ -110,7 +111,8 @@ def exact() -> None:
     # The default weight (1 per rank) is exact for equal shards.
     model, loss_fn = _models("mlp")
     ref, _ = _models("mlp")
-    opt = dist.DistributedOptimizer(_optimizer("adam", list(model.parameters())))
+    opt = dist.DistributedOptimizer(_optimizer("adam", list(model.parameters())),
+                                    overlap=overlap)
     ref_opt = _optimizer("adam", list(ref.parameters()))
     x, y = _data("mlp", 6 * n_ranks, np.random.default_rng(3))
     loss_fn(ref, x, y).backward()
@@ -121,7 +123,61 @@ def exact() -> None:
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         assert np.abs(p.data - q.data).max() <= 1e-12
     if dist.is_main():
-        print(f"OK exact ranks={n_ranks} worst={worst:.3g}")
+        print(f"OK exact ranks={n_ranks} overlap={overlap} worst={worst:.3g}")
+
+
+def overlap() -> None:
+    """Overlapped reduction == blocking reduction, bit for bit, on every kind of step."""
+    import chainrule as cr
+    from chainrule import distributed as dist
+    from chainrule import nn
+    from chainrule.nn import functional as F
+
+    n_ranks, r = dist.world_size(), dist.rank()
+
+    def build():
+        rng = np.random.default_rng(0)
+        return nn.Sequential(nn.Linear(6, 32, rng=rng, dtype=np.float64), nn.Tanh(),
+                             nn.Linear(32, 32, rng=rng, dtype=np.float64), nn.Tanh(),
+                             nn.Linear(32, 4, rng=rng, dtype=np.float64))
+    models = [build(), build()]
+    opts = [dist.DistributedOptimizer(_optimizer("momentum", list(m.parameters())),
+                                      bucket_mb=0.005, overlap=ov)   # 3 buckets
+            for m, ov in ((models[0], False), (models[1], True))]
+    data_rng = np.random.default_rng(11 + r)
+    started_in_backward = 0
+    # step kinds: plain; two backward passes before synchronising (accumulation); ranks
+    # with different weights; the last layer unused on every rank (no gradient)
+    kinds = ["plain"] * 3 + ["accumulate", "plain", "weights", "plain", "plain", "unused",
+                             "plain", "plain"]
+    for step, kind in enumerate(kinds):
+        x = data_rng.normal(size=(5, 6))
+        y = data_rng.integers(0, 4, size=5)
+        grads = []
+        for m, o in zip(models, opts, strict=True):
+            o.zero_grad()
+            if kind == "unused":
+                F.cross_entropy(m[:4](cr.Tensor(x))[:, :4], y).backward()
+            else:
+                F.cross_entropy(m(cr.Tensor(x)), y).backward()
+            if kind == "accumulate":
+                F.cross_entropy(m(cr.Tensor(2 * x)), y).backward()
+            if o.overlap and o._ov is not None and o._ov.armed:
+                started_in_backward += o._ov.next
+            o.synchronize(weight=(1 + r) if kind == "weights" else 1.0)
+            grads.append([None if p.grad is None else p.grad.data.copy()
+                          for p in m.parameters()])
+            o.step()
+        for a, b in zip(*grads, strict=True):
+            assert (a is None) == (b is None), (step, kind, "missing gradient")
+            if a is not None:
+                assert np.array_equal(a, b), (step, kind, np.abs(a - b).max())
+        for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
+            assert np.array_equal(p.data, q.data), (step, kind, "parameters")
+    assert started_in_backward >= 2 * 6, started_in_backward   # buckets did start early
+    dist.check_parameters(models[1])
+    if dist.is_main():
+        print(f"OK overlap ranks={n_ranks} started_in_backward={started_in_backward}")
 
 
 def sampler() -> None:
@@ -172,5 +228,8 @@ def mismatch() -> None:
 
 if __name__ == "__main__":
     mode = sys.argv[1]
-    {"exact": exact, "sampler": sampler, "raise": raise_on_rank_1,
-     "mismatch": mismatch}[mode]()
+    if mode == "exact" and sys.argv[2:] == ["overlap"]:
+        exact(overlap=True)
+    else:
+        {"exact": exact, "overlap": overlap, "sampler": sampler, "raise": raise_on_rank_1,
+         "mismatch": mismatch}[mode]()

@@ -105,3 +105,24 @@ def test_launcher_detection():
     assert _backend.launched_size({}) == 1
     assert _backend.launched_size({"OMPI_COMM_WORLD_SIZE": "8"}) == 8
     assert _backend.launched_size({"PMI_SIZE": "3"}) == 3
+
+
+def test_overlap_in_one_process_registers_no_hooks_and_is_the_wrapped_optimizer():
+    from chainrule.core import engine
+
+    rng = np.random.default_rng(0)
+    a = nn.Linear(4, 3, rng=rng)
+    b = nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    x = cr.Tensor(rng.normal(size=(5, 4)).astype(np.float32))
+    oa = optim.SGD(a.parameters(), lr=0.1, momentum=0.9)
+    ob = dist.DistributedOptimizer(optim.SGD(b.parameters(), lr=0.1, momentum=0.9),
+                                   overlap=True)
+    for _ in range(3):
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad()
+            (m(x) ** 2).sum().backward()
+            o.step()
+    assert all(id(p) not in engine._ACC_HOOKS for p in b.parameters())
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)

@@ -14,6 +14,7 @@ themselves recorded, so the gradient can be differentiated again.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -185,13 +186,19 @@ def backward(
                 "you are not inside no_grad()).")
         send(root, _as_seed(root, grads[j] if grads is not None else None, create_graph))
 
-    saved_raw, saved_enabled = st.raw, st.grad_enabled
+    saved_raw, saved_enabled, saved_retain = st.raw, st.grad_enabled, st.retain_graph
     st.raw = raw
     st.grad_enabled = True
+    st.retain_graph = retain_graph  # rules of ops holding their own saved data read it
     anomaly = st.anomaly
     # the rarely used features share one flag, so the common pass tests a single local
     stop = {id(c) for c in constants} if constants else None
     slow = anomaly or observer is not None or wanted is not None or stop is not None
+    # Post-accumulate-grad hooks: only when some tensor has one (one test otherwise), count
+    # each hooked leaf's edges so that its .grad is set, and its hooks run, once its last
+    # consumer has been visited (Tensor.register_post_accumulate_grad_hook).
+    countdown = _count_hooked_edges(roots) if _ACC_HOOKS and inputs is None else None
+    seen: set[int] = set()
     # In-place writes made before this pass; rules never write in place, so one read does.
     last_write = WRITES.last
     try:
@@ -219,7 +226,7 @@ def backward(
                 _check_versions(t, ins)
             if t._retain:
                 t.grad = _accumulate(t.grad, g, raw)
-            contributions = None
+            contributions: list[Any] | None = None
             if slow:
                 if wanted is not None and id(t) in wanted:
                     found[wanted[id(t)]] = g
@@ -297,31 +304,111 @@ def backward(
                         heappush(heap, -seq)
                     else:
                         held = [a, gi]
-            if contributions is not None:
-                observer(t, g, contributions)
+            if countdown is not None:
+                for a in ins:
+                    left = countdown.get(id(a)) if isinstance(a, Tensor) else None
+                    if left is not None:
+                        countdown[id(a)] = left - 1
+                        if left == 1 and id(a) in leaves:  # its last consumer: final now
+                            leaf, leaf_g = leaves.pop(id(a))
+                            _finalize(leaf, leaf_g, raw, seen)
+            if contributions is not None:  # a list only when there is an observer
+                observer(t, g, contributions)  # type: ignore[misc]
             if not retain_graph:
                 # free saved values: the graph cannot be walked again
                 t._inputs = t._saved = None
     finally:
-        st.raw, st.grad_enabled = saved_raw, saved_enabled
+        st.raw, st.grad_enabled, st.retain_graph = saved_raw, saved_enabled, saved_retain
 
     if inputs is not None:
         for key, (_, g) in leaves.items():
-            if key in wanted:
-                found[wanted[key]] = g
+            # `wanted` is a dict whenever `inputs` is given (set together above)
+            if key in wanted:  # type: ignore[operator]
+                found[wanted[key]] = g  # type: ignore[index]
         return [Tensor._wrap(_owned(np.asarray(g))) if raw and g is not None else g
                 for g in found]
-    seen: set[int] = set()
     for a, g in leaves.values():
-        if raw and type(g) is np.ndarray:
-            # A rule may pass the same array to several inputs (add's gradient is g for
-            # both): give each leaf its own array so that in-place updates of one .grad
-            # never touch another.
-            if id(g) in seen:
-                g = g.copy()
-            seen.add(id(g))
-        a.grad = _accumulate(a.grad, g, raw)
+        _finalize(a, g, raw, seen)
     return None
+
+
+def _finalize(a: Tensor, g: Any, raw: bool, seen: set[int]) -> None:
+    """Accumulate a leaf's summed gradient into its ``.grad``, then run its hooks."""
+    if raw and type(g) is np.ndarray:
+        # A rule may pass the same array to several inputs (add's gradient is g for
+        # both): give each leaf its own array so that in-place updates of one .grad
+        # never touch another.
+        if id(g) in seen:
+            g = g.copy()
+        seen.add(id(g))
+    a.grad = _accumulate(a.grad, g, raw)
+    if _ACC_HOOKS:
+        entry = _ACC_HOOKS.get(id(a))
+        if entry is not None:
+            for hook in list(entry[1].values()):
+                hook(a)
+
+
+# Post-accumulate-grad hooks by id of the tensor: {id: (weakref to it, {key: hook})}. The
+# weakref's callback drops the entry, so a hook never outlives its tensor (and a new tensor
+# that reuses the id never inherits it).
+_ACC_HOOKS: dict[int, tuple[Any, dict[int, Callable[[Tensor], None]]]] = {}
+_hook_keys = iter(range(1, 1 << 62))
+
+
+class HookHandle:
+    """Returned by :meth:`Tensor.register_post_accumulate_grad_hook`; ``remove()`` undoes it."""
+
+    __slots__ = ("_tid", "_key")
+
+    def __init__(self, tid: int, key: int) -> None:
+        self._tid, self._key = tid, key
+
+    def remove(self) -> None:
+        entry = _ACC_HOOKS.get(self._tid)
+        if entry is not None:
+            entry[1].pop(self._key, None)
+            if not entry[1]:
+                del _ACC_HOOKS[self._tid]
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]) -> HookHandle:
+    """Run ``hook(t)`` in every backward pass, right after ``t.grad`` got its final value."""
+    if not callable(hook):
+        raise BackwardError(f"register_post_accumulate_grad_hook needs a callable, got "
+                            f"{type(hook).__name__}")
+    if t._op is not None or not t.requires_grad:
+        raise BackwardError(
+            "post-accumulate-grad hooks are for leaf tensors with requires_grad=True (those "
+            "whose .grad backward() fills): register it on the parameter, not on a result")
+    tid = id(t)
+    entry = _ACC_HOOKS.get(tid)
+    if entry is None:
+        def forget(_: Any) -> None:
+            _ACC_HOOKS.pop(tid, None)
+        entry = _ACC_HOOKS[tid] = (weakref.ref(t, forget), {})
+    key = next(_hook_keys)
+    entry[1][key] = hook
+    return HookHandle(tid, key)
+
+
+def _count_hooked_edges(roots: Sequence[Tensor]) -> dict[int, int] | None:
+    """For each hooked leaf in the graph of ``roots``: how many node inputs it is."""
+    counts: dict[int, int] = {}
+    todo = [r for r in roots if r._op is not None]
+    visited = {id(r) for r in todo}
+    while todo:
+        t = todo.pop()
+        for a in t._inputs or ():
+            if not (isinstance(a, Tensor) and a.requires_grad):
+                continue
+            if a._op is None:
+                if id(a) in _ACC_HOOKS:
+                    counts[id(a)] = counts.get(id(a), 0) + 1
+            elif id(a) not in visited:
+                visited.add(id(a))
+                todo.append(a)
+    return counts or None
 
 
 def _accumulate(old: Any, g: Any, raw: bool) -> Any:
@@ -348,18 +435,19 @@ def _owned(g: np.ndarray) -> np.ndarray:
 
 
 def _check_versions(t: Tensor, ins: tuple) -> None:
+    # t is a graph node, so t._op is a primitive (the ignores below: not None)
     stamp = t._seq
     if version(t) > stamp:
         raise InplaceError(
-            f"the output of {t._op.name!r} (shape {t.shape}) was modified in place after it "
+            f"the output of {t._op.name!r} (shape {t.shape}) was modified in place after it "  # type: ignore[union-attr]
             f"was computed, but its backward rule needs the original value. Clone before "
             f"modifying, or modify a detached copy.")
     for i, a in enumerate(ins):
         if isinstance(a, Tensor) and version(a) > stamp:
             who = f" ({a.name!r})" if a.name else ""
             raise InplaceError(
-                f"argument {i}{who} of {t._op.name!r} (shape {a.shape}) was modified in place "
-                f"after {t._op.name!r} used it, so its saved value is stale and the gradient "
+                f"argument {i}{who} of {t._op.name!r} (shape {a.shape}) was modified in place "  # type: ignore[union-attr]
+                f"after {t._op.name!r} used it, so its saved value is stale and the gradient "  # type: ignore[union-attr]
                 f"would be wrong. Modify a copy, or recompute the forward pass after the change.")
 
 
@@ -367,6 +455,6 @@ def _check_finite_grad(t: Tensor, i: int, gi: Any) -> None:
     data = gi if isinstance(gi, np.ndarray) else gi.data
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         raise AnomalyError(
-            f"the backward rule of {t._op.name!r} produced a non-finite gradient for its "
+            f"the backward rule of {t._op.name!r} produced a non-finite gradient for its "  # type: ignore[union-attr]  # a node
             f"argument {i} (shape {data.shape}); that op was created at "
             f"{format_frame(t._source)}")

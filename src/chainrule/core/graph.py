@@ -54,7 +54,7 @@ class Node:
     @property
     def name(self) -> str:
         """The primitive's name."""
-        return self.tensor._op.name
+        return self.tensor._op.name  # type: ignore[union-attr]  # a Node wraps a non-leaf
 
     @property
     def inputs(self) -> tuple:
@@ -67,7 +67,7 @@ class Node:
     @property
     def params(self) -> dict:
         """The keyword parameters (axis, slope, index, ...)."""
-        return self.tensor._params
+        return self.tensor._params  # type: ignore[return-value]  # a non-leaf: a dict
 
     @property
     def value(self) -> np.ndarray:
@@ -117,7 +117,7 @@ def is_freed(t: Tensor) -> bool:
 
 def _freed_error(t: Tensor, who: str) -> BackwardError:
     return BackwardError(
-        f"{who}: the graph through {t._op.name!r} was freed by an earlier backward() "
+        f"{who}: the graph through {t._op.name!r} was freed by an earlier backward() "  # type: ignore[union-attr]
         f"(saved values are released unless retain_graph=True). Call it before backward(), "
         f"pass retain_graph=True to backward(), or recompute the forward pass.")
 

@@ -49,7 +49,10 @@ def from_dlpack(obj: Any, *, requires_grad: bool = False, name: str | None = Non
     requires_grad : bool
         Make the result a leaf that records gradients (floating-point data only).
     name : str, optional
+        The tensor's name (shown in errors and pictures).
 
+    Notes
+    -----
     Writes through either side are seen by the other; chainrule's in-place checks only
     see writes made through chainrule. NumPy < 2 imports DLPack memory read-only
     (``Tensor(x)`` of a torch tensor stays writable there). NumPy refuses memory on a

@@ -13,14 +13,50 @@ Operators and methods that call ops (``+``, ``@``, ``.sum()``, ...) are bound by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import GradientError, InplaceError
-from .state import stamp_write, state
+from .state import _get, stamp_write, state
+
+if TYPE_CHECKING:  # for type checkers only: these modules import this one
+    from collections.abc import Callable, Iterator, Sequence
+
+    from numpy.typing import DTypeLike
+
+    from ..viz.explain import Explanation
+    from .primitive import Primitive
+    from .sparse import RowSparse
+    from .typing import Axis, ShapeLike, TensorLike
 
 _FLOAT_KINDS = ("f",)  # complex is left out on purpose: every rule here is real-valued
+
+
+def is_complex(value: Any) -> bool:
+    """Whether a value that is not a Tensor holds complex numbers (array, scalar, list).
+
+    For the places where outside values enter (``Tensor(...)``, the constant arguments of
+    an op): a Tensor itself never holds complex numbers, so it is never checked again.
+    """
+    if type(value) is np.ndarray:  # the usual constant: one attribute test
+        return bool(value.dtype.kind == "c")
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None:
+        return getattr(dtype, "kind", None) == "c"
+    if isinstance(value, complex):
+        return True
+    if isinstance(value, list | tuple):
+        return any(is_complex(v) for v in value)
+    return False
+
+
+def complex_error(where: str, dtype: Any = complex) -> GradientError:
+    """The error for complex numbers given to chainrule (what, where, what to do instead)."""
+    return GradientError(
+        f"{where}: got complex numbers (dtype {np.dtype(dtype)}), which chainrule does not "
+        f"support: tensors are real and every derivative rule is real-valued. Work with the "
+        f"real and imaginary parts as two real tensors (np.real(z), np.imag(z)).")
 
 
 def _check_grad_dtype(dtype: np.dtype, name: str | None) -> None:
@@ -67,7 +103,22 @@ class Tensor:
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_priority__ = 1000
 
-    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: Any = None,
+    # The slots' types, for type checkers (set by _init_leaf and core.dispatch.apply).
+    data: np.ndarray
+    requires_grad: bool
+    grad: Tensor | RowSparse | None  # RowSparse: a sparse gradient (ops.index.embedding)
+    name: str | None
+    _version: int | Tensor  # an int on the owner of the counter, else the owner
+    _op: type[Primitive] | None
+    _inputs: tuple[Any, ...] | None
+    _params: dict[str, Any] | None
+    _seq: int
+    _retain: bool
+    _source: tuple[str, int, str] | None
+    _tangents: dict[Any, Any] | None
+    _saved: Any  # the forward's arrays (a tuple or a list), or None once freed
+
+    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: DTypeLike | None = None,
                  name: str | None = None) -> None:
         base = None
         if isinstance(data, Tensor):
@@ -78,9 +129,12 @@ class Tensor:
         except Exception:
             from .interop import to_array  # a torch tensor that requires grad: detach it
 
-            arr = to_array(data, dtype)
+            arr = to_array(data, dtype)  # type: ignore[assignment]  # None: raise below
             if arr is None:
                 raise
+        if arr.dtype.kind == "c":
+            raise complex_error(f"creating a tensor{' ' + repr(name) if name else ''}",
+                                arr.dtype)
         if requires_grad:
             _check_grad_dtype(arr.dtype, name)
         _init_leaf(self, arr, bool(requires_grad), name)
@@ -94,7 +148,8 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        # Any in NumPy 1.26's stubs (a bare ndarray's dtype), a dtype in NumPy 2's
+        return self.data.dtype  # type: ignore[no-any-return, unused-ignore]
 
     @property
     def ndim(self) -> int:
@@ -121,6 +176,7 @@ class Tensor:
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        _concrete(self, "t.item()")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -128,6 +184,7 @@ class Tensor:
         return self.data
 
     def tolist(self) -> Any:
+        _concrete(self, "t.tolist()")
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -155,12 +212,15 @@ class Tensor:
         return self.data.__dlpack_device__()
 
     def __float__(self) -> float:
+        _concrete(self, "float(t)")
         return float(self.data)
 
     def __int__(self) -> int:
+        _concrete(self, "int(t)")
         return int(self.data)
 
     def __bool__(self) -> bool:
+        _concrete(self, "bool(t) (an `if`, `while`, `and`/`or` or comparison chain)")
         return bool(self.data)
 
     __hash__ = object.__hash__  # comparisons return tensors, so hash by identity
@@ -206,6 +266,32 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
         self._retain = True
         return self
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call ``hook(self)`` in each backward pass as soon as ``self.grad`` is final.
+
+        For a leaf with ``requires_grad=True``: the pass sets its ``.grad`` (and runs the
+        hook, once per pass) right after visiting the last operation that used it, so a
+        parameter of an early layer is final long before the pass ends; data-parallel
+        training starts reducing it then. Returns a handle whose ``remove()`` unregisters
+        the hook. Costs nothing while no tensor has a hook. The hook may read
+        ``self.grad`` or assign a new one, but must not write into it in place: the rest of
+        the pass may still be using that array.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> w = cr.Tensor([1.0, 2.0], requires_grad=True)
+        >>> seen = []
+        >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad))
+        >>> (3 * w).sum().backward()
+        >>> seen
+        [Tensor([3., 3.])]
+        >>> handle.remove()
+        """
+        from .engine import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
 
     def backward(self, grad: Any = None, *, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
@@ -297,6 +383,91 @@ class Tensor:
         _init_leaf(t, data, False, None)
         return t
 
+    if TYPE_CHECKING:
+        # Bound at import time by chainrule.ops (and chainrule.viz) through install_methods:
+        # declared here so that type checkers see `(x @ W + b).sum()` as a Tensor.
+        def __add__(self, other: TensorLike) -> Tensor: ...
+        def __radd__(self, other: TensorLike) -> Tensor: ...
+        def __sub__(self, other: TensorLike) -> Tensor: ...
+        def __rsub__(self, other: TensorLike) -> Tensor: ...
+        def __mul__(self, other: TensorLike) -> Tensor: ...
+        def __rmul__(self, other: TensorLike) -> Tensor: ...
+        def __truediv__(self, other: TensorLike) -> Tensor: ...
+        def __rtruediv__(self, other: TensorLike) -> Tensor: ...
+        def __floordiv__(self, other: TensorLike) -> Tensor: ...
+        def __rfloordiv__(self, other: TensorLike) -> Tensor: ...
+        def __mod__(self, other: TensorLike) -> Tensor: ...
+        def __rmod__(self, other: TensorLike) -> Tensor: ...
+        def __divmod__(self, other: TensorLike) -> tuple[Tensor, Tensor]: ...
+        def __rdivmod__(self, other: TensorLike) -> tuple[Tensor, Tensor]: ...
+        def __pow__(self, other: TensorLike) -> Tensor: ...
+        def __rpow__(self, other: TensorLike) -> Tensor: ...
+        def __matmul__(self, other: TensorLike) -> Tensor: ...
+        def __rmatmul__(self, other: TensorLike) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __lt__(self, other: TensorLike) -> Tensor: ...
+        def __le__(self, other: TensorLike) -> Tensor: ...
+        def __gt__(self, other: TensorLike) -> Tensor: ...
+        def __ge__(self, other: TensorLike) -> Tensor: ...
+        # Elementwise, as in NumPy: object's `-> bool` does not hold (hence the ignores).
+        def __eq__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def __iter__(self) -> Iterator[Tensor]: ...
+        def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def reshape(self, *shape: ShapeLike) -> Tensor: ...
+        def transpose(self, *axes: int | Sequence[int]) -> Tensor: ...
+        def permute(self, *axes: int | Sequence[int]) -> Tensor: ...
+        def swapaxes(self, a: int, b: int) -> Tensor: ...
+        def squeeze(self, axis: Axis = None) -> Tensor: ...
+        def expand_dims(self, axis: int | Sequence[int]) -> Tensor: ...
+        def broadcast_to(self, shape: Sequence[int]) -> Tensor: ...
+        def astype(self, dtype: DTypeLike) -> Tensor: ...
+        def ravel(self) -> Tensor: ...
+        def flatten(self) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def clip(self, low: TensorLike | None = None, high: TensorLike | None = None) -> Tensor: ...
+        def var(self, axis: Axis = None, dtype: DTypeLike | None = None, ddof: float = 0,
+                keepdims: bool = False) -> Tensor: ...
+        def std(self, axis: Axis = None, dtype: DTypeLike | None = None, ddof: float = 0,
+                keepdims: bool = False) -> Tensor: ...
+        def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
+        def cumsum(self, axis: int | None = None) -> Tensor: ...
+        def cumprod(self, axis: int | None = None) -> Tensor: ...
+        def sort(self, axis: int | None = -1) -> Tensor: ...
+        def argsort(self, axis: int | None = -1, kind: str | None = None) -> Tensor: ...
+        def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor: ...
+        def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor: ...
+        def round(self, decimals: int = 0) -> Tensor: ...
+        def flip(self, axis: Axis = None) -> Tensor: ...
+        def repeat(self, repeats: TensorLike, axis: int | None = None) -> Tensor: ...
+        def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1,
+                  dtype: DTypeLike | None = None) -> Tensor: ...
+        def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor: ...
+        def softmax(self, axis: int = -1) -> Tensor: ...
+        def log_softmax(self, axis: int = -1) -> Tensor: ...
+        def explain(self, **kwargs: Any) -> Explanation: ...
+        @property
+        def T(self) -> Tensor: ...
+        @property
+        def mT(self) -> Tensor: ...
+        def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any,
+                            **kwargs: Any) -> Any: ...
+        def __array_function__(self, func: Any, types: tuple[type, ...], args: tuple[Any, ...],
+                               kwargs: dict[str, Any]) -> Any: ...
+
 
 _new = object.__new__
 
@@ -335,7 +506,8 @@ def _init_leaf(t: Tensor, data: np.ndarray, requires_grad: bool, name: str | Non
 def version(t: Tensor) -> int:
     """Clock stamp of the latest in-place write to ``t`` or to any alias of its data."""
     v = t._version
-    return v if type(v) is int else v._version
+    # `type(v) is int` (cheaper than isinstance) narrows only one branch for mypy
+    return v if type(v) is int else v._version  # type: ignore[union-attr,return-value]
 
 
 def version_owner(t: Tensor) -> Tensor:
@@ -346,10 +518,10 @@ def version_owner(t: Tensor) -> Tensor:
     counter per piece of memory, without an extra object per op.
     """
     v = t._version
-    return t if type(v) is int else v
+    return t if type(v) is int else v  # type: ignore[return-value]  # as in version()
 
 
-def as_tensor(x: Any, dtype: Any = None) -> Tensor:
+def as_tensor(x: Any, dtype: DTypeLike | None = None) -> Tensor:
     """Return ``x`` if it is already a Tensor (of ``dtype``), else wrap it without copying."""
     if isinstance(x, Tensor) and (dtype is None or x.data.dtype == dtype):
         return x
@@ -360,3 +532,10 @@ def install_methods(methods: dict[str, Any]) -> None:
     """Bind operator and method implementations (called once by :mod:`chainrule.ops`)."""
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
+
+
+def _concrete(t: Tensor, what: str) -> None:
+    """Tell this thread's concretisation hook (set while tracing) that ``t`` becomes a value."""
+    st = _get(None)
+    if st is not None and st.concrete is not None:
+        st.concrete(t, what)

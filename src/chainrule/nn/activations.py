@@ -5,10 +5,14 @@ Each wraps the function of the same name in :mod:`chainrule.nn.functional`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import functional as F
 from .module import Module
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 __all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "activation"]
@@ -17,22 +21,31 @@ __all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh
 class ReLU(Module):
     """max(x, 0)."""
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.relu(x)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
 
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.sigmoid(x)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
 
 class Tanh(Module):
     """tanh(x)."""
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.tanh(x)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
 
 class LeakyReLU(Module):
@@ -53,8 +66,11 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -67,8 +83,11 @@ class ELU(Module):
         super().__init__()
         self.alpha = float(alpha)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.elu(x, self.alpha)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -81,8 +100,11 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.softmax(x, self.dim)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -95,8 +117,11 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.log_softmax(x, self.dim)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

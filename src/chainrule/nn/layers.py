@@ -8,9 +8,10 @@ values from ``rng=`` (a :class:`numpy.random.Generator`) or, without one, from
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 import chainrule as cr
 from chainrule.core import OpError, ShapeError
@@ -19,10 +20,14 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
+
 __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "Maxout"]
 
 
-def _float_dtype(dtype: Any, who: str) -> np.dtype:
+def _float_dtype(dtype: DTypeLike, who: str) -> np.dtype:
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise OpError(f"{who}: dtype must be a floating-point type, got {dt}")
@@ -82,8 +87,11 @@ class Linear(Module):
         """Draw fresh initial values (PyTorch's defaults)."""
         _init_affine(self.weight, self.bias, self.in_features, rng)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         return F.linear(x, self.weight, self.bias)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -166,8 +174,11 @@ class Embedding(Module):
             with cr.no_grad():
                 self.weight[self.padding_idx] = 0
 
-    def forward(self, ids: Any) -> Any:
+    def forward(self, ids: TensorLike) -> Tensor:
         return F.embedding(ids, self.weight, self.padding_idx, self.sparse)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -249,10 +260,13 @@ class Maxout(Module):
             self.register_parameter("bias", None)
         _init_affine(self.weight, self.bias, self.in_features, rng)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: TensorLike) -> Tensor:
         z = F.linear(x, self.weight, self.bias)
         shape = tuple(z.shape[:-1]) + (self.out_features, self.pieces)
         return cr.max(cr.reshape(z, shape), axis=-1)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -274,12 +288,15 @@ class Flatten(Module):
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Tensor | np.ndarray) -> Tensor:  # it needs a shape
         shape = tuple(x.shape)
         s = self.start_dim % len(shape)
         e = self.end_dim % len(shape)
         new = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
         return cr.reshape(x, new)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

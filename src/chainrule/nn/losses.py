@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import functional as F
 from .module import Module
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 __all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "MultiMarginLoss",
            "MulticlassSVMLoss", "NLLLoss"]
@@ -36,8 +40,11 @@ class CrossEntropyLoss(Module):
         self.ignore_index = ignore_index
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -46,8 +53,11 @@ class CrossEntropyLoss(Module):
 class NLLLoss(CrossEntropyLoss):
     """Negative log-likelihood of log-probabilities; see ``functional.nll_loss``."""
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
 
 class BCEWithLogitsLoss(Module):
@@ -60,9 +70,12 @@ class BCEWithLogitsLoss(Module):
         self.pos_weight = _arr(pos_weight)
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                   self.pos_weight)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -79,9 +92,12 @@ class MultiMarginLoss(Module):
         self.weight = _arr(weight)
         self.reduction = reduction
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                    self.reduction)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"p={self.p}, margin={self.margin}, reduction={self.reduction!r}"
@@ -95,8 +111,11 @@ class MulticlassSVMLoss(Module):
         self.margin = margin
         self.reduction = reduction
 
-    def forward(self, scores: Any, target: Any) -> Any:
+    def forward(self, scores: TensorLike, target: TensorLike) -> Tensor:
         return F.multiclass_svm_loss(scores, target, self.margin, self.reduction)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, reduction={self.reduction!r}"
@@ -110,8 +129,11 @@ class MSELoss(Module):
         self.reduction = reduction
         self.half = half
 
-    def forward(self, input: Any, target: Any) -> Any:
+    def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
         return F.mse_loss(input, target, self.reduction, self.half)
+
+    if TYPE_CHECKING:  # calling the module runs forward: give the call its types
+        __call__ = forward
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}, half={self.half}"

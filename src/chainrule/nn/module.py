@@ -103,6 +103,10 @@ class Module:
     """
 
     training: bool
+    # The registries, set with object.__setattr__ (past the registering __setattr__).
+    _parameters: OrderedDict[str, Parameter | None]
+    _buffers: OrderedDict[str, Tensor | None]
+    _modules: OrderedDict[str, Module | None]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -419,13 +423,15 @@ class Sequential(Module):
     (3, 'ReLU')
     """
 
+    _seq: tuple[Module, ...]  # set by _refresh
+
     def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], Mapping):
             for name, m in modules[0].items():
                 self.add_module(str(name), m)
         else:
-            for i, m in enumerate(modules):
+            for i, m in enumerate(modules):  # type: ignore[assignment]  # Modules (no Mapping)
                 self.add_module(str(i), m)
         self._refresh()
 
@@ -489,12 +495,13 @@ class ModuleList(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
+        # a ModuleList's entries are never None (only add_module(name, None) makes one)
+        return iter(list(self._modules.values()))  # type: ignore[arg-type]
 
     def __getitem__(self, i: int | slice) -> Any:
         mods = list(self._modules.values())
         if isinstance(i, slice):
-            return ModuleList(mods[i])
+            return ModuleList(mods[i])  # type: ignore[arg-type]  # no None: see __iter__
         return mods[i]
 
     def __setitem__(self, i: int, module: Module) -> None:

@@ -65,7 +65,8 @@ def elementwise_batched(jvp: Sequence[Callable[..., Any] | None],
         for i, t in enumerate(tans):
             if t is None or jvp[i] is None:
                 continue
-            r = jvp[i](pad_batch(t, out.ndim), out, *args, **params)
+            # jvp[i] is not None (checked above; mypy does not narrow an indexed value)
+            r = jvp[i](pad_batch(t, out.ndim), out, *args, **params)  # type: ignore[misc]
             total = r if total is None else total + r
         return total
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 _FLOAT16 = np.dtype(np.float16)
 
 
-def float_dtype(dtype: Any) -> np.dtype:
+def float_dtype(dtype: DTypeLike) -> np.dtype:
     """The floating dtype NumPy's float ufuncs compute in for inputs of ``dtype``.
 
     Examples

@@ -79,6 +79,10 @@ class Operation:
 
     inputs: tuple[Any, ...]
     output: Any
+    # bookkeeping set on each call's copy (and, for _primitive, on the class once)
+    _fresh: bool
+    _cache: tuple[Any, tuple[Any, ...]]
+    _primitive: ClassVar[type[Primitive]]
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(self, *arrays)")
@@ -127,7 +131,7 @@ def _run_forward(ctx: Operation, xs: tuple) -> np.ndarray:
 def _grads_of(ctx: Operation, g: Any, n: int, tensors: bool) -> tuple:
     cached = getattr(ctx, "_cache", None)
     if cached is not None and cached[0] is g:  # one backward() call serves every input
-        return cached[1]
+        return cached[1]  # type: ignore[no-any-return]  # getattr's Any: see _cache above
     grads = ctx.backward(g)
     if not isinstance(grads, tuple | list):
         grads = (grads,)
@@ -150,13 +154,13 @@ class _FirstOrderOnly(Primitive):
     lecture = Lecture("gradient of {opname}({args})",
                       each_grad="none: the gradient of a custom op is first order only")
 
-    def forward(*args, value, opname):
+    def forward(*args: Any, value: Any, opname: str) -> Any:
         return value
 
-    def vjp(i, g, out, *args, value, opname):
+    def vjp(i: Any, g: Any, out: Any, *args: Any, value: Any, opname: str) -> Any:
         raise BackwardError(_higher_order_message(opname))
 
-    def jvp(i, t, out, *args, value, opname):
+    def jvp(i: Any, t: Any, out: Any, *args: Any, value: Any, opname: str) -> Any:
         raise BackwardError(_higher_order_message(opname))
 
 

@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .reduce import log_softmax, normalize_axes
 from .reduce import sum as _sum
 
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import Axis, TensorLike
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+
+def mean(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis`` (the sum divided by the number of elements).
 
     As ``np.mean``: integer and bool inputs give float64, and the mean over no elements
@@ -38,7 +42,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return total / (dt.type(count) if dt.kind == "f" else count)
 
 
-def softmax(x: Any, axis: int = -1) -> Any:
+def softmax(x: TensorLike, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, computed stably: exp(log_softmax(x)).
 
     Examples

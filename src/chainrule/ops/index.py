@@ -8,7 +8,7 @@ is getitem again, so the pair is closed under differentiation.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,11 @@ from ..core.errors import OpError
 from ..core.lecture import Lecture
 from ..core.sparse import RowSparse
 from .shape import check_axis
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..core.typing import TensorLike
 
 
 def normalize_index(index: Any) -> tuple:
@@ -81,16 +86,16 @@ class GetItem(Primitive):
                            "were read (an index read twice receives the sum)")
     views = True  # the output may share the input's memory (one version counter)
 
-    def forward(x, *, index):
+    def forward(x: Any, *, index: Any) -> Any:
         return x[index]
 
     vjp = (lambda g, out, x, *, index: scatter_add(g, index, x.shape),)
     jvp = (lambda t, out, x, *, index: getitem(t, index),)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return tans[0][_batch_index(params["index"])]
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return _batch_scatter(g, params["index"], np.shape(args[0]))
 
     @staticmethod
@@ -105,7 +110,7 @@ class GetItem(Primitive):
         yield (rng.normal(size=(6, 2)),), {"index": (np.array([[5, 0], [0, 5]]),)}
 
 
-def getitem(x: Any, index: Any) -> Any:
+def getitem(x: TensorLike, index: Any) -> Tensor:
     """``x[index]``: slices, integers, None, Ellipsis, integer arrays and bool masks.
 
     Examples
@@ -129,7 +134,7 @@ class ScatterAdd(Primitive):
     lecture = Lecture("scatter_add({0}, [{index}], {shape})", ("{dz}[{index}]",),
                       symbol="scatter+")
 
-    def forward(g, *, index, shape):
+    def forward(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
         z = np.zeros(shape, dtype=np.result_type(g))
         if _is_advanced(index):
             np.add.at(z, index, g)
@@ -140,10 +145,10 @@ class ScatterAdd(Primitive):
     vjp = (lambda g, out, src, *, index, shape: getitem(g, index),)
     jvp = (lambda t, out, src, *, index, shape: scatter_add(t, index, shape),)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return _batch_scatter(tans[0], params["index"], params["shape"])
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return g[_batch_index(params["index"])]
 
     @staticmethod
@@ -154,7 +159,7 @@ class ScatterAdd(Primitive):
                                            "shape": (3, 2)}
 
 
-def scatter_add(src: Any, index: Any, shape: Any) -> Any:
+def scatter_add(src: TensorLike, index: Any, shape: Sequence[int]) -> Tensor:
     """A zero tensor of ``shape`` with ``src`` added at ``index`` (repeats accumulate).
 
     Examples
@@ -166,7 +171,7 @@ def scatter_add(src: Any, index: Any, shape: Any) -> Any:
     return apply(ScatterAdd, src, index=normalize_index(index), shape=tuple(shape))
 
 
-def take(x: Any, indices: Any, axis: int = 0) -> Any:
+def take(x: TensorLike, indices: TensorLike, axis: int = 0) -> Tensor:
     """Pick entries along ``axis`` by integer ``indices`` (``np.take``; index_select).
 
     Composed from getitem, so its gradient is a scatter-add.
@@ -183,8 +188,8 @@ def take(x: Any, indices: Any, axis: int = 0) -> Any:
     return getitem(x, (slice(None),) * axis + (idx,))
 
 
-def gather(x: Any, indices: Any, axis: int) -> Any:
-    """``np.take_along_axis`` / ``torch.gather``: out[i][j] = x[i][indices[i][j]] on axis 1.
+def gather(x: TensorLike, indices: TensorLike, axis: int) -> Tensor:
+    """``np.take_along_axis`` / ``torch.gather``: ``out[i][j] = x[i][indices[i][j]]`` on axis 1.
 
     ``indices`` has the same number of dimensions as ``x``; other axes broadcast.
 
@@ -231,7 +236,7 @@ class Embedding(Primitive):
                            "gradients of the positions that read it; other rows get nothing "
                            "(a row-sparse gradient)")
 
-    def forward(table, *, ids):
+    def forward(table: Any, *, ids: Any) -> Any:
         return table[ids]
 
     vjp = (_embedding_vjp,)
@@ -243,7 +248,7 @@ class Embedding(Primitive):
         yield (rng.normal(size=(4, 2)),), {"ids": np.array([[1, 3], [1, 1]])}
 
 
-def embedding(table: Any, ids: Any) -> Any:
+def embedding(table: TensorLike, ids: TensorLike) -> Tensor:
     """Rows of ``table`` for integer ``ids`` (any shape): ``table[ids]``.
 
     Unlike ``table[ids]`` (getitem), the gradient that reaches a leaf ``table`` is a

@@ -6,13 +6,17 @@ rules are matrix products of the same size as the forward one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core import Primitive, apply
 from ..core.lecture import Lecture
 from .shape import expand_dims
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 
 def _mT(x: Any) -> Any:
@@ -42,17 +46,18 @@ def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
 
 # Batched rules: t and g carry a leading batch axis, (B,)+a.shape etc. The 2-d cases are
 # folded into one large matrix product over the flattened batch (one GEMM, not B small ones).
+# (The ignores: NumPy's stubs type matmul of arrays of unknown dtype as Any.)
 def _batched_t_at_b(t: np.ndarray, b: np.ndarray, a_ndim: int) -> np.ndarray:
     """t_k @ b for every k, where t has shape (B,)+a.shape."""
     if b.ndim <= 2:
         k = t.shape[-1]
-        return (t.reshape(-1, k) @ b).reshape(t.shape[:-1] + b.shape[1:])
+        return (t.reshape(-1, k) @ b).reshape(t.shape[:-1] + b.shape[1:])  # type: ignore[no-any-return]
     nb = b.ndim - 2
     if a_ndim == 1:
         t2 = t.reshape((t.shape[0],) + (1,) * nb + (1, t.shape[-1]))
-        return np.matmul(t2, b)[..., 0, :]
+        return np.matmul(t2, b)[..., 0, :]  # type: ignore[no-any-return]
     pad = max(nb - (a_ndim - 2), 0)
-    return np.matmul(t.reshape((t.shape[0],) + (1,) * pad + t.shape[1:]), b)
+    return np.matmul(t.reshape((t.shape[0],) + (1,) * pad + t.shape[1:]), b)  # type: ignore[no-any-return]
 
 
 def _batched_a_at_t(a: np.ndarray, t: np.ndarray, b_ndim: int) -> np.ndarray:
@@ -60,13 +65,13 @@ def _batched_a_at_t(a: np.ndarray, t: np.ndarray, b_ndim: int) -> np.ndarray:
     bsz = t.shape[0]
     if b_ndim == 1:
         if a.ndim <= 2:
-            return t @ a.T                       # (B,k) @ (k,n) -> (B,n), one GEMM
+            return t @ a.T  # type: ignore[no-any-return]  # (B,k) @ (k,n) -> (B,n), one GEMM
         t2 = t.reshape((bsz,) + (1,) * (a.ndim - 2) + (t.shape[-1], 1))
-        return np.matmul(a, t2)[..., 0]
+        return np.matmul(a, t2)[..., 0]  # type: ignore[no-any-return]
     if a.ndim == 1:
-        return np.matmul(a, t)
+        return np.matmul(a, t)  # type: ignore[no-any-return]
     pad = max((a.ndim - 2) - (b_ndim - 2), 0)
-    return np.matmul(a, t.reshape((bsz,) + (1,) * pad + t.shape[1:]))
+    return np.matmul(a, t.reshape((bsz,) + (1,) * pad + t.shape[1:]))  # type: ignore[no-any-return]
 
 
 def _jvp_batched(tans: list, out: Any, args: list, params: dict) -> Any:
@@ -124,7 +129,7 @@ class MatMul(Primitive):
                            "to transpose)")
     broadcasts = True  # batch axes broadcast; the engine sums them back
 
-    def forward(a, b):
+    def forward(a: Any, b: Any) -> Any:
         return np.matmul(a, b)
 
     vjp = (_vjp_a, _vjp_b)
@@ -144,7 +149,7 @@ class MatMul(Primitive):
             yield (rng.normal(size=sa), rng.normal(size=sb)), {}
 
 
-def matmul(a: Any, b: Any) -> Any:
+def matmul(a: TensorLike, b: TensorLike) -> Tensor:
     """Matrix product ``a @ b`` with NumPy's rules for vectors and batches.
 
     Examples

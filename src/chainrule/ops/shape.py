@@ -8,7 +8,7 @@ the one place where broadcasting is undone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,12 @@ from ..core import Primitive, apply
 from ..core.errors import OpError, ShapeError
 from ..core.lecture import Lecture
 from ._batching import pad_batch
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..core.tensor import Tensor
+    from ..core.typing import Axis, ShapeLike, TensorLike
 
 
 def check_axis(axis: Any, ndim: int, opname: str) -> int:
@@ -56,7 +62,7 @@ class Reshape(Primitive):
                       symbol="reshape")
     views = True  # the output may share the input's memory (one version counter)
 
-    def forward(x, *, shape):
+    def forward(x: Any, *, shape: tuple[int, ...]) -> Any:
         return np.reshape(x, shape)
 
     vjp = (lambda g, out, x, *, shape: g.reshape(x.shape),)
@@ -70,7 +76,7 @@ class Reshape(Primitive):
             yield (rng.normal(size=src),), {"shape": dst}
 
 
-def reshape(x: Any, *shape: Any) -> Any:
+def reshape(x: TensorLike, *shape: ShapeLike) -> Tensor:
     """Give ``x`` a new shape with the same number of elements (one entry may be -1).
 
     Examples
@@ -81,7 +87,8 @@ def reshape(x: Any, *shape: Any) -> Any:
     """
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
-    return apply(Reshape, x, shape=tuple(int(s) for s in shape))
+    # every s is a length now (one sequence was unpacked above; mypy cannot tell)
+    return apply(Reshape, x, shape=tuple(int(s) for s in shape))  # type: ignore[arg-type]
 
 
 class Transpose(Primitive):
@@ -91,16 +98,16 @@ class Transpose(Primitive):
     lecture = Lecture("transpose({0}, {axes})", ("{dz} transposed back",), symbol="ᵀ")
     views = True  # the output may share the input's memory (one version counter)
 
-    def forward(x, *, axes):
+    def forward(x: Any, *, axes: tuple[int, ...]) -> Any:
         return np.transpose(x, axes)
 
     vjp = (lambda g, out, x, *, axes: transpose(g, tuple(np.argsort(axes))),)
     jvp = (lambda t, out, x, *, axes: transpose(t, axes),)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return tans[0].transpose((0,) + tuple(a + 1 for a in params["axes"]))  # batch axis stays
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return g.transpose((0,) + tuple(int(a) + 1 for a in np.argsort(params["axes"])))
 
     @staticmethod
@@ -110,7 +117,7 @@ class Transpose(Primitive):
             yield (rng.normal(size=shape),), {"axes": axes}
 
 
-def transpose(x: Any, axes: Any = None) -> Any:
+def transpose(x: TensorLike, axes: Sequence[int] | None = None) -> Tensor:
     """Permute the axes of ``x`` (default: reverse them), like ``np.transpose``.
 
     Examples
@@ -133,14 +140,14 @@ def transpose(x: Any, axes: Any = None) -> Any:
     return apply(Transpose, x, axes=axes)
 
 
-def permute(x: Any, *axes: int) -> Any:
+def permute(x: TensorLike, *axes: int | Sequence[int]) -> Tensor:
     """PyTorch-style alias of :func:`transpose` taking the axes as arguments."""
     if len(axes) == 1 and isinstance(axes[0], tuple | list):
         axes = tuple(axes[0])
-    return transpose(x, axes)
+    return transpose(x, axes)  # type: ignore[arg-type]  # ints now, as in reshape
 
 
-def swapaxes(x: Any, a: int, b: int) -> Any:
+def swapaxes(x: TensorLike, a: int, b: int) -> Tensor:
     """Exchange two axes (``x.mT`` is ``swapaxes(x, -1, -2)``)."""
     nd = np.ndim(x)
     a, b = check_axis(a, nd, "swapaxes"), check_axis(b, nd, "swapaxes")
@@ -157,7 +164,7 @@ class ExpandDims(Primitive):
                       symbol="expand_dims")
     views = True  # the output may share the input's memory (one version counter)
 
-    def forward(x, *, axis):
+    def forward(x: Any, *, axis: int | Sequence[int]) -> Any:
         return np.expand_dims(x, axis)
 
     vjp = (lambda g, out, x, *, axis: g.reshape(x.shape),)
@@ -170,7 +177,7 @@ class ExpandDims(Primitive):
             yield (rng.normal(size=shape),), {"axis": axis}
 
 
-def expand_dims(x: Any, axis: Any) -> Any:
+def expand_dims(x: TensorLike, axis: int | Sequence[int]) -> Tensor:
     """Insert length-1 axes at ``axis`` (an int or tuple), like ``np.expand_dims``.
 
     Examples
@@ -190,7 +197,7 @@ class Squeeze(Primitive):
                       symbol="squeeze")
     views = True  # the output may share the input's memory (one version counter)
 
-    def forward(x, *, axis=None):
+    def forward(x: Any, *, axis: Axis = None) -> Any:
         return np.squeeze(x, axis)
 
     vjp = (lambda g, out, x, *, axis=None: g.reshape(x.shape),)
@@ -204,7 +211,7 @@ class Squeeze(Primitive):
             yield (rng.normal(size=shape),), {"axis": axis}
 
 
-def squeeze(x: Any, axis: Any = None) -> Any:
+def squeeze(x: TensorLike, axis: Axis = None) -> Tensor:
     """Remove length-1 axes (all of them, or those in ``axis``).
 
     Examples
@@ -227,17 +234,17 @@ class BroadcastTo(Primitive):
     views = True  # the output may share the input's memory (one version counter)
     broadcasts = True
 
-    def forward(x, *, shape):
+    def forward(x: Any, *, shape: tuple[int, ...]) -> Any:
         return np.broadcast_to(x, shape)
 
     vjp = (lambda g, out, x, *, shape: g,)
     jvp = (lambda t, out, x, *, shape: broadcast_to(t, shape),)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         t, shape = tans[0], tuple(params["shape"])
         return np.broadcast_to(pad_batch(t, len(shape)), (t.shape[0],) + shape)
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return g  # summed back to x's shape by the transform, as the engine does
 
     @staticmethod
@@ -247,7 +254,7 @@ class BroadcastTo(Primitive):
             yield (rng.normal(size=src),), {"shape": dst}
 
 
-def broadcast_to(x: Any, shape: Any) -> Any:
+def broadcast_to(x: TensorLike, shape: Sequence[int]) -> Tensor:
     """Broadcast ``x`` to ``shape`` (NumPy rules); read-only view in NumPy terms.
 
     Examples
@@ -276,24 +283,24 @@ class Concatenate(Primitive):
                            "upstream gradient")
     variadic = True
 
-    def forward(*xs, axis=0):
+    def forward(*xs: Any, axis: int = 0) -> Any:
         return np.concatenate(xs, axis=axis)
 
-    def vjp(i, g, out, *xs, axis=0):
+    def vjp(i: Any, g: Any, out: Any, *xs: Any, axis: int = 0) -> Any:
         return g[_piece(i, xs, axis)]
 
-    def jvp(i, t, out, *xs, axis=0):
+    def jvp(i: Any, t: Any, out: Any, *xs: Any, axis: int = 0) -> Any:
         from .index import scatter_add
 
         return scatter_add(t, _piece(i, xs, axis), out.shape)
 
-    def jvp_batched(tans, out, args, params):
+    def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         b = next(t.shape[0] for t in tans if t is not None)
         parts = [t if t is not None else np.zeros((b,) + np.shape(x), dtype=out.dtype)
                  for t, x in zip(tans, args, strict=True)]  # unseeded pieces: zero tangents
         return np.concatenate(parts, axis=params.get("axis", 0) + 1)
 
-    def vjp_batched(i, g, out, args, params):
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         axis = params.get("axis", 0)
         start = sum(np.shape(x)[axis] for x in args[:i])
         return g[(slice(None),) * (axis + 1) + (slice(start, start + np.shape(args[i])[axis]),)]
@@ -307,7 +314,7 @@ class Concatenate(Primitive):
         yield (rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 1))), {"axis": 2}
 
 
-def concatenate(xs: Any, axis: int = 0) -> Any:
+def concatenate(xs: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """Join a sequence of tensors along an existing axis.
 
     Examples
@@ -327,7 +334,7 @@ def concatenate(xs: Any, axis: int = 0) -> Any:
     return apply(Concatenate, *xs, axis=check_axis(axis, nd, "concatenate"))
 
 
-def stack(xs: Any, axis: int = 0) -> Any:
+def stack(xs: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis.
 
     Examples

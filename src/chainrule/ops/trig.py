@@ -12,7 +12,7 @@ checks them all (first and second order, forward and reverse, and the nested tra
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from ..core import Primitive, apply
 from ..core.lecture import Lecture
 from ._batching import from_derivative
 from .elementwise import exp, sqrt
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
+    from ..core.typing import TensorLike
 
 __all__ = ["arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cos",
            "cosh", "expm1", "hypot", "log1p", "log2", "log10", "logaddexp", "sin", "sinh",
@@ -42,7 +46,7 @@ class Sin(Primitive):
                       expr_name="sin")
 
 
-def sin(x: Any) -> Any:
+def sin(x: TensorLike) -> Tensor:
     """Elementwise sine (``np.sin``).
 
     Examples
@@ -67,7 +71,7 @@ class Cos(Primitive):
                       expr_name="cos")
 
 
-def cos(x: Any) -> Any:
+def cos(x: TensorLike) -> Tensor:
     """Elementwise cosine (``np.cos``).
 
     Examples
@@ -93,7 +97,7 @@ class Tan(Primitive):
                       expr_name="tan")
 
 
-def tan(x: Any) -> Any:
+def tan(x: TensorLike) -> Tensor:
     """Elementwise tangent (``np.tan``).
 
     Examples
@@ -119,7 +123,7 @@ class ArcSin(Primitive):
                       expr_name="arcsin")
 
 
-def arcsin(x: Any) -> Any:
+def arcsin(x: TensorLike) -> Tensor:
     """Elementwise inverse sine (``np.arcsin``).
 
     Examples
@@ -145,7 +149,7 @@ class ArcCos(Primitive):
                       expr_name="arccos")
 
 
-def arccos(x: Any) -> Any:
+def arccos(x: TensorLike) -> Tensor:
     """Elementwise inverse cosine (``np.arccos``).
 
     Examples
@@ -170,7 +174,7 @@ class ArcTan(Primitive):
                       expr_name="arctan")
 
 
-def arctan(x: Any) -> Any:
+def arctan(x: TensorLike) -> Tensor:
     """Elementwise inverse tangent (``np.arctan``).
 
     Examples
@@ -195,7 +199,7 @@ class Sinh(Primitive):
                       expr_name="sinh")
 
 
-def sinh(x: Any) -> Any:
+def sinh(x: TensorLike) -> Tensor:
     """Elementwise hyperbolic sine (``np.sinh``).
 
     Examples
@@ -220,7 +224,7 @@ class Cosh(Primitive):
                       expr_name="cosh")
 
 
-def cosh(x: Any) -> Any:
+def cosh(x: TensorLike) -> Tensor:
     """Elementwise hyperbolic cosine (``np.cosh``).
 
     Examples
@@ -245,7 +249,7 @@ class ArcSinh(Primitive):
                       expr_name="arcsinh")
 
 
-def arcsinh(x: Any) -> Any:
+def arcsinh(x: TensorLike) -> Tensor:
     """Elementwise inverse hyperbolic sine (``np.arcsinh``).
 
     Examples
@@ -271,7 +275,7 @@ class ArcCosh(Primitive):
                       expr_name="arccosh")
 
 
-def arccosh(x: Any) -> Any:
+def arccosh(x: TensorLike) -> Tensor:
     """Elementwise inverse hyperbolic cosine (``np.arccosh``).
 
     Examples
@@ -297,7 +301,7 @@ class ArcTanh(Primitive):
                       expr_name="arctanh")
 
 
-def arctanh(x: Any) -> Any:
+def arctanh(x: TensorLike) -> Tensor:
     """Elementwise inverse hyperbolic tangent (``np.arctanh``).
 
     Examples
@@ -323,7 +327,7 @@ class Log1p(Primitive):
                       expr_name="log1p")
 
 
-def log1p(x: Any) -> Any:
+def log1p(x: TensorLike) -> Tensor:
     """Elementwise log(1 + x), accurate near 0 (``np.log1p``).
 
     Examples
@@ -348,7 +352,7 @@ class Expm1(Primitive):
                       expr_name="expm1")
 
 
-def expm1(x: Any) -> Any:
+def expm1(x: TensorLike) -> Tensor:
     """Elementwise exp(x) - 1, accurate near 0 (``np.expm1``).
 
     Examples
@@ -374,7 +378,7 @@ class Log2(Primitive):
                       expr_name="log2")
 
 
-def log2(x: Any) -> Any:
+def log2(x: TensorLike) -> Tensor:
     """Elementwise base-2 logarithm (``np.log2``).
 
     Examples
@@ -400,7 +404,7 @@ class Log10(Primitive):
                       expr_name="log10")
 
 
-def log10(x: Any) -> Any:
+def log10(x: TensorLike) -> Tensor:
     """Elementwise base-10 logarithm (``np.log10``).
 
     Examples
@@ -432,7 +436,7 @@ class ArcTan2(Primitive):
                       expr_name="arctan2")
 
 
-def arctan2(y: Any, x: Any) -> Any:
+def arctan2(y: TensorLike, x: TensorLike) -> Tensor:
     """Elementwise angle of the point ``(x, y)`` in radians (``np.arctan2``), broadcasting.
 
     Examples
@@ -462,7 +466,7 @@ class Hypot(Primitive):
                       expr_name="hypot")
 
 
-def hypot(a: Any, b: Any) -> Any:
+def hypot(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise ``sqrt(a**2 + b**2)`` computed without overflow (``np.hypot``).
 
     Examples
@@ -492,7 +496,7 @@ class LogAddExp(Primitive):
                       expr_name="logaddexp")
 
 
-def logaddexp(a: Any, b: Any) -> Any:
+def logaddexp(a: TensorLike, b: TensorLike) -> Tensor:
     """Elementwise ``log(exp(a) + exp(b))`` without overflow (``np.logaddexp``).
 
     Examples

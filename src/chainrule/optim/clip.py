@@ -31,7 +31,7 @@ def _params(parameters: Any) -> list[Tensor]:
 
 def _sparse_values(p: Tensor) -> np.ndarray:
     # Coalesce first: rows repeated in the batch add up before the norm is taken.
-    g = p.grad.coalesce()
+    g = p.grad.coalesce()  # type: ignore[union-attr]  # called only on a RowSparse grad
     p.grad = RowSparse(g.indices, np.array(g.values, copy=True), g.shape)
     return p.grad.values
 
@@ -98,4 +98,5 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
         if isinstance(p.grad, RowSparse):
             np.clip(_sparse_values(p), -clip_value, clip_value, out=p.grad.values)
         else:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            # a Tensor: _params kept only parameters with a gradient
+            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)  # type: ignore[union-attr]

@@ -29,7 +29,7 @@ class OptimizerStateError(ChainruleError, ValueError):
     """An optimizer state dict does not fit this optimizer (nothing was loaded)."""
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> bool | np.bool_:  # np.bool_ for a NumPy integer
     return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0
 
 

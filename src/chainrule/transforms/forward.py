@@ -123,6 +123,7 @@ def hvp(f: Callable[..., Any], x: Any, v: Any, *args: Any) -> Tensor:
     """
     nested = is_live(x) or is_live(v)
     g = grad(lambda y: f(y, *args))
+    tangent: Tensor  # jvp's tangent mirrors g's output: one Tensor
     with enable_grad():
         _, tangent = jvp(g, (x,), (v,))
     return tangent if nested else tangent.detach()
@@ -172,11 +173,12 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         if len(tangents) != len(xs):
             raise ChainruleError(f"linearize: {len(xs)} tangent(s) expected, got "
                                  f"{len(tangents)}")
+        # (the ignores: jvp's tangent mirrors f's output, a single Tensor here)
         if not replay:
-            return jvp(f, primals, tangents)[1]
+            return jvp(f, primals, tangents)[1]  # type: ignore[no-any-return]
         if not out.requires_grad or not nodes:
             return Tensor._wrap(np.zeros(out.shape, dtype=out.data.dtype))
-        seeds = []
+        seeds: list[np.ndarray | None] = []
         for i, (x, t) in enumerate(zip(xs, tangents, strict=True)):
             if t is None:
                 seeds.append(None)
@@ -187,7 +189,7 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         try:
             (res_t,) = batched_jvp(nodes, outs, xs, seeds)
         except Unbatchable:  # a rule refused this case: one ordinary forward pass instead
-            return jvp(f, primals, tangents)[1]
+            return jvp(f, primals, tangents)[1]  # type: ignore[no-any-return]
         return Tensor._wrap(res_t[0])
 
     return out.detach(), lin_fn

@@ -38,7 +38,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from ..core.errors import ChainruleError
 from .batching import Unbatchable, batched_jvp, batched_vjp, dependent_nodes, has_external
 from .forward import jvp as _jvp
 from .reverse import alias, as_outputs, grad, is_live, normalize_argnums
+
+if TYPE_CHECKING:
+    from ..core.graph import Node
 
 __all__ = ["JacobianInfo", "hessian", "jacobian"]
 
@@ -115,7 +118,7 @@ def _choose(requested: str, n_in: int, n_out: int) -> tuple[str, str]:
                    f"elements (one VJP per output element)")
 
 
-def _chunk(chunk_size: int | None, nodes: Sequence[Tensor], xs: Sequence[Tensor],
+def _chunk(chunk_size: int | None, nodes: Sequence[Node], xs: Sequence[Tensor],
            outs: Sequence[Tensor]) -> int:
     if chunk_size is not None:
         return max(1, int(chunk_size))
@@ -124,11 +127,12 @@ def _chunk(chunk_size: int | None, nodes: Sequence[Tensor], xs: Sequence[Tensor]
     return max(1, _BUDGET // max(per_item, 1))
 
 
-def _fast_rev(nodes, outs, xs, chunk) -> tuple[list[list[np.ndarray]], int]:
+def _fast_rev(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor],
+              chunk: int) -> tuple[list[list[np.ndarray]], int]:
     blocks = []
     passes = 0
     for o in outs:
-        row = [[] for _ in xs]
+        row: list[list[np.ndarray]] = [[] for _ in xs]
         if o.requires_grad:
             for start in range(0, o.data.size, chunk):
                 stop = min(start + chunk, o.data.size)
@@ -149,7 +153,8 @@ def _assemble_rows(parts: list[np.ndarray], o: Tensor, x: Tensor) -> np.ndarray:
     return np.ascontiguousarray(rows).reshape(o.shape + x.shape)
 
 
-def _fast_fwd(nodes, outs, xs, chunk) -> tuple[list[list[np.ndarray]], int]:
+def _fast_fwd(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor],
+              chunk: int) -> tuple[list[list[np.ndarray]], int]:
     cols: list[list[list[np.ndarray]]] = [[[] for _ in xs] for _ in outs]
     passes = 0
     for k, x in enumerate(xs):
@@ -178,7 +183,8 @@ def _fast_fwd(nodes, outs, xs, chunk) -> tuple[list[list[np.ndarray]], int]:
     return blocks, passes
 
 
-def _loop_rev(outs, xs, create_graph: bool) -> tuple[list[list[Any]], int]:
+def _loop_rev(outs: Sequence[Tensor], xs: Sequence[Tensor],
+              create_graph: bool) -> tuple[list[list[Any]], int]:
     from ..ops.shape import reshape, stack
 
     blocks = []
@@ -192,7 +198,8 @@ def _loop_rev(outs, xs, create_graph: bool) -> tuple[list[list[Any]], int]:
                 gs = _engine_backward([o], [e.reshape(o.shape)], retain_graph=True,
                                       create_graph=create_graph, inputs=xs)
                 passes += 1
-                for k, (x, g) in enumerate(zip(xs, gs, strict=True)):
+                # gs is a list: backward returns one when `inputs` is given
+                for k, (x, g) in enumerate(zip(xs, gs, strict=True)):  # type: ignore[arg-type]
                     if g is None:
                         g = Tensor._wrap(np.zeros(x.shape, dtype=x.data.dtype))
                     rows[k].append(g)
@@ -209,7 +216,9 @@ def _loop_rev(outs, xs, create_graph: bool) -> tuple[list[list[Any]], int]:
     return blocks, passes
 
 
-def _loop_fwd(f, args, kwargs, nums, outs, composable: bool) -> tuple[list[list[Any]], int]:
+def _loop_fwd(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
+              nums: Sequence[int], outs: Sequence[Tensor],
+              composable: bool) -> tuple[list[list[Any]], int]:
     from ..ops.shape import reshape, stack
 
     primals = [args[i] for i in nums]
@@ -237,6 +246,7 @@ def _loop_fwd(f, args, kwargs, nums, outs, composable: bool) -> tuple[list[list[
             for j, t in enumerate(tans):
                 cols[j][k].append(t)
     blocks = []
+    m: Any  # a Tensor (composable) or an array
     for j, o in enumerate(outs):
         row = []
         for k, shape in enumerate(shapes):
@@ -362,18 +372,19 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
                         blocks, passes = _loop_fwd(f, args, kwargs, nums, outs,
                                                    composable=False)
         info = JacobianInfo(mode, chosen, n_in, n_out, passes, batched, reason)
-        jac_fn.last_info = info
+        jac_fn.last_info = info  # type: ignore[attr-defined]  # a function attribute
         logger.info("%s", info)
         if report is True:
             print(info)
         elif callable(report):
             report(info)
         single_arg = isinstance(argnums, int | np.integer)
-        per_out = [row[0] if single_arg else tuple(row) for row in blocks]
+        # every branch above has filled blocks
+        per_out = [row[0] if single_arg else tuple(row) for row in blocks]  # type: ignore[union-attr]
         result = per_out[0] if single_out else tuple(per_out)
         return (result, info) if return_info else result
 
-    jac_fn.last_info = None
+    jac_fn.last_info = None  # type: ignore[attr-defined]
     return jac_fn
 
 

@@ -169,7 +169,8 @@ def _value_and_grad_call(f: Callable[..., Any], argnums: int | Sequence[int], ha
             grads = _engine_backward([out], create_graph=nested, inputs=xs)
         else:  # the output does not depend on anything differentiable
             grads = [None] * len(xs)
-    grads = [g if g is not None else zeros_for(x) for g, x in zip(grads, xs, strict=True)]
+    # a list: backward returns one when `inputs` is given
+    grads = [g if g is not None else zeros_for(x) for g, x in zip(grads, xs, strict=True)]  # type: ignore[arg-type]
     value = out if nested else out.detach()
     single = isinstance(argnums, int | np.integer)
     return value, (grads[0] if single else tuple(grads)), aux
@@ -328,14 +329,16 @@ def vjp(f: Callable[..., Any], *primals: Any,
                 for o, ua in zip(roots, aliases, strict=True):
                     term = _sum(o * ua)
                     total = term if total is None else total + term
-                grads = _engine_backward([total], retain_graph=True, create_graph=True,
+                # total is a Tensor: there is at least one root
+                grads = _engine_backward([total], retain_graph=True, create_graph=True,  # type: ignore[list-item]
                                          inputs=xs, constants=[a for a in aliases
                                                                if isinstance(a, Tensor)])
             else:
                 seeds = [u.data if isinstance(u, Tensor) else u for u in seeds]
                 grads = _engine_backward(roots, seeds, retain_graph=True, create_graph=create,
                                          inputs=xs)
-        return tuple(g if g is not None else zeros_for(x) for g, x in zip(grads, xs,
+        # a list, as in grad() above
+        return tuple(g if g is not None else zeros_for(x) for g, x in zip(grads, xs,  # type: ignore[arg-type]
                                                                               strict=True))
 
     shown: Any = outs[0] if single else tuple(outs)

@@ -41,6 +41,8 @@ class DistributedSampler:
     drop_last : bool
         Drop the tail that does not divide evenly instead of padding it.
 
+    Notes
+    -----
     ``set_epoch(e)`` chooses the epoch of the next iteration; without it, every iteration
     moves to the next epoch by itself (0, 1, 2, ...). Pass it to a
     :class:`~chainrule.data.DataLoader` as ``sampler=``.

@@ -102,6 +102,7 @@ def numpy_chain_fn():
             else:
                 t = saved.pop()
                 g = g * (1 - t * t)
+
     return fb
 
 
@@ -131,6 +132,7 @@ def chain_fns():
         def th() -> None:
             ct.grad = None
             _chain(xt, ct, torch.tanh).sum().backward()
+
         fns["torch"] = th
     except ImportError:
         pass
@@ -183,37 +185,57 @@ def first_call_ms(repeats: int = 7) -> float:
 def run(quick: bool) -> list[str]:
     min_time, rounds = (0.2, 3) if quick else (0.4, 7)
     lines = []
-    for name, sizes, batch in (("small_mlp", (50, 100, 10), 16),
-                               ("big_mlp", (784, 1024, 1024, 10), 256)):
-        steps = {"numpy": numpy_step_fn(sizes, batch), "eager": step_fn(sizes, batch, False),
-                 "compiled": step_fn(sizes, batch, True)}
+    for name, sizes, batch in (
+        ("small_mlp", (50, 100, 10), 16),
+        ("big_mlp", (784, 1024, 1024, 10), 256),
+    ):
+        steps = {
+            "numpy": numpy_step_fn(sizes, batch),
+            "eager": step_fn(sizes, batch, False),
+            "compiled": step_fn(sizes, batch, True),
+        }
         tstep = torch_step_fn(sizes, batch)
         if tstep is not None:
             steps["torch"] = tstep
         best = compare(steps, min_time, rounds if name == "small_mlp" else max(3, rounds // 2))
-        row = " | ".join(f"{best.get(k, float('nan')):,.0f}"
-                         for k in ("numpy", "eager", "compiled", "torch"))
-        lines.append(f"| {name} {'-'.join(map(str, sizes))} b{batch} | {row} | "
-                     f"{best['compiled'] / best['numpy']:.2f}x | "
-                     f"{best['compiled'] / best['eager']:.2f}x |")
+        row = " | ".join(
+            f"{best.get(k, float('nan')):,.0f}" for k in ("numpy", "eager", "compiled", "torch")
+        )
+        lines.append(
+            f"| {name} {'-'.join(map(str, sizes))} b{batch} | {row} | "
+            f"{best['compiled'] / best['numpy']:.2f}x | "
+            f"{best['compiled'] / best['eager']:.2f}x |"
+        )
         print(lines[-1], file=sys.stderr)
     fns = chain_fns()
     best = compare(fns, min_time, rounds)
     per_op = {k: 1e6 / v / N_OPS for k, v in best.items()}
-    chain = (f"| chain of {N_OPS} ops 4x4 (µs/op) | {per_op['numpy']:.2f} | "
-             f"{per_op['eager']:.2f} | {per_op['compiled']:.2f} | "
-             f"{per_op.get('torch', float('nan')):.2f} | "
-             f"{per_op['compiled'] / per_op['numpy']:.2f}x (time) | "
-             f"{per_op['compiled'] / per_op['eager']:.2f}x (time) |")
-    header = ["| case | NumPy by hand | eager | compiled | PyTorch | compiled / NumPy | "
-              "compiled / eager |", "|---|---:|---:|---:|---:|---:|---:|"]
-    out = ["### chainrule.compile (steps/s unless stated; ratios of speed, or of time per op)",
-           ""] + header + lines + [chain]
+    chain = (
+        f"| chain of {N_OPS} ops 4x4 (µs/op) | {per_op['numpy']:.2f} | "
+        f"{per_op['eager']:.2f} | {per_op['compiled']:.2f} | "
+        f"{per_op.get('torch', float('nan')):.2f} | "
+        f"{per_op['compiled'] / per_op['numpy']:.2f}x (time) | "
+        f"{per_op['compiled'] / per_op['eager']:.2f}x (time) |"
+    )
+    header = [
+        "| case | NumPy by hand | eager | compiled | PyTorch | compiled / NumPy | "
+        "compiled / eager |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    out = (
+        ["### chainrule.compile (steps/s unless stated; ratios of speed, or of time per op)", ""]
+        + header
+        + lines
+        + [chain]
+    )
     mem = {k: peak_memory(k) for k in ("eager", "compiled", "trace replay")}
-    out += ["", "Peak memory above setup, one forward + backward, 20 layers x 1024, batch 512 "
-            "(float32): " + ", ".join(f"{k} {v:.0f} MiB" for k, v in mem.items()) + ".",
-            f"First call (trace + gradient program + passes + code) of the small-MLP loss: "
-            f"{first_call_ms():.1f} ms (median of 7)."]
+    out += [
+        "",
+        "Peak memory above setup, one forward + backward, 20 layers x 1024, batch 512 "
+        "(float32): " + ", ".join(f"{k} {v:.0f} MiB" for k, v in mem.items()) + ".",
+        f"First call (trace + gradient program + passes + code) of the small-MLP loss: "
+        f"{first_call_ms():.1f} ms (median of 7).",
+    ]
     return out
 
 

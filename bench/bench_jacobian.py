@@ -66,6 +66,7 @@ def run(repeats: int = 9) -> list[dict[str, object]]:
     try:
         import torch
         from torch.func import jacfwd, jacrev
+
         torch.set_num_threads(1)
     except ImportError:  # chainrule-only table
         torch = None
@@ -115,12 +116,16 @@ def table(rows: list[dict[str, object]]) -> str:
     lines = [head, sep]
     for r in rows:
         best_own = min(r["fwd"], r["rev"])
-        line = (f"| {r['n_in']} -> {r['n_out']} | {r['fwd']:.3f} | {r['rev']:.3f} | "
-                f"{r['auto']:.3f} ({r['auto_chose']}) |")
+        line = (
+            f"| {r['n_in']} -> {r['n_out']} | {r['fwd']:.3f} | {r['rev']:.3f} | "
+            f"{r['auto']:.3f} ({r['auto_chose']}) |"
+        )
         if has_torch:
             best_torch = min(r["torch_fwd"], r["torch_rev"])
-            line += (f" {r['torch_fwd']:.3f} | {r['torch_rev']:.3f} | "
-                     f"{r['auto'] / best_own:.2f} | {best_own / best_torch:.2f} |")
+            line += (
+                f" {r['torch_fwd']:.3f} | {r['torch_rev']:.3f} | "
+                f"{r['auto'] / best_own:.2f} | {best_own / best_torch:.2f} |"
+            )
         lines.append(line)
     return "\n".join(lines)
 
@@ -131,12 +136,17 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--repeats", type=int, default=9, help="timed samples per cell")
     args = parser.parse_args([] if argv is None else argv)
     rows = run(args.repeats)
-    return "\n".join([
-        "### Full Jacobian of tanh(W x) (float64, median ms per Jacobian, one thread)", "",
-        table(rows), "",
-        "auto / best own: chainrule's automatic choice vs the better of its two modes "
-        "(target <= 1.10); best own / best torch: chainrule's better mode vs torch.func's "
-        "better one (target <= 2)."])
+    return "\n".join(
+        [
+            "### Full Jacobian of tanh(W x) (float64, median ms per Jacobian, one thread)",
+            "",
+            table(rows),
+            "",
+            "auto / best own: chainrule's automatic choice vs the better of its two modes "
+            "(target <= 1.10); best own / best torch: chainrule's better mode vs torch.func's "
+            "better one (target <= 2).",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, Callab
     """name -> (chainrule, PyTorch, NumPy-by-hand) gradient functions, returning arrays."""
     import torch
 
-    a = n ** 0.5 * np.eye(n) + rng.normal(size=(n, n))
+    a = n**0.5 * np.eye(n) + rng.normal(size=(n, n))
     b = rng.normal(size=n)
     bm = rng.normal(size=(n, n))
     w = rng.normal(size=n)
@@ -83,6 +83,7 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, Callab
             at, bt = cr.Tensor(a, requires_grad=True), cr.Tensor(rhs, requires_grad=True)
             (cr.linalg.solve(at, bt) * weight).sum().backward()
             return [at.grad.data, bt.grad.data]
+
         return run
 
     def th_solve(rhs: np.ndarray, weight: torch.Tensor) -> Callable[[], list[np.ndarray]]:
@@ -91,6 +92,7 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, Callab
             bt = torch.from_numpy(rhs).requires_grad_()
             (torch.linalg.solve(at, bt) * weight).sum().backward()
             return [at.grad.numpy(), bt.grad.numpy()]
+
         return run
 
     def cr_eigh() -> list[np.ndarray]:
@@ -107,11 +109,12 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, Callab
         return [(g + g.T) / 2]
 
     def np_solve(rhs: np.ndarray, weight: np.ndarray) -> Callable[[], list[np.ndarray]]:
-        def run() -> list[np.ndarray]:     # the same gradient by hand: the NumPy floor
+        def run() -> list[np.ndarray]:  # the same gradient by hand: the NumPy floor
             x = np.linalg.solve(a, rhs)
             gb = np.linalg.solve(a.T, np.broadcast_to(weight, x.shape))
             ga = -np.multiply.outer(gb, x) if x.ndim == 1 else -gb @ x.T
             return [ga, gb]
+
         return run
 
     def np_eigh() -> list[np.ndarray]:
@@ -140,22 +143,28 @@ def run(n: int = 256, repeats: int = 15) -> list[dict[str, object]]:
         for other, label in ((theirs, "PyTorch"), (floor, "NumPy by hand")):
             for g1, g2 in zip(mine(), other(), strict=True):
                 if not np.allclose(g1, g2, rtol=1e-6, atol=1e-8 * np.abs(g2).max()):
-                    raise AssertionError(f"{name}: chainrule and {label} gradients differ "
-                                         f"(max {np.abs(g1 - g2).max():.3g})")
+                    raise AssertionError(
+                        f"{name}: chainrule and {label} gradients differ "
+                        f"(max {np.abs(g1 - g2).max():.3g})"
+                    )
         times = _time_all({"chainrule": mine, "torch": theirs, "numpy": floor}, repeats)
         rows.append({"case": name, **times})
     return rows
 
 
 def table(rows: list[dict[str, object]], n: int) -> str:
-    lines = [f"| case ({n}x{n} float64) | chainrule (ms) | PyTorch (ms) | NumPy by hand (ms) "
-             f"| chainrule / PyTorch | chainrule / NumPy |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| case ({n}x{n} float64) | chainrule (ms) | PyTorch (ms) | NumPy by hand (ms) "
+        f"| chainrule / PyTorch | chainrule / NumPy |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         ratio = r["chainrule"] / r["torch"]
-        lines.append(f"| {r['case']} | {r['chainrule']:.2f} | {r['torch']:.2f} | "
-                     f"{r['numpy']:.2f} | {ratio:.2f}x{'' if ratio <= TARGET else ' (over)'} | "
-                     f"{r['chainrule'] / r['numpy']:.2f}x |")
+        lines.append(
+            f"| {r['case']} | {r['chainrule']:.2f} | {r['torch']:.2f} | "
+            f"{r['numpy']:.2f} | {ratio:.2f}x{'' if ratio <= TARGET else ' (over)'} | "
+            f"{r['chainrule'] / r['numpy']:.2f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -172,12 +181,18 @@ def main(argv: list[str] | None = None) -> str:
     rows = run(args.n, args.repeats)
     import torch
 
-    return "\n".join([
-        "### Gradients through linalg.solve and linalg.eigh (forward + backward, best of "
-        f"{args.repeats} interleaved rounds, ms, one thread)", "", table(rows, args.n), "",
-        f"NumPy {np.__version__}, torch {torch.__version__}; target: chainrule / PyTorch "
-        f"<= {TARGET}. NumPy by hand: the same gradient written out with np.linalg (the "
-        f"floor for a library built on NumPy's LAPACK and BLAS)."])
+    return "\n".join(
+        [
+            "### Gradients through linalg.solve and linalg.eigh (forward + backward, best of "
+            f"{args.repeats} interleaved rounds, ms, one thread)",
+            "",
+            table(rows, args.n),
+            "",
+            f"NumPy {np.__version__}, torch {torch.__version__}; target: chainrule / PyTorch "
+            f"<= {TARGET}. NumPy by hand: the same gradient written out with np.linalg (the "
+            f"floor for a library built on NumPy's LAPACK and BLAS).",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ def _data(sizes: tuple[int, ...], batch: int, seed: int = 0):
 def numpy_step_fn(sizes: tuple[int, ...], batch: int) -> Callable[[], None]:
     """Hand-written forward + backward + SGD in NumPy (weights (in, out), no autodiff)."""
     rng = np.random.default_rng(1)
-    Ws = [(rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
-          for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    Ws = [
+        (rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
     bs = [np.zeros(b, dtype=np.float32) for b in sizes[1:]]
     X, y = _data(sizes, batch)
     rows = np.arange(batch)
@@ -146,8 +148,7 @@ def _time_steps(step: Callable[[], None], n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def compare(steps: dict[str, Callable[[], None]], min_time: float,
-            rounds: int) -> dict[str, float]:
+def compare(steps: dict[str, Callable[[], None]], min_time: float, rounds: int) -> dict[str, float]:
     """Steps per second of each contender: best of ``rounds`` interleaved timings.
 
     Interleaving (A, B, C, A, B, C, ...) and keeping each one's best run makes the
@@ -156,7 +157,7 @@ def compare(steps: dict[str, Callable[[], None]], min_time: float,
     counts = {}
     for name, step in steps.items():
         for _ in range(3):
-            step()                               # warm up caches and allocators
+            step()  # warm up caches and allocators
         t0 = time.perf_counter()
         step()
         counts[name] = max(3, int(min_time / max(time.perf_counter() - t0, 1e-7)))
@@ -189,8 +190,7 @@ def run(quick: bool = False, threads: int | None = None) -> tuple[list[dict], in
 
             threadpool_limits(threads, user_api="blas")
         except ImportError:  # pragma: no cover
-            print("threadpoolctl is not installed: --threads ignored for NumPy",
-                  file=sys.stderr)
+            print("threadpoolctl is not installed: --threads ignored for NumPy", file=sys.stderr)
     threads = blas_threads()
     try:
         import torch
@@ -202,17 +202,18 @@ def run(quick: bool = False, threads: int | None = None) -> tuple[list[dict], in
     rows = []
     for name, sizes, batch in CASES:
         row = {"case": name, "sizes": "-".join(map(str, sizes)), "batch": batch}
-        steps = {"numpy": numpy_step_fn(sizes, batch),
-                 "chainrule": chainrule_step_fn(sizes, batch)}
+        steps = {"numpy": numpy_step_fn(sizes, batch), "chainrule": chainrule_step_fn(sizes, batch)}
         tstep = torch_step_fn(sizes, batch)
         if tstep is not None:
             steps["torch"] = tstep
         row.update(compare(steps, min_time, rounds))
         row.setdefault("torch", float("nan"))
         rows.append(row)
-        print(f"  {name} {row['sizes']} batch {batch}: numpy {row['numpy']:.0f}, "
-              f"chainrule {row['chainrule']:.0f}, torch {row['torch']:.0f} steps/s",
-              file=sys.stderr)
+        print(
+            f"  {name} {row['sizes']} batch {batch}: numpy {row['numpy']:.0f}, "
+            f"chainrule {row['chainrule']:.0f}, torch {row['torch']:.0f} steps/s",
+            file=sys.stderr,
+        )
     return rows, threads
 
 
@@ -226,7 +227,8 @@ def table(rows: list[dict], threads: int) -> str:
         lines.append(
             f"| {r['case']} | {r['sizes']} | {r['batch']} | {r['numpy']:,.0f} | "
             f"{r['chainrule']:,.0f} | {r['torch']:,.0f} | "
-            f"{r['numpy'] / r['chainrule']:.2f}x | {r['chainrule'] / r['torch']:.2f}x |")
+            f"{r['numpy'] / r['chainrule']:.2f}x | {r['chainrule'] / r['torch']:.2f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -240,9 +242,11 @@ def environment(threads: int) -> str:
     load = ""
     if hasattr(os, "getloadavg"):
         load = f"; load average at the end {os.getloadavg()[0]:.2f}"
-    return (f"float32, SGD lr={LR}; Python {platform.python_version()}, NumPy "
-            f"{np.__version__}, {tv}; BLAS threads {threads}; {os.cpu_count()} CPUs "
-            f"({platform.machine()}){load}.")
+    return (
+        f"float32, SGD lr={LR}; Python {platform.python_version()}, NumPy "
+        f"{np.__version__}, {tv}; BLAS threads {threads}; {os.cpu_count()} CPUs "
+        f"({platform.machine()}){load}."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,8 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="shorter timings")
     ap.add_argument("--profile", action="store_true", help="cProfile the small-MLP step")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/mlp.md")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="BLAS threads for NumPy (and PyTorch); default: NumPy's current")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS threads for NumPy (and PyTorch); default: NumPy's current",
+    )
     args = ap.parse_args(argv)
     rows, threads = run(args.quick, args.threads)
     md = table(rows, threads)
@@ -270,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             "All contenders are timed in interleaved rounds and keep their best round, so "
             "background load affects them alike; on a busy machine prefer `--threads 1` "
             "(multi-threaded BLAS and PyTorch's thread pool degrade badly when the cores "
-            "are shared).\n")
+            "are shared).\n"
+        )
         out = HERE / "results" / "mlp.md"  # bench/results/ is git-ignored
         out.parent.mkdir(exist_ok=True)
         out.write_text(text, encoding="utf-8")

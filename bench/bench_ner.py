@@ -83,8 +83,9 @@ def _torch_model(torch, cfg: TrainConfig, fx: FeatureExtractor):
     class Window(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embs = nn.ModuleDict({f: nn.Embedding(fx.table_size(f), dims[f], sparse=True)
-                                       for f in feats})
+            self.embs = nn.ModuleDict(
+                {f: nn.Embedding(fx.table_size(f), dims[f], sparse=True) for f in feats}
+            )
             in_dim = width * sum(dims[f] for f in feats)
             self.hidden = nn.Linear(in_dim, cfg.hidden)
             self.out = nn.Linear(cfg.hidden, n_tags)
@@ -130,9 +131,14 @@ def _torch_epoch(torch, cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int
     for _ in range(epochs):
         batches = epoch_batches(cfg, enc, rng)
         # Conversion to tensors is done before timing, as chainrule's batches are arrays.
-        tb = [({f: torch.from_numpy(w) for f, w in b.windows.items()},
-               torch.from_numpy(b.tags),
-               None if b.mask is None else torch.from_numpy(b.mask)) for b in batches]
+        tb = [
+            (
+                {f: torch.from_numpy(w) for f, w in b.windows.items()},
+                torch.from_numpy(b.tags),
+                None if b.mask is None else torch.from_numpy(b.mask),
+            )
+            for b in batches
+        ]
         t0 = time.perf_counter()
         for windows, tags, mask in tb:
             s = model.scores(windows)
@@ -143,8 +149,9 @@ def _torch_epoch(torch, cfg: TrainConfig, fx: FeatureExtractor, enc, epochs: int
                 index = torch.full(mask.shape, n, dtype=torch.long)
                 index[mask] = torch.arange(n)
                 padded = torch.cat([s, s.new_zeros(1, s.shape[1])])[index]
-                loss = _torch_crf_nll(torch, padded, tags, mask, model.start, model.trans,
-                                      model.end)
+                loss = _torch_crf_nll(
+                    torch, padded, tags, mask, model.start, model.trans, model.end
+                )
             for o in opts:
                 o.zero_grad()
             loss.backward()
@@ -181,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                     torch.set_num_threads(n)
                     t_pt = _torch_epoch(torch, cfg, fx, enc, args.epochs)
                 rows.append((decoder, n, enc.n_tokens, t_cr, t_pt))
-                print(f"{decoder:8s} threads={n}: chainrule {t_cr:6.2f} s/epoch"
-                      + (f", PyTorch {t_pt:6.2f} s/epoch" if t_pt else ""), flush=True)
+                print(
+                    f"{decoder:8s} threads={n}: chainrule {t_cr:6.2f} s/epoch"
+                    + (f", PyTorch {t_pt:6.2f} s/epoch" if t_pt else ""),
+                    flush=True,
+                )
                 if n == args.threads[0]:
                     enc_dev = fx.encode(dev_s)
                     model.eval()
@@ -203,14 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{t_pt / t_cr:.2f}" if t_pt else "n/a"
         pt = f"{t_pt:.2f}" if t_pt else "n/a"
         table.append(f"| {decoder} | {n} | {tok} | {t_cr:.2f} | {pt} | {ratio} |")
-    table += ["", "| decoder | threads | decode tokens/s (encoded dev) | raw-text tag tokens/s |",
-              "|---|---:|---:|---:|"]
+    table += [
+        "",
+        "| decoder | threads | decode tokens/s (encoded dev) | raw-text tag tokens/s |",
+        "|---|---:|---:|---:|",
+    ]
     for decoder, n, dec, raw in throughput:
         table.append(f"| {decoder} | {n} | {dec:,.0f} | {raw:,.0f} |")
-    env = (f"numpy {np.__version__}, "
-           + (f"torch {torch.__version__}, " if torch is not None else "")
-           + f"chainrule {cr.__version__}, Python {platform.python_version()}, "
-           f"{os.cpu_count()} CPUs ({platform.machine()}); data: {source}")
+    env = (
+        f"numpy {np.__version__}, "
+        + (f"torch {torch.__version__}, " if torch is not None else "")
+        + f"chainrule {cr.__version__}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs ({platform.machine()}); data: {source}"
+    )
     text = "\n".join(table)
     print(text)
     print(env)

@@ -60,8 +60,9 @@ def _fns(prim: type, rng: np.random.Generator) -> tuple:
 
 def measure(rounds: int = 15) -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(0)
-    names = sorted(n for n, p in REGISTRY.items()
-                   if p.kind in ("unary", "binary") and p.differentiable)
+    names = sorted(
+        n for n, p in REGISTRY.items() if p.kind in ("unary", "binary") and p.differentiable
+    )
     fns = {n: _fns(REGISTRY[n], rng) for n in names}
     best = {n: [float("inf"), float("inf")] for n in names}
     for _ in range(rounds):
@@ -76,9 +77,12 @@ def measure(rounds: int = 15) -> dict[str, tuple[float, float]]:
 def main() -> str:
     res = measure(5 if "--quick" in sys.argv else 15)
     ft, bt = res["tanh"]
-    lines = ["### Per-call cost of the elementwise primitives (4x4 float32, µs per call)", "",
-             "| op | forward | forward + backward | fwd / tanh | fwd+bwd / tanh |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "### Per-call cost of the elementwise primitives (4x4 float32, µs per call)",
+        "",
+        "| op | forward | forward + backward | fwd / tanh | fwd+bwd / tanh |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for n, (f, b) in sorted(res.items(), key=lambda kv: kv[1][1]):
         lines.append(f"| {n} | {f:.2f} | {b:.2f} | {f / ft:.2f}x | {b / bt:.2f}x |")
     text = "\n".join(lines)

@@ -69,9 +69,11 @@ def measure(rounds: int = 60, inner: int = 20) -> dict[str, dict[str, float]]:
         x.grad = None
         _chain(x, c, cr.tanh).sum().backward()
 
-    fns = {("numpy (no autodiff)", "forward"): lambda: _chain(xv, cv, np.tanh),
-           ("chainrule", "forward"): lambda: _chain(x, c, cr.tanh),
-           ("chainrule", "forward+backward"): cr_fb}
+    fns = {
+        ("numpy (no autodiff)", "forward"): lambda: _chain(xv, cv, np.tanh),
+        ("chainrule", "forward"): lambda: _chain(x, c, cr.tanh),
+        ("chainrule", "forward+backward"): cr_fb,
+    }
     try:
         import torch
     except ImportError:
@@ -98,17 +100,27 @@ def measure(rounds: int = 60, inner: int = 20) -> dict[str, dict[str, float]]:
 
 def main() -> str:
     res = measure()
-    lines = ["### Per-op overhead (chain of 100 elementwise ops on 4x4 float32, µs per op)",
-             "", "| library | forward | forward + backward |", "|---|---:|---:|"]
+    lines = [
+        "### Per-op overhead (chain of 100 elementwise ops on 4x4 float32, µs per op)",
+        "",
+        "| library | forward | forward + backward |",
+        "|---|---:|---:|",
+    ]
     for lib, r in res.items():
-        fb = "—" if r["forward+backward"] != r["forward+backward"] else \
-            f"{r['forward+backward']:.2f}"
+        fb = (
+            "—"
+            if r["forward+backward"] != r["forward+backward"]
+            else f"{r['forward+backward']:.2f}"
+        )
         lines.append(f"| {lib} | {r['forward']:.2f} | {fb} |")
     torch_fb = [r["forward+backward"] for lib, r in res.items() if lib.startswith("torch")]
     if torch_fb:
         ratio = res["chainrule"]["forward+backward"] / torch_fb[0]
-        lines += ["", f"chainrule forward + backward per op / PyTorch's: **{ratio:.2f}x** "
-                      f"(best of interleaved rounds)"]
+        lines += [
+            "",
+            f"chainrule forward + backward per op / PyTorch's: **{ratio:.2f}x** "
+            f"(best of interleaved rounds)",
+        ]
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def available() -> list[str]:
-    return sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
+    return sorted(p.stem[len("bench_") :] for p in HERE.glob("bench_*.py"))
 
 
 def run(name: str) -> str | None:
@@ -45,9 +45,11 @@ def main(argv: list[str]) -> int:
     names = argv or available()
     import numpy as np
 
-    print(f"<!-- {platform.platform()}, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}, {os.cpu_count()} CPUs, "
-          f"OMP/OPENBLAS threads={os.environ['OPENBLAS_NUM_THREADS']} -->")
+    print(
+        f"<!-- {platform.platform()}, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, {os.cpu_count()} CPUs, "
+        f"OMP/OPENBLAS threads={os.environ['OPENBLAS_NUM_THREADS']} -->"
+    )
     for name in names:
         t0 = time.perf_counter()
         out = run(name)

@@ -40,9 +40,9 @@ log = logging.getLogger("mkdocs.hooks.chainrule")
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_README = REPO / "bench" / "README.md"
-COMPILER_PACKAGES = ("jit", "compile")      # first one present wins
+COMPILER_PACKAGES = ("jit", "compile")  # first one present wins
 
-if importlib.util.find_spec("chainrule") is None:   # building from a checkout, not installed
+if importlib.util.find_spec("chainrule") is None:  # building from a checkout, not installed
     sys.path.insert(0, str(REPO / "src"))
 
 OPTIONAL_PAGES = frozenset({"linalg.md"})
@@ -60,8 +60,11 @@ def _drop_missing(nav, docs_dir: Path):
         target = next(iter(entry.values())) if isinstance(entry, dict) else entry
         if isinstance(target, list):
             entry = {next(iter(entry)): _drop_missing(target, docs_dir)}
-        elif isinstance(target, str) and target in OPTIONAL_PAGES \
-                and not (docs_dir / target).exists():
+        elif (
+            isinstance(target, str)
+            and target in OPTIONAL_PAGES
+            and not (docs_dir / target).exists()
+        ):
             log.info("nav: %s is not written yet; left out of this build", target)
             continue
         kept.append(entry)
@@ -105,8 +108,10 @@ def on_config(config):
 
 def bench_page_markdown(text: str) -> str:
     """``bench/README.md``'s text as the site's benchmarks page."""
-    note = ("!!! note\n    This page is `bench/README.md`, included as it stands; "
-            "`python bench/run.py` measures it again.\n\n")
+    note = (
+        "!!! note\n    This page is `bench/README.md`, included as it stands; "
+        "`python bench/run.py` measures it again.\n\n"
+    )
     text = _BACK_INTO_DOCS.sub("](", text)
     title, _, rest = text.partition("\n")
     return f"{title}\n\n{note}{rest.lstrip()}" if title.startswith("# ") else note + text
@@ -116,10 +121,14 @@ def compiler_page_markdown(src: Path = REPO / "src" / "chainrule") -> str:
     """The API page of the tracing compiler, for the package name the tree has."""
     for name in COMPILER_PACKAGES:
         if (src / name / "__init__.py").exists():
-            return (f"# `chainrule.{name}`\n\nGuide: [Tracing and compiling](../compile.md).\n\n"
-                    f"::: chainrule.{name}\n    options:\n      show_root_heading: false\n")
-    return ("# The compiler\n\nThe tracing compiler is being rewritten; see "
-            "[Tracing and compiling](../compile.md).\n")
+            return (
+                f"# `chainrule.{name}`\n\nGuide: [Tracing and compiling](../compile.md).\n\n"
+                f"::: chainrule.{name}\n    options:\n      show_root_heading: false\n"
+            )
+    return (
+        "# The compiler\n\nThe tracing compiler is being rewritten; see "
+        "[Tracing and compiling](../compile.md).\n"
+    )
 
 
 def shadowed_members(package: str) -> list[str]:
@@ -145,7 +154,7 @@ _DIRECTIVE = re.compile(r"^::: (chainrule(?:\.\w+)*)\s*$", re.M)
 
 
 def on_page_markdown(markdown, page, config, files):
-    if "/" not in page.file.src_uri:             # a guide at the top of docs/
+    if "/" not in page.file.src_uri:  # a guide at the top of docs/
         return _TO_BENCH_README.sub("](benchmarks.md", markdown)
     if not page.file.src_uri.startswith("api/"):
         return markdown
@@ -170,8 +179,11 @@ def on_page_content(html, page, config, files):
 
 
 def on_files(files, config):
-    files.append(File.generated(config, "benchmarks.md",
-                                content=bench_page_markdown(BENCH_README.read_text("utf-8"))))
+    files.append(
+        File.generated(
+            config, "benchmarks.md", content=bench_page_markdown(BENCH_README.read_text("utf-8"))
+        )
+    )
     files.append(File.generated(config, "api/compiler.md", content=compiler_page_markdown()))
     return files
 

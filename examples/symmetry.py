@@ -24,23 +24,32 @@ def make_data(rng: np.random.Generator, n: int = 32) -> tuple[np.ndarray, np.nda
     return x, y
 
 
-def init_params(hidden: int, init: str, rng: np.random.Generator,
-                value: float = 0.3) -> dict[str, cr.Tensor]:
+def init_params(
+    hidden: int, init: str, rng: np.random.Generator, value: float = 0.3
+) -> dict[str, cr.Tensor]:
     """``"constant"``: every weight and bias equal to ``value``; ``"random"``: N(0, 1/fan_in)."""
     if init == "constant":
-        arrays = {"W1": np.full((hidden, 2), value), "b1": np.full(hidden, value),
-                  "w2": np.full(hidden, value), "b2": np.array(value)}
+        arrays = {
+            "W1": np.full((hidden, 2), value),
+            "b1": np.full(hidden, value),
+            "w2": np.full(hidden, value),
+            "b2": np.array(value),
+        }
     elif init == "random":
-        arrays = {"W1": rng.normal(0, 1 / np.sqrt(2), (hidden, 2)), "b1": np.zeros(hidden),
-                  "w2": rng.normal(0, 1 / np.sqrt(hidden), hidden), "b2": np.array(0.0)}
+        arrays = {
+            "W1": rng.normal(0, 1 / np.sqrt(2), (hidden, 2)),
+            "b1": np.zeros(hidden),
+            "w2": rng.normal(0, 1 / np.sqrt(hidden), hidden),
+            "b2": np.array(0.0),
+        }
     else:
         raise ValueError(f"init must be 'constant' or 'random', got {init!r}")
     return {k: cr.Tensor(v, requires_grad=True, name=k) for k, v in arrays.items()}
 
 
 def loss_fn(p: dict[str, cr.Tensor], x: np.ndarray, y: np.ndarray) -> cr.Tensor:
-    h = cr.tanh(cr.matmul(x, p["W1"].T) + p["b1"])        # (n, hidden)
-    pred = cr.matmul(h, p["w2"]) + p["b2"]                # (n,)
+    h = cr.tanh(cr.matmul(x, p["W1"].T) + p["b1"])  # (n, hidden)
+    pred = cr.matmul(h, p["w2"]) + p["b2"]  # (n,)
     return ((pred - y) ** 2).mean()
 
 
@@ -56,8 +65,9 @@ def sgd_step(p: dict[str, cr.Tensor], x: np.ndarray, y: np.ndarray, lr: float) -
     return loss.item()
 
 
-def train(init: str, steps: int = 200, hidden: int = 8, lr: float = 0.1,
-          seed: int = 0) -> tuple[dict[str, cr.Tensor], list[float]]:
+def train(
+    init: str, steps: int = 200, hidden: int = 8, lr: float = 0.1, seed: int = 0
+) -> tuple[dict[str, cr.Tensor], list[float]]:
     """Train from ``init``; returns the parameters and the loss of every step."""
     rng = np.random.default_rng(seed)
     x, y = make_data(rng)
@@ -75,8 +85,10 @@ def hidden_unit_spread(p: dict[str, cr.Tensor]) -> float:
 def main() -> None:
     for init in ("constant", "random"):
         p, losses = train(init)
-        print(f"{init:>8} init: hidden units differ by at most {hidden_unit_spread(p):.3g}; "
-              f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+        print(
+            f"{init:>8} init: hidden units differ by at most {hidden_unit_spread(p):.3g}; "
+            f"loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,11 @@ def pytest_runtest_makereport(item, call):
     """With CHAINRULE_STRICT_SKIPS=1 (CI), a skipped test is reported as a failure."""
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CHAINRULE_STRICT_SKIPS") == "1" and report.skipped \
-            and not hasattr(report, "wasxfail"):
+    if (
+        os.environ.get("CHAINRULE_STRICT_SKIPS") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (CHAINRULE_STRICT_SKIPS=1): {reason}"

@@ -63,8 +63,9 @@ def test_license_is_an_spdx_expression_with_its_file():
     assert text.startswith("MIT License") and "Copyright (c) 2026 the chainrule authors" in text
     # SPDX strings need setuptools >= 77, and a License :: classifier beside one is an error.
     requires = meta["build-system"]["requires"]
-    assert any(re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77
-               for r in requires), requires
+    assert any(
+        re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77 for r in requires
+    ), requires
     assert not any(c.startswith("License ::") for c in project["classifiers"])
 
 
@@ -72,11 +73,17 @@ def test_classifiers_match_requires_python():
     project = _pyproject()["project"]
     classifiers = project["classifiers"]
     assert project["requires-python"] == ">=3.10"
-    versions = sorted(c.rsplit(" ", 1)[1] for c in classifiers
-                      if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+    versions = sorted(
+        c.rsplit(" ", 1)[1]
+        for c in classifiers
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
-    for c in ("Operating System :: OS Independent", "Typing :: Typed",
-              "Topic :: Scientific/Engineering :: Artificial Intelligence"):
+    for c in (
+        "Operating System :: OS Independent",
+        "Typing :: Typed",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ):
         assert c in classifiers
 
 
@@ -86,20 +93,24 @@ def test_py_typed_ships_in_the_wheel():
 
 
 def test_sdist_manifest_holds_tests_docs_examples_bench_and_no_data():
-    lines = [ln.split() for ln in (ROOT / "MANIFEST.in").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.split()
+        for ln in (ROOT / "MANIFEST.in").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     grafted = {words[1] for words in lines if words[0] == "graft"}
     assert {"tests", "docs", "examples", "bench"} <= grafted
     assert "LICENSE" in next(words for words in lines if words[0] == "include")
-    assert not any(".." in word for words in lines for word in words)   # never ../shared
+    assert not any(".." in word for words in lines for word in words)  # never ../shared
     pruned = {words[1] for words in lines if words[0] == "prune"}
     assert {"bench/results", "shared", "data", "runs"} <= pruned
 
 
 def test_extras_mean_what_they_say():
     extras = _pyproject()["project"]["optional-dependencies"]
-    names = {e: {re.split(r"[<>=\[; ]", r, maxsplit=1)[0] for r in reqs}
-             for e, reqs in extras.items()}
+    names = {
+        e: {re.split(r"[<>=\[; ]", r, maxsplit=1)[0] for r in reqs} for e, reqs in extras.items()
+    }
     assert {"tqdm", "matplotlib", "scikit-learn"} <= names["apps"]
     # rich is only used by chainrule.viz (Explanation.to_rich): its own extra, not `test`'s.
     assert names["viz"] == {"rich"}
@@ -107,9 +118,15 @@ def test_extras_mean_what_they_say():
     assert "chainrule[apps,viz]" in extras["test"]
     assert "chainrule[test]" in extras["dev"]
     # Every extra's non-self requirement is used somewhere in the source (no dead extras).
-    used = {"tqdm": "tqdm", "matplotlib": "matplotlib", "scikit-learn": "sklearn",
-            "threadpoolctl": "threadpoolctl", "rich": "rich"}
-    source = "\n".join(p.read_text(encoding="utf-8")
-                       for p in (ROOT / "src" / "chainrule").rglob("*.py"))
+    used = {
+        "tqdm": "tqdm",
+        "matplotlib": "matplotlib",
+        "scikit-learn": "sklearn",
+        "threadpoolctl": "threadpoolctl",
+        "rich": "rich",
+    }
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in (ROOT / "src" / "chainrule").rglob("*.py")
+    )
     for dist in names["apps"] | names["viz"]:
         assert re.search(rf"\b(import|from) {used[dist]}\b", source), dist

@@ -105,18 +105,48 @@ def _stack_nested(data):
     # Python numbers take the tensors' dtype where NumPy would (1.0 beside float32: float32)
     from .ops.shape import stack
 
-    return stack([d if isinstance(d, Tensor) else
-                  Tensor(np.asarray(d, dtype=np.result_type(dt, d))
-                         if isinstance(d, int | float | bool) else d)
-                  for d in items])
+    return stack(
+        [
+            d
+            if isinstance(d, Tensor)
+            else Tensor(
+                np.asarray(d, dtype=np.result_type(dt, d))
+                if isinstance(d, int | float | bool)
+                else d
+            )
+            for d in items
+        ]
+    )
 
 
 __all__ = [
-    "AnomalyError", "BackwardError", "ChainruleError", "GradientError", "InplaceError",
-    "CheckpointError", "NotFoundError", "NumpyFunctionError", "OpError", "Operation",
-    "Primitive", "RowSparse", "ShapeError", "Tensor", "TensorLike",
-    "as_tensor", "detect_anomaly", "enable_grad", "explain", "from_dlpack", "is_anomaly_enabled",
-    "is_grad_enabled", "load",
-    "no_grad", "record_source", "save", "set_grad_enabled", "tensor",
+    "AnomalyError",
+    "BackwardError",
+    "ChainruleError",
+    "GradientError",
+    "InplaceError",
+    "CheckpointError",
+    "NotFoundError",
+    "NumpyFunctionError",
+    "OpError",
+    "Operation",
+    "Primitive",
+    "RowSparse",
+    "ShapeError",
+    "Tensor",
+    "TensorLike",
+    "as_tensor",
+    "detect_anomaly",
+    "enable_grad",
+    "explain",
+    "from_dlpack",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "load",
+    "no_grad",
+    "record_source",
+    "save",
+    "set_grad_enabled",
+    "tensor",
     *_ops_all,
 ]

@@ -49,9 +49,28 @@ from .ops.shape import reshape, transpose
 if TYPE_CHECKING:
     from .core.typing import TensorLike
 
-__all__ = ["EighResult", "LinAlgError", "QRResult", "SVDResult", "SlogdetResult", "cholesky",
-           "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul", "norm", "pinv", "qr",
-           "slogdet", "solve", "svd", "svdvals", "trace"]
+__all__ = [
+    "EighResult",
+    "LinAlgError",
+    "QRResult",
+    "SVDResult",
+    "SlogdetResult",
+    "cholesky",
+    "det",
+    "diagonal",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "matmul",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "trace",
+]
 
 
 class SlogdetResult(NamedTuple):
@@ -88,8 +107,7 @@ def _data(a: Any) -> np.ndarray:
 
 
 def _differentiated(a: Any) -> bool:
-    return isinstance(a, Tensor) and bool((a.requires_grad and state().grad_enabled)
-                                          or a._tangents)
+    return isinstance(a, Tensor) and bool((a.requires_grad and state().grad_enabled) or a._tangents)
 
 
 def _constant(x: Any) -> Tensor:
@@ -154,8 +172,9 @@ def eigvalsh(a: TensorLike, UPLO: str = "L") -> Tensor:  # noqa: N803 - NumPy's 
     return eigh(a, UPLO).eigenvalues
 
 
-def svd(a: TensorLike, full_matrices: bool = True, compute_uv: bool = True,
-        hermitian: bool = False) -> SVDResult | Tensor:
+def svd(
+    a: TensorLike, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
+) -> SVDResult | Tensor:
     """Singular value decomposition (``np.linalg.svd``): ``a = U @ (S[..., None] * Vh)``.
 
     Gradients need the reduced factors: ``full_matrices=False`` (or a square ``a``).
@@ -183,7 +202,8 @@ def svd(a: TensorLike, full_matrices: bool = True, compute_uv: bool = True,
         if _differentiated(a):
             raise OpError(
                 f"svd: full_matrices=True on a {m}x{n} matrix adds singular vectors that "
-                f"are not unique, so they have no gradient; pass full_matrices=False")
+                f"are not unique, so they have no gradient; pass full_matrices=False"
+            )
         d = d.astype(np.float64) if d.dtype.kind not in "fc" else d
         u, s, vh = np.linalg.svd(d, full_matrices=True)
         return SVDResult(_constant(u), _constant(s), _constant(vh))
@@ -211,8 +231,10 @@ def qr(a: TensorLike, mode: str = "reduced") -> QRResult | Tensor:
         raise OpError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
     if mode == "complete" and d.ndim >= 2 and d.shape[-2] > d.shape[-1]:
         if _differentiated(a):
-            raise OpError("qr: mode='complete' on a tall matrix adds columns to Q that are "
-                          "not unique, so they have no gradient; use mode='reduced'")
+            raise OpError(
+                "qr: mode='complete' on a tall matrix adds columns to Q that are "
+                "not unique, so they have no gradient; use mode='reduced'"
+            )
         d = d.astype(np.float64) if d.dtype.kind not in "fc" else d
         q, r = np.linalg.qr(d, mode="complete")
         return QRResult(_constant(q), _constant(r))
@@ -250,7 +272,7 @@ def trace(x: TensorLike, offset: int = 0, dtype: Any = None) -> Tensor:
 # ---------------------------------------------------------------------- norm
 def _floating(x: Any) -> Any:
     if np.asarray(_data(x)).dtype.kind not in "fc":
-        return astype(x, np.float64)      # as np.linalg.norm: integers in float64
+        return astype(x, np.float64)  # as np.linalg.norm: integers in float64
     return x
 
 
@@ -263,7 +285,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...], keepdims: bool) -> Any
         return _max(_abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
         return _min(_abs(x), axis=axis, keepdims=keepdims)
-    if ord == 0:   # the number of non-zeros: piecewise constant, so a constant tensor
+    if ord == 0:  # the number of non-zeros: piecewise constant, so a constant tensor
         d = _data(x)
         return _constant(np.sum(d != 0, axis=axis, keepdims=keepdims).astype(d.dtype))
     if ord == 1:
@@ -279,17 +301,22 @@ def _matrix_norm(x: Any, ord: Any, row: int, col: int, keepdims: bool) -> Any:
     elif ord == "nuc" or ord in (2, -2):
         rest = [i for i in range(nd) if i not in (row, col)]
         s = svdvals(transpose(x, tuple(rest + [row, col])))
-        out = _sum(s, axis=-1) if ord == "nuc" else (
-            _max(s, axis=-1) if ord == 2 else _min(s, axis=-1))
-    elif ord in (1, -1):        # largest (smallest) column sum of |x|
+        out = (
+            _sum(s, axis=-1)
+            if ord == "nuc"
+            else (_max(s, axis=-1) if ord == 2 else _min(s, axis=-1))
+        )
+    elif ord in (1, -1):  # largest (smallest) column sum of |x|
         red = _max if ord == 1 else _min
         out = red(_sum(_abs(x), axis=row), axis=col - 1 if col > row else col)
-    elif ord in (np.inf, -np.inf):   # largest (smallest) row sum of |x|
+    elif ord in (np.inf, -np.inf):  # largest (smallest) row sum of |x|
         red = _max if ord == np.inf else _min
         out = red(_sum(_abs(x), axis=col), axis=row - 1 if row > col else row)
     else:
-        raise OpError(f"norm: invalid ord {ord!r} for a matrix norm; use None, 'fro', "
-                      f"'nuc', 1, -1, 2, -2, inf or -inf")
+        raise OpError(
+            f"norm: invalid ord {ord!r} for a matrix norm; use None, 'fro', "
+            f"'nuc', 1, -1, 2, -2, inf or -inf"
+        )
     if keepdims:
         shape = list(np.shape(x))
         shape[row] = shape[col] = 1
@@ -297,8 +324,12 @@ def _matrix_norm(x: Any, ord: Any, row: int, col: int, keepdims: bool) -> Any:
     return out
 
 
-def norm(x: TensorLike, ord: Any = None, axis: Any = None,  # noqa: A002 - NumPy's name
-         keepdims: bool = False) -> Tensor:
+def norm(
+    x: TensorLike,
+    ord: Any = None,
+    axis: Any = None,  # noqa: A002 - NumPy's name
+    keepdims: bool = False,
+) -> Tensor:
     """Vector or matrix norm (``np.linalg.norm``), with NumPy's ``ord``/``axis`` rules.
 
     Vector ords: None/2, 1, inf, -inf, 0 (a count: no gradient) and any other number p,
@@ -326,8 +357,10 @@ def norm(x: TensorLike, ord: Any = None, axis: Any = None,  # noqa: A002 - NumPy
         elif nd == 2:
             axis = (0, 1)
         else:
-            raise OpError(f"norm: ord={ord!r} with axis=None needs a 1-d or 2-d array, got "
-                          f"{nd} dimensions; pass axis")
+            raise OpError(
+                f"norm: ord={ord!r} with axis=None needs a 1-d or 2-d array, got "
+                f"{nd} dimensions; pass axis"
+            )
     elif isinstance(axis, int | np.integer):
         axis = (int(axis),)
     else:

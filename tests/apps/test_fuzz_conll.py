@@ -10,13 +10,36 @@ from hypothesis import strategies as st
 from chainrule.apps.ner.conll import ConllFormatError, read_conll, read_conll_text, write_conll
 from chainrule.core import ChainruleError
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # Text that looks like CoNLL often enough to get past the first line.
-_pieces = st.sampled_from(["EU", "B-ORG", "O", "I-PER", "-DOCSTART-", " ", "\t", "\n", "\r\n",
-                           "\n\n", "\ufeff", "\u00a0", "\u2028", "x", "é", "\x00", "  "])
+_pieces = st.sampled_from(
+    [
+        "EU",
+        "B-ORG",
+        "O",
+        "I-PER",
+        "-DOCSTART-",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\n\n",
+        "\ufeff",
+        "\u00a0",
+        "\u2028",
+        "x",
+        "é",
+        "\x00",
+        "  ",
+    ]
+)
 conll_like = st.lists(_pieces, max_size=60).map("".join)
 
 

@@ -12,9 +12,23 @@ from chainrule.apps.ner.conll import read_conll, write_conll
 from chainrule.apps.ner.data import toy_corpus
 from chainrule.cli.main import main
 
-SMALL = ["--hidden", "16", "--word-dim", "8", "--affix-dim", "4", "--shape-dim", "3",
-         "--batch-size", "16", "--lr", "0.01", "--quiet", "--features",
-         "word,caps,suffix3,shape"]
+SMALL = [
+    "--hidden",
+    "16",
+    "--word-dim",
+    "8",
+    "--affix-dim",
+    "4",
+    "--shape-dim",
+    "3",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.01",
+    "--quiet",
+    "--features",
+    "word,caps,suffix3,shape",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +46,36 @@ def files(tmp_path_factory):
 def model_dir(files):
     d, p = files
     out = d / "model"
-    code = main(["ner", "train", "--train", str(p["train"]), "--dev", str(p["dev"]),
-                 "--test", str(p["test"]), "--out", str(out), "--max-epochs", "2", *SMALL])
+    code = main(
+        [
+            "ner",
+            "train",
+            "--train",
+            str(p["train"]),
+            "--dev",
+            str(p["dev"]),
+            "--test",
+            str(p["test"]),
+            "--out",
+            str(out),
+            "--max-epochs",
+            "2",
+            *SMALL,
+        ]
+    )
     assert code == 0
     return out
 
 
 def test_train_writes_a_complete_model_folder(model_dir):
     names = sorted(p.name for p in model_dir.iterdir())
-    assert names == ["config.json", "learning_curve.png", "metrics.json", "model.ckpt",
-                     "vocab.json"]
+    assert names == [
+        "config.json",
+        "learning_curve.png",
+        "metrics.json",
+        "model.ckpt",
+        "vocab.json",
+    ]
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert len(metrics["history"]) == 2
     assert metrics["history"][0]["seconds"] > 0 and metrics["history"][0]["words_per_s"] > 0
@@ -58,16 +92,28 @@ def test_train_writes_a_complete_model_folder(model_dir):
 def test_eval_prints_a_conlleval_table(model_dir, files, capsys, tmp_path):
     _, p = files
     pred_file = tmp_path / "pred.txt"
-    assert main(["ner", "eval", "--model", str(model_dir), "--data", str(p["dev"]),
-                 "--output", str(pred_file)]) == 0
+    assert (
+        main(
+            [
+                "ner",
+                "eval",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(p["dev"]),
+                "--output",
+                str(pred_file),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("processed ")
     assert "FB1:" in out and "strict IOB2" in out
     # the written predictions are conlleval input: word gold pred
     rows = read_conll(pred_file)
     assert [s.words for s in rows] == [s.words for s in read_conll(p["dev"])]
-    assert main(["ner", "eval", "--model", str(model_dir), "--data", str(p["dev"]),
-                 "--json"]) == 0
+    assert main(["ner", "eval", "--model", str(model_dir), "--data", str(p["dev"]), "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)
     assert set(reports) == {"conlleval", "strict"}
 
@@ -92,7 +138,7 @@ def test_tag_raw_text_from_stdin_and_file(model_dir, capsys, monkeypatch, tmp_pa
         for line in from_stdin.splitlines():
             s, e, typ, surface = line.split("\t")
             assert typ in {"PER", "LOC", "ORG", "MISC"}
-            assert text[int(s):int(e)].split() == surface.split()
+            assert text[int(s) : int(e)].split() == surface.split()
 
 
 def test_broken_model_folder_is_a_clear_error(model_dir, tmp_path, capsys):
@@ -113,17 +159,39 @@ def test_broken_model_folder_is_a_clear_error(model_dir, tmp_path, capsys):
 def test_bad_input_files_are_clear_errors(files, tmp_path, capsys, monkeypatch):
     _, p = files
     monkeypatch.delenv("CHAINRULE_DATA", raising=False)
-    code = main(["ner", "train", "--train", str(tmp_path / "missing.txt"), "--dev",
-                 str(p["dev"]), "--out", str(tmp_path / "m"), "--quiet"])
+    code = main(
+        [
+            "ner",
+            "train",
+            "--train",
+            str(tmp_path / "missing.txt"),
+            "--dev",
+            str(p["dev"]),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+        ]
+    )
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_text("EU B-ORG\nrejects O extra\n")
-    code = main(["ner", "train", "--train", str(bad), "--dev", str(p["dev"]), "--out",
-                 str(tmp_path / "m"), "--quiet"])
+    code = main(
+        [
+            "ner",
+            "train",
+            "--train",
+            str(bad),
+            "--dev",
+            str(p["dev"]),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+        ]
+    )
     assert code == 1
     assert "line 2" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()   # nothing written for a failed run
+    assert not (tmp_path / "m").exists()  # nothing written for a failed run
 
 
 def test_data_defaults_come_from_chainrule_data(files, tmp_path, monkeypatch, capsys):

@@ -93,25 +93,37 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def extractor(corpus):
-    return FeatureExtractor.build(corpus, TrainConfig(features=("word", "caps", "suffix3"))
-                                  .feature_config())
+    return FeatureExtractor.build(
+        corpus, TrainConfig(features=("word", "caps", "suffix3")).feature_config()
+    )
 
 
 def _model(extractor, decoder, dtype, seed=0):
     constraints = extractor.tagset.transition_mask()
     feats = extractor.config.features
-    return WindowTagger({f: extractor.table_size(f) for f in feats},
-                        {f: 6 for f in feats}, extractor.config.window,
-                        len(extractor.tagset), hidden=12, dropout=0.3, decoder=decoder,
-                        constraints=constraints, rng=np.random.default_rng(seed), dtype=dtype)
+    return WindowTagger(
+        {f: extractor.table_size(f) for f in feats},
+        {f: 6 for f in feats},
+        extractor.config.window,
+        len(extractor.tagset),
+        hidden=12,
+        dropout=0.3,
+        decoder=decoder,
+        constraints=constraints,
+        rng=np.random.default_rng(seed),
+        dtype=dtype,
+    )
 
 
 def _train_steps(model, extractor, corpus, compiled, steps=6):
     """The training loop's step (loss, backward, clipping, Adam) on a few batches."""
     enc = extractor.encode(corpus)
     rng = np.random.default_rng(11)
-    batches = (FeatureExtractor.sentence_batches(enc, 7, rng) if model.decoder == "crf"
-               else FeatureExtractor.word_batches(enc, 32, rng))
+    batches = (
+        FeatureExtractor.sentence_batches(enc, 7, rng)
+        if model.decoder == "crf"
+        else FeatureExtractor.word_batches(enc, 32, rng)
+    )
     opt = optim.Adam(model.parameters(), lr=0.01)
     fn = model.compiled_loss() if compiled else None
     losses = []
@@ -138,8 +150,13 @@ def test_compiled_training_gives_the_eager_parameters(extractor, corpus, decoder
     assert traced.traces >= 1 and all(p.grad is None for p in compiled.parameters())
     # and the parameters did move: the comparison is not of two untouched models
     fresh = _model(extractor, decoder, dtype)
-    assert max(float(np.abs(p.data - f.data).max())
-               for p, f in zip(compiled.parameters(), fresh.parameters(), strict=True)) > 1e-3
+    assert (
+        max(
+            float(np.abs(p.data - f.data).max())
+            for p, f in zip(compiled.parameters(), fresh.parameters(), strict=True)
+        )
+        > 1e-3
+    )
 
 
 def test_dropout_masks_are_the_dropout_layers_masks(extractor, corpus):
@@ -151,8 +168,13 @@ def test_dropout_masks_are_the_dropout_layers_masks(extractor, corpus):
     model.drop.rng = np.random.default_rng(4)
     got = model.scores(enc.windows)
     rng = np.random.default_rng(4)
-    x = cr.concatenate([getattr(model, f"emb_{f}")(i).reshape(n, -1)
-                        for f, i in zip(model.features, ids, strict=True)], axis=1)
+    x = cr.concatenate(
+        [
+            getattr(model, f"emb_{f}")(i).reshape(n, -1)
+            for f, i in zip(model.features, ids, strict=True)
+        ],
+        axis=1,
+    )
     x = F.dropout(x, 0.3, rng=rng)
     x = F.dropout(cr.tanh(model.hidden(x)), 0.3, rng=rng)
     np.testing.assert_array_equal(got.data, model.out(x).data)
@@ -187,22 +209,31 @@ def test_padding_keeps_the_loss_and_bounds_the_shapes(extractor, corpus):
             np.testing.assert_allclose(_dense(p.grad), _dense(g), rtol=1e-10, atol=1e-14)
         model.zero_grad()
     assert fn.compiled.cache_info()["traces"] == len(shapes) < 12
-    assert [padded_length(t) for t in (1, 4, 5, 33, 65, 113, 129)] == [4, 4, 8, 48, 96, 128,
-                                                                     192]
+    assert [padded_length(t) for t in (1, 4, 5, 33, 65, 113, 129)] == [4, 4, 8, 48, 96, 128, 192]
 
 
 def test_train_with_compile_matches_eager_training(corpus):
     dev = toy_corpus(20, np.random.default_rng(6))
     results = []
     for compiled in (False, True):
-        cfg = TrainConfig(decoder="crf", features=("word", "caps"), hidden=16, word_dim=8,
-                          caps_dim=3, batch_size=8, lr=0.01, max_epochs=2, progress=False,
-                          compile=compiled)
+        cfg = TrainConfig(
+            decoder="crf",
+            features=("word", "caps"),
+            hidden=16,
+            word_dim=8,
+            caps_dim=3,
+            batch_size=8,
+            lr=0.01,
+            max_epochs=2,
+            progress=False,
+            compile=compiled,
+        )
         results.append(train(cfg, corpus, dev))
     eager, compiled = results
     assert [h["dev_f1"] for h in compiled.history] == [h["dev_f1"] for h in eager.history]
-    np.testing.assert_allclose([h["loss"] for h in compiled.history],
-                               [h["loss"] for h in eager.history], rtol=1e-5)
+    np.testing.assert_allclose(
+        [h["loss"] for h in compiled.history], [h["loss"] for h in eager.history], rtol=1e-5
+    )
     assert compiled.config.to_dict()["compile"] is True
 
 

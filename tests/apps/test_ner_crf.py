@@ -33,8 +33,9 @@ def _path_score(e, path, s, a, en):
 def _brute(e, length, s, a, en):
     """(log Z, best path, best score) of one sentence by enumerating all K**T paths."""
     k = e.shape[1]
-    scores = {p: _path_score(e[:length], p, s, a, en)
-              for p in itertools.product(range(k), repeat=length)}
+    scores = {
+        p: _path_score(e[:length], p, s, a, en) for p in itertools.product(range(k), repeat=length)
+    }
     vals = np.array(list(scores.values()))
     log_z = np.log(np.exp(vals - vals.max()).sum()) + vals.max()
     best = max(scores, key=scores.get)

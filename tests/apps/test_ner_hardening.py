@@ -30,8 +30,15 @@ def trained(tmp_path_factory):
     fx = FeatureExtractor.build(sents, FeatureConfig(FEATS, window=2, affix_min_freq=1))
     out = {}
     for decoder in ("softmax", "crf"):
-        cfg = TrainConfig(features=FEATS, hidden=12, word_dim=6, affix_dim=3, shape_dim=2,
-                          decoder=decoder, progress=False)
+        cfg = TrainConfig(
+            features=FEATS,
+            hidden=12,
+            word_dim=6,
+            affix_dim=3,
+            shape_dim=2,
+            decoder=decoder,
+            progress=False,
+        )
         model = build_model(cfg, fx, np.random.default_rng(0))
         folder = tmp_path_factory.mktemp(decoder) / "model"
         save_tagger(folder, model, fx, cfg.to_dict())
@@ -49,11 +56,22 @@ def _tampered(src, tmp_path, edit):
     return dst
 
 
-@pytest.mark.parametrize("key,value", [
-    ("hidden", "abc"), ("hidden", 1e6), ("hidden", -3), ("hidden", 10**6), ("hidden", True),
-    ("window", 10**9), ("n_tags", 0), ("dtype", "object"), ("dropout", 2.0),
-    ("decoder", "lstm"), ("constrained", "yes"),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("hidden", "abc"),
+        ("hidden", 1e6),
+        ("hidden", -3),
+        ("hidden", 10**6),
+        ("hidden", True),
+        ("window", 10**9),
+        ("n_tags", 0),
+        ("dtype", "object"),
+        ("dropout", 2.0),
+        ("decoder", "lstm"),
+        ("constrained", "yes"),
+    ],
+)
 def test_tampered_sizes_are_model_errors_before_allocating(trained, tmp_path, key, value):
     dst = _tampered(trained["crf"][2], tmp_path, lambda a: a.__setitem__(key, value))
     tracemalloc.start()
@@ -67,12 +85,15 @@ def test_tampered_sizes_are_model_errors_before_allocating(trained, tmp_path, ke
     assert peak < 20 * 2**20
 
 
-@pytest.mark.parametrize("edit", [
-    lambda a: a["dims"].__setitem__("word", 10**6),
-    lambda a: a["table_sizes"].__setitem__("caps", -1),
-    lambda a: a["dims"].__setitem__("caps", 7),     # plausible, but not what was trained
-    lambda a: a.pop("dims"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda a: a["dims"].__setitem__("word", 10**6),
+        lambda a: a["table_sizes"].__setitem__("caps", -1),
+        lambda a: a["dims"].__setitem__("caps", 7),  # plausible, but not what was trained
+        lambda a: a.pop("dims"),
+    ],
+)
 def test_sizes_are_checked_against_the_checkpoint(trained, tmp_path, edit):
     dst = _tampered(trained["softmax"][2], tmp_path, edit)
     with pytest.raises(ModelError):
@@ -93,14 +114,24 @@ def test_non_utf8_config_is_a_model_error(trained, tmp_path):
 def test_untampered_folder_still_loads(trained):
     model, fx, folder = trained["crf"]
     loaded, _, _ = load_tagger(folder)
-    for (k, a), (_, b) in zip(sorted(model.state_dict().items()),
-                              sorted(loaded.state_dict().items()), strict=True):
+    for (k, a), (_, b) in zip(
+        sorted(model.state_dict().items()), sorted(loaded.state_dict().items()), strict=True
+    ):
         np.testing.assert_array_equal(a, b, err_msg=k)
 
 
 # ------------------------------------------------------------------ exception family
-@pytest.mark.parametrize("cls", [ExpressionError, EvaluationError, TagSchemeError, FeatureError,
-                                 ConllFormatError, TaggingError])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ExpressionError,
+        EvaluationError,
+        TagSchemeError,
+        FeatureError,
+        ConllFormatError,
+        TaggingError,
+    ],
+)
 def test_library_errors_are_chainrule_and_value_errors(cls):
     assert issubclass(cls, ChainruleError) and issubclass(cls, ValueError)
 
@@ -127,12 +158,19 @@ def test_long_sentence_is_tagged_in_bounded_memory(trained, decoder):
     _, fx, _ = trained[decoder]
     # Default-like widths: the old code's memory grew with them (per token: windows, five
     # embeddings of 85 values, the hidden layer), the new code's does not.
-    cfg = TrainConfig(features=FEATS, hidden=100, word_dim=50, affix_dim=20, shape_dim=10,
-                      decoder=decoder, progress=False)
+    cfg = TrainConfig(
+        features=FEATS,
+        hidden=100,
+        word_dim=50,
+        affix_dim=20,
+        shape_dim=10,
+        decoder=decoder,
+        progress=False,
+    )
     model = build_model(cfg, fx, np.random.default_rng(0))
     words = "Peter visited Paris on Monday , Reuters said in Berlin".split()
     n = 8_000
-    text = " ".join(words[i % len(words)] for i in range(n))   # one sentence, no '.'
+    text = " ".join(words[i % len(words)] for i in range(n))  # one sentence, no '.'
     tracemalloc.start()
     try:
         tagged = tag_text(model, fx, text, max_tokens=1024)
@@ -166,11 +204,20 @@ def test_decode_batches_do_not_pad_short_sentences_to_a_long_one(trained):
 
 
 # ------------------------------------------------------------------ config validation
-@pytest.mark.parametrize("kw", [
-    dict(seed=-1), dict(word_dim=-5), dict(clip_norm=-1.0), dict(threads=-1),
-    dict(time_budget=-5.0), dict(hidden=2.5), dict(batch_size=True), dict(lr=float("nan")),
-    dict(window="2"),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(seed=-1),
+        dict(word_dim=-5),
+        dict(clip_norm=-1.0),
+        dict(threads=-1),
+        dict(time_budget=-5.0),
+        dict(hidden=2.5),
+        dict(batch_size=True),
+        dict(lr=float("nan")),
+        dict(window="2"),
+    ],
+)
 def test_train_config_rejects_bad_values(kw):
     with pytest.raises(TrainError):
         TrainConfig(**kw)

@@ -44,9 +44,19 @@ def extractor(corpus):
 
 
 def _small(**kw):
-    base = dict(features=FEATS, hidden=32, word_dim=16, affix_dim=8, shape_dim=4,
-                batch_size=32, lr=5e-3, max_epochs=4, patience=4, progress=False,
-                affix_min_freq=1)
+    base = dict(
+        features=FEATS,
+        hidden=32,
+        word_dim=16,
+        affix_dim=8,
+        shape_dim=4,
+        batch_size=32,
+        lr=5e-3,
+        max_epochs=4,
+        patience=4,
+        progress=False,
+        affix_min_freq=1,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -62,14 +72,21 @@ def test_word_shape_and_feature_config():
 
 
 def test_encode_windows_are_padded_at_sentence_edges(extractor):
-    sents = [Sentence(["Peter", "visited", "Paris"], ["B-PER", "O", "B-LOC"]),
-             Sentence(["Oslo"], ["B-LOC"])]
+    sents = [
+        Sentence(["Peter", "visited", "Paris"], ["B-PER", "O", "B-LOC"]),
+        Sentence(["Oslo"], ["B-LOC"]),
+    ]
     enc = extractor.encode(sents)
     w = enc.windows["word"]
     assert w.shape == (4, 5)
     vocab = extractor.vocabs["word"]
-    assert w[0].tolist() == [PAD_ID, PAD_ID, vocab.index("peter"), vocab.index("visited"),
-                             vocab.index("paris")]
+    assert w[0].tolist() == [
+        PAD_ID,
+        PAD_ID,
+        vocab.index("peter"),
+        vocab.index("visited"),
+        vocab.index("paris"),
+    ]
     assert w[3].tolist() == [PAD_ID, PAD_ID, vocab.index("oslo"), PAD_ID, PAD_ID]
     assert enc.windows["caps"][3].tolist() == [CAP_PAD, CAP_PAD, 2, CAP_PAD, CAP_PAD]
     assert enc.offsets.tolist() == [0, 3, 4]
@@ -82,8 +99,9 @@ def test_encode_windows_are_padded_at_sentence_edges(extractor):
 
 def test_batches_cover_every_token_once(extractor, corpus, rng):
     enc = extractor.encode(corpus[0])
-    seen = np.concatenate([b.windows["word"][:, 2] for b in
-                           FeatureExtractor.word_batches(enc, 50, rng)])
+    seen = np.concatenate(
+        [b.windows["word"][:, 2] for b in FeatureExtractor.word_batches(enc, 50, rng)]
+    )
     assert sorted(seen.tolist()) == sorted(enc.windows["word"][:, 2].tolist())
     total = 0
     for b in FeatureExtractor.sentence_batches(enc, 7, rng):
@@ -133,8 +151,15 @@ def test_crf_loss_is_the_sentence_likelihood_of_the_network_scores(extractor, co
     scores = model.scores(batch.windows).data
     padded = np.zeros(batch.mask.shape + (scores.shape[1],), dtype=scores.dtype)
     padded[batch.mask] = scores
-    want = crf_nll(padded, batch.tags, batch.mask, model.start.data, model.trans.data,
-                   model.end.data, reduction="token_mean").item()
+    want = crf_nll(
+        padded,
+        batch.tags,
+        batch.mask,
+        model.start.data,
+        model.trans.data,
+        model.end.data,
+        reduction="token_mean",
+    ).item()
     assert model.loss(batch).item() == pytest.approx(want, rel=1e-5)
 
 
@@ -156,8 +181,9 @@ def test_model_rejects_bad_settings_and_inputs(rng):
 @pytest.mark.parametrize("decoder", ["softmax", "crf"])
 def test_training_learns_the_toy_language(corpus, decoder):
     train_s, dev_s = corpus
-    result = train(_small(decoder=decoder, batch_size=32 if decoder == "softmax" else 8),
-                   train_s, dev_s)
+    result = train(
+        _small(decoder=decoder, batch_size=32 if decoder == "softmax" else 8), train_s, dev_s
+    )
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < losses[0] / 2
     assert result.best_dev_f1 > 90.0
@@ -173,8 +199,9 @@ def test_same_seed_same_run_other_seed_other_run(corpus):
     a, b = train(cfg, train_s, dev_s), train(cfg, train_s, dev_s)
     keys = ("loss", "dev_f1", "dev_f1_strict")
     assert [[h[k] for k in keys] for h in a.history] == [[h[k] for k in keys] for h in b.history]
-    for (na, pa), (nb, pb) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
-                                  strict=True):
+    for (na, pa), (nb, pb) in zip(
+        a.model.state_dict().items(), b.model.state_dict().items(), strict=True
+    ):
         assert na == nb
         np.testing.assert_array_equal(pa, pb)
     c = train(_small(max_epochs=2, dropout=0.3, unk_p=0.5, seed=1), train_s, dev_s)
@@ -183,8 +210,9 @@ def test_same_seed_same_run_other_seed_other_run(corpus):
 
 def test_early_stopping_keeps_the_best_epoch(corpus):
     train_s, dev_s = corpus
-    r = train(_small(max_epochs=6, patience=1, lr=0.05, optimizer="sgd", schedule="none"),
-              train_s, dev_s)
+    r = train(
+        _small(max_epochs=6, patience=1, lr=0.05, optimizer="sgd", schedule="none"), train_s, dev_s
+    )
     assert r.best_dev_f1 == max(h["dev_f1"] for h in r.history)
     assert r.history[r.best_epoch - 1]["dev_f1"] == r.best_dev_f1
     report, _, _ = evaluate_model(r.model, r.extractor, dev_s)
@@ -217,8 +245,10 @@ def test_vectors_initialise_word_embeddings(tmp_path, corpus):
 
 def test_learning_curve_png(tmp_path):
     path = tmp_path / "curve.png"
-    plot_learning_curve([{"epoch": 1, "loss": 0.5, "dev_f1": 60.0},
-                         {"epoch": 2, "loss": 0.3, "dev_f1": 70.0}], str(path))
+    plot_learning_curve(
+        [{"epoch": 1, "loss": 0.5, "dev_f1": 60.0}, {"epoch": 2, "loss": 0.3, "dev_f1": 70.0}],
+        str(path),
+    )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -263,8 +293,9 @@ def test_missing_or_mismatched_files_fail_clearly(tmp_path, trained, corpus):
 
     # a vocabulary from another model (different words): the checksum catches it
     f = _broken_copy(trained, tmp_path, "other_vocab")
-    other = FeatureExtractor.build(toy_corpus(5, np.random.default_rng(9)),
-                                   trained.extractor.config)
+    other = FeatureExtractor.build(
+        toy_corpus(5, np.random.default_rng(9)), trained.extractor.config
+    )
     (f / "vocab.json").write_text(json.dumps(other.to_dict()))
     with pytest.raises(ModelError, match="does not belong to this model"):
         load_tagger(f)
@@ -314,7 +345,7 @@ def test_tag_text_and_output_formats(trained):
     assert ("LOC", "Paris") in ents
     for s in tagged:
         for e in s.entities():
-            assert text[e["char_start"]:e["char_end"]].split() == e["text"].split()
+            assert text[e["char_start"] : e["char_end"]].split() == e["text"].split()
     conll = format_output(tagged, "conll").split("\n")
     assert conll[0].split(" ")[0] == "Peter" and "" in conll
     js = [json.loads(line) for line in format_output(tagged, "json").splitlines()]
@@ -323,7 +354,7 @@ def test_tag_text_and_output_formats(trained):
     spans = format_output(tagged, "spans").splitlines()
     assert len(spans) == sum(len(s.entities()) for s in tagged)
     start, end, typ, surface = spans[0].split("\t")
-    assert text[int(start):int(end)].split() == surface.split()
+    assert text[int(start) : int(end)].split() == surface.split()
     assert tag_text(trained.model, trained.extractor, "   \n") == []
     with pytest.raises(ValueError, match="format"):
         format_output(tagged, "xml")

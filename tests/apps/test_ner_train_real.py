@@ -26,9 +26,16 @@ def test_short_run_on_real_data_beats_trivial_baselines(conll_dir, decoder):
     caps = [["B-PER" if w[:1].isupper() else "O" for w in s.words] for s in dev_s]
     assert evaluate(gold, caps).f1 < 0.25
 
-    cfg = TrainConfig(decoder=decoder, max_epochs=4, patience=4, hidden=150,
-                      batch_size=128 if decoder == "softmax" else 16, time_budget=20.0,
-                      progress=False, lr=2e-3)
+    cfg = TrainConfig(
+        decoder=decoder,
+        max_epochs=4,
+        patience=4,
+        hidden=150,
+        batch_size=128 if decoder == "softmax" else 16,
+        time_budget=20.0,
+        progress=False,
+        lr=2e-3,
+    )
     result = train(cfg, train_s, dev_s)  # bounded by time_budget, not asserted on speed
     # 12 % of the training data for 4 epochs reaches 83-87 dev F1 on this subset (measured
     # for both decoders); 75 leaves room for slower machines that stop at the time budget,

@@ -17,14 +17,30 @@ from chainrule.apps.ner.model import load_tagger
 from chainrule.cli.main import main
 from chainrule.core import ChainruleError
 
-SMALL = ["--hidden", "8", "--word-dim", "4", "--affix-dim", "2", "--shape-dim", "2",
-         "--features", "word,caps,suffix3,shape", "--batch-size", "16", "--lr", "0.01",
-         "--quiet", "--no-test", "--max-epochs", "1"]
+SMALL = [
+    "--hidden",
+    "8",
+    "--word-dim",
+    "4",
+    "--affix-dim",
+    "2",
+    "--shape-dim",
+    "2",
+    "--features",
+    "word,caps,suffix3,shape",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.01",
+    "--quiet",
+    "--no-test",
+    "--max-epochs",
+    "1",
+]
 
 
 def digest(folder) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir())}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +53,25 @@ def data(tmp_path_factory):
 
 
 def ner_train(data, out, *extra: str) -> int:
-    return main(["ner", "train", "--train", str(data / "train.txt"), "--dev",
-                 str(data / "dev.txt"), "--out", str(out), *SMALL, *extra])
+    return main(
+        [
+            "ner",
+            "train",
+            "--train",
+            str(data / "train.txt"),
+            "--dev",
+            str(data / "dev.txt"),
+            "--out",
+            str(out),
+            *SMALL,
+            *extra,
+        ]
+    )
 
 
-def test_failed_train_leaves_the_existing_model_folder_loadable(data, tmp_path, monkeypatch,
-                                                                capsys):
+def test_failed_train_leaves_the_existing_model_folder_loadable(
+    data, tmp_path, monkeypatch, capsys
+):
     out = tmp_path / "model"
     assert ner_train(data, out) == 0
     before = digest(out)
@@ -59,14 +88,15 @@ def test_failed_train_leaves_the_existing_model_folder_loadable(data, tmp_path, 
     assert err.startswith("chainrule: error:") and "No space left" in err
     assert digest(out) == before
     load_tagger(out)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]   # no temp folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temp folder left
 
 
 def test_out_is_checked_before_training(data, tmp_path, monkeypatch, capsys):
     import chainrule.apps.ner.train as ner_train_module
 
-    monkeypatch.setattr(ner_train_module, "train",
-                        lambda *a, **k: pytest.fail("trained despite a bad --out"))
+    monkeypatch.setattr(
+        ner_train_module, "train", lambda *a, **k: pytest.fail("trained despite a bad --out")
+    )
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert ner_train(data, blocker / "model") == 1
@@ -89,14 +119,15 @@ def test_interrupted_train_writes_nothing(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ner_train_module, "train", interrupted)
     assert ner_train(data, tmp_path / "deep" / "model") == 130
-    assert list(tmp_path.iterdir()) == []          # not even the parent folder
+    assert list(tmp_path.iterdir()) == []  # not even the parent folder
 
 
 def test_digits_out_is_checked_before_training(tmp_path, monkeypatch, capsys):
     from chainrule.apps import digits
 
-    monkeypatch.setattr(digits, "load_digits_split",
-                        lambda: pytest.fail("trained despite a bad --out"))
+    monkeypatch.setattr(
+        digits, "load_digits_split", lambda: pytest.fail("trained despite a bad --out")
+    )
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["train", "digits", "--no-progress", "--out", str(blocker / "run")]) == 1
@@ -106,8 +137,21 @@ def test_digits_out_is_checked_before_training(tmp_path, monkeypatch, capsys):
 def test_eval_output_is_checked_first_and_never_partial(data, tmp_path, monkeypatch, capsys):
     model = tmp_path / "model"
     assert ner_train(data, model) == 0
-    assert main(["ner", "eval", "--model", str(model), "--data", str(data / "dev.txt"),
-                 "--output", str(tmp_path / "no" / "such" / "pred.txt")]) == 1
+    assert (
+        main(
+            [
+                "ner",
+                "eval",
+                "--model",
+                str(model),
+                "--data",
+                str(data / "dev.txt"),
+                "--output",
+                str(tmp_path / "no" / "such" / "pred.txt"),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
     pred = tmp_path / "pred.txt"
     pred.write_text("old predictions\n")
@@ -121,13 +165,40 @@ def test_eval_output_is_checked_first_and_never_partial(data, tmp_path, monkeypa
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(conll, "write_conll", half_then_fail)
-    assert main(["ner", "eval", "--model", str(model), "--data", str(data / "dev.txt"),
-                 "--output", str(pred)]) == 1
+    assert (
+        main(
+            [
+                "ner",
+                "eval",
+                "--model",
+                str(model),
+                "--data",
+                str(data / "dev.txt"),
+                "--output",
+                str(pred),
+            ]
+        )
+        == 1
+    )
     assert pred.read_text() == "old predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "pred.txt"]
     monkeypatch.setattr(conll, "write_conll", real)
-    assert main(["ner", "eval", "--model", str(model), "--data", str(data / "dev.txt"),
-                 "--output", str(pred), "--json"]) == 0
+    assert (
+        main(
+            [
+                "ner",
+                "eval",
+                "--model",
+                str(model),
+                "--data",
+                str(data / "dev.txt"),
+                "--output",
+                str(pred),
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert pred.read_text().count("\n") > 10
     assert set(json.loads(capsys.readouterr().out)) == {"conlleval", "strict"}
 
@@ -138,7 +209,7 @@ def test_atomic_folder_replaces_only_known_files(tmp_path):
     (target / "a").write_text("old")
     with atomic_folder(target, {"a", "b"}) as tmp:
         (tmp_path / os.path.basename(tmp) / "b").write_text("new")
-    assert sorted(p.name for p in target.iterdir()) == ["b"]     # the old folder is gone
+    assert sorted(p.name for p in target.iterdir()) == ["b"]  # the old folder is gone
     (target / "c").write_text("foreign")
     with pytest.raises(OutputError, match="not part of") as info:
         with atomic_folder(target, {"a", "b"}):

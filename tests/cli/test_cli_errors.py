@@ -22,18 +22,39 @@ from chainrule.cli.main import main
 
 # The subprocesses import the same chainrule as this test process.
 SRC = str(Path(chainrule.__file__).resolve().parents[1])
-SMALL = ["--hidden", "8", "--word-dim", "4", "--affix-dim", "2", "--shape-dim", "2",
-         "--features", "word,caps,suffix3,shape", "--batch-size", "16", "--lr", "0.01",
-         "--quiet", "--no-test"]
+SMALL = [
+    "--hidden",
+    "8",
+    "--word-dim",
+    "4",
+    "--affix-dim",
+    "2",
+    "--shape-dim",
+    "2",
+    "--features",
+    "word,caps,suffix3,shape",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.01",
+    "--quiet",
+    "--no-test",
+]
 
 
-def run(*argv: str, stdin: bytes = b"", env: dict[str, str] | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess:
+def run(
+    *argv: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     full_env.pop("CHAINRULE_TRACEBACK", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "chainrule", *argv], input=stdin,
-                          capture_output=True, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *argv],
+        input=stdin,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, status: int, *needles: str) -> str:
@@ -57,26 +78,44 @@ def ner_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(ner_files):
     out = ner_files / "model"
-    assert main(["ner", "train", "--train", str(ner_files / "train.txt"), "--dev",
-                 str(ner_files / "dev.txt"), "--out", str(out), "--max-epochs", "1",
-                 *SMALL]) == 0
+    assert (
+        main(
+            [
+                "ner",
+                "train",
+                "--train",
+                str(ner_files / "train.txt"),
+                "--dev",
+                str(ner_files / "dev.txt"),
+                "--out",
+                str(out),
+                "--max-epochs",
+                "1",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     return out
 
 
 # ------------------------------------------------------------------ option values: usage, 2
-@pytest.mark.parametrize("argv", [
-    ["train", "digits", "--seed", "-1"],
-    ["train", "digits", "--batch-size", "2.5"],
-    ["train", "digits", "--lr", "nan"],
-    ["ner", "train", "--out", "m", "--seed", "-1"],
-    ["ner", "train", "--out", "m", "--word-dim", "-5"],
-    ["ner", "train", "--out", "m", "--clip-norm", "-1"],
-    ["ner", "train", "--out", "m", "--threads", "-1"],
-    ["ner", "train", "--out", "m", "--time-budget", "-5"],
-    ["ner", "train", "--out", "m", "--dropout", "1"],
-    ["ner", "train", "--out", "m", "--lr-gamma", "inf"],
-    ["explain", "x", "--at", "x=1", "--precision", "-1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "digits", "--seed", "-1"],
+        ["train", "digits", "--batch-size", "2.5"],
+        ["train", "digits", "--lr", "nan"],
+        ["ner", "train", "--out", "m", "--seed", "-1"],
+        ["ner", "train", "--out", "m", "--word-dim", "-5"],
+        ["ner", "train", "--out", "m", "--clip-norm", "-1"],
+        ["ner", "train", "--out", "m", "--threads", "-1"],
+        ["ner", "train", "--out", "m", "--time-budget", "-5"],
+        ["ner", "train", "--out", "m", "--dropout", "1"],
+        ["ner", "train", "--out", "m", "--lr-gamma", "inf"],
+        ["explain", "x", "--at", "x=1", "--precision", "-1"],
+    ],
+)
 def test_bad_numeric_options_are_usage_errors(argv):
     # In-process (fast): argparse exits with 2 before anything runs.
     with pytest.raises(SystemExit) as info:
@@ -114,8 +153,16 @@ def test_tag_rejects_non_utf8_stdin_and_file(model, tmp_path):
 
 
 def test_tag_reads_and_writes_utf8_under_the_c_locale(model):
-    done = run("ner", "tag", "--model", str(model), "--format", "json",
-               stdin="Café in São Paulo.\n".encode(), env={"LC_ALL": "C", "LANG": "C"})
+    done = run(
+        "ner",
+        "tag",
+        "--model",
+        str(model),
+        "--format",
+        "json",
+        stdin="Café in São Paulo.\n".encode(),
+        env={"LC_ALL": "C", "LANG": "C"},
+    )
     assert done.returncode == 0, done.stderr.decode()
     [obj] = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert obj["tokens"] == ["Café", "in", "São", "Paulo", "."]
@@ -125,11 +172,14 @@ def test_tag_into_a_closed_pipe_exits_quietly(model, tmp_path):
     text = tmp_path / "many.txt"
     text.write_text("Peter visited Paris on Monday .\n" * 20000, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "chainrule", "ner", "tag", "--model",
-                             str(model), str(text)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "ner", "tag", "--model", str(model), str(text)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()        # like `| head -1`: read a line, then close the pipe
+    proc.stdout.readline()  # like `| head -1`: read a line, then close the pipe
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141

@@ -17,14 +17,15 @@ from chainrule.cli.main import main  # noqa: E402
 
 def test_train_digits_short_run(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "digits", "--epochs", "3", "--hidden", "32", "--out", str(out),
-               "--seed", "1"])
+    rc = main(
+        ["train", "digits", "--epochs", "3", "--hidden", "32", "--out", str(out), "--seed", "1"]
+    )
     assert rc == 0
     printed = capsys.readouterr()
     assert "test accuracy:" in printed.out
-    assert printed.err == ""                # captured stderr is no terminal: no progress bar
+    assert printed.err == ""  # captured stderr is no terminal: no progress bar
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test_accuracy"] > 0.8   # chance is 0.1
+    assert metrics["test_accuracy"] > 0.8  # chance is 0.1
     png = (out / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     state = cr.io.load(out / "digits.ckpt")
@@ -38,9 +39,25 @@ def test_train_digits_short_run(tmp_path, capsys):
 
 
 def test_svm_loss_sgd_and_two_hidden_layers(tmp_path, capsys):
-    rc = main(["train", "digits", "--epochs", "2", "--hidden", "32,16", "--loss", "svm",
-               "--optimizer", "momentum", "--activation", "leaky_relu", "--no-progress",
-               "--out", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            "digits",
+            "--epochs",
+            "2",
+            "--hidden",
+            "32,16",
+            "--loss",
+            "svm",
+            "--optimizer",
+            "momentum",
+            "--activation",
+            "leaky_relu",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     assert capsys.readouterr().err == ""
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -61,7 +78,7 @@ def test_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["train", "digits", "--hidden", "12,x"])
     assert "--hidden" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:   # a usage error now, before any work
+    with pytest.raises(SystemExit) as info:  # a usage error now, before any work
         main(["train", "digits", "--epochs", "0", "--no-progress"])
     assert info.value.code == 2
     assert "--epochs: must be an integer >= 1, got '0'" in capsys.readouterr().err

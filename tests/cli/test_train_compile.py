@@ -26,10 +26,31 @@ def test_digits_compiled_training_gives_the_eager_parameters(tmp_path, loss):
         out = tmp_path / flag.strip("-")
         # 1,347 training images: the last batch of each epoch (3 images) retraces once.
         # svm: labels read in NumPy would be frozen at the first batch's (accuracy 0.1)
-        assert main(["train", "digits", "--epochs", "2", "--hidden", "16", "--no-progress",
-                     "--seed", "3", "--loss", loss, "--out", str(out), flag]) == 0
-        runs[flag] = (json.loads((out / "metrics.json").read_text()),
-                      cr.io.load(out / "digits.ckpt"))
+        assert (
+            main(
+                [
+                    "train",
+                    "digits",
+                    "--epochs",
+                    "2",
+                    "--hidden",
+                    "16",
+                    "--no-progress",
+                    "--seed",
+                    "3",
+                    "--loss",
+                    loss,
+                    "--out",
+                    str(out),
+                    flag,
+                ]
+            )
+            == 0
+        )
+        runs[flag] = (
+            json.loads((out / "metrics.json").read_text()),
+            cr.io.load(out / "digits.ckpt"),
+        )
     (m_c, s_c), (m_e, s_e) = runs["--compile"], runs["--no-compile"]
     assert s_c["config"]["compile"] is True and s_e["config"]["compile"] is False
     assert m_c["test_accuracy"] == m_e["test_accuracy"] > 0.6
@@ -59,10 +80,32 @@ def conll_files(tmp_path_factory):
 
 @pytest.mark.parametrize("decoder", ["softmax", "crf"])
 def test_ner_train_compile_and_no_compile_agree(conll_files, tmp_path, decoder, capsys):
-    small = ["--hidden", "12", "--word-dim", "6", "--affix-dim", "3", "--shape-dim", "3",
-             "--batch-size", "8", "--lr", "0.01", "--quiet", "--features", "word,caps,shape",
-             "--max-epochs", "2", "--no-test", "--decoder", decoder,
-             "--train", str(conll_files["train"]), "--dev", str(conll_files["dev"])]
+    small = [
+        "--hidden",
+        "12",
+        "--word-dim",
+        "6",
+        "--affix-dim",
+        "3",
+        "--shape-dim",
+        "3",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.01",
+        "--quiet",
+        "--features",
+        "word,caps,shape",
+        "--max-epochs",
+        "2",
+        "--no-test",
+        "--decoder",
+        decoder,
+        "--train",
+        str(conll_files["train"]),
+        "--dev",
+        str(conll_files["dev"]),
+    ]
     metrics = {}
     for flag in ("--compile", "--no-compile"):
         out = tmp_path / flag.strip("-")
@@ -73,6 +116,7 @@ def test_ner_train_compile_and_no_compile_agree(conll_files, tmp_path, decoder, 
     capsys.readouterr()
     c, e = metrics["--compile"], metrics["--no-compile"]
     assert [h["dev_f1"] for h in c["history"]] == [h["dev_f1"] for h in e["history"]]
-    np.testing.assert_allclose([h["loss"] for h in c["history"]],
-                               [h["loss"] for h in e["history"]], rtol=1e-5)
+    np.testing.assert_allclose(
+        [h["loss"] for h in c["history"]], [h["loss"] for h in e["history"]], rtol=1e-5
+    )
     assert c["dev"]["conlleval"] == e["dev"]["conlleval"]

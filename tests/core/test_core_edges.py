@@ -22,9 +22,18 @@ def leaf(v, **kw):
 
 def _prim(name, forward, vjp=(), jvp=(), **attrs):
     """A throwaway primitive (kept out of the registry)."""
-    return type(name, (Primitive,), {"name": name, "register": False,
-                                     "forward": staticmethod(forward),
-                                     "vjp": vjp, "jvp": jvp, **attrs})
+    return type(
+        name,
+        (Primitive,),
+        {
+            "name": name,
+            "register": False,
+            "forward": staticmethod(forward),
+            "vjp": vjp,
+            "jvp": jvp,
+            **attrs,
+        },
+    )
 
 
 # ---------------------------------------------------------------------- gradient fixing
@@ -51,16 +60,19 @@ def test_non_broadcasting_op_may_not_return_a_broadcast_shaped_gradient():
 
 
 def test_broadcasting_op_gradient_of_fewer_dims_is_refused():
-    P = _prim("t_small_rule", lambda a, b: a + b, broadcasts=True,
-              vjp=(lambda g, out, a, b: g.sum(axis=0), lambda g, out, a, b: g))
+    P = _prim(
+        "t_small_rule",
+        lambda a, b: a + b,
+        broadcasts=True,
+        vjp=(lambda g, out, a, b: g.sum(axis=0), lambda g, out, a, b: g),
+    )
     a = leaf(np.ones((2, 3)))
     with pytest.raises(cr.ShapeError, match="t_small_rule"):
         apply(P, a, np.ones((2, 3))).sum().backward()
 
 
 def test_recorded_rule_may_return_an_array():
-    P = _prim("t_array_rule", lambda x: x * 3,
-              vjp=(lambda g, out, x: np.full(np.shape(x), 3.0),))
+    P = _prim("t_array_rule", lambda x: x * 3, vjp=(lambda g, out, x: np.full(np.shape(x), 3.0),))
     x = leaf([1.0, 2.0])
     (g,) = cr.core.backward([apply(P, x).sum()], create_graph=True, inputs=[x])
     assert isinstance(g, cr.Tensor) and g.data.tolist() == [3.0, 3.0]
@@ -78,8 +90,11 @@ def test_sum_to_shape_with_leading_and_unit_axes():
 
 # ---------------------------------------------------------------------- row-sparse gradients
 def test_row_sparse_gradient_of_the_wrong_shape_is_refused():
-    P = _prim("t_bad_sparse", lambda x: x * 1.0,
-              vjp=(lambda g, out, x: RowSparse(np.array([0]), np.ones((1, 5)), (4, 5)),))
+    P = _prim(
+        "t_bad_sparse",
+        lambda x: x * 1.0,
+        vjp=(lambda g, out, x: RowSparse(np.array([0]), np.ones((1, 5)), (4, 5)),),
+    )
     x = leaf(np.ones((3, 5)), name="table")
     with pytest.raises(cr.ShapeError, match=r"row-sparse.*\(4, 5\).*'table'.*\(3, 5\)"):
         apply(P, x).sum().backward()
@@ -100,7 +115,7 @@ def test_row_sparse_gradient_is_cast_and_added_to_dense():
 
 def test_recorded_gradients_accumulate_by_addition():
     x = leaf(2.0)
-    (x * x).backward(create_graph=True)   # 2x = 4
+    (x * x).backward(create_graph=True)  # 2x = 4
     (x * x * x).backward(create_graph=True)  # + 3x² = 12
     assert x.grad.item() == 16.0 and x.grad.requires_grad
 
@@ -109,9 +124,9 @@ def test_recorded_gradients_accumulate_by_addition():
 def test_unrelated_write_with_live_aliases_does_not_raise():
     w = leaf([1.0, 2.0])
     x = cr.Tensor([3.0, 4.0])
-    alias = x.detach()            # an alias exists but nobody writes through it
+    alias = x.detach()  # an alias exists but nobody writes through it
     y = (w * alias).sum()
-    cr.Tensor([0.0]).add_(1.0)    # a write elsewhere makes the engine check versions
+    cr.Tensor([0.0]).add_(1.0)  # a write elsewhere makes the engine check versions
     y.backward()
     assert w.grad.data.tolist() == [3.0, 4.0]
 
@@ -121,7 +136,7 @@ def test_view_of_a_view_shares_the_root_counter():
     a = cr.exp(x)
     with cr.no_grad():
         v = a.reshape(4)
-        vv = v.reshape(2, 2)      # a view of a view: numpy's base is a's memory
+        vv = v.reshape(2, 2)  # a view of a view: numpy's base is a's memory
         vv.mul_(2.0)
     with pytest.raises(cr.InplaceError):
         a.sum().backward()
@@ -179,7 +194,8 @@ def test_seeding_twice_replaces_the_tangent():
         level.seed(x, [5.0])
         assert level.tangent(x).data.tolist() == [5.0]
         assert level.tangent(cr.tanh(x) * 1.0).data.tolist() == pytest.approx(
-            [5.0 * (1 - np.tanh(1.0) ** 2)])
+            [5.0 * (1 - np.tanh(1.0) ** 2)]
+        )
 
 
 def test_seed_casts_the_tangent_and_keeps_a_differentiable_one():
@@ -189,7 +205,7 @@ def test_seed_casts_the_tangent_and_keeps_a_differentiable_one():
         assert level.tangent(x).dtype == np.float32
     v = leaf(np.array([1.0, 2.0]))
     with forward_level() as level:
-        level.seed(x, v)                     # a tangent that requires grad stays recorded
+        level.seed(x, v)  # a tangent that requires grad stays recorded
         tan = level.tangent(x * 3.0)
     assert tan.dtype == np.float32 and tan.requires_grad
     tan.sum().backward()
@@ -221,10 +237,18 @@ def test_three_levels_each_get_their_tangent():
 @pytest.mark.parametrize("recorded", [False, True])
 def test_jvp_rule_results_are_broadcast_and_cast(recorded):
     # a JVP rule may return a lower-rank or wider-dtype tangent: dispatch fixes both
-    P = _prim("t_jvp_shape", lambda x: x * 2.0,
-              vjp=(lambda g, out, x: g * 2.0,),
-              jvp=(lambda t, out, x: np.float64(2.0) * np.sum(t) / np.size(t)
-                   if isinstance(t, np.ndarray) else (t * 2.0).mean(),))
+    P = _prim(
+        "t_jvp_shape",
+        lambda x: x * 2.0,
+        vjp=(lambda g, out, x: g * 2.0,),
+        jvp=(
+            lambda t, out, x: (
+                np.float64(2.0) * np.sum(t) / np.size(t)
+                if isinstance(t, np.ndarray)
+                else (t * 2.0).mean()
+            ),
+        ),
+    )
     x = leaf(np.ones(3, np.float32)) if recorded else cr.Tensor(np.ones(3, np.float32))
     with forward_level() as level:
         level.seed(x, np.ones(3, np.float32))
@@ -235,8 +259,12 @@ def test_jvp_rule_results_are_broadcast_and_cast(recorded):
 
 # ---------------------------------------------------------------------- primitives
 def test_rule_lookup_beyond_the_declared_rules_is_none():
-    P = _prim("t_one_rule", lambda a, b: a * b, vjp=(lambda g, out, a, b: g * b,),
-              jvp=(lambda t, out, a, b: t * b,))
+    P = _prim(
+        "t_one_rule",
+        lambda a, b: a * b,
+        vjp=(lambda g, out, a, b: g * b,),
+        jvp=(lambda t, out, a, b: t * b,),
+    )
     assert P.vjp_rule(1) is None and P.jvp_rule(1) is None
     assert P.vjp_rule(0) is not None
 
@@ -264,11 +292,17 @@ def test_observers_see_op_arguments_params_and_output():
 
 def test_anomaly_message_counts_nan_and_inf():
     x = cr.Tensor([0.0, 0.0, 1.0, -1.0])
-    with cr.detect_anomaly(), np.errstate(divide="ignore", invalid="ignore"), \
-            pytest.raises(cr.AnomalyError, match="2 NaN and 2 inf"):
+    with (
+        cr.detect_anomaly(),
+        np.errstate(divide="ignore", invalid="ignore"),
+        pytest.raises(cr.AnomalyError, match="2 NaN and 2 inf"),
+    ):
         cr.div(x, cr.Tensor([0.0, 0.0, 0.0, 0.0]))
-    with cr.detect_anomaly(), np.errstate(divide="ignore"), \
-            pytest.raises(cr.AnomalyError, match=r"produced 1 inf in"):
+    with (
+        cr.detect_anomaly(),
+        np.errstate(divide="ignore"),
+        pytest.raises(cr.AnomalyError, match=r"produced 1 inf in"),
+    ):
         cr.log(cr.Tensor([0.0, 1.0]))
 
 
@@ -315,7 +349,7 @@ def test_fan_out_reaching_a_node_from_an_older_and_a_newer_consumer():
     x = leaf(0.7)
     u = cr.tanh(x)
     v = u * 2.0
-    w = cr.exp(v) + u     # u receives from `add` first, then from `mul` via exp
+    w = cr.exp(v) + u  # u receives from `add` first, then from `mul` via exp
     w.backward()
     uv = np.tanh(0.7)
     du = 2.0 * np.exp(2.0 * uv) + 1.0
@@ -363,10 +397,12 @@ def test_reductions_hold_arrays_and_intermediates_keep_no_grad():
 
 
 def test_an_input_without_rule_does_not_stop_the_next_one():
-    P = _prim("t_first_has_no_rule", lambda a, b: a * b,
-              vjp=(None, lambda g, out, a, b: g * a))
-    Q = _prim("t_first_rule_gives_none", lambda a, b: a * b,
-              vjp=(lambda g, out, a, b: None, lambda g, out, a, b: g * a))
+    P = _prim("t_first_has_no_rule", lambda a, b: a * b, vjp=(None, lambda g, out, a, b: g * a))
+    Q = _prim(
+        "t_first_rule_gives_none",
+        lambda a, b: a * b,
+        vjp=(lambda g, out, a, b: None, lambda g, out, a, b: g * a),
+    )
     for prim in (P, Q):
         a, b = leaf([2.0]), leaf([5.0])
         apply(prim, a, b).sum().backward()
@@ -383,8 +419,12 @@ def test_retained_intermediate_grads_accumulate():
 
 
 def test_recorded_jvp_rule_returning_an_array_is_wrapped_and_cast():
-    P = _prim("t_jvp_array", lambda x: x * 2.0, vjp=(lambda g, out, x: g * 2.0,),
-              jvp=(lambda t, out, x: np.full(np.shape(out), 7.0),))
+    P = _prim(
+        "t_jvp_array",
+        lambda x: x * 2.0,
+        vjp=(lambda g, out, x: g * 2.0,),
+        jvp=(lambda t, out, x: np.full(np.shape(out), 7.0),),
+    )
     x = leaf(np.ones(2, np.float32))
     with forward_level() as level:
         level.seed(x, np.ones(2, np.float32))
@@ -402,8 +442,11 @@ def test_tangent_of_the_second_argument_only():
 
 
 def test_row_sparse_gradient_values_are_cast_to_the_table_dtype():
-    P = _prim("t_sparse_f64", lambda x: x * 1.0,
-              vjp=(lambda g, out, x: RowSparse(np.array([1]), np.ones((1, 2)), x.shape),))
+    P = _prim(
+        "t_sparse_f64",
+        lambda x: x * 1.0,
+        vjp=(lambda g, out, x: RowSparse(np.array([1]), np.ones((1, 2)), x.shape),),
+    )
     table = leaf(np.zeros((3, 2), np.float32))
     apply(P, table).sum().backward()
     assert isinstance(table.grad, RowSparse) and table.grad.values.dtype == np.float32
@@ -421,7 +464,7 @@ def test_leaf_gradient_never_views_a_rules_array():
 def test_walk_skips_freed_nodes_but_keeps_the_rest():
     x = leaf(2.0)
     y = cr.exp(x)
-    y.backward()                 # y is freed
+    y.backward()  # y is freed
     z = cr.tanh(x * 3.0) + y * 1.0  # a new graph reading the freed node (popped first)
     names = [n.name for n in walk([z], skip_freed=True)]
     assert names == ["mul", "tanh", "mul", "add"]
@@ -468,6 +511,6 @@ def test_constants_of_a_pass_receive_nothing_but_stay_recorded():
     u = cr.tanh(x)
     y = u * x
     (gx,) = cr.core.backward([y], inputs=[x], constants=[u], create_graph=True)
-    assert gx.item() == pytest.approx(np.tanh(0.5))   # ∂y/∂x with u held fixed
-    gx.backward()                                      # …but gx = u still depends on x
+    assert gx.item() == pytest.approx(np.tanh(0.5))  # ∂y/∂x with u held fixed
+    gx.backward()  # …but gx = u still depends on x
     assert x.grad.item() == pytest.approx(1 - np.tanh(0.5) ** 2)

@@ -30,6 +30,7 @@ def _run_threads(*targets, timeout=60.0):
                 fn()
             except BaseException as exc:  # noqa: BLE001 - reported to the test below
                 errors.append(exc)
+
         return run
 
     threads = [threading.Thread(target=wrap(fn)) for fn in targets]
@@ -115,10 +116,12 @@ def test_forward_mode_and_anomaly_mode_are_per_thread():
 
     def inside():
         with cr.detect_anomaly():
+
             def f(x):
                 started.set()
                 assert done.wait(10)
                 return cr.tanh(x)
+
             jvp(f, (cr.Tensor([0.5]),), (cr.Tensor([1.0]),))
 
     def outside():
@@ -235,7 +238,7 @@ def test_leaf_grads_never_share_an_array_even_from_a_user_seed():
 
 # ---------------------------------------------------------------------- forward-mode memory
 def test_forward_mode_memory_stays_flat():
-    n, steps = 10_000, 400   # 80 kB per value: holding every tangent would take ~64 MB
+    n, steps = 10_000, 400  # 80 kB per value: holding every tangent would take ~64 MB
 
     def f(x):
         for _ in range(steps):

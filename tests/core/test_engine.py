@@ -189,9 +189,9 @@ def test_comparisons_do_not_record():
 
 def test_create_graph_gives_second_derivative():
     x = leaf(1.5)
-    y = x ** 3
+    y = x**3
     (g,) = cr.core.backward([y], inputs=[x], create_graph=True)
-    assert g.item() == pytest.approx(3 * 1.5 ** 2)
+    assert g.item() == pytest.approx(3 * 1.5**2)
     (h,) = cr.core.backward([g], inputs=[x])
     assert h.item() == pytest.approx(6 * 1.5)
 

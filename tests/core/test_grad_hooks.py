@@ -43,12 +43,12 @@ def test_hook_fires_once_per_leaf_per_backward_with_the_final_gradient():
         p.register_post_accumulate_grad_hook(lambda t, j=j: calls.append((j, t.grad.data.copy())))
     _loss(params, x).backward()
     assert sorted(j for j, _ in calls) == [0, 1, 2, 3]
-    for j, g in calls:                       # what the hook saw is the final .grad
+    for j, g in calls:  # what the hook saw is the final .grad
         np.testing.assert_array_equal(g, params[j].grad.data)
     # last layer first: its gradients are final before the first layer's are computed
     assert [j for j, _ in calls].index(3) < [j for j, _ in calls].index(0)
     calls.clear()
-    _loss(params, x).backward()              # accumulation: the hook sees the sum
+    _loss(params, x).backward()  # accumulation: the hook sees the sum
     assert sorted(j for j, _ in calls) == [0, 1, 2, 3]
     for j, g in calls:
         np.testing.assert_array_equal(g, params[j].grad.data)
@@ -97,16 +97,16 @@ def test_remove_and_garbage_collection():
     h1 = w.register_post_accumulate_grad_hook(lambda t: seen.append(1))
     w.register_post_accumulate_grad_hook(lambda t: seen.append(2))
     (w * 2).sum().backward()
-    assert seen == [1, 2]                    # in registration order
+    assert seen == [1, 2]  # in registration order
     h1.remove()
-    h1.remove()                              # twice is harmless
+    h1.remove()  # twice is harmless
     (w * 2).sum().backward()
     assert seen == [1, 2, 2]
     tid = id(w)
     assert tid in engine._ACC_HOOKS
     del w
     gc.collect()
-    assert tid not in engine._ACC_HOOKS      # the hook does not outlive its tensor
+    assert tid not in engine._ACC_HOOKS  # the hook does not outlive its tensor
 
 
 def test_not_for_inputs_passes_and_not_on_non_leaves():
@@ -114,7 +114,7 @@ def test_not_for_inputs_passes_and_not_on_non_leaves():
     seen = []
     w.register_post_accumulate_grad_hook(lambda t: seen.append(1))
     y = (w * w).sum()
-    grads = engine.backward([y], inputs=[w])   # gradients returned, .grad untouched
+    grads = engine.backward([y], inputs=[w])  # gradients returned, .grad untouched
     assert seen == [] and w.grad is None and grads[0] is not None
     with pytest.raises(BackwardError, match="leaf tensors"):
         (w * 2).register_post_accumulate_grad_hook(lambda t: None)
@@ -126,6 +126,6 @@ def test_create_graph_pass_runs_hooks_with_a_differentiable_grad():
     w = cr.Tensor([1.5], requires_grad=True)
     seen = []
     w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.requires_grad))
-    (w ** 3).sum().backward(create_graph=True)
+    (w**3).sum().backward(create_graph=True)
     assert seen == [True]
-    np.testing.assert_allclose(w.grad.data, 3 * 1.5 ** 2)
+    np.testing.assert_allclose(w.grad.data, 3 * 1.5**2)

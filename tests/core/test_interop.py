@@ -12,8 +12,13 @@ NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 def _cases():
     """(name, array): 0-d, 1-d, 2-d contiguous, a transposed and a strided view."""
     base = np.arange(12.0).reshape(3, 4)
-    return [("0-d", np.array(5.0)), ("1-d", np.arange(4.0)), ("2-d", base.copy()),
-            ("transposed", base.copy().T), ("strided", base.copy()[:, ::2])]
+    return [
+        ("0-d", np.array(5.0)),
+        ("1-d", np.arange(4.0)),
+        ("2-d", base.copy()),
+        ("transposed", base.copy().T),
+        ("strided", base.copy()[:, ::2]),
+    ]
 
 
 CASES = _cases()
@@ -29,12 +34,12 @@ def test_numpy_round_trip_through_dlpack_shares_memory(case, dtype):
     t = cr.from_dlpack(arr)
     assert t.shape == arr.shape and t.dtype == arr.dtype
     assert np.shares_memory(t.data, arr)
-    assert t.data.flags.writeable == NUMPY2          # NumPy 1.x imports DLPack read-only
+    assert t.data.flags.writeable == NUMPY2  # NumPy 1.x imports DLPack read-only
     out = cr.Tensor(arr)
-    back = np.from_dlpack(out)                        # Tensor.__dlpack__
+    back = np.from_dlpack(out)  # Tensor.__dlpack__
     assert np.shares_memory(back, arr)
     np.testing.assert_array_equal(back, arr)
-    assert out.__dlpack_device__() == (1, 0)          # kDLCPU, device 0
+    assert out.__dlpack_device__() == (1, 0)  # kDLCPU, device 0
 
 
 def test_from_dlpack_writes_show_on_both_sides_and_can_require_grad():
@@ -46,7 +51,7 @@ def test_from_dlpack_writes_show_on_both_sides_and_can_require_grad():
     (t * t).sum().backward()
     np.testing.assert_array_equal(t.grad.data, [0.0, 8.0, 0.0])
     with pytest.raises(cr.GradientError):
-        cr.from_dlpack(np.arange(3), requires_grad=True)   # integers never require grad
+        cr.from_dlpack(np.arange(3), requires_grad=True)  # integers never require grad
 
 
 def test_tensor_that_requires_grad_exports_its_data_detached():
@@ -54,7 +59,7 @@ def test_tensor_that_requires_grad_exports_its_data_detached():
     y = x * 3
     out = np.from_dlpack(y)
     assert np.shares_memory(out, y.data) and isinstance(out, np.ndarray)
-    y.sum().backward()                                 # the graph is untouched by the export
+    y.sum().backward()  # the graph is untouched by the export
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
 
 
@@ -85,13 +90,13 @@ def test_torch_takes_a_tensor_without_copying(torch, convert, case, dtype):
     assert _torch_shares(tt, t)
     np.testing.assert_array_equal(tt.numpy(), arr)
     expected = arr + 1
-    tt.add_(1)                                          # a write through torch shows in chainrule
+    tt.add_(1)  # a write through torch shows in chainrule
     np.testing.assert_array_equal(t.data, expected)
 
 
 def test_torch_tensor_copies_including_0d(torch):
     for value in (cr.Tensor(2.5), cr.Tensor(np.arange(3, dtype=np.int64))):
-        tt = torch.tensor(value)                        # used to fail: "len() of a 0-d tensor"
+        tt = torch.tensor(value)  # used to fail: "len() of a 0-d tensor"
         assert tuple(tt.shape) == value.shape
         np.testing.assert_array_equal(tt.numpy(), value.data)
         assert not _torch_shares(tt, value)
@@ -108,12 +113,17 @@ def test_torch_takes_the_data_of_a_tensor_that_requires_grad(torch):
 @pytest.mark.parametrize("convert", ["Tensor", "from_dlpack"])
 def test_chainrule_takes_a_torch_tensor_without_copying(torch, convert, case, dtype):
     base = torch.arange(12, dtype=getattr(torch, dtype)).reshape(3, 4)
-    tt = {"0-d": base[1, 2], "1-d": base[0], "2-d": base, "transposed": base.T,
-          "strided": base[:, ::2]}[case]
+    tt = {
+        "0-d": base[1, 2],
+        "1-d": base[0],
+        "2-d": base,
+        "transposed": base.T,
+        "strided": base[:, ::2],
+    }[case]
     t = getattr(cr, convert)(tt)
     assert t.shape == tuple(tt.shape) and t.dtype == tt.numpy().dtype
     assert _torch_shares(tt, t)
-    tt.mul_(2)                                          # writes through torch show in chainrule
+    tt.mul_(2)  # writes through torch show in chainrule
     np.testing.assert_array_equal(t.data, tt.numpy())
 
 
@@ -124,8 +134,8 @@ def test_a_torch_tensor_that_requires_grad_comes_in_detached(torch, convert):
     assert t.requires_grad and t.is_leaf and _torch_shares(w.detach(), t)
     (t * t).sum().backward()
     np.testing.assert_array_equal(t.grad.data, [2.0, 4.0])
-    assert w.grad is None                               # torch's graph is not continued
-    assert cr.Tensor(w, dtype=np.float64).dtype == np.float64   # dtype= still converts
+    assert w.grad is None  # torch's graph is not continued
+    assert cr.Tensor(w, dtype=np.float64).dtype == np.float64  # dtype= still converts
 
 
 def test_round_trip_chainrule_torch_chainrule_is_one_buffer(torch):

@@ -30,30 +30,39 @@ ROUTED = [
     ("tanh", lambda t: np.tanh(t), lambda t: cr.tanh(t)),
     ("abs", lambda t: np.abs(-t), lambda t: cr.abs(-t)),
     ("square", lambda t: np.square(t), lambda t: t * t),
-    ("power", lambda t: np.power(t, 3.0), lambda t: t ** 3.0),
+    ("power", lambda t: np.power(t, 3.0), lambda t: t**3.0),
     ("negative", lambda t: np.negative(t), lambda t: -t),
     ("ndarray+", lambda t: np.ones(3) + t, lambda t: 1.0 + t),
     ("ndarray-", lambda t: np.ones(3) - t, lambda t: 1.0 - t),
     ("ndarray*", lambda t: np.full(3, 2.0) * t, lambda t: 2.0 * t),
     ("ndarray/", lambda t: np.full(3, 2.0) / t, lambda t: 2.0 / t),
-    ("ndarray**", lambda t: np.full(3, 2.0) ** t, lambda t: 2.0 ** t),
+    ("ndarray**", lambda t: np.full(3, 2.0) ** t, lambda t: 2.0**t),
     ("scalar*", lambda t: np.float64(3.0) * t, lambda t: 3.0 * t),
     ("maximum", lambda t: np.maximum(t, 1.0), lambda t: cr.maximum(t, 1.0)),
     ("minimum", lambda t: np.minimum(t, 1.0), lambda t: cr.minimum(t, 1.0)),
     ("matmul", lambda t: np.matmul(t, np.ones((3, 2))), lambda t: t @ np.ones((3, 2))),
     ("ndarray@", lambda t: np.ones((2, 2)) @ t, lambda t: cr.matmul(np.ones((2, 2)), t)),
     ("sum", lambda t: np.sum(t, axis=0), lambda t: t.sum(axis=0)),
-    ("sum-keepdims", lambda t: np.sum(t, axis=1, keepdims=True),
-     lambda t: t.sum(axis=1, keepdims=True)),
+    (
+        "sum-keepdims",
+        lambda t: np.sum(t, axis=1, keepdims=True),
+        lambda t: t.sum(axis=1, keepdims=True),
+    ),
     ("mean", lambda t: np.mean(t, axis=(0, 1)), lambda t: t.mean()),
     ("max", lambda t: np.max(t, axis=1), lambda t: t.max(axis=1)),
     ("amin", lambda t: np.amin(t), lambda t: t.min()),
     ("add.reduce", lambda t: np.add.reduce(t), lambda t: t.sum(axis=0)),
     ("maximum.reduce", lambda t: np.maximum.reduce(t, axis=1), lambda t: t.max(axis=1)),
-    ("concatenate", lambda t: np.concatenate([t, 2 * t], axis=1),
-     lambda t: cr.concatenate([t, 2 * t], axis=1)),
-    ("concatenate-None", lambda t: np.concatenate([t, t], axis=None),
-     lambda t: cr.concatenate([t.reshape(-1), t.reshape(-1)])),
+    (
+        "concatenate",
+        lambda t: np.concatenate([t, 2 * t], axis=1),
+        lambda t: cr.concatenate([t, 2 * t], axis=1),
+    ),
+    (
+        "concatenate-None",
+        lambda t: np.concatenate([t, t], axis=None),
+        lambda t: cr.concatenate([t.reshape(-1), t.reshape(-1)]),
+    ),
     ("stack", lambda t: np.stack([t, t * t]), lambda t: cr.stack([t, t * t])),
     ("where", lambda t: np.where(t.data > 1, t, -t), lambda t: cr.where(t.data > 1, t, -t)),
     ("reshape", lambda t: np.reshape(t, (3, 2)), lambda t: t.reshape(3, 2)),
@@ -66,17 +75,22 @@ ROUTED = [
     ("clip", lambda t: np.clip(t, 0.8, 1.5), lambda t: cr.clip(t, 0.8, 1.5)),
     ("dot", lambda t: np.dot(t, np.ones(3)), lambda t: t @ np.ones(3)),
     ("take", lambda t: np.take(t, [2, 0], axis=1), lambda t: cr.take(t, [2, 0], axis=1)),
-    ("var", lambda t: np.var(t, axis=1), lambda t: ((t - t.mean(axis=1, keepdims=True)) ** 2)
-     .mean(axis=1)),
-    ("std-ddof", lambda t: np.std(t, ddof=1),
-     lambda t: cr.sqrt(((t - t.mean()) ** 2).sum() / 5)),
+    (
+        "var",
+        lambda t: np.var(t, axis=1),
+        lambda t: ((t - t.mean(axis=1, keepdims=True)) ** 2).mean(axis=1),
+    ),
+    ("std-ddof", lambda t: np.std(t, ddof=1), lambda t: cr.sqrt(((t - t.mean()) ** 2).sum() / 5)),
 ]
 
 
 @pytest.mark.parametrize("name,f,ref", ROUTED, ids=[r[0] for r in ROUTED])
 def test_numpy_functions_are_routed_to_chainrule_ops(name, f, ref) -> None:
-    shape = (2, 3) if name not in {"ndarray+", "ndarray-", "ndarray*", "ndarray/",
-                                   "ndarray**", "scalar*"} else (3,)
+    shape = (
+        (2, 3)
+        if name not in {"ndarray+", "ndarray-", "ndarray*", "ndarray/", "ndarray**", "scalar*"}
+        else (3,)
+    )
     if name == "ndarray@":
         shape = (2, 3)
     x = _x(shape)
@@ -150,6 +164,7 @@ def test_unsupported_functions_raise_naming_the_function_and_an_alternative() ->
 def test_forward_mode_tracking_counts_as_being_differentiated() -> None:
     def f(x):
         return np.exp(np.sum(x * x))
+
     _, t = jvp(f, (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
     assert float(t) == pytest.approx(2 * np.exp(5.0))
     with pytest.raises(cr.NumpyFunctionError):
@@ -214,8 +229,7 @@ def test_tensor_of_a_list_of_tensors_stacks_them_differentiably() -> None:
     assert y.shape == (2, 2) and y.dtype == np.float32 and y.requires_grad
     y.sum().backward()
     assert float(x.grad) == 7.0
-    z = cr.tensor([cr.Tensor([1.0, 2.0]), cr.Tensor([3.0, 4.0])], requires_grad=True,
-                  name="z")
+    z = cr.tensor([cr.Tensor([1.0, 2.0]), cr.Tensor([3.0, 4.0])], requires_grad=True, name="z")
     assert z.is_leaf and z.requires_grad and z.name == "z" and z.shape == (2, 2)
     assert cr.tensor([x, x], dtype=np.float64).dtype == np.float64
     assert cr.tensor([1, 2]).dtype == np.int64  # no tensor inside: as before

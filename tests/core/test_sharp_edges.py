@@ -24,7 +24,7 @@ def test_write_to_a_saved_tensor_is_caught():
     with pytest.raises(cr.InplaceError, match="modified in place"):
         y.backward()
     with pytest.raises(cr.InplaceError):
-        (x * 1.0).add_(1.0)                      # requires grad while recording: refused
+        (x * 1.0).add_(1.0)  # requires grad while recording: refused
 
 
 def test_augmented_assignment_rebinds():
@@ -38,7 +38,7 @@ def test_data_writes_are_not_tracked():
     t = cr.Tensor([1.0, 2.0], requires_grad=True)
     y = (t * t).sum()
     t.data[0] = 5.0
-    y.backward()                                  # no InplaceError: the new value is used
+    y.backward()  # no InplaceError: the new value is used
     np.testing.assert_array_equal(t.grad.data, [10.0, 4.0])
 
 
@@ -52,8 +52,8 @@ def test_integer_edges():
 def test_python_numbers_and_float32_on_numpy_1_and_2():
     v = cr.Tensor(np.ones(2, np.float32))
     s = cr.Tensor(np.float32(2.0))
-    assert (v * 0.5).dtype == np.float32                       # both NumPy versions
-    assert (s * 0.5).dtype == (np.float32 if NUMPY2 else np.float64)   # value-based on 1.x
-    assert (s * s.dtype.type(0.5)).dtype == np.float32          # exact on both
-    assert cr.mean(v).dtype == np.float32                       # chainrule's ops: the same
+    assert (v * 0.5).dtype == np.float32  # both NumPy versions
+    assert (s * 0.5).dtype == (np.float32 if NUMPY2 else np.float64)  # value-based on 1.x
+    assert (s * s.dtype.type(0.5)).dtype == np.float32  # exact on both
+    assert cr.mean(v).dtype == np.float32  # chainrule's ops: the same
     assert cr.logsumexp(s).dtype == np.float32

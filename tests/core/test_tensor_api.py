@@ -25,7 +25,7 @@ def test_numpy_on_the_left_gives_tensor():
     x = cr.Tensor([1.0, 2.0], requires_grad=True)
     y = np.array([3.0, 4.0]) * x
     assert isinstance(y, cr.Tensor) and y.requires_grad
-    z = 2.0 ** x
+    z = 2.0**x
     z.sum().backward()
     np.testing.assert_allclose(x.grad.data, np.log(2) * 2.0 ** np.array([1.0, 2.0]))
 

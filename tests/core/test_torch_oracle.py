@@ -12,8 +12,15 @@ torch.set_num_threads(1)
 class CR:
     """The operations the programs use, in chainrule."""
 
-    exp, tanh, sigmoid, relu, log, sqrt, abs = (cr.exp, cr.tanh, cr.sigmoid, cr.relu, cr.log,
-                                                cr.sqrt, cr.abs)
+    exp, tanh, sigmoid, relu, log, sqrt, abs = (
+        cr.exp,
+        cr.tanh,
+        cr.sigmoid,
+        cr.relu,
+        cr.log,
+        cr.sqrt,
+        cr.abs,
+    )
     maximum, minimum, matmul, where = cr.maximum, cr.minimum, cr.matmul, cr.where
 
     @staticmethod
@@ -80,8 +87,15 @@ class CR:
 class TH:
     """The same operations in PyTorch."""
 
-    exp, tanh, sigmoid, relu, log, sqrt, abs = (torch.exp, torch.tanh, torch.sigmoid,
-                                                torch.relu, torch.log, torch.sqrt, torch.abs)
+    exp, tanh, sigmoid, relu, log, sqrt, abs = (
+        torch.exp,
+        torch.tanh,
+        torch.sigmoid,
+        torch.relu,
+        torch.log,
+        torch.sqrt,
+        torch.abs,
+    )
     maximum, minimum, matmul, where = torch.maximum, torch.minimum, torch.matmul, torch.where
 
     @staticmethod
@@ -114,8 +128,10 @@ class TH:
 
     @staticmethod
     def idx(x, i):
-        i = tuple(torch.as_tensor(j) if isinstance(j, np.ndarray) else j for j in
-                  (i if isinstance(i, tuple) else (i,)))
+        i = tuple(
+            torch.as_tensor(j) if isinstance(j, np.ndarray) else j
+            for j in (i if isinstance(i, tuple) else (i,))
+        )
         return x[i]
 
     @staticmethod
@@ -153,27 +169,59 @@ def _programs(rng):
     rows = np.array([0, 2, 2, 1, 0])
     cols = rng.integers(0, 4, size=(3, 2))
     return [
-        ("broadcast_arith", [(3, 4), (4,), (3, 1)],
-         lambda L, a, b, c: L.sum((a * b + c) / (1.5 + L.sigmoid(b)) - a ** 2)),
-        ("reductions", [(2, 3, 4)],
-         lambda L, a: L.sum(L.amax(a, 1) * L.mean(a, axis=(0, 1), keepdims=True)[0])
-         + L.sum(L.lse(a, -1))),
-        ("indexing", [(3, 4)],
-         lambda L, a: L.sum(L.tanh(L.idx(a, rows)) * 2.0) + L.sum(L.idx(a, (slice(1, 3), 2)))
-         + L.sum(L.gather(a, cols, 1) ** 2)),
-        ("matmul_mlp", [(5, 4), (4, 6), (6,), (6, 3)],
-         lambda L, x, w1, b1, w2: L.sum(L.log_softmax(L.matmul(L.relu(L.matmul(x, w1) + b1),
-                                                               w2), 1))),
-        ("batched_matmul", [(2, 3, 4), (4, 5), (5,)],
-         lambda L, a, b, v: L.sum(L.matmul(L.matmul(a, b), v) ** 2)),
-        ("select", [(3, 4), (3, 4)],
-         lambda L, a, b: L.sum(L.where(L.const(mask), L.maximum(a, b), L.minimum(a, b) * 3)
-                               + L.clip(a, -0.5, 0.5))),
-        ("activations", [(3, 4)],
-         lambda L, a: L.sum(L.leaky(a, 0.1) * L.elu(a) + L.abs(a) + L.sqrt(L.exp(a)))),
-        ("shapes", [(2, 3), (2, 3)],
-         lambda L, a, b: L.sum(L.T(L.reshape(L.cat([a, b], 0), (3, 4))) ** 2)
-         + L.sum(L.stack([a, b], 1) * 2.0)),
+        (
+            "broadcast_arith",
+            [(3, 4), (4,), (3, 1)],
+            lambda L, a, b, c: L.sum((a * b + c) / (1.5 + L.sigmoid(b)) - a**2),
+        ),
+        (
+            "reductions",
+            [(2, 3, 4)],
+            lambda L, a: (
+                L.sum(L.amax(a, 1) * L.mean(a, axis=(0, 1), keepdims=True)[0]) + L.sum(L.lse(a, -1))
+            ),
+        ),
+        (
+            "indexing",
+            [(3, 4)],
+            lambda L, a: (
+                L.sum(L.tanh(L.idx(a, rows)) * 2.0)
+                + L.sum(L.idx(a, (slice(1, 3), 2)))
+                + L.sum(L.gather(a, cols, 1) ** 2)
+            ),
+        ),
+        (
+            "matmul_mlp",
+            [(5, 4), (4, 6), (6,), (6, 3)],
+            lambda L, x, w1, b1, w2: L.sum(
+                L.log_softmax(L.matmul(L.relu(L.matmul(x, w1) + b1), w2), 1)
+            ),
+        ),
+        (
+            "batched_matmul",
+            [(2, 3, 4), (4, 5), (5,)],
+            lambda L, a, b, v: L.sum(L.matmul(L.matmul(a, b), v) ** 2),
+        ),
+        (
+            "select",
+            [(3, 4), (3, 4)],
+            lambda L, a, b: L.sum(
+                L.where(L.const(mask), L.maximum(a, b), L.minimum(a, b) * 3) + L.clip(a, -0.5, 0.5)
+            ),
+        ),
+        (
+            "activations",
+            [(3, 4)],
+            lambda L, a: L.sum(L.leaky(a, 0.1) * L.elu(a) + L.abs(a) + L.sqrt(L.exp(a))),
+        ),
+        (
+            "shapes",
+            [(2, 3), (2, 3)],
+            lambda L, a, b: (
+                L.sum(L.T(L.reshape(L.cat([a, b], 0), (3, 4))) ** 2)
+                + L.sum(L.stack([a, b], 1) * 2.0)
+            ),
+        ),
     ]
 
 
@@ -192,8 +240,13 @@ def test_same_values_and_gradients_as_torch(name, seed):
     out_c.backward()
     out_t.backward()
     for k, (o, t) in enumerate(zip(ours, theirs, strict=True)):
-        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=f"{name}: gradient of input {k}")
+        np.testing.assert_allclose(
+            o.grad.data,
+            t.grad.numpy(),
+            rtol=1e-9,
+            atol=1e-12,
+            err_msg=f"{name}: gradient of input {k}",
+        )
 
 
 def test_float32_matches_torch():

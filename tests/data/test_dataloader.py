@@ -33,10 +33,10 @@ def test_shuffle_is_deterministic_with_a_seed_and_differs_between_epochs():
         np.testing.assert_array_equal(x[0], z[0])
     first = np.concatenate([x[0] for x in e1a])
     second = np.concatenate([x[0] for x in e2a])
-    assert sorted(first.tolist()) == list(range(50))          # a permutation
-    assert not np.array_equal(first, second)                   # new order each epoch
+    assert sorted(first.tolist()) == list(range(50))  # a permutation
+    assert not np.array_equal(first, second)  # new order each epoch
     for x in e1a:
-        np.testing.assert_array_equal(x[1], 2 * x[0])           # rows stay paired
+        np.testing.assert_array_equal(x[1], 2 * x[0])  # rows stay paired
 
 
 def test_default_rng_is_seedable():

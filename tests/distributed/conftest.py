@@ -32,8 +32,9 @@ def _launcher() -> list[str]:
         exe = _mpiexec()
         if exe is not None:
             cmd = [exe]
-            version = subprocess.run([exe, "--version"], capture_output=True, text=True,
-                                     timeout=30).stdout
+            version = subprocess.run(
+                [exe, "--version"], capture_output=True, text=True, timeout=30
+            ).stdout
             if "Open MPI" in version or "OpenRTE" in version:
                 cmd += ["--oversubscribe", "--allow-run-as-root"]
             return cmd
@@ -48,13 +49,26 @@ def mpirun():
     """``mpirun(n, *args, timeout=...)`` -> CompletedProcess (args after the python exe)."""
     launcher = _launcher()
 
-    def run(n: int, *args: str, timeout: float = 60, cwd: str | None = None,
-            env: dict | None = None) -> subprocess.CompletedProcess:
-        full_env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                        MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1",
-                        CHAINRULE_TRACEBACK="1", **(env or {}))
+    def run(
+        n: int, *args: str, timeout: float = 60, cwd: str | None = None, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        full_env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            PYTHONUNBUFFERED="1",
+            CHAINRULE_TRACEBACK="1",
+            **(env or {}),
+        )
         full_env.pop("PMI_SIZE", None)
-        return subprocess.run([*launcher, "-n", str(n), sys.executable, *args],
-                              capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                              env=full_env)
+        return subprocess.run(
+            [*launcher, "-n", str(n), sys.executable, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            env=full_env,
+        )
+
     return run

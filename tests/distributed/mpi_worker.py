@@ -20,11 +20,15 @@ def _models(kind: str, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     if kind == "mlp":
-        model = nn.Sequential(nn.Linear(6, 16, rng=rng, dtype=np.float64), nn.Tanh(),
-                              nn.Linear(16, 4, rng=rng, dtype=np.float64))
+        model = nn.Sequential(
+            nn.Linear(6, 16, rng=rng, dtype=np.float64),
+            nn.Tanh(),
+            nn.Linear(16, 4, rng=rng, dtype=np.float64),
+        )
 
         def loss_fn(m, x, y):
             return F.cross_entropy(m(cr.Tensor(x)), y)
+
         return model, loss_fn
 
     class Bag(nn.Module):
@@ -34,11 +38,12 @@ def _models(kind: str, seed: int = 0):
             self.out = nn.Linear(15, 4, rng=rng, dtype=np.float64)
 
         def forward(self, ids):
-            e = self.emb(ids)                       # (n, 3, 5)
+            e = self.emb(ids)  # (n, 3, 5)
             return self.out(e.reshape(ids.shape[0], -1))
 
     def loss_fn(m, x, y):
         return F.cross_entropy(m(x), y)
+
     return Bag(), loss_fn
 
 
@@ -72,9 +77,11 @@ def exact(overlap: bool = False) -> None:
             # Distributed: a different init on every rank, fixed by broadcast_parameters.
             model, _ = _models(kind, seed=0 if r == 0 else 100 + r)
             dist.broadcast_parameters(model)
-            opt = dist.DistributedOptimizer(_optimizer(opt_name, list(model.parameters())),
-                                            bucket_mb=0.001,   # several buckets
-                                            overlap=overlap)
+            opt = dist.DistributedOptimizer(
+                _optimizer(opt_name, list(model.parameters())),
+                bucket_mb=0.001,  # several buckets
+                overlap=overlap,
+            )
             data_rng = np.random.default_rng(7)
             for step in range(20):
                 # 10 examples: shards of 5+5 on 2 ranks, 4+3+3 on 3 ranks (weighted)
@@ -83,11 +90,11 @@ def exact(overlap: bool = False) -> None:
                 ref_opt.zero_grad()
                 loss_fn(ref, x, y).backward()
                 opt.zero_grad()
-                loss_fn(model, x[lo:hi + 1], y[lo:hi + 1]).backward()
+                loss_fn(model, x[lo : hi + 1], y[lo : hi + 1]).backward()
                 if kind == "embedding":
                     assert isinstance(model.emb.weight.grad, RowSparse)
                 opt.synchronize(weight=hi + 1 - lo)
-                if kind == "embedding":   # exchanged as rows, never densified
+                if kind == "embedding":  # exchanged as rows, never densified
                     assert isinstance(model.emb.weight.grad, RowSparse)
                 if step == 0:
                     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
@@ -105,14 +112,15 @@ def exact(overlap: bool = False) -> None:
             dist.check_parameters(model)
             mine = b"".join(p.data.tobytes() for p in model.parameters())
             assert all(b == mine for b in dist.allgather_object(mine)), "ranks differ"
-            drift = max(np.abs(p.data - q.data).max()
-                        for p, q in zip(model.parameters(), ref.parameters(), strict=True))
+            drift = max(
+                np.abs(p.data - q.data).max()
+                for p, q in zip(model.parameters(), ref.parameters(), strict=True)
+            )
             assert drift < 1e-9, (kind, opt_name, "20 steps", drift)
     # The default weight (1 per rank) is exact for equal shards.
     model, loss_fn = _models("mlp")
     ref, _ = _models("mlp")
-    opt = dist.DistributedOptimizer(_optimizer("adam", list(model.parameters())),
-                                    overlap=overlap)
+    opt = dist.DistributedOptimizer(_optimizer("adam", list(model.parameters())), overlap=overlap)
     ref_opt = _optimizer("adam", list(ref.parameters()))
     x, y = _data("mlp", 6 * n_ranks, np.random.default_rng(3))
     loss_fn(ref, x, y).backward()
@@ -137,19 +145,35 @@ def overlap() -> None:
 
     def build():
         rng = np.random.default_rng(0)
-        return nn.Sequential(nn.Linear(6, 32, rng=rng, dtype=np.float64), nn.Tanh(),
-                             nn.Linear(32, 32, rng=rng, dtype=np.float64), nn.Tanh(),
-                             nn.Linear(32, 4, rng=rng, dtype=np.float64))
+        return nn.Sequential(
+            nn.Linear(6, 32, rng=rng, dtype=np.float64),
+            nn.Tanh(),
+            nn.Linear(32, 32, rng=rng, dtype=np.float64),
+            nn.Tanh(),
+            nn.Linear(32, 4, rng=rng, dtype=np.float64),
+        )
+
     models = [build(), build()]
-    opts = [dist.DistributedOptimizer(_optimizer("momentum", list(m.parameters())),
-                                      bucket_mb=0.005, overlap=ov)   # 3 buckets
-            for m, ov in ((models[0], False), (models[1], True))]
+    opts = [
+        dist.DistributedOptimizer(
+            _optimizer("momentum", list(m.parameters())), bucket_mb=0.005, overlap=ov
+        )  # 3 buckets
+        for m, ov in ((models[0], False), (models[1], True))
+    ]
     data_rng = np.random.default_rng(11 + r)
     started_in_backward = 0
     # step kinds: plain; two backward passes before synchronising (accumulation); ranks
     # with different weights; the last layer unused on every rank (no gradient)
-    kinds = ["plain"] * 3 + ["accumulate", "plain", "weights", "plain", "plain", "unused",
-                             "plain", "plain"]
+    kinds = ["plain"] * 3 + [
+        "accumulate",
+        "plain",
+        "weights",
+        "plain",
+        "plain",
+        "unused",
+        "plain",
+        "plain",
+    ]
     for step, kind in enumerate(kinds):
         x = data_rng.normal(size=(5, 6))
         y = data_rng.integers(0, 4, size=5)
@@ -165,8 +189,7 @@ def overlap() -> None:
             if o.overlap and o._ov is not None and o._ov.armed:
                 started_in_backward += o._ov.next
             o.synchronize(weight=(1 + r) if kind == "weights" else 1.0)
-            grads.append([None if p.grad is None else p.grad.data.copy()
-                          for p in m.parameters()])
+            grads.append([None if p.grad is None else p.grad.data.copy() for p in m.parameters()])
             o.step()
         for a, b in zip(*grads, strict=True):
             assert (a is None) == (b is None), (step, kind, "missing gradient")
@@ -174,7 +197,7 @@ def overlap() -> None:
                 assert np.array_equal(a, b), (step, kind, np.abs(a - b).max())
         for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
             assert np.array_equal(p.data, q.data), (step, kind, "parameters")
-    assert started_in_backward >= 2 * 6, started_in_backward   # buckets did start early
+    assert started_in_backward >= 2 * 6, started_in_backward  # buckets did start early
     dist.check_parameters(models[1])
     if dist.is_main():
         print(f"OK overlap ranks={n_ranks} started_in_backward={started_in_backward}")
@@ -212,7 +235,7 @@ def raise_on_rank_1() -> None:
     if dist.rank() == 1:
         time.sleep(0.2)
         raise RuntimeError("boom on purpose from rank 1")
-    dist.allreduce(np.ones(3))   # the others wait here: they must be ended, not hang
+    dist.allreduce(np.ones(3))  # the others wait here: they must be ended, not hang
     time.sleep(60)
 
 
@@ -231,5 +254,10 @@ if __name__ == "__main__":
     if mode == "exact" and sys.argv[2:] == ["overlap"]:
         exact(overlap=True)
     else:
-        {"exact": exact, "overlap": overlap, "sampler": sampler, "raise": raise_on_rank_1,
-         "mismatch": mismatch}[mode]()
+        {
+            "exact": exact,
+            "overlap": overlap,
+            "sampler": sampler,
+            "raise": raise_on_rank_1,
+            "mismatch": mismatch,
+        }[mode]()

@@ -34,7 +34,7 @@ def test_distributed_optimizer_in_one_process_is_the_wrapped_optimizer():
     x = cr.Tensor(rng.normal(size=(5, 4)).astype(np.float32))
     oa = optim.Adam(a.parameters(), lr=0.1)
     ob = dist.DistributedOptimizer(optim.Adam(b.parameters(), lr=0.1), check_every=1)
-    sched = optim.ExponentialLR(ob, gamma=0.5)     # schedulers accept it
+    sched = optim.ExponentialLR(ob, gamma=0.5)  # schedulers accept it
     for _ in range(3):
         for m, o in ((a, oa), (b, ob)):
             o.zero_grad()
@@ -54,22 +54,23 @@ def test_sampler_splits_pads_and_reshuffles():
     n, ranks = 11, 4
     parts = [DistributedSampler(n, ranks, r, seed=3) for r in range(ranks)]
     assert [len(p) for p in parts] == [3] * ranks
-    e0 = [list(p) for p in parts]              # epoch 0 (then each moves to epoch 1)
+    e0 = [list(p) for p in parts]  # epoch 0 (then each moves to epoch 1)
     allidx = sorted(i for part in e0 for i in part)
     assert set(allidx) == set(range(n)) and len(allidx) == 12
     e1 = [list(p) for p in parts]
     assert e0 != e1
     for p in parts:
         p.set_epoch(0)
-    assert [list(p) for p in parts] == e0      # one seed + the epoch fix the order
+    assert [list(p) for p in parts] == e0  # one seed + the epoch fix the order
     tiny = [list(DistributedSampler(2, 5, r, shuffle=False)) for r in range(5)]
-    assert tiny == [[0], [1], [0], [1], [0]]   # padding longer than the data
+    assert tiny == [[0], [1], [0], [1], [0]]  # padding longer than the data
     dropped = [list(DistributedSampler(11, 4, r, drop_last=True)) for r in range(4)]
     assert sum(map(len, dropped)) == 8 and len(set(sum(dropped, []))) == 8
     with pytest.raises(cr.ChainruleError, match="rank"):
         DistributedSampler(10, 2, 2)
-    loader = DataLoader(TensorDataset(np.arange(11)), batch_size=2,
-                        sampler=DistributedSampler(11, 4, 1, seed=3))
+    loader = DataLoader(
+        TensorDataset(np.arange(11)), batch_size=2, sampler=DistributedSampler(11, 4, 1, seed=3)
+    )
     assert len(loader) == 2
     assert sorted(int(v) for (xb,) in loader for v in xb.data) == sorted(e0[1])
     with pytest.raises(cr.ChainruleError, match="exclude each other"):
@@ -88,7 +89,7 @@ def fresh_backend(monkeypatch):
 def test_a_launch_without_mpi4py_says_what_to_install(fresh_backend):
     fresh_backend.setenv("PMI_SIZE", "2")
     fresh_backend.setenv("PMI_RANK", "0")
-    fresh_backend.setitem(__import__("sys").modules, "mpi4py", None)   # not importable
+    fresh_backend.setitem(__import__("sys").modules, "mpi4py", None)  # not importable
     with pytest.raises(dist.DistributedError) as err:
         dist.init()
     assert "mpi4py is not installed" in str(err.value)
@@ -116,8 +117,7 @@ def test_overlap_in_one_process_registers_no_hooks_and_is_the_wrapped_optimizer(
     b.load_state_dict(a.state_dict())
     x = cr.Tensor(rng.normal(size=(5, 4)).astype(np.float32))
     oa = optim.SGD(a.parameters(), lr=0.1, momentum=0.9)
-    ob = dist.DistributedOptimizer(optim.SGD(b.parameters(), lr=0.1, momentum=0.9),
-                                   overlap=True)
+    ob = dist.DistributedOptimizer(optim.SGD(b.parameters(), lr=0.1, momentum=0.9), overlap=True)
     for _ in range(3):
         for m, o in ((a, oa), (b, ob)):
             o.zero_grad()

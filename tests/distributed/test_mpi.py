@@ -77,28 +77,56 @@ def test_ner_cli_under_mpiexec_writes_one_loadable_model_folder(mpirun, conll_di
     train = _head(conll_dir / "train.txt", tmp_path / "train.txt", 400)
     dev = _head(conll_dir / "valid.txt", tmp_path / "dev.txt", 120)
     out = tmp_path / "model"
-    proc = mpirun(2, "-m", "chainrule", "ner", "train", "--train", train, "--dev", dev,
-                  "--no-test", "--out", str(out), "--max-epochs", "2", "--hidden", "32",
-                  timeout=120, cwd=str(tmp_path))
+    proc = mpirun(
+        2,
+        "-m",
+        "chainrule",
+        "ner",
+        "train",
+        "--train",
+        train,
+        "--dev",
+        dev,
+        "--no-test",
+        "--out",
+        str(out),
+        "--max-epochs",
+        "2",
+        "--hidden",
+        "32",
+        timeout=120,
+        cwd=str(tmp_path),
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
     assert "data-parallel on 2 ranks: global batch 128 tokens x 2 = 256" in log
-    assert log.count("model written to") == 1                 # rank 0 only
+    assert log.count("model written to") == 1  # rank 0 only
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     # The dev F1 from the sharded, gathered evaluation equals the one-process evaluation.
     best = next(h for h in metrics["history"] if h["epoch"] == metrics["best_epoch"])
     assert abs(best["dev_f1"] - 100 * metrics["dev"]["conlleval"]["f1"]) < 1e-9
-    model, extractor, _ = load_tagger(out)                    # loads in one process
+    model, extractor, _ = load_tagger(out)  # loads in one process
     tagged = tag_text(model, extractor, "EU rejects German call to boycott British lamb .")
     assert len(tagged[0].tags) == 9
 
 
 def test_digits_cli_under_mpiexec_trains_data_parallel(mpirun, tmp_path):
     pytest.importorskip("sklearn")
-    proc = mpirun(2, "-m", "chainrule", "train", "digits", "--epochs", "2", "--no-progress",
-                  "--out", str(tmp_path / "run"), timeout=120)
+    proc = mpirun(
+        2,
+        "-m",
+        "chainrule",
+        "train",
+        "digits",
+        "--epochs",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+        timeout=120,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
     assert "global batch 32 x 2 = 64" in log and log.count("test accuracy") == 1
@@ -112,7 +140,18 @@ def test_cli_error_on_one_rank_ends_the_job_with_the_message(mpirun, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     t0 = time.perf_counter()
-    proc = mpirun(2, "-m", "chainrule", "train", "digits", "--epochs", "1", "--no-progress",
-                  "--out", str(blocker / "run"), timeout=60)
+    proc = mpirun(
+        2,
+        "-m",
+        "chainrule",
+        "train",
+        "digits",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(blocker / "run"),
+        timeout=60,
+    )
     assert proc.returncode != 0 and time.perf_counter() - t0 < 30
     assert "chainrule: error (rank 0 of 2): cannot write" in proc.stderr

@@ -28,14 +28,19 @@ def _require_mkdocs() -> None:
     def found(module: str) -> bool:
         try:
             return importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:      # the parent package of a dotted name is missing
+        except ModuleNotFoundError:  # the parent package of a dotted name is missing
             return False
 
-    missing = [m for m in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python")
-               if not found(m)]
+    missing = [
+        m
+        for m in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python")
+        if not found(m)
+    ]
     if missing:
-        msg = (f"the site's build tools are not installed ({', '.join(missing)}): "
-               f'pip install -e ".[docs]"')
+        msg = (
+            f"the site's build tools are not installed ({', '.join(missing)}): "
+            f'pip install -e ".[docs]"'
+        )
         if os.environ.get("CHAINRULE_REQUIRE_TOOLS") == "1":
             pytest.fail(msg + " [CHAINRULE_REQUIRE_TOOLS=1: a skip here would hide it]")
         pytest.skip(msg)
@@ -45,12 +50,18 @@ def _mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=str(ROOT / "src"))
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
-        cwd=config.parent, env=env, capture_output=True, text=True, timeout=300)
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _load_hooks():
-    spec = importlib.util.spec_from_file_location("chainrule_docs_hooks",
-                                                  ROOT / "docs" / "hooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "chainrule_docs_hooks", ROOT / "docs" / "hooks.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -69,8 +80,19 @@ def test_strict_build_succeeds_with_every_guide_and_api_page(site):
     pages = {p.parent.relative_to(site).as_posix() for p in site.rglob("index.html")}
     guides = {p.stem for p in (ROOT / "docs").glob("*.md")} - {"index"}
     assert guides <= pages, f"guides missing from the site: {guides - pages}"
-    api = {"chainrule", "core", "transforms", "nn", "optim", "data", "io", "testing", "viz",
-           "distributed", "compiler"}
+    api = {
+        "chainrule",
+        "core",
+        "transforms",
+        "nn",
+        "optim",
+        "data",
+        "io",
+        "testing",
+        "viz",
+        "distributed",
+        "compiler",
+    }
     assert {f"api/{p}" for p in api} <= pages
     assert "benchmarks" in pages
 
@@ -85,7 +107,7 @@ def test_api_reference_is_generated_from_the_docstrings(site):
     viz = (site / "api" / "viz" / "index.html").read_text("utf-8")
     for name in ("draw", "explain", "page"):
         assert f'id="chainrule.viz.{name}.{name}"' in viz, name
-    assert "Create a Tensor (the same as" in top          # chainrule.tensor's docstring
+    assert "Create a Tensor (the same as" in top  # chainrule.tensor's docstring
     nn_page = (site / "api" / "nn" / "index.html").read_text("utf-8")
     assert 'id="chainrule.nn.Linear"' in nn_page
     # NumPy-style sections are parsed (a "Parameters" table), not shown as raw text
@@ -98,10 +120,13 @@ def test_api_reference_is_generated_from_the_docstrings(site):
 
 def test_benchmarks_page_is_bench_readme_with_links_fixed(site):
     page = (site / "benchmarks" / "index.html").read_text("utf-8")
-    first_table_row = next(line for line in (ROOT / "bench" / "README.md").read_text(
-        "utf-8").splitlines() if line.startswith("| **chainrule**"))
+    first_table_row = next(
+        line
+        for line in (ROOT / "bench" / "README.md").read_text("utf-8").splitlines()
+        if line.startswith("| **chainrule**")
+    )
     figure = re.findall(r"\*\*([0-9.]+)\*\*", first_table_row)[0]
-    assert f"<strong>{figure}</strong>" in page       # the measured figures, as written there
+    assert f"<strong>{figure}</strong>" in page  # the measured figures, as written there
     assert 'href="../distributed/#performance"' in page
     assert "../docs/" not in page
 
@@ -119,9 +144,12 @@ def test_strict_build_fails_on_a_broken_link(tmp_path):
     for page in (docs / "api").glob("*.md"):
         page.write_text(page.read_text("utf-8").split(":::")[0], "utf-8")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    (docs / "hooks.py").write_text(          # the hook reads bench/ and src/ of the real tree
-        (ROOT / "docs" / "hooks.py").read_text("utf-8").replace(
-            "REPO = Path(__file__).resolve().parents[1]", f"REPO = Path({str(ROOT)!r})"), "utf-8")
+    (docs / "hooks.py").write_text(  # the hook reads bench/ and src/ of the real tree
+        (ROOT / "docs" / "hooks.py")
+        .read_text("utf-8")
+        .replace("REPO = Path(__file__).resolve().parents[1]", f"REPO = Path({str(ROOT)!r})"),
+        "utf-8",
+    )
     index = docs / "index.md"
     index.write_text(index.read_text("utf-8") + "\nSee [the core](core.md#no-such-section).\n")
     bad = _mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site-bad")
@@ -140,10 +168,13 @@ def test_hooks_rewrite_links_and_drop_only_absent_optional_pages(tmp_path):
     guide = SimpleNamespace(file=SimpleNamespace(src_uri="compile.md"))
     md = "see [the figures](../bench/README.md#compile) and [x](../bench/run.py)"
     assert hooks.on_page_markdown(md, guide, None, None) == (
-        "see [the figures](benchmarks.md#compile) and [x](../bench/run.py)")
+        "see [the figures](benchmarks.md#compile) and [x](../bench/run.py)"
+    )
     (tmp_path / "core.md").write_text("x")
-    nav = [{"Home": "index.md"}, {"Guides": [{"Core": "core.md"}, {"Linear algebra": "linalg.md"},
-                                            {"Typo": "nope.md"}]}]
+    nav = [
+        {"Home": "index.md"},
+        {"Guides": [{"Core": "core.md"}, {"Linear algebra": "linalg.md"}, {"Typo": "nope.md"}]},
+    ]
     kept = hooks._drop_missing(nav, tmp_path)
     assert kept == [{"Home": "index.md"}, {"Guides": [{"Core": "core.md"}, {"Typo": "nope.md"}]}]
     (tmp_path / "linalg.md").write_text("x")
@@ -154,9 +185,12 @@ def test_shadowed_members_are_found_from_all():
     _require_mkdocs()
     hooks = _load_hooks()
     viz = hooks.shadowed_members("chainrule.viz")
-    assert {"chainrule.viz.draw.draw", "chainrule.viz.explain.explain",
-            "chainrule.viz.page.page"} <= set(viz)
-    assert "chainrule.viz.explain.explain_expression" not in viz      # griffe finds that one
+    assert {
+        "chainrule.viz.draw.draw",
+        "chainrule.viz.explain.explain",
+        "chainrule.viz.page.page",
+    } <= set(viz)
+    assert "chainrule.viz.explain.explain_expression" not in viz  # griffe finds that one
     assert hooks.shadowed_members("chainrule") == ["chainrule.viz.explain.explain"]
     assert hooks.shadowed_members("chainrule.nn") == []
 
@@ -164,10 +198,14 @@ def test_shadowed_members_are_found_from_all():
 def test_sphinx_roles_become_code():
     _require_mkdocs()
     hooks = _load_hooks()
-    html = ("see :func:<code>draw</code>, :class:<code>~chainrule.data.DataLoader</code> "
-            "and :mod:<code>chainrule.viz.expr</code>; not a:<code>b</code>")
-    assert hooks.strip_roles(html) == ("see <code>draw</code>, <code>DataLoader</code> and "
-                                       "<code>chainrule.viz.expr</code>; not a:<code>b</code>")
+    html = (
+        "see :func:<code>draw</code>, :class:<code>~chainrule.data.DataLoader</code> "
+        "and :mod:<code>chainrule.viz.expr</code>; not a:<code>b</code>"
+    )
+    assert hooks.strip_roles(html) == (
+        "see <code>draw</code>, <code>DataLoader</code> and "
+        "<code>chainrule.viz.expr</code>; not a:<code>b</code>"
+    )
 
 
 def test_compiler_page_names_the_package_that_exists(tmp_path):

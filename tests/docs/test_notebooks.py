@@ -22,11 +22,13 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def _require_jupyter() -> None:
-    missing = [m for m in ("nbclient", "nbformat", "ipykernel")
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("nbclient", "nbformat", "ipykernel") if importlib.util.find_spec(m) is None
+    ]
     if missing:
-        msg = (f"the notebook tools are not installed ({', '.join(missing)}): "
-               f'pip install -e ".[test]"')
+        msg = (
+            f'the notebook tools are not installed ({", ".join(missing)}): pip install -e ".[test]"'
+        )
         if os.environ.get("CHAINRULE_REQUIRE_TOOLS") == "1":
             pytest.fail(msg + " [CHAINRULE_REQUIRE_TOOLS=1: a skip here would hide it]")
         pytest.skip(msg)
@@ -45,18 +47,26 @@ def run_notebook(name: str, monkeypatch) -> tuple[str, list[dict]]:
 
         @property
         def kernel_spec(self) -> KernelSpec:
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
-                                    "{connection_file}"], display_name="Python 3",
-                              language="python")
+            return KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name="Python 3",
+                language="python",
+            )
 
     # the kernel inherits this environment: it must import this checkout's chainrule
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
+    )
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(nb, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}},
-                            kernel_manager_class=ThisPython)
-    client.execute()        # raises CellExecutionError (with the cell) if any cell fails
+    client = NotebookClient(
+        nb,
+        timeout=180,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        kernel_manager_class=ThisPython,
+    )
+    client.execute()  # raises CellExecutionError (with the cell) if any cell fails
     text, rich = [], []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -102,10 +112,10 @@ def test_backprop_by_hand_notebook(monkeypatch):
 
 def test_train_two_layer_net_notebook(monkeypatch):
     text, rich = run_notebook("02_train_two_layer_net.ipynb", monkeypatch)
-    assert _number(text, "test accuracy:") > 0.9           # measured 0.97
+    assert _number(text, "test accuracy:") > 0.9  # measured 0.97
     assert _number(text, "final training loss:") < 0.2
-    assert sum("image/png" in d for d in rich) == 1         # the learning curves
-    assert "dX = dY · W" in text                            # explain() on the real model
+    assert sum("image/png" in d for d in rich) == 1  # the learning curves
+    assert "dX = dY · W" in text  # explain() on the real model
 
 
 def test_ner_window_tagger_notebook(monkeypatch, conll_dir):
@@ -113,6 +123,6 @@ def test_ner_window_tagger_notebook(monkeypatch, conll_dir):
     text, rich = run_notebook("03_ner_window_tagger.ipynb", monkeypatch)
     assert "14041 training and 3250 dev sentences" in text
     f1 = _number(text, "dev F1 (conlleval):")
-    assert 40 < f1 <= 100                                   # measured 57.8 (seed 0)
-    assert sum("image/png" in d for d in rich) == 1         # the learning curve
-    assert text.count("entities:") == 2                     # two raw sentences tagged
+    assert 40 < f1 <= 100  # measured 57.8 (seed 0)
+    assert sum("image/png" in d for d in rich) == 1  # the learning curve
+    assert text.count("entities:") == 2  # two raw sentences tagged

@@ -132,8 +132,11 @@ def test_header_declaring_more_than_the_entry_holds_is_refused_unread(tmp_path: 
     n = 2**37
     path = tmp_path / "liar"
     meta = meta_for({"array_0": ("<f8", [n], "0" * 64)}, {"type": "array", "key": "array_0"})
-    write_zip(path, meta, {"array_0": ({"descr": "<f8", "fortran_order": False,
-                                         "shape": (n,)}, bytes(64))})
+    write_zip(
+        path,
+        meta,
+        {"array_0": ({"descr": "<f8", "fortran_order": False, "shape": (n,)}, bytes(64))},
+    )
     peak = traced_peak(lambda: expect_error(lambda: load(path), r"needs 1,099,511,627,776"))
     assert peak < 2**20
 
@@ -149,17 +152,23 @@ def test_header_disagreeing_with_metadata_is_refused(tmp_path: Path) -> None:
     ]
     for header, match in cases:
         path = tmp_path / "c"
-        write_zip(path, meta_for({"array_0": ("<f4", [2, 3], digest)}, tree),
-                  {"array_0": (header, data)})
+        write_zip(
+            path, meta_for({"array_0": ("<f4", [2, 3], digest)}, tree), {"array_0": (header, data)}
+        )
         expect_error(lambda path=path: load(path), match)
     # Right header, but the zip entry holds extra bytes after the data.
-    write_zip(path, meta_for({"array_0": ("<f4", [2, 3], digest)}, tree),
-              {"array_0": ({"descr": "<f4", "fortran_order": False, "shape": (2, 3)},
-                           data + bytes(8))})
+    write_zip(
+        path,
+        meta_for({"array_0": ("<f4", [2, 3], digest)}, tree),
+        {"array_0": ({"descr": "<f4", "fortran_order": False, "shape": (2, 3)}, data + bytes(8))},
+    )
     expect_error(lambda: load(path), r"header describes")
     # And the same archive without the padding loads (the checks are not too strict).
-    write_zip(path, meta_for({"array_0": ("<f4", [2, 3], digest)}, tree),
-              {"array_0": ({"descr": "<f4", "fortran_order": False, "shape": (2, 3)}, data)})
+    write_zip(
+        path,
+        meta_for({"array_0": ("<f4", [2, 3], digest)}, tree),
+        {"array_0": ({"descr": "<f4", "fortran_order": False, "shape": (2, 3)}, data)},
+    )
     np.testing.assert_array_equal(load(path), np.arange(6, dtype="<f4").reshape(2, 3))
 
 
@@ -192,8 +201,9 @@ def test_fortran_order_entries_round_trip(tmp_path: Path) -> None:
 def test_hostile_array_descriptions_are_refused(tmp_path: Path, spec: Any, why: str) -> None:
     path = tmp_path / "c"
     meta = meta_for({"array_0": (*spec, "0" * 64)}, {"type": "array", "key": "array_0"})
-    write_zip(path, meta, {"array_0": ({"descr": "<f8", "fortran_order": False,
-                                         "shape": (1,)}, bytes(8))})
+    write_zip(
+        path, meta, {"array_0": ({"descr": "<f8", "fortran_order": False, "shape": (1,)}, bytes(8))}
+    )
     expect_error(lambda: load(path), "bad description of entry 'array_0'")
 
 
@@ -359,8 +369,10 @@ def make_temp(folder: Path, name: str, age_s: float, body: bytes = b"PK partial"
 @posix_only
 def test_stale_temporaries_of_the_same_target_are_removed(tmp_path: Path) -> None:
     target = tmp_path / "model.ckpt"
-    stale = [make_temp(tmp_path, ".model.ckpt.abc_1234.tmp", 3600),
-             make_temp(tmp_path, ".model.ckpt.zzzzzzzz.tmp", 120)]
+    stale = [
+        make_temp(tmp_path, ".model.ckpt.abc_1234.tmp", 3600),
+        make_temp(tmp_path, ".model.ckpt.zzzzzzzz.tmp", 120),
+    ]
     keep = [
         make_temp(tmp_path, ".model.ckpt.fresh123.tmp", 0),  # a concurrent save, maybe
         make_temp(tmp_path, ".other.ckpt.abc_1234.tmp", 3600),  # another target's

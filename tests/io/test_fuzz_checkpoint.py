@@ -59,8 +59,11 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, np.ndarray | np.generic):
-        return (a.dtype.str == b.dtype.str and a.shape == b.shape
-                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        return (
+            a.dtype.str == b.dtype.str
+            and a.shape == b.shape
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
@@ -153,19 +156,41 @@ def test_damaged_bytes_raise_checkpoint_error_or_load_exactly(
 # ------------------------------------------------------------------------------------------
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-    st.text(max_size=6), st.sampled_from([10**400, -1, 0, 2**63, 2**64 + 1]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.sampled_from([10**400, -1, 0, 2**63, 2**64 + 1]),
 )
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=8,
 )
-hostile_dtype = st.sampled_from([
-    "<f4", "<f8", ">i2", "|O", "<U2", "<U99999999999", "|V12", "|V0", "f8", "<M8[D]",
-    "i4,f8", "(1000000,1000000)f8", "|S0", "<c16", "|b1", "nonsense", "",
-])
+hostile_dtype = st.sampled_from(
+    [
+        "<f4",
+        "<f8",
+        ">i2",
+        "|O",
+        "<U2",
+        "<U99999999999",
+        "|V12",
+        "|V0",
+        "f8",
+        "<M8[D]",
+        "i4,f8",
+        "(1000000,1000000)f8",
+        "|S0",
+        "<c16",
+        "|b1",
+        "nonsense",
+        "",
+    ]
+)
 hostile_shape = st.one_of(
     st.lists(st.integers(0, 2**66), max_size=4),
     st.lists(st.sampled_from([0, 1, 2, 3, 4, 12, -1, 2**31, 2**62, 2**63]), max_size=70),
@@ -173,12 +198,21 @@ hostile_shape = st.one_of(
 )
 hostile_node = st.one_of(
     json_value,
-    st.fixed_dictionaries({"type": st.sampled_from(["array", "numpy_scalar"]),
-                           "key": st.sampled_from(["array_0", "array_1", "array_9", ""])}),
-    st.fixed_dictionaries({"type": st.sampled_from(["float", "int", "bool", "str", "none"]),
-                           "value": json_leaf}),
-    st.fixed_dictionaries({"type": st.sampled_from(["dict", "list", "tuple"]),
-                           "items": st.lists(json_value, max_size=3)}),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["array", "numpy_scalar"]),
+            "key": st.sampled_from(["array_0", "array_1", "array_9", ""]),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["float", "int", "bool", "str", "none"]), "value": json_leaf}
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["dict", "list", "tuple"]),
+            "items": st.lists(json_value, max_size=3),
+        }
+    ),
 )
 
 
@@ -216,9 +250,15 @@ def hostile_metadata(draw: st.DrawFn, meta: dict[str, Any]) -> str:
         everywhere = paths(doc)
         # Aim at the parts the loader interprets, not only at random places.
         aim = draw(st.sampled_from(["value", "dtype", "shape", "type", "node", "any"]))
-        aimed = [p for p in everywhere if p and (
-            p[-1] == aim or (aim == "node" and isinstance(get_at(doc, p), dict)
-                             and "type" in get_at(doc, p)))]
+        aimed = [
+            p
+            for p in everywhere
+            if p
+            and (
+                p[-1] == aim
+                or (aim == "node" and isinstance(get_at(doc, p), dict) and "type" in get_at(doc, p))
+            )
+        ]
         path = draw(st.sampled_from(aimed or everywhere))
         last = path[-1] if path else None
         target = get_at(doc, path)
@@ -227,11 +267,25 @@ def hostile_metadata(draw: st.DrawFn, meta: dict[str, Any]) -> str:
         elif last == "shape":
             value = draw(hostile_shape)
         elif last == "value":
-            value = draw(st.sampled_from([10**400, -(10**400), 2**1000, "inf", "-nan", 1e308])
-                         | json_leaf)
+            value = draw(
+                st.sampled_from([10**400, -(10**400), 2**1000, "inf", "-nan", 1e308]) | json_leaf
+            )
         elif last == "type":
-            value = draw(st.sampled_from(["float", "int", "dict", "list", "tuple", "array",
-                                          "numpy_scalar", "set", "none"]))
+            value = draw(
+                st.sampled_from(
+                    [
+                        "float",
+                        "int",
+                        "dict",
+                        "list",
+                        "tuple",
+                        "array",
+                        "numpy_scalar",
+                        "set",
+                        "none",
+                    ]
+                )
+            )
         elif last == "key":
             value = draw(st.sampled_from(["array_0", "array_5", "array_6", "", "w"]))
         elif isinstance(target, dict) and "type" in target:
@@ -268,10 +322,24 @@ def test_hostile_metadata_raises_checkpoint_error_or_round_trips(
 # hostile .npy headers, rewritten with valid zip CRCs
 # ------------------------------------------------------------------------------------------
 
-header_descr = st.sampled_from(["<f4", "<f8", ">i2", "|u1", "<U2", "|O", "|V12", "<U9999999",
-                                [("a", "<i4")], [("a", "<f8"), ("b", "|O")], "<M8[D]"])
+header_descr = st.sampled_from(
+    [
+        "<f4",
+        "<f8",
+        ">i2",
+        "|u1",
+        "<U2",
+        "|O",
+        "|V12",
+        "<U9999999",
+        [("a", "<i4")],
+        [("a", "<f8"), ("b", "|O")],
+        "<M8[D]",
+    ]
+)
 header_shape = st.lists(st.integers(0, 2**62), max_size=4).map(tuple) | st.sampled_from(
-    [(), (0,), (3, 4), (4, 3), (12,), (2**40,), (2**31, 2**31), (1,) * 40])
+    [(), (0,), (3, 4), (4, 3), (12,), (2**40,), (2**31, 2**31), (1,) * 40]
+)
 
 
 @FUZZ
@@ -283,8 +351,13 @@ header_shape = st.lists(st.integers(0, 2**62), max_size=4).map(tuple) | st.sampl
     cut=st.integers(-16, 16),
 )
 def test_hostile_npy_headers_raise_checkpoint_error_or_load_exactly(
-    tmp_path: Path, members: dict[str, bytes], entry: str, descr: Any,
-    shape: tuple[int, ...], fortran: bool, cut: int,
+    tmp_path: Path,
+    members: dict[str, bytes],
+    entry: str,
+    descr: Any,
+    shape: tuple[int, ...],
+    fortran: bool,
+    cut: int,
 ) -> None:
     name = f"{entry}.npy"
     fh = io.BytesIO(members[name])

@@ -45,8 +45,10 @@ def test_compiled_training_equals_eager_over_steps():
     rng = np.random.default_rng(0)
     model = mlp(rng)
     twin = clone(model)
-    opt, opt2 = optim.SGD(model.parameters(), lr=0.1, momentum=0.9), \
-        optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    opt, opt2 = (
+        optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        optim.SGD(twin.parameters(), lr=0.1, momentum=0.9),
+    )
 
     @cr.compile
     def loss_fn(x, y):
@@ -100,9 +102,9 @@ def test_fan_out_broadcasting_reductions_indexing_unused_inputs():
     c = cr.Tensor(rng.normal(size=(1, 4)), requires_grad=True)
 
     def f(a, b, unused, idx):
-        u = a * c + b                      # broadcasting (3, 4) * (1, 4) + (4,)
-        v = cr.exp(u) * u - u.max(axis=1, keepdims=True)   # fan-out of u
-        w = v[1:, ::-1] + v[idx]           # basic and advanced indexing (idx is an array)
+        u = a * c + b  # broadcasting (3, 4) * (1, 4) + (4,)
+        v = cr.exp(u) * u - u.max(axis=1, keepdims=True)  # fan-out of u
+        w = v[1:, ::-1] + v[idx]  # basic and advanced indexing (idx is an array)
         return w.sum(axis=0).mean() + cr.logsumexp(u, axis=0).sum()
 
     cf = cr.compile(f)
@@ -151,7 +153,7 @@ def test_static_arguments_are_part_of_the_signature():
 
     def f(x, power, mode="sum"):
         calls.append(power)
-        y = x ** power
+        y = x**power
         return y.sum() if mode == "sum" else y.mean()
 
     cf = cr.compile(f)
@@ -198,7 +200,7 @@ def test_no_grad_runs_the_forward_only():
 # ---------------------------------------------------------------------- transforms compose
 def test_create_graph_and_higher_order_match_eager():
     def f(x):
-        return (cr.sin(x) * cr.exp(x)).sum() + (x ** 3).sum()
+        return (cr.sin(x) * cr.exp(x)).sum() + (x**3).sum()
 
     cf = cr.compile(f)
     x = cr.Tensor(np.array([0.3, -1.2, 0.7]), requires_grad=True)
@@ -337,16 +339,17 @@ sys.path.insert(0, {str(tmp_path)!r})
 import numpy as np
 import step
 assert "chainrule" not in sys.modules
-d = np.load({str(tmp_path / 'io.npz')!r})
+d = np.load({str(tmp_path / "io.npz")!r})
 params = [d[f"arr_{{i}}"] for i in range({len(params)})]
 outs, saved = step.forward(d["x"], d["y"], *params)
 grads = step.backward(np.ones_like(outs[0]), list(saved), d["x"], d["y"], *params)
-np.savez({str(tmp_path / 'out.npz')!r}, loss=outs[0], *[g for g in grads if g is not None])
+np.savez({str(tmp_path / "out.npz")!r}, loss=outs[0], *[g for g in grads if g is not None])
 assert "chainrule" not in sys.modules
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([sys.executable, "-I", "-c", script], check=True, env=env, timeout=120,
-                   cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-I", "-c", script], check=True, env=env, timeout=120, cwd=tmp_path
+    )
     out = np.load(tmp_path / "out.npz")
     close(out["loss"], loss)
     for i, p in enumerate(loss_fn._last.captured):
@@ -405,19 +408,40 @@ def test_a_tensor_where_a_static_argument_was_traced_is_named():
 
 
 # ---------------------------------------------------------------------- random programs
-UNARY = [cr.tanh, cr.exp, cr.sigmoid, lambda t: t * t, lambda t: -t, cr.relu,
-         lambda t: t.sum(axis=-1, keepdims=True), lambda t: t.max(axis=0, keepdims=True),
-         lambda t: t[::-1], lambda t: cr.logsumexp(t, axis=-1, keepdims=True)]
-BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, cr.maximum,
-          lambda a, b: a / (1.5 + b * b)]
+UNARY = [
+    cr.tanh,
+    cr.exp,
+    cr.sigmoid,
+    lambda t: t * t,
+    lambda t: -t,
+    cr.relu,
+    lambda t: t.sum(axis=-1, keepdims=True),
+    lambda t: t.max(axis=0, keepdims=True),
+    lambda t: t[::-1],
+    lambda t: cr.logsumexp(t, axis=-1, keepdims=True),
+]
+BINARY = [
+    lambda a, b: a + b,
+    lambda a, b: a * b,
+    lambda a, b: a - b,
+    cr.maximum,
+    lambda a, b: a / (1.5 + b * b),
+]
 
 
 def _random_program(seed):
     """A random straight-line function of two inputs and a captured tensor: fan-out,
     broadcasting (rows, columns, scalars), reductions, indexing, an unused input."""
     r = np.random.default_rng(seed)
-    steps = [(int(r.integers(0, 2)), int(r.integers(len(UNARY))), int(r.integers(len(BINARY))),
-              int(r.integers(0, 10))) for _ in range(int(r.integers(3, 9)))]
+    steps = [
+        (
+            int(r.integers(0, 2)),
+            int(r.integers(len(UNARY))),
+            int(r.integers(len(BINARY))),
+            int(r.integers(0, 10)),
+        )
+        for _ in range(int(r.integers(3, 9)))
+    ]
 
     def f(a, b, unused, cap):
         vals = [a, b, cap]
@@ -426,6 +450,7 @@ def _random_program(seed):
             y = vals[(pick * 7 + 1) % len(vals)]
             vals.append(UNARY[u](x) if kind == 0 else BINARY[bi](x, y))
         return sum(v.sum() for v in vals[3:]) + vals[-1].mean()
+
     return f
 
 
@@ -457,7 +482,7 @@ def test_random_programs_equal_eager(seed):
 
 def test_values_computed_outside_ops_are_refused_not_frozen():
     def svm_like(s, y):
-        mask = np.zeros(s.shape)            # a label mask built with NumPy: frozen if traced
+        mask = np.zeros(s.shape)  # a label mask built with NumPy: frozen if traced
         mask[np.arange(len(y.data)), y.data] = 1
         return (s * cr.Tensor(mask)).sum()
 
@@ -467,7 +492,7 @@ def test_values_computed_outside_ops_are_refused_not_frozen():
         cf(s, np.array([0, 1, 2]))
 
     def branchy(x):
-        return x * 2 if x.data[0] > 0 else -x       # a Python branch on the values
+        return x * 2 if x.data[0] > 0 else -x  # a Python branch on the values
 
     with pytest.raises(TraceError, match="different ops for different input values"):
         cr.compile(branchy)(cr.Tensor([1.0, -2.0]))  # (the check retraces on other values)

@@ -38,8 +38,7 @@ def _perturbed(args, rng):
 
 
 def _run(prim, args, params, u, compiled):
-    xs = [cr.Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a
-          for a in args]
+    xs = [cr.Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a for a in args]
 
     def f(*ts):
         return apply(prim, *ts, **params)
@@ -49,14 +48,16 @@ def _run(prim, args, params, u, compiled):
     grads = []
     if out.requires_grad and out.dtype.kind == "f":
         (out * u).sum().backward()
-        grads = [x.grad.data if isinstance(x, cr.Tensor) and x.grad is not None else None
-                 for x in xs]
+        grads = [
+            x.grad.data if isinstance(x, cr.Tensor) and x.grad is not None else None for x in xs
+        ]
     return out.data, grads
 
 
 def _applier(prim, params):
     def f(*ts):
         return apply(prim, *ts, **params)
+
     return f
 
 
@@ -71,14 +72,15 @@ def test_compiled_primitive_equals_eager(name):
     assert samples, f"{name}: no inputs to compile it with"
     for k, (args, params) in enumerate(samples[:6]):
         compiled = cr.compile(_applier(prim, params))
-        _run(prim, args, params, 1.0, compiled)            # trace on this sample
-        args2 = _perturbed(args, rng)                      # run on another one
+        _run(prim, args, params, 1.0, compiled)  # trace on this sample
+        args2 = _perturbed(args, rng)  # run on another one
         out_e = apply(prim, *[np.asarray(a) for a in args2], **params).data
         u = rng.normal(size=np.shape(out_e)) if np.asarray(out_e).dtype.kind == "f" else 1.0
         got, g_got = _run(prim, args2, params, u, compiled)
         want, g_want = _run(prim, args2, params, u, None)
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{name} sample {k}: forward")
+        np.testing.assert_allclose(
+            got, want, rtol=1e-12, atol=1e-12, err_msg=f"{name} sample {k}: forward"
+        )
         assert len(g_got) == len(g_want)
         for i, (a, b) in enumerate(zip(g_got, g_want, strict=True)):
             if b is None:
@@ -86,6 +88,7 @@ def test_compiled_primitive_equals_eager(name):
                 continue
             a = a.to_dense() if hasattr(a, "to_dense") else a
             b = b.to_dense() if hasattr(b, "to_dense") else b
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12,
-                                       err_msg=f"{name} sample {k}: gradient {i}")
+            np.testing.assert_allclose(
+                a, b, rtol=1e-12, atol=1e-12, err_msg=f"{name} sample {k}: gradient {i}"
+            )
         assert compiled.cache_info()["traces"] == 1

@@ -24,8 +24,11 @@ def _make_mlp(rng: np.random.Generator):
 
 
 def _args(rng: np.random.Generator):
-    return (cr.Tensor(rng.normal(size=(4, 2))), cr.Tensor(rng.normal(size=(2, 5))),
-            cr.Tensor(rng.normal(size=(5,))))
+    return (
+        cr.Tensor(rng.normal(size=(4, 2))),
+        cr.Tensor(rng.normal(size=(2, 5))),
+        cr.Tensor(rng.normal(size=(5,))),
+    )
 
 
 def test_replay_matches_direct_call(rng):

@@ -23,7 +23,7 @@ def example():
 def test_same_loss_and_gradients(example, reg):
     rng = np.random.default_rng(0)
     X, y = example.spiral_data(30, 3, rng=rng)
-    p = example.init_params(2, 16, 3, rng, std=0.5)   # large enough for active ReLU kinks
+    p = example.init_params(2, 16, 3, rng, std=0.5)  # large enough for active ReLU kinks
     p["b1"] = rng.normal(size=16)
     lf, gf = example.flat_loss_and_grads(p, X, y, reg)
     for fn in (example.chainrule_loss_and_grads, example.module_loss_and_grads):
@@ -32,7 +32,7 @@ def test_same_loss_and_gradients(example, reg):
         for k in gf:
             assert ga[k].dtype == np.float64
             np.testing.assert_allclose(ga[k], gf[k], rtol=0, atol=1e-10)
-    assert max(np.abs(g).max() for g in gf.values()) > 1e-3   # not trivially zero
+    assert max(np.abs(g).max() for g in gf.values()) > 1e-3  # not trivially zero
 
 
 def test_numeric_gradient_agrees_with_flat(example):

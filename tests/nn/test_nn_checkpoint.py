@@ -36,8 +36,14 @@ def _snapshot(model):
 
 def _save(tmp_path, model, opt):
     path = tmp_path / "model.ckpt"
-    cr.io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                "config": {"hidden": [8], "act": "tanh"}}, path)
+    cr.io.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "config": {"hidden": [8], "act": "tanh"},
+        },
+        path,
+    )
     return path
 
 
@@ -102,7 +108,7 @@ def test_mismatched_architecture_never_half_loads(tmp_path):
     with pytest.raises(nn.StateDictError) as info:
         other.load_state_dict(state["model"])
     assert info.value.shape_mismatches == [("2.weight", (5, 8), (3, 8)), ("2.bias", (5,), (3,))]
-    for k, v in _snapshot(other).items():      # layer 0 would fit, but nothing was loaded
+    for k, v in _snapshot(other).items():  # layer 0 would fit, but nothing was loaded
         np.testing.assert_array_equal(v, before[k])
     other_opt = optim.Adam(other.parameters())
     with pytest.raises(optim.OptimizerStateError, match="shape"):

@@ -35,8 +35,9 @@ def test_linear_batched_input_and_no_bias(rng):
     y = fc(x)
     assert y.shape == (2, 3, 2) and y.dtype == np.float32
     y.sum().backward()
-    np.testing.assert_allclose(fc.weight.grad.data,
-                               np.ones((6, 2)).T @ x.data.reshape(6, 4), rtol=1e-5)
+    np.testing.assert_allclose(
+        fc.weight.grad.data, np.ones((6, 2)).T @ x.data.reshape(6, 4), rtol=1e-5
+    )
 
 
 def test_linear_default_init_bounds():
@@ -101,8 +102,10 @@ def test_embedding_errors_and_pretrained():
     table = np.arange(6.0).reshape(3, 2)
     pre = nn.Embedding.from_pretrained(table)
     assert not pre.weight.requires_grad and pre(np.array([2])).data.tolist() == [[4.0, 5.0]]
-    assert repr(nn.Embedding(10, 3, padding_idx=0, sparse=True)) == \
-        "Embedding(10, 3, padding_idx=0, sparse=True)"
+    assert (
+        repr(nn.Embedding(10, 3, padding_idx=0, sparse=True))
+        == "Embedding(10, 3, padding_idx=0, sparse=True)"
+    )
 
 
 def test_dropout_inverted_scaling_and_determinism():
@@ -112,7 +115,7 @@ def test_dropout_inverted_scaling_and_determinism():
     vals = np.unique(y.data)
     np.testing.assert_allclose(vals, [0.0, 1 / 0.7])
     assert abs((y.data == 0).mean() - 0.3) < 0.02
-    assert abs(y.data.mean() - 1.0) < 0.03      # expectation preserved
+    assert abs(y.data.mean() - 1.0) < 0.03  # expectation preserved
     y.backward(np.ones_like(y.data))
     np.testing.assert_array_equal(x.grad.data, y.data)  # gradient uses the same mask
     again = nn.Dropout(0.3, rng=np.random.default_rng(0))(x)
@@ -129,17 +132,24 @@ def test_maxout_is_max_over_pieces(rng):
     x = cr.Tensor(rng.normal(size=(4, 3)), requires_grad=True)
     z = x.data @ m.weight.data.T + m.bias.data
     np.testing.assert_allclose(m(x).data, z.reshape(4, 2, 3).max(axis=-1))
-    assert gradcheck(lambda x, w, b: cr.max(cr.reshape(F.linear(x, w, b), (4, 2, 3)), axis=-1),
-                     x, m.weight, m.bias)
+    assert gradcheck(
+        lambda x, w, b: cr.max(cr.reshape(F.linear(x, w, b), (4, 2, 3)), axis=-1),
+        x,
+        m.weight,
+        m.bias,
+    )
 
 
-@pytest.mark.parametrize("name,ref", [
-    ("relu", lambda x: np.maximum(x, 0)),
-    ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
-    ("tanh", np.tanh),
-    ("leaky_relu", lambda x: np.where(x > 0, x, 0.01 * x)),
-    ("elu", lambda x: np.where(x > 0, x, np.expm1(x))),
-])
+@pytest.mark.parametrize(
+    "name,ref",
+    [
+        ("relu", lambda x: np.maximum(x, 0)),
+        ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+        ("tanh", np.tanh),
+        ("leaky_relu", lambda x: np.where(x > 0, x, 0.01 * x)),
+        ("elu", lambda x: np.where(x > 0, x, np.expm1(x))),
+    ],
+)
 def test_activation_modules(name, ref, rng):
     x = rng.normal(size=(3, 4))
     np.testing.assert_allclose(nn.activation(name)(cr.Tensor(x)).data, ref(x), rtol=1e-12)
@@ -150,8 +160,7 @@ def test_softmax_modules_and_unknown_activation(rng):
     s = nn.Softmax(dim=1)(cr.Tensor(x)).data
     np.testing.assert_allclose(s.sum(axis=1), 1.0)
     np.testing.assert_allclose(nn.LogSoftmax(dim=1)(cr.Tensor(x)).data, np.log(s))
-    np.testing.assert_allclose(nn.LeakyReLU(0.1)(cr.Tensor(x)).data,
-                               np.where(x > 0, x, 0.1 * x))
+    np.testing.assert_allclose(nn.LeakyReLU(0.1)(cr.Tensor(x)).data, np.where(x > 0, x, 0.1 * x))
     with pytest.raises(cr.ChainruleError, match="unknown activation"):
         nn.activation("swish")
 

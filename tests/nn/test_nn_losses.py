@@ -53,8 +53,11 @@ def test_cross_entropy_weights_and_ignore_index_formula(rng):
     valid = y != -100
     per = np.where(valid, _lse(x) - x[np.arange(7), np.where(valid, y, 0)], 0.0)
     wi = np.where(valid, w[np.where(valid, y, 0)], 0.0)
-    for red, ref in (("mean", (wi * per).sum() / wi.sum()), ("sum", (wi * per).sum()),
-                     ("none", wi * per)):
+    for red, ref in (
+        ("mean", (wi * per).sum() / wi.sum()),
+        ("sum", (wi * per).sum()),
+        ("none", wi * per),
+    ):
         out = F.cross_entropy(cr.Tensor(x), y, weight=w, reduction=red)
         np.testing.assert_allclose(out.data, ref, rtol=1e-12)
 
@@ -63,12 +66,14 @@ def test_cross_entropy_gradcheck_weighted():
     rng = np.random.default_rng(3)
     y = np.array([0, 2, -1, 1])
     w = np.array([1.0, 0.3, 2.0])
-    assert gradcheck(lambda x: F.cross_entropy(x, y, weight=w, ignore_index=-1),
-                     cr.Tensor(rng.normal(size=(4, 3))))
+    assert gradcheck(
+        lambda x: F.cross_entropy(x, y, weight=w, ignore_index=-1),
+        cr.Tensor(rng.normal(size=(4, 3))),
+    )
 
 
 def test_cross_entropy_kdim_and_1d(rng):
-    x = rng.normal(size=(2, 3, 4))          # (N, C, d)
+    x = rng.normal(size=(2, 3, 4))  # (N, C, d)
     y = rng.integers(0, 3, (2, 4))
     flat = np.moveaxis(x, 1, -1).reshape(-1, 3)
     ref = _lse(flat) - flat[np.arange(8), y.reshape(-1)]
@@ -102,8 +107,9 @@ def test_cross_entropy_errors():
 def test_nll_equals_cross_entropy_of_log_softmax(rng):
     x = cr.Tensor(rng.normal(size=(5, 3)))
     y = np.array([0, 1, 2, 1, -100])
-    np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, 1), y).data,
-                               F.cross_entropy(x, y).data, rtol=1e-12)
+    np.testing.assert_allclose(
+        F.nll_loss(F.log_softmax(x, 1), y).data, F.cross_entropy(x, y).data, rtol=1e-12
+    )
 
 
 # ---------------------------------------------------------------------- BCE with logits
@@ -120,7 +126,7 @@ def test_bce_with_logits_formula_gradient_and_stability(rng):
     val, g = _grad(F.binary_cross_entropy_with_logits, x, y, reduction="none")
     np.testing.assert_allclose(val, _bce_ref(x, y), rtol=1e-12, atol=1e-15)
     sig = 1 / (1 + np.exp(-np.clip(x, -500, 500)))
-    np.testing.assert_allclose(g, sig - y, atol=1e-12)   # exact at x = 0 too
+    np.testing.assert_allclose(g, sig - y, atol=1e-12)  # exact at x = 0 too
     pw = np.linspace(0.5, 3, x.size)
     val, g = _grad(F.binary_cross_entropy_with_logits, x, y, pos_weight=pw, reduction="none")
     np.testing.assert_allclose(val, _bce_ref(x, y, pw), rtol=1e-12, atol=1e-15)
@@ -183,7 +189,7 @@ def test_l2_penalty(rng):
     a = cr.Tensor(rng.normal(size=(3, 2)), requires_grad=True)
     b = cr.Tensor(rng.normal(size=4), requires_grad=True)
     pen = F.l2_penalty([a, b], 0.3)
-    np.testing.assert_allclose(pen.data, 0.3 * ((a.data ** 2).sum() + (b.data ** 2).sum()))
+    np.testing.assert_allclose(pen.data, 0.3 * ((a.data**2).sum() + (b.data**2).sum()))
     pen.backward()
     np.testing.assert_allclose(a.grad.data, 0.6 * a.data)
     assert F.l2_penalty([], 1.0).item() == 0.0
@@ -201,10 +207,10 @@ def test_loss_modules_match_functions(rng):
     for mod, ref in pairs:
         np.testing.assert_allclose(mod(x, y).data, ref.data)
     t = rng.random((4, 3))
-    np.testing.assert_allclose(nn.BCEWithLogitsLoss()(x, t).data,
-                               F.binary_cross_entropy_with_logits(x, t).data)
-    np.testing.assert_allclose(nn.MSELoss(half=True)(x, t).data,
-                               F.mse_loss(x, t, half=True).data)
+    np.testing.assert_allclose(
+        nn.BCEWithLogitsLoss()(x, t).data, F.binary_cross_entropy_with_logits(x, t).data
+    )
+    np.testing.assert_allclose(nn.MSELoss(half=True)(x, t).data, F.mse_loss(x, t, half=True).data)
 
 
 # ---------------------------------------------------------------------- PyTorch oracle
@@ -232,8 +238,13 @@ def test_cross_entropy_matches_torch(torch, rng):
     y = rng.integers(0, 5, 9)
     y[[2, 7]] = 4
     w = rng.random(5) + 0.1
-    for kw in ({}, {"weight": w}, {"ignore_index": 4}, {"weight": w, "ignore_index": 4,
-                                                        "reduction": "sum"}):
+    for kw in (
+        {},
+        {"weight": w},
+        {"ignore_index": 4},
+        {"weight": w, "ignore_index": 4, "reduction": "sum"},
+    ):
+
         def ours(t, kw=kw):
             return F.cross_entropy(t, y, **kw)
 
@@ -252,18 +263,34 @@ def test_other_losses_match_torch(torch, rng):
     x[0, 0] = 0.0
     yb = rng.random((6, 4))
     pw = rng.random(4) + 0.5
-    _both(lambda t: F.binary_cross_entropy_with_logits(t, yb),
-          lambda t: tf.binary_cross_entropy_with_logits(t, torch.tensor(yb)), torch, x)
-    _both(lambda t: F.binary_cross_entropy_with_logits(t, yb, pos_weight=pw),
-          lambda t: tf.binary_cross_entropy_with_logits(t, torch.tensor(yb),
-                                                        pos_weight=torch.tensor(pw)), torch, x)
+    _both(
+        lambda t: F.binary_cross_entropy_with_logits(t, yb),
+        lambda t: tf.binary_cross_entropy_with_logits(t, torch.tensor(yb)),
+        torch,
+        x,
+    )
+    _both(
+        lambda t: F.binary_cross_entropy_with_logits(t, yb, pos_weight=pw),
+        lambda t: tf.binary_cross_entropy_with_logits(
+            t, torch.tensor(yb), pos_weight=torch.tensor(pw)
+        ),
+        torch,
+        x,
+    )
     yc = rng.integers(0, 4, 6)
     w = rng.random(4) + 0.5
-    _both(lambda t: F.multi_margin_loss(t, yc, weight=w),
-          lambda t: tf.multi_margin_loss(t, torch.tensor(yc), weight=torch.tensor(w)), torch, x)
-    _both(lambda t: F.multi_margin_loss(t, yc, p=2, margin=0.7, reduction="sum"),
-          lambda t: tf.multi_margin_loss(t, torch.tensor(yc), p=2, margin=0.7,
-                                         reduction="sum"), torch, x)
+    _both(
+        lambda t: F.multi_margin_loss(t, yc, weight=w),
+        lambda t: tf.multi_margin_loss(t, torch.tensor(yc), weight=torch.tensor(w)),
+        torch,
+        x,
+    )
+    _both(
+        lambda t: F.multi_margin_loss(t, yc, p=2, margin=0.7, reduction="sum"),
+        lambda t: tf.multi_margin_loss(t, torch.tensor(yc), p=2, margin=0.7, reduction="sum"),
+        torch,
+        x,
+    )
     _both(lambda t: F.mse_loss(t, yb), lambda t: tf.mse_loss(t, torch.tensor(yb)), torch, x)
 
 
@@ -278,8 +305,7 @@ def _int_losses():
     yb = np.array([[0.3, 0.7, 1.0]] * 4)
     return {
         "cross_entropy": lambda x: F.cross_entropy(x, y),
-        "cross_entropy_weighted_none": lambda x: F.cross_entropy(x, y, weight=w,
-                                                                 reduction="none"),
+        "cross_entropy_weighted_none": lambda x: F.cross_entropy(x, y, weight=w, reduction="none"),
         "cross_entropy_probs": lambda x: F.cross_entropy(x, probs),
         "nll_weighted": lambda x: F.nll_loss(x, y, weight=w),
         "bce_soft_targets": lambda x: F.binary_cross_entropy_with_logits(x, yb),
@@ -321,7 +347,10 @@ def test_cross_entropy_of_integer_scores_is_the_float_loss():
     w = np.array([0.5, 2.0, 1.0])
     np.testing.assert_allclose(
         F.cross_entropy(cr.Tensor([[1, 2, 3]]), [0], weight=w, reduction="sum").data,
-        0.5 * ref.data, rtol=1e-15)
+        0.5 * ref.data,
+        rtol=1e-15,
+    )
     np.testing.assert_allclose(
         F.binary_cross_entropy_with_logits(cr.Tensor([1, 2]), [0.3, 0.7]).data,
-        F.binary_cross_entropy_with_logits(cr.Tensor([1.0, 2.0]), [0.3, 0.7]).data)
+        F.binary_cross_entropy_with_logits(cr.Tensor([1.0, 2.0]), [0.3, 0.7]).data,
+    )

@@ -38,9 +38,15 @@ def test_named_parameters_order_and_names(rng):
     net = Net(rng)
     names = [n for n, _ in net.named_parameters()]
     # PyTorch's order: a module's own parameters, then its children's, depth first
-    assert names == ["blocks.0.scale", "blocks.0.fc.weight", "blocks.0.fc.bias",
-                     "blocks.1.scale", "blocks.1.fc.weight", "blocks.1.fc.bias",
-                     "head.weight"]
+    assert names == [
+        "blocks.0.scale",
+        "blocks.0.fc.weight",
+        "blocks.0.fc.bias",
+        "blocks.1.scale",
+        "blocks.1.fc.weight",
+        "blocks.1.fc.bias",
+        "head.weight",
+    ]
     assert net.head.bias is None
     assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in net.parameters())
     assert [n for n, _ in net.named_modules()][:3] == ["", "blocks", "blocks.0"]
@@ -102,7 +108,8 @@ def test_repr_like_pytorch(rng):
         "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
         "  (1): LeakyReLU(negative_slope=0.1)\n"
         "  (2): Dropout(p=0.2)\n"
-        ")")
+        ")"
+    )
     nested = repr(Net(rng))
     assert "(blocks): ModuleList(\n    (0): Block(\n      (fc): Linear(" in nested
 
@@ -127,7 +134,7 @@ def test_state_dict_round_trip_is_a_snapshot(rng):
     sd = a.state_dict()
     assert list(sd) == [n for n, _ in a.named_parameters()]
     with cr.no_grad():
-        a.head.weight.add_(1.0)            # later training must not change the snapshot
+        a.head.weight.add_(1.0)  # later training must not change the snapshot
     assert not np.allclose(sd["head.weight"], a.head.weight.data)
     report = b.load_state_dict(sd)
     assert report.missing_keys == [] and report.unexpected_keys == []
@@ -176,8 +183,11 @@ def test_shape_mismatch_is_an_error_even_non_strict(rng):
     sd["blocks.0.fc.bias"] = np.zeros(4, dtype=np.float32) + 7  # fine
     sd["blocks.1.fc.weight"] = np.zeros((3, 4), dtype=np.float32)  # transposed: wrong
     for strict in (True, False):
-        with pytest.raises(nn.StateDictError, match=r"'blocks.1.fc.weight': expected shape "
-                                                    r"\(4, 3\), found \(3, 4\)"):
+        with pytest.raises(
+            nn.StateDictError,
+            match=r"'blocks.1.fc.weight': expected shape "
+            r"\(4, 3\), found \(3, 4\)",
+        ):
             net.load_state_dict(sd, strict=strict)
         np.testing.assert_array_equal(net.blocks[0].fc.bias.data, before["blocks.0.fc.bias"])
 
@@ -248,8 +258,10 @@ class _WithBuffer(nn.Module):
 
 def _bad_loads():
     """(description, state-dict edit) pairs that must each fail without changing anything."""
+
     def edit(**changes):
         return lambda sd: {**sd, **changes}
+
     return [
         ("missing key", lambda sd: {k: v for k, v in sd.items() if k != "out.bias"}),
         ("unexpected key", edit(extra=np.zeros(1))),
@@ -294,8 +306,9 @@ def test_failed_load_state_dict_leaves_every_tensor_bit_identical(rng, what, mak
 
 def test_load_state_dict_accepts_what_the_dtypes_can_hold(rng):
     net = _WithBuffer(rng)
-    sd = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in
-          net.state_dict().items()}
+    sd = {
+        k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in net.state_dict().items()
+    }
     sd["out.bias"] = np.array([np.nan, -np.inf])  # non-finite stays non-finite: allowed
     sd["fc.bias"] = np.array([1e-300, 3.4e38])  # underflow to 0 and the float32 edge
     sd["count"] = np.array([2.0, -7.0])  # integral floats into an int buffer

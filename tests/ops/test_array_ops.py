@@ -41,10 +41,19 @@ RNG = np.random.default_rng(42)
 
 
 # ---------------------------------------------------------------------- prod
-@pytest.mark.parametrize("shape,axis,keepdims", [
-    ((5,), None, False), ((2, 3), 0, False), ((2, 3), -1, True), ((2, 3, 4), (0, 2), False),
-    ((2, 3, 4), (-1, 0), True), ((0,), None, False), ((2, 0), 1, False), ((), None, False),
-])
+@pytest.mark.parametrize(
+    "shape,axis,keepdims",
+    [
+        ((5,), None, False),
+        ((2, 3), 0, False),
+        ((2, 3), -1, True),
+        ((2, 3, 4), (0, 2), False),
+        ((2, 3, 4), (-1, 0), True),
+        ((0,), None, False),
+        ((2, 0), 1, False),
+        ((), None, False),
+    ],
+)
 def test_prod_forward_matches_numpy(shape, axis, keepdims):
     x = RNG.uniform(-2, 2, shape)
     got = cr.prod(cr.Tensor(x), axis=axis, keepdims=keepdims)
@@ -52,16 +61,19 @@ def test_prod_forward_matches_numpy(shape, axis, keepdims):
     assert got.shape == np.prod(x, axis=axis, keepdims=keepdims).shape
 
 
-@pytest.mark.parametrize("x,expected", [
-    ([2.0, 3.0, 4.0], [12.0, 8.0, 6.0]),            # no zero: the others' product
-    ([2.0, 0.0, 4.0], [0.0, 8.0, 0.0]),             # one zero: only it gets a gradient
-    ([0.0, 3.0, 0.0], [0.0, 0.0, 0.0]),             # two zeros: nothing
-    ([0.0], [1.0]),                                 # a lone factor: d x / d x
-])
+@pytest.mark.parametrize(
+    "x,expected",
+    [
+        ([2.0, 3.0, 4.0], [12.0, 8.0, 6.0]),  # no zero: the others' product
+        ([2.0, 0.0, 4.0], [0.0, 8.0, 0.0]),  # one zero: only it gets a gradient
+        ([0.0, 3.0, 0.0], [0.0, 0.0, 0.0]),  # two zeros: nothing
+        ([0.0], [1.0]),  # a lone factor: d x / d x
+    ],
+)
 def test_prod_gradient_is_exact_with_zeros(x, expected):
     t = _t(x)
     cr.prod(t).backward()
-    np.testing.assert_array_equal(t.grad.data, expected)   # exact: no division anywhere
+    np.testing.assert_array_equal(t.grad.data, expected)  # exact: no division anywhere
 
 
 def test_prod_gradients_match_torch_over_axes():
@@ -79,13 +91,24 @@ def test_prod_second_derivative_with_zeros_matches_torch():
     h = hessian(lambda v: cr.prod(v))(x).data
     th = torch.autograd.functional.hessian(torch.prod, torch.tensor(x))
     np.testing.assert_allclose(h, th.numpy(), atol=1e-14)
-    assert h[0, 2] == 0.0 and h[1, 0] == pytest.approx(-2.0 * 0.5)   # ∂²/∂x0∂x1 = x2·x3
+    assert h[0, 2] == 0.0 and h[1, 0] == pytest.approx(-2.0 * 0.5)  # ∂²/∂x0∂x1 = x2·x3
 
 
 # ---------------------------------------------------------------------- cumsum, cumprod
 @pytest.mark.parametrize("fn,np_fn", [(cr.cumsum, np.cumsum), (cr.cumprod, np.cumprod)])
-@pytest.mark.parametrize("shape,axis", [((5,), 0), ((2, 3), -1), ((2, 3), 0), ((2, 3, 4), 1),
-                                        ((2, 3), None), ((0,), 0), ((3, 0), 1), ((), None)])
+@pytest.mark.parametrize(
+    "shape,axis",
+    [
+        ((5,), 0),
+        ((2, 3), -1),
+        ((2, 3), 0),
+        ((2, 3, 4), 1),
+        ((2, 3), None),
+        ((0,), 0),
+        ((3, 0), 1),
+        ((), None),
+    ],
+)
 def test_cumulative_forward_matches_numpy(fn, np_fn, shape, axis):
     x = RNG.uniform(-2, 2, shape)
     got = fn(cr.Tensor(x), axis=axis)
@@ -97,7 +120,7 @@ def test_cumulative_forward_matches_numpy(fn, np_fn, shape, axis):
 def test_cumulative_gradients_match_torch(name):
     x = RNG.uniform(-1.5, 1.5, (3, 7))
     x[0, 2] = 0.0
-    x[1, 1] = x[1, 4] = 0.0                       # cumprod: one zero and two zeros in a row
+    x[1, 1] = x[1, 4] = 0.0  # cumprod: one zero and two zeros in a row
     for axis in (0, 1, -1):
         (g,), ts, u = _grads(lambda a, axis=axis: getattr(cr, name)(a, axis=axis), x)
         ref = _torch_grads(getattr(torch, name)(ts[0], dim=axis), ts, u)
@@ -114,7 +137,7 @@ def test_cumprod_gradient_never_divides_by_zero():
 
 
 def test_cumprod_long_axis_matches_torch_and_second_order():
-    x = RNG.uniform(0.8, 1.2, 300)                  # 9 scan levels
+    x = RNG.uniform(0.8, 1.2, 300)  # 9 scan levels
     x[100] = 0.0
     (g,), ts, u = _grads(lambda a: cr.cumprod(a), x)
     ref = _torch_grads(torch.cumprod(ts[0], 0), ts, u)
@@ -123,20 +146,32 @@ def test_cumprod_long_axis_matches_torch_and_second_order():
     y = np.array([0.5, 0.0, 1.5, -1.0])
     hv = grad(lambda a: (grad(lambda b: (cr.cumprod(b) * u[:4]).sum())(a) * v).sum())(y)
     th = torch.tensor(y, requires_grad=True)
-    (tg,) = torch.autograd.grad((torch.cumprod(th, 0) * torch.tensor(u[:4])).sum(), th,
-                                create_graph=True)
+    (tg,) = torch.autograd.grad(
+        (torch.cumprod(th, 0) * torch.tensor(u[:4])).sum(), th, create_graph=True
+    )
     (thv,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), th)
     np.testing.assert_allclose(hv.data, thv.numpy(), atol=1e-13)
 
 
 # ---------------------------------------------------------------------- sort and friends
-@pytest.mark.parametrize("shape,axis", [((6,), -1), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1),
-                                        ((3, 4), None), ((0,), -1), ((2, 0), 0)])
+@pytest.mark.parametrize(
+    "shape,axis",
+    [
+        ((6,), -1),
+        ((3, 4), 0),
+        ((3, 4), -1),
+        ((2, 3, 4), 1),
+        ((3, 4), None),
+        ((0,), -1),
+        ((2, 0), 0),
+    ],
+)
 def test_sort_argsort_forward_match_numpy(shape, axis):
-    x = np.round(RNG.uniform(-2, 2, shape), 0)       # many ties
+    x = np.round(RNG.uniform(-2, 2, shape), 0)  # many ties
     np.testing.assert_array_equal(cr.sort(cr.Tensor(x), axis=axis).data, np.sort(x, axis=axis))
-    np.testing.assert_array_equal(cr.argsort(cr.Tensor(x), axis=axis).data,
-                                  np.argsort(x, axis=axis, kind="stable"))
+    np.testing.assert_array_equal(
+        cr.argsort(cr.Tensor(x), axis=axis).data, np.argsort(x, axis=axis, kind="stable")
+    )
 
 
 def test_sort_gradient_is_routed_through_the_permutation_and_matches_torch():
@@ -164,11 +199,18 @@ def test_sort_with_nan_puts_it_last_and_keeps_its_gradient():
 
 
 @pytest.mark.parametrize("fn", ["argmax", "argmin"])
-@pytest.mark.parametrize("shape,axis,keepdims", [((5,), None, False), ((3, 4), 0, False),
-                                                 ((3, 4), -1, True), ((2, 3, 4), 1, False),
-                                                 ((3, 4), None, True)])
+@pytest.mark.parametrize(
+    "shape,axis,keepdims",
+    [
+        ((5,), None, False),
+        ((3, 4), 0, False),
+        ((3, 4), -1, True),
+        ((2, 3, 4), 1, False),
+        ((3, 4), None, True),
+    ],
+)
 def test_argmax_argmin_match_numpy_and_record_nothing(fn, shape, axis, keepdims):
-    x = np.round(RNG.uniform(-2, 2, shape), 0)       # ties: the first one wins, as NumPy
+    x = np.round(RNG.uniform(-2, 2, shape), 0)  # ties: the first one wins, as NumPy
     got = getattr(cr, fn)(_t(x), axis=axis, keepdims=keepdims)
     np.testing.assert_array_equal(got.data, getattr(np, fn)(x, axis=axis, keepdims=keepdims))
     assert got.data.dtype.kind == "i" and not got.requires_grad
@@ -177,14 +219,26 @@ def test_argmax_argmin_match_numpy_and_record_nothing(fn, shape, axis, keepdims)
 
 # ---------------------------------------------------------------------- einsum, tensordot
 EINSUMS = [
-    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("ii->i", [(3, 3)]),
-    ("ii", [(3, 3)]), ("i,i", [(4,), (4,)]), ("i,i->", [(4,), (4,)]), ("ij->ji", [(2, 3)]),
-    ("ji", [(2, 3)]), ("ij->", [(2, 3)]), ("ij->j", [(2, 3)]), ("i,j->ij", [(2,), (3,)]),
-    ("...ij,...jk->...ik", [(5, 2, 3), (3, 4)]), ("...i,...i", [(2, 3), (3,)]),
-    ("bij,bjk,bkl->bil", [(2, 2, 3), (2, 3, 2), (2, 2, 3)]), ("iji->j", [(2, 3, 2)]),
-    ("ab,ab->ab", [(1, 3), (2, 3)]), ("Ab,bC", [(2, 3), (3, 4)]), (" ij , jk -> ik ",
-                                                                   [(2, 3), (3, 4)]),
-    ("i,i", [(0,), (0,)]), ("iii->i", [(2, 2, 2)]),
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("i,i", [(4,), (4,)]),
+    ("i,i->", [(4,), (4,)]),
+    ("ij->ji", [(2, 3)]),
+    ("ji", [(2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij->j", [(2, 3)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("...ij,...jk->...ik", [(5, 2, 3), (3, 4)]),
+    ("...i,...i", [(2, 3), (3,)]),
+    ("bij,bjk,bkl->bil", [(2, 2, 3), (2, 3, 2), (2, 2, 3)]),
+    ("iji->j", [(2, 3, 2)]),
+    ("ab,ab->ab", [(1, 3), (2, 3)]),
+    ("Ab,bC", [(2, 3), (3, 4)]),
+    (" ij , jk -> ik ", [(2, 3), (3, 4)]),
+    ("i,i", [(0,), (0,)]),
+    ("iii->i", [(2, 2, 2)]),
 ]
 
 
@@ -209,24 +263,32 @@ def test_einsum_errors_say_what_is_wrong():
     with pytest.raises(cr.ChainruleError, match="shape"):
         cr.einsum("ijk", np.ones((2, 2)))
     with pytest.raises(cr.ChainruleError):
-        cr.einsum("ij,jk->ik", np.ones((2, 3)), np.ones((2, 4)))     # j: 3 vs 2
+        cr.einsum("ij,jk->ik", np.ones((2, 3)), np.ones((2, 4)))  # j: 3 vs 2
     with pytest.raises(cr.ChainruleError, match=r"\.\.\."):
-        cr.einsum("...i->i", np.ones((2, 3)))                        # as NumPy refuses
+        cr.einsum("...i->i", np.ones((2, 3)))  # as NumPy refuses
 
 
 def test_einsum_second_order_against_torch():
     a, b = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 3))
-    f = lambda x: (cr.einsum("ij,jk,ik->", x, b, x) ** 2)             # noqa: E731
+    f = lambda x: cr.einsum("ij,jk,ik->", x, b, x) ** 2  # noqa: E731
     h = hessian(f)(a).data.reshape(6, 6)
     tb = torch.tensor(b)
     th = torch.autograd.functional.hessian(
-        lambda x: torch.einsum("ij,jk,ik->", x, tb, x) ** 2, torch.tensor(a))
+        lambda x: torch.einsum("ij,jk,ik->", x, tb, x) ** 2, torch.tensor(a)
+    )
     np.testing.assert_allclose(h, th.numpy().reshape(6, 6), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("sa,sb,axes", [((2, 3, 4), (3, 4, 5), 2), ((2, 3), (3, 4), 1),
-                                        ((2, 3), (4,), 0), ((2, 3, 4), (4, 3), ([1, 2], [1, 0])),
-                                        ((3, 2), (2, 3), ([-1], [0]))])
+@pytest.mark.parametrize(
+    "sa,sb,axes",
+    [
+        ((2, 3, 4), (3, 4, 5), 2),
+        ((2, 3), (3, 4), 1),
+        ((2, 3), (4,), 0),
+        ((2, 3, 4), (4, 3), ([1, 2], [1, 0])),
+        ((3, 2), (2, 3), ([-1], [0])),
+    ],
+)
 def test_tensordot_matches_numpy_and_torch(sa, sb, axes):
     a, b = RNG.normal(size=sa), RNG.normal(size=sb)
     got = cr.tensordot(_t(a), _t(b), axes=axes)
@@ -246,15 +308,17 @@ def test_take_along_axis_matches_numpy_and_torch_gather():
     np.testing.assert_array_equal(got.data, np.take_along_axis(x, idx, axis=1))
     (g,), ts, u = _grads(lambda a: cr.take_along_axis(a, idx, axis=-1), x)
     ref = _torch_grads(torch.gather(ts[0], 1, torch.tensor(idx % 4)), ts, u)
-    np.testing.assert_allclose(g, ref[0], rtol=1e-14)       # repeated indices add up
+    np.testing.assert_allclose(g, ref[0], rtol=1e-14)  # repeated indices add up
     flat = cr.take_along_axis(_t(x), np.array([11, 0]), axis=None)
     np.testing.assert_array_equal(flat.data, np.take_along_axis(x, np.array([11, 0]), None))
     with pytest.raises(cr.ChainruleError, match="dimensions"):
         cr.take_along_axis(_t(x), np.array([0, 1]), axis=1)
 
 
-@pytest.mark.parametrize("mode,torch_mode", [("constant", "constant"), ("edge", "replicate"),
-                                             ("reflect", "reflect"), ("wrap", "circular")])
+@pytest.mark.parametrize(
+    "mode,torch_mode",
+    [("constant", "constant"), ("edge", "replicate"), ("reflect", "reflect"), ("wrap", "circular")],
+)
 def test_pad_matches_numpy_and_torch(mode, torch_mode):
     x = RNG.normal(size=(2, 3, 4))
     pw = ((0, 0), (1, 2), (2, 1))
@@ -268,12 +332,14 @@ def test_pad_matches_numpy_and_torch(mode, torch_mode):
 def test_pad_forms_of_pad_width_and_symmetric_mode():
     x = RNG.normal(size=(2, 3))
     for pw in (1, (1, 2), ((1, 0),), ((0, 1), (2, 0)), [[1, 1], [0, 3]]):
-        np.testing.assert_array_equal(cr.pad(cr.Tensor(x), pw, constant_values=-7.0).data,
-                                      np.pad(x, pw, constant_values=-7.0))
-    np.testing.assert_array_equal(cr.pad(cr.Tensor(x), 2, mode="symmetric").data,
-                                  np.pad(x, 2, mode="symmetric"))
+        np.testing.assert_array_equal(
+            cr.pad(cr.Tensor(x), pw, constant_values=-7.0).data, np.pad(x, pw, constant_values=-7.0)
+        )
+    np.testing.assert_array_equal(
+        cr.pad(cr.Tensor(x), 2, mode="symmetric").data, np.pad(x, 2, mode="symmetric")
+    )
     t = _t([1.0, 2.0, 3.0])
-    cr.pad(t, (2, 0), mode="symmetric").sum().backward()   # [2, 1, | 1, 2, 3]
+    cr.pad(t, (2, 0), mode="symmetric").sum().backward()  # [2, 1, | 1, 2, 3]
     np.testing.assert_array_equal(t.grad.data, [2.0, 2.0, 1.0])
     with pytest.raises(cr.ChainruleError, match="mode"):
         cr.pad(t, 1, mode="median")
@@ -290,12 +356,12 @@ def test_flip_matches_numpy_and_torch(axis):
     np.testing.assert_array_equal(g, _torch_grads(torch.flip(ts[0], dims), ts, u)[0])
 
 
-@pytest.mark.parametrize("shift,axis", [(2, None), (-1, 0), (5, -1), ((1, -2), (0, 2)),
-                                        ((1, 1), (1, 1)), (3, (0, 1))])
+@pytest.mark.parametrize(
+    "shift,axis", [(2, None), (-1, 0), (5, -1), ((1, -2), (0, 2)), ((1, 1), (1, 1)), (3, (0, 1))]
+)
 def test_roll_matches_numpy_and_torch(shift, axis):
     x = RNG.normal(size=(2, 3, 4))
-    np.testing.assert_array_equal(cr.roll(cr.Tensor(x), shift, axis).data,
-                                  np.roll(x, shift, axis))
+    np.testing.assert_array_equal(cr.roll(cr.Tensor(x), shift, axis).data, np.roll(x, shift, axis))
     (g,), ts, u = _grads(lambda a: cr.roll(a, shift, axis), x)
     if isinstance(axis, tuple) and isinstance(shift, int):
         tshift = (shift,) * len(axis)
@@ -315,7 +381,7 @@ def test_rounding_values_match_numpy_and_gradients_are_zero(name):
     np.testing.assert_array_equal(getattr(cr, name)(cr.Tensor(x)).data, getattr(np, name)(x))
     t = _t(x)
     y = getattr(cr, name)(t)
-    assert y.requires_grad                            # as PyTorch: a zero gradient, not none
+    assert y.requires_grad  # as PyTorch: a zero gradient, not none
     y.sum().backward()
     np.testing.assert_array_equal(t.grad.data, np.zeros(7))
     ref = torch.tensor(x, requires_grad=True)
@@ -342,7 +408,7 @@ def test_fractional_part_has_gradient_one():
     (x - cr.floor(x)).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 1.0])
     x.grad = None
-    (x * cr.sign(x)).sum().backward()                 # |x| through sign: sign's gradient is 0
+    (x * cr.sign(x)).sum().backward()  # |x| through sign: sign's gradient is 0
     np.testing.assert_array_equal(x.grad.data, np.sign(x.data))
 
 
@@ -352,7 +418,7 @@ def test_tensor_methods():
     np.testing.assert_array_equal(x.prod(axis=1).data, np.prod(x.data, axis=1))
     np.testing.assert_array_equal(x.cumsum(axis=0).data, np.cumsum(x.data, axis=0))
     np.testing.assert_array_equal(x.cumprod().data, np.cumprod(x.data))
-    np.testing.assert_array_equal(x.sort().data, np.sort(x.data))   # a new tensor: no in-place
+    np.testing.assert_array_equal(x.sort().data, np.sort(x.data))  # a new tensor: no in-place
     np.testing.assert_array_equal(x.argsort(axis=0).data, np.argsort(x.data, axis=0))
     assert x.argmax() == 4 and x.argmin(axis=1).tolist() == [1, 2]
     np.testing.assert_array_equal((x * 1.26).round(1).data, np.round(x.data * 1.26, 1))
@@ -369,11 +435,17 @@ ROUTES = [
     ("sort", lambda t: np.sort(t, axis=0), lambda t: cr.sort(t, axis=0)),
     ("einsum", lambda t: np.einsum("ij,kj", t, t), lambda t: t @ t.T),
     ("tensordot", lambda t: np.tensordot(t, t, axes=([1], [1])), lambda t: t @ t.T),
-    ("take_along_axis", lambda t: np.take_along_axis(t, np.array([[2], [0]]), axis=1),
-     lambda t: cr.take_along_axis(t, np.array([[2], [0]]), 1)),
+    (
+        "take_along_axis",
+        lambda t: np.take_along_axis(t, np.array([[2], [0]]), axis=1),
+        lambda t: cr.take_along_axis(t, np.array([[2], [0]]), 1),
+    ),
     ("pad", lambda t: np.pad(t, 1, mode="reflect"), lambda t: cr.pad(t, 1, "reflect")),
-    ("pad-constant", lambda t: np.pad(t, (1, 0), constant_values=2.0),
-     lambda t: cr.pad(t, (1, 0), constant_values=2.0)),
+    (
+        "pad-constant",
+        lambda t: np.pad(t, (1, 0), constant_values=2.0),
+        lambda t: cr.pad(t, (1, 0), constant_values=2.0),
+    ),
     ("flip", lambda t: np.flip(t), lambda t: cr.flip(t)),
     ("roll", lambda t: np.roll(t, 1, axis=1), lambda t: cr.roll(t, 1, 1)),
     ("floor", lambda t: t * np.floor(t), lambda t: t * cr.floor(t)),

@@ -54,13 +54,13 @@ def test_one_instance_many_calls_keep_separate_state(rng):
     sig = Sigmoid()
     a = cr.Tensor(rng.normal(size=4), requires_grad=True)
     b = cr.Tensor(rng.normal(size=4), requires_grad=True)
-    out = (sig(a) * 2 + sig(b * 3)).sum()      # the second call must not clobber the first
+    out = (sig(a) * 2 + sig(b * 3)).sum()  # the second call must not clobber the first
     out.backward()
     sa = 1 / (1 + np.exp(-a.data))
     sb = 1 / (1 + np.exp(-3 * b.data))
     np.testing.assert_allclose(a.grad.data, 2 * sa * (1 - sa), rtol=1e-12)
     np.testing.assert_allclose(b.grad.data, 3 * sb * (1 - sb), rtol=1e-12)
-    assert not hasattr(sig, "s")                # the instance itself holds no call state
+    assert not hasattr(sig, "s")  # the instance itself holds no call state
 
 
 def test_multi_input_custom_op_gradients_and_broadcasting(rng):
@@ -81,7 +81,7 @@ def test_custom_op_in_transforms(rng):
         jf = jacobian(lambda v: Sigmoid()(v), mode=mode)
         J = jf(x)
         np.testing.assert_allclose(J.data, np.diag(s * (1 - s)), atol=1e-14)
-        assert not jf.last_info.batched             # custom ops take the per-row/column path
+        assert not jf.last_info.batched  # custom ops take the per-row/column path
 
 
 def test_operation_without_jvp_reports_clearly(rng):
@@ -149,7 +149,7 @@ def test_twice_differentiable_op_written_with_chainrule_ops():
         twice_differentiable = True
 
         def forward(self, x):
-            return x ** 3
+            return x**3
 
         def backward(self, g):
             (x,) = self.inputs
@@ -161,7 +161,7 @@ def test_twice_differentiable_op_written_with_chainrule_ops():
 
     f = lambda v: Cube()(v).sum()  # noqa: E731
     x = cr.Tensor([1.0, -2.0])
-    assert grad(grad(f))(2.0).item() == pytest.approx(12.0)    # d²/dx² x³ = 6x
+    assert grad(grad(f))(2.0).item() == pytest.approx(12.0)  # d²/dx² x³ = 6x
     from chainrule.transforms import hessian, hvp
 
     np.testing.assert_allclose(hessian(f)(x).data, np.diag(6 * x.data))
@@ -188,7 +188,7 @@ def test_custom_op_shape_error_names_the_op():
             return x.sum(keepdims=True)
 
         def backward(self, g):
-            return (g,)          # should be broadcast to x's shape
+            return (g,)  # should be broadcast to x's shape
 
     x = cr.Tensor(np.ones((2, 3)), requires_grad=True)
     with pytest.raises(cr.ShapeError, match="wrong_shape"):

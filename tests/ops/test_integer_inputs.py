@@ -26,8 +26,8 @@ FUNCTIONS = {
     "mean_axis": (lambda x: cr.mean(x, axis=0, keepdims=True), X),
     "div": (lambda x: x / 2, X),
     "rdiv": (lambda x: 1 / x, POS),
-    "pow_half": (lambda x: x ** 0.5, POS),
-    "pow_int": (lambda x: x ** 2, X),
+    "pow_half": (lambda x: x**0.5, POS),
+    "pow_int": (lambda x: x**2, X),
     "sqrt": (cr.sqrt, POS),
     "exp": (cr.exp, X),
     "log": (cr.log, POS),
@@ -61,12 +61,13 @@ def test_composed_functions_follow_numpy_for_integer_inputs(name, dtype):
 
 
 def test_the_reported_examples():
-    np.testing.assert_allclose(cr.sigmoid(cr.Tensor([1, 2, -3])).data,
-                               1 / (1 + np.exp(-np.array([1.0, 2.0, -3.0]))))  # was [0, 0, 0]
+    np.testing.assert_allclose(
+        cr.sigmoid(cr.Tensor([1, 2, -3])).data, 1 / (1 + np.exp(-np.array([1.0, 2.0, -3.0])))
+    )  # was [0, 0, 0]
     from chainrule.nn import functional as F
 
     loss = F.cross_entropy(cr.Tensor([[1, 2, 3]]), cr.Tensor([0]))
-    assert loss.dtype == np.float64                                           # was int64: 1
+    assert loss.dtype == np.float64  # was int64: 1
     np.testing.assert_allclose(loss.item(), np.log(np.exp([1, 2, 3]).sum()) - 1)
 
 
@@ -93,7 +94,7 @@ def test_float_inputs_keep_their_dtype():
         for fn in (cr.sigmoid, cr.softmax, cr.log_softmax, cr.logsumexp, cr.mean):
             assert fn(x).dtype == dt, (fn, dt)
         a = X.astype(dt)
-        assert as_floating(a) is a                   # no copy on the common path
+        assert as_floating(a) is a  # no copy on the common path
 
 
 def test_integer_tensors_still_cannot_require_grad():

@@ -26,7 +26,8 @@ def test_every_primitive_has_lecture_text(name):
     cls = REGISTRY[name]
     assert isinstance(cls.__dict__.get("lecture"), Lecture), (
         f"{name}: give the class `lecture = Lecture(formula=..., grads=(...), gate=..., "
-        f"symbol=...)` (chainrule.core.lecture)")
+        f"symbol=...)` (chainrule.core.lecture)"
+    )
     assert check_lecture(cls) == []
 
 
@@ -35,8 +36,9 @@ def test_check_lecture_reports_what_is_missing():
         name = "bare"
         vjp = (lambda g, out, x: g,)
 
-    assert check_lecture(Bare) == ["bare: no `lecture = Lecture(...)` (formula, rules, gate, "
-                                   "symbol)"]
+    assert check_lecture(Bare) == [
+        "bare: no `lecture = Lecture(...)` (formula, rules, gate, symbol)"
+    ]
     Bare.lecture = Lecture("bare({0})")
     assert check_lecture(Bare) == ["bare: no gradient template for argument 0"]
 
@@ -47,12 +49,34 @@ def test_expr_name_must_be_a_safe_identifier():
             Lecture("f({0})", ("{dz}",), expr_name=bad)
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
-                                  "leaky_relu", "elu", "add", "sub", "mul", "div", "neg", "pow",
-                                  "pow_scalar", "maximum", "minimum", "clip", "where"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "pow",
+        "pow_scalar",
+        "maximum",
+        "minimum",
+        "clip",
+        "where",
+    ],
+)
 def test_elementwise_ops_share_one_rule_for_vjp_and_jvp(name):
     cls = REGISTRY[name]
-    assert cls.vjp is cls.jvp            # declared from the derivative alone
+    assert cls.vjp is cls.jvp  # declared from the derivative alone
     assert all(r is None or callable(r) for r in cls.vjp)
     assert cls.jvp_batched is not None and cls.vjp_batched is not None
 

@@ -56,22 +56,30 @@ def test_forward_matches_numpy(rng):
     np.testing.assert_allclose(logabs.data, l_np, rtol=1e-12)
     assert not sign.requires_grad
     spd = _spd(rng, (2, 3, 3))
-    np.testing.assert_allclose(cr.linalg.cholesky(spd).data, np.linalg.cholesky(spd),
-                               rtol=1e-12)
+    np.testing.assert_allclose(cr.linalg.cholesky(spd).data, np.linalg.cholesky(spd), rtol=1e-12)
     r = rng.normal(size=(3, 5, 3))
     np.testing.assert_allclose(cr.linalg.pinv(r).data, np.linalg.pinv(r), atol=1e-12)
     q, rr = cr.linalg.qr(r)
     q_np, r_np = np.linalg.qr(r)
-    np.testing.assert_allclose(q.data, q_np, atol=1e-12)   # same LAPACK, same signs
+    np.testing.assert_allclose(q.data, q_np, atol=1e-12)  # same LAPACK, same signs
     np.testing.assert_allclose(rr.data, r_np, atol=1e-12)
-    np.testing.assert_allclose(cr.linalg.qr(r, mode="r").data, np.linalg.qr(r, mode="r"),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        cr.linalg.qr(r, mode="r").data, np.linalg.qr(r, mode="r"), atol=1e-12
+    )
     assert isinstance(cr.linalg.qr(r), cr.linalg.QRResult)
 
 
-@pytest.mark.parametrize(("sa", "sb"), [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3,)),
-                                        ((2, 3, 3), (2, 3, 4)), ((2, 3, 3), (3, 1)),
-                                        ((4, 1, 3, 3), (2, 3, 2))])
+@pytest.mark.parametrize(
+    ("sa", "sb"),
+    [
+        ((3, 3), (3,)),
+        ((3, 3), (3, 2)),
+        ((2, 3, 3), (3,)),
+        ((2, 3, 3), (2, 3, 4)),
+        ((2, 3, 3), (3, 1)),
+        ((4, 1, 3, 3), (2, 3, 2)),
+    ],
+)
 def test_solve_shapes_like_numpy(rng, sa, sb):
     a, b = _wellcond(rng, sa), rng.normal(size=sb)
     np.testing.assert_allclose(cr.linalg.solve(a, b).data, np.linalg.solve(a, b), rtol=1e-12)
@@ -98,7 +106,7 @@ def test_eigh_and_svd_match_numpy_up_to_sign(rng):
         np.testing.assert_allclose((u.data * sv.data[..., None, :]) @ vh.data, a, atol=1e-12)
         np.testing.assert_allclose(cr.linalg.svd(a, compute_uv=False).data, s_np, atol=1e-12)
         np.testing.assert_allclose(cr.linalg.svdvals(a).data, s_np, atol=1e-12)
-    full = cr.linalg.svd(rng.normal(size=(4, 2)))      # full_matrices=True: NumPy's shapes
+    full = cr.linalg.svd(rng.normal(size=(4, 2)))  # full_matrices=True: NumPy's shapes
     assert [x.shape for x in full] == [(4, 4), (2,), (2, 2)]
 
 
@@ -107,43 +115,74 @@ def test_integer_inputs_compute_in_float64():
     assert cr.linalg.inv(a).dtype == np.float64
     np.testing.assert_allclose(cr.linalg.det(a).data, 5.0)
     np.testing.assert_allclose(cr.linalg.norm(np.array([3, 4])).data, 5.0)
-    assert cr.trace(a).data == 5 and cr.trace(a).dtype.kind == "i"   # as np.trace
+    assert cr.trace(a).data == 5 and cr.trace(a).dtype.kind == "i"  # as np.trace
     assert cr.linalg.inv(a.astype(np.float32)).dtype == np.float32
 
 
-@pytest.mark.parametrize(("shape", "offset", "axis1", "axis2"),
-                         [((3, 3), 0, 0, 1), ((3, 5), 2, 0, 1), ((5, 3), -1, 0, 1),
-                          ((2, 3, 4), 1, 2, 1), ((2, 3, 4), 0, -1, 0), ((3, 3), 4, 0, 1)])
+@pytest.mark.parametrize(
+    ("shape", "offset", "axis1", "axis2"),
+    [
+        ((3, 3), 0, 0, 1),
+        ((3, 5), 2, 0, 1),
+        ((5, 3), -1, 0, 1),
+        ((2, 3, 4), 1, 2, 1),
+        ((2, 3, 4), 0, -1, 0),
+        ((3, 3), 4, 0, 1),
+    ],
+)
 def test_trace_and_diagonal_like_numpy(rng, shape, offset, axis1, axis2):
     x = rng.normal(size=shape)
-    np.testing.assert_allclose(cr.diagonal(x, offset, axis1, axis2).data,
-                               np.diagonal(x, offset, axis1, axis2))
-    np.testing.assert_allclose(cr.trace(x, offset, axis1, axis2).data,
-                               np.trace(x, offset, axis1, axis2))
+    np.testing.assert_allclose(
+        cr.diagonal(x, offset, axis1, axis2).data, np.diagonal(x, offset, axis1, axis2)
+    )
+    np.testing.assert_allclose(
+        cr.trace(x, offset, axis1, axis2).data, np.trace(x, offset, axis1, axis2)
+    )
     t = cr.Tensor(x)
     np.testing.assert_allclose(t.trace(offset, axis1, axis2).data, x.trace(offset, axis1, axis2))
-    np.testing.assert_allclose(t.diagonal(offset, axis1, axis2).data,
-                               x.diagonal(offset, axis1, axis2))
+    np.testing.assert_allclose(
+        t.diagonal(offset, axis1, axis2).data, x.diagonal(offset, axis1, axis2)
+    )
 
 
 def test_linalg_trace_and_diagonal_use_the_last_two_axes(rng):
     x = rng.normal(size=(2, 3, 3))
-    np.testing.assert_allclose(cr.linalg.trace(x, offset=1).data,
-                               np.trace(x, offset=1, axis1=-2, axis2=-1))
+    np.testing.assert_allclose(
+        cr.linalg.trace(x, offset=1).data, np.trace(x, offset=1, axis1=-2, axis2=-1)
+    )
     np.testing.assert_allclose(cr.linalg.diagonal(x).data, np.diagonal(x, 0, -2, -1))
-    if hasattr(np.linalg, "trace"):   # NumPy 2
+    if hasattr(np.linalg, "trace"):  # NumPy 2
         np.testing.assert_allclose(cr.linalg.trace(x).data, np.linalg.trace(x))
 
 
 NORM_CASES = [
-    ((5,), None, None), ((5,), 1, None), ((5,), 2, None), ((5,), np.inf, None),
-    ((5,), -np.inf, None), ((5,), 3, None), ((5,), 0.5, None), ((5,), 0, None),
-    ((3, 4), None, None), ((3, 4), "fro", None), ((3, 4), "nuc", None), ((3, 4), 1, None),
-    ((3, 4), -1, None), ((3, 4), 2, None), ((3, 4), -2, None), ((3, 4), np.inf, None),
-    ((3, 4), -np.inf, None), ((2, 3, 4), None, None), ((2, 3, 4), None, 1),
-    ((2, 3, 4), 3, -1), ((2, 3, 4), np.inf, (0,)), ((2, 3, 4), "fro", (2, 0)),
-    ((2, 3, 4), "nuc", (0, 2)), ((2, 3, 4), 1, (2, 1)), ((2, 3, 4), np.inf, (1, 2)),
-    ((2, 3, 4), -2, (2, 1)), ((2, 3, 4), 2, (0, 1)),
+    ((5,), None, None),
+    ((5,), 1, None),
+    ((5,), 2, None),
+    ((5,), np.inf, None),
+    ((5,), -np.inf, None),
+    ((5,), 3, None),
+    ((5,), 0.5, None),
+    ((5,), 0, None),
+    ((3, 4), None, None),
+    ((3, 4), "fro", None),
+    ((3, 4), "nuc", None),
+    ((3, 4), 1, None),
+    ((3, 4), -1, None),
+    ((3, 4), 2, None),
+    ((3, 4), -2, None),
+    ((3, 4), np.inf, None),
+    ((3, 4), -np.inf, None),
+    ((2, 3, 4), None, None),
+    ((2, 3, 4), None, 1),
+    ((2, 3, 4), 3, -1),
+    ((2, 3, 4), np.inf, (0,)),
+    ((2, 3, 4), "fro", (2, 0)),
+    ((2, 3, 4), "nuc", (0, 2)),
+    ((2, 3, 4), 1, (2, 1)),
+    ((2, 3, 4), np.inf, (1, 2)),
+    ((2, 3, 4), -2, (2, 1)),
+    ((2, 3, 4), 2, (0, 1)),
 ]
 
 
@@ -177,7 +216,7 @@ def _grads_vs_torch(cr_loss, torch_loss, *arrays, symmetric=False, order=1):
         total_t = sum((g * torch.from_numpy(w)).sum() for g, w in zip(tg, ws, strict=True))
         want = [g.numpy() for g in torch.autograd.grad(total_t, ts)]
     for g, w in zip(got, want, strict=True):
-        if symmetric:   # torch differentiates one triangle; chainrule symmetrises
+        if symmetric:  # torch differentiates one triangle; chainrule symmetrises
             w = (w + np.swapaxes(w, -1, -2)) / 2
         np.testing.assert_allclose(g, w, rtol=1e-7, atol=1e-9)
 
@@ -192,24 +231,42 @@ def test_inv_det_slogdet_gradients_vs_torch(rng, order):
     a = _wellcond(rng, (2, 3, 3))
     w = _weights((2, 3, 3))
     wt = torch.from_numpy(w)
-    _grads_vs_torch(lambda x: (cr.linalg.inv(x) * w).sum(),
-                    lambda x: (torch.linalg.inv(x) * wt).sum(), a, order=order)
-    _grads_vs_torch(lambda x: (cr.linalg.det(x) * w[:, 0, 0]).sum(),
-                    lambda x: (torch.linalg.det(x) * wt[:, 0, 0]).sum(), a, order=order)
-    _grads_vs_torch(lambda x: (cr.linalg.slogdet(x)[1] * w[:, 0, 0]).sum(),
-                    lambda x: (torch.linalg.slogdet(x)[1] * wt[:, 0, 0]).sum(), a, order=order)
+    _grads_vs_torch(
+        lambda x: (cr.linalg.inv(x) * w).sum(),
+        lambda x: (torch.linalg.inv(x) * wt).sum(),
+        a,
+        order=order,
+    )
+    _grads_vs_torch(
+        lambda x: (cr.linalg.det(x) * w[:, 0, 0]).sum(),
+        lambda x: (torch.linalg.det(x) * wt[:, 0, 0]).sum(),
+        a,
+        order=order,
+    )
+    _grads_vs_torch(
+        lambda x: (cr.linalg.slogdet(x)[1] * w[:, 0, 0]).sum(),
+        lambda x: (torch.linalg.slogdet(x)[1] * wt[:, 0, 0]).sum(),
+        a,
+        order=order,
+    )
 
 
 @pytest.mark.parametrize("order", [1, 2])
-@pytest.mark.parametrize(("sa", "sb"), [((3, 3), (3,)), ((2, 3, 3), (2, 3, 2)),
-                                        ((2, 3, 3), (3, 2))])
+@pytest.mark.parametrize(
+    ("sa", "sb"), [((3, 3), (3,)), ((2, 3, 3), (2, 3, 2)), ((2, 3, 3), (3, 2))]
+)
 def test_solve_gradients_vs_torch(rng, order, sa, sb):
     torch = pytest.importorskip("torch")
     a, b = _wellcond(rng, sa), rng.normal(size=sb)
     w = _weights(np.linalg.solve(a, b).shape)
     wt = torch.from_numpy(w)
-    _grads_vs_torch(lambda x, y: (cr.linalg.solve(x, y) * w).sum(),
-                    lambda x, y: (torch.linalg.solve(x, y) * wt).sum(), a, b, order=order)
+    _grads_vs_torch(
+        lambda x, y: (cr.linalg.solve(x, y) * w).sum(),
+        lambda x, y: (torch.linalg.solve(x, y) * wt).sum(),
+        a,
+        b,
+        order=order,
+    )
 
 
 def test_solve_gradient_of_b_alone_and_of_a_alone(rng):
@@ -231,9 +288,13 @@ def test_cholesky_gradient_vs_torch(rng, order):
     a = _spd(rng, (2, 3, 3))
     w = np.tril(_weights((2, 3, 3)))
     wt = torch.from_numpy(w)
-    _grads_vs_torch(lambda x: (cr.linalg.cholesky(x) * w).sum(),
-                    lambda x: (torch.linalg.cholesky(x) * wt).sum(), a, symmetric=True,
-                    order=order)
+    _grads_vs_torch(
+        lambda x: (cr.linalg.cholesky(x) * w).sum(),
+        lambda x: (torch.linalg.cholesky(x) * wt).sum(),
+        a,
+        symmetric=True,
+        order=order,
+    )
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -243,7 +304,7 @@ def test_eigh_gradient_vs_torch(rng, order):
     c, wv = _weights((2, 4)), _weights((2, 4, 4), seed=4)
     ct, wvt = torch.from_numpy(c), torch.from_numpy(wv)
 
-    def mine(x):   # sign-free in the eigenvectors: torch's signs differ from chainrule's
+    def mine(x):  # sign-free in the eigenvectors: torch's signs differ from chainrule's
         w, v = cr.linalg.eigh(x)
         return (w * c).sum() + (v * v * wv).sum()
 
@@ -266,18 +327,29 @@ def test_svd_gradient_vs_torch(rng, order, shape):
 
     def mine(x):
         u, s, vh = cr.linalg.svd(x, full_matrices=False)
-        return (u * u * wu).sum() + (s * ws).sum() + (vh * vh * wv).sum() \
-            + (u[..., :1, :] * vh[..., :, :1].mT).sum()      # a pair: its sign cancels
+        return (
+            (u * u * wu).sum()
+            + (s * ws).sum()
+            + (vh * vh * wv).sum()
+            + (u[..., :1, :] * vh[..., :, :1].mT).sum()
+        )  # a pair: its sign cancels
 
     def theirs(x):
         u, s, vh = torch.linalg.svd(x, full_matrices=False)
-        return (u * u * torch.from_numpy(wu)).sum() + (s * torch.from_numpy(ws)).sum() \
-            + (vh * vh * torch.from_numpy(wv)).sum() + (u[..., :1, :] * vh[..., :, :1].mT).sum()
+        return (
+            (u * u * torch.from_numpy(wu)).sum()
+            + (s * torch.from_numpy(ws)).sum()
+            + (vh * vh * torch.from_numpy(wv)).sum()
+            + (u[..., :1, :] * vh[..., :, :1].mT).sum()
+        )
 
     _grads_vs_torch(mine, theirs, a, order=order)
-    _grads_vs_torch(lambda x: (cr.linalg.svdvals(x) * ws).sum(),
-                    lambda x: (torch.linalg.svdvals(x) * torch.from_numpy(ws)).sum(), a,
-                    order=order)
+    _grads_vs_torch(
+        lambda x: (cr.linalg.svdvals(x) * ws).sum(),
+        lambda x: (torch.linalg.svdvals(x) * torch.from_numpy(ws)).sum(),
+        a,
+        order=order,
+    )
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -298,8 +370,10 @@ def test_qr_gradient_vs_torch(rng, order, shape):
 
     tq = torch.linalg.qr(torch.from_numpy(a))[0].numpy()
     if not np.allclose(tq, q_np, atol=1e-10):
-        pytest.fail("PyTorch's QR signs differ from NumPy's on this machine: the direct "
-                    "comparison below needs the same LAPACK convention")
+        pytest.fail(
+            "PyTorch's QR signs differ from NumPy's on this machine: the direct "
+            "comparison below needs the same LAPACK convention"
+        )
     _grads_vs_torch(mine, theirs, a, order=order)
 
 
@@ -309,13 +383,15 @@ def test_pinv_gradient_vs_torch(rng, order, shape):
     torch = pytest.importorskip("torch")
     a = rng.normal(size=shape)
     w = _weights(shape[::-1])
-    _grads_vs_torch(lambda x: (cr.linalg.pinv(x) * w).sum(),
-                    lambda x: (torch.linalg.pinv(x) * torch.from_numpy(w)).sum(), a,
-                    order=order)
+    _grads_vs_torch(
+        lambda x: (cr.linalg.pinv(x) * w).sum(),
+        lambda x: (torch.linalg.pinv(x) * torch.from_numpy(w)).sum(),
+        a,
+        order=order,
+    )
 
 
-@pytest.mark.parametrize(("shape", "ord", "axis"),
-                         [c for c in NORM_CASES if c[1] != 0])
+@pytest.mark.parametrize(("shape", "ord", "axis"), [c for c in NORM_CASES if c[1] != 0])
 def test_norm_gradients_vs_torch(rng, shape, ord, axis):
     torch = pytest.importorskip("torch")
     x = rng.normal(size=shape)
@@ -336,11 +412,18 @@ def test_trace_and_diagonal_gradients(rng):
     torch = pytest.importorskip("torch")
     x = rng.normal(size=(2, 3, 4))
     w = _weights((4, 2))
-    _grads_vs_torch(lambda t: (cr.diagonal(t, 1, 1, 0) ** 2 * w).sum(),
-                    lambda t: (torch.diagonal(t, 1, 1, 0) ** 2 * torch.from_numpy(w)).sum(), x,
-                    order=2)
-    _grads_vs_torch(lambda t: (cr.trace(t, -1, 0, 2) ** 2).sum(),
-                    lambda t: (torch.diagonal(t, -1, 0, 2).sum(-1) ** 2).sum(), x, order=2)
+    _grads_vs_torch(
+        lambda t: (cr.diagonal(t, 1, 1, 0) ** 2 * w).sum(),
+        lambda t: (torch.diagonal(t, 1, 1, 0) ** 2 * torch.from_numpy(w)).sum(),
+        x,
+        order=2,
+    )
+    _grads_vs_torch(
+        lambda t: (cr.trace(t, -1, 0, 2) ** 2).sum(),
+        lambda t: (torch.diagonal(t, -1, 0, 2).sum(-1) ** 2).sum(),
+        x,
+        order=2,
+    )
 
 
 def test_jvp_of_eigenvalues_matches_first_order_perturbation(rng):
@@ -365,11 +448,20 @@ def test_numpy_linalg_functions_are_routed_on_tensors(rng):
     a = cr.Tensor(_wellcond(rng, (3, 3)), requires_grad=True)
     x = np.linalg.solve(a, np.ones(3))
     assert isinstance(x, cr.Tensor) and x.requires_grad
-    (x.sum() + np.linalg.det(a) + np.trace(a) + np.diagonal(a).sum()
-     + np.linalg.norm(a) + np.linalg.inv(a).sum() + np.linalg.slogdet(a)[1]
-     + np.linalg.eigh(a + a.T)[0].sum() + np.linalg.svd(a)[1].sum()
-     + np.linalg.qr(a)[1].sum() + np.linalg.pinv(a).sum()
-     + np.linalg.cholesky(a @ a.T)[0, 0]).backward()
+    (
+        x.sum()
+        + np.linalg.det(a)
+        + np.trace(a)
+        + np.diagonal(a).sum()
+        + np.linalg.norm(a)
+        + np.linalg.inv(a).sum()
+        + np.linalg.slogdet(a)[1]
+        + np.linalg.eigh(a + a.T)[0].sum()
+        + np.linalg.svd(a)[1].sum()
+        + np.linalg.qr(a)[1].sum()
+        + np.linalg.pinv(a).sum()
+        + np.linalg.cholesky(a @ a.T)[0, 0]
+    ).backward()
     assert a.grad is not None and np.isfinite(a.grad.data).all()
 
 
@@ -378,7 +470,7 @@ def test_singular_and_indefinite_matrices_raise_library_errors():
     with pytest.raises(LinAlgError, match="singular") as info:
         cr.linalg.inv(np.ones((2, 2)))
     assert isinstance(info.value, ChainruleError)
-    assert isinstance(info.value, np.linalg.LinAlgError)     # NumPy code keeps working
+    assert isinstance(info.value, np.linalg.LinAlgError)  # NumPy code keeps working
     with pytest.raises(LinAlgError, match="positive definite"):
         cr.linalg.cholesky(-np.eye(2))
     with pytest.raises(LinAlgError):
@@ -401,7 +493,7 @@ def test_unsupported_arguments_say_what_to_do(rng):
         cr.linalg.norm(rng.normal(size=3), ord="fro")
     with pytest.raises(ChainruleError, match="axis"):
         cr.linalg.norm(rng.normal(size=(2, 2, 2)), ord=1)
-    q, r = cr.linalg.qr(a.detach(), mode="complete")        # no gradient wanted: NumPy's
+    q, r = cr.linalg.qr(a.detach(), mode="complete")  # no gradient wanted: NumPy's
     assert q.shape == (4, 4) and r.shape == (4, 2)
 
 

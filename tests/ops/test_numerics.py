@@ -39,8 +39,8 @@ def test_float32_softmax_rows_far_from_zero(o):
     sm = cr.softmax(cr.Tensor(x32)).data
     ls = cr.log_softmax(cr.Tensor(x32)).data
     assert sm.dtype == ls.dtype == np.float32
-    assert _rel_err(sm, sm_ref) <= TOL32          # was 2.5e-4 at 1e4, 2.0e-2 at 1e6
-    assert _rel_err(ls, ls_ref) <= TOL32          # was 3.8e-4 at 1e4, 3.0e-2 at 1e6
+    assert _rel_err(sm, sm_ref) <= TOL32  # was 2.5e-4 at 1e4, 2.0e-2 at 1e6
+    assert _rel_err(ls, ls_ref) <= TOL32  # was 3.8e-4 at 1e4, 3.0e-2 at 1e6
     assert abs(float(sm.astype(np.float64).sum(axis=1).max()) - 1) <= TOL32  # was 0.9706
 
 
@@ -62,10 +62,10 @@ def test_float32_cross_entropy_far_from_zero(rng):
         per_ref = -ls_ref[np.arange(8), t]
         per = F.cross_entropy(cr.Tensor(x32), t, reduction="none").data
         assert per.dtype == np.float32
-        assert _rel_err(per, per_ref) <= TOL32    # was 3.9e-4 at 1e4
+        assert _rel_err(per, per_ref) <= TOL32  # was 3.9e-4 at 1e4
         assert _rel_err(F.cross_entropy(cr.Tensor(x32), t).data, per_ref.mean()) <= TOL32
         soft = F.cross_entropy(cr.Tensor(x32), np.eye(5)[t], reduction="none").data
-        assert _rel_err(soft, per_ref) <= TOL32   # probability targets: via log_softmax
+        assert _rel_err(soft, per_ref) <= TOL32  # probability targets: via log_softmax
 
 
 def test_float32_softmax_gradient_far_from_zero(rng):
@@ -96,29 +96,29 @@ def test_softmax_of_special_rows():
     x = np.array([[-np.inf, -np.inf], [-np.inf, 0.0], [np.inf, 0.0]])
     with np.errstate(all="ignore"):
         sm = cr.softmax(cr.Tensor(x)).data
-    np.testing.assert_array_equal(sm[1], [0.0, 1.0])       # masked entry
-    assert np.isnan(sm[0]).all()                            # 0/0, as NumPy and PyTorch
-    assert np.isnan(sm[2, 0]) and sm[2, 1] == 0.0           # inf/inf, as PyTorch
+    np.testing.assert_array_equal(sm[1], [0.0, 1.0])  # masked entry
+    assert np.isnan(sm[0]).all()  # 0/0, as NumPy and PyTorch
+    assert np.isnan(sm[2, 0]) and sm[2, 1] == 0.0  # inf/inf, as PyTorch
 
 
 # ---------------------------------------------------------------------- pow at 0
 def test_gradient_of_x_to_the_zero_at_zero():
     x = cr.Tensor([0.0, 2.0, -1.5], requires_grad=True)
-    (x ** 0).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])    # was [nan, 0, 0]
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])  # was [nan, 0, 0]
 
 
 def test_gradient_of_x_to_the_y_at_zero_zero():
     x = cr.Tensor([0.0, 0.0, 2.0], requires_grad=True)
     y = cr.Tensor([0.0, 2.0, 0.0], requires_grad=True)
-    (x ** y).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])    # was [nan, 0, 0]
+    (x**y).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])  # was [nan, 0, 0]
     np.testing.assert_allclose(y.grad.data, [0.0, 0.0, np.log(2.0)])
     # elsewhere the rule is unchanged: b * a**(b-1)
     x.grad = None
     with np.errstate(divide="ignore"):
         (x ** cr.Tensor([0.5, 1.0, 3.0])).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [np.inf, 1.0, 12.0])   # inf: 0.5 * 0**-0.5
+    np.testing.assert_allclose(x.grad.data, [np.inf, 1.0, 12.0])  # inf: 0.5 * 0**-0.5
 
 
 def test_higher_derivatives_of_powers_at_zero_are_finite():
@@ -126,7 +126,7 @@ def test_higher_derivatives_of_powers_at_zero_are_finite():
 
     # d²/dx² x**1 = 0 and d³/dx³ x**2 = 0 at x = 0: each step reaches an exponent-0 power
     for p, order in ((1, 2), (2, 3), (3, 4)):
-        f = lambda v, p=p: (v ** p).sum()  # noqa: E731
+        f = lambda v, p=p: (v**p).sum()  # noqa: E731
         for _ in range(order):
             f = grad(f)
         assert f(cr.Tensor([0.0])).data.tolist() == [0.0], (p, order)
@@ -139,7 +139,7 @@ def test_sqrt_gradient_at_zero_is_the_one_sided_limit():
     x = cr.Tensor([0.0, 4.0], requires_grad=True)
     with np.errstate(divide="ignore"):
         cr.sqrt(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [np.inf, 0.25])    # as PyTorch and JAX
+    np.testing.assert_array_equal(x.grad.data, [np.inf, 0.25])  # as PyTorch and JAX
 
 
 # ---------------------------------------------------------------------- empty axes
@@ -150,11 +150,11 @@ def test_mean_of_an_empty_axis_is_nan_like_numpy():
         ref = np.mean(x, axis=1)
         for axis in (1, None):
             got = cr.mean(cr.Tensor(x), axis=axis).data
-            np.testing.assert_array_equal(got, np.mean(x, axis=axis))   # was 0
+            np.testing.assert_array_equal(got, np.mean(x, axis=axis))  # was 0
         assert cr.mean(cr.Tensor(x, dtype=np.float32), axis=1).dtype == np.float32
         np.testing.assert_array_equal(cr.mean(cr.Tensor(x), axis=0).data, np.mean(x, axis=0))
     assert np.isnan(ref).all()
-    with pytest.warns(RuntimeWarning):                                  # NumPy warns too
+    with pytest.warns(RuntimeWarning):  # NumPy warns too
         cr.mean(cr.Tensor(x), axis=1)
     t = cr.Tensor(x, requires_grad=True)
     with warnings.catch_warnings():
@@ -165,8 +165,8 @@ def test_mean_of_an_empty_axis_is_nan_like_numpy():
 
 def test_logsumexp_of_an_empty_axis_is_minus_inf():
     out = cr.logsumexp(cr.Tensor(np.zeros((3, 0))), axis=1).data
-    np.testing.assert_array_equal(out, [-np.inf] * 3)        # log of an empty sum
-    assert np.logaddexp.reduce(np.zeros(0)) == -np.inf       # the same convention
+    np.testing.assert_array_equal(out, [-np.inf] * 3)  # log of an empty sum
+    assert np.logaddexp.reduce(np.zeros(0)) == -np.inf  # the same convention
 
 
 def test_max_of_an_empty_axis_raises_like_numpy():
@@ -183,7 +183,7 @@ def test_max_min_route_the_gradient_to_the_nan(fn):
     out = fn(x)
     assert np.isnan(out.item())
     out.backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0])   # was [nan, nan, nan]
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0])  # was [nan, nan, nan]
     # two NaNs share it; rows without NaN are unaffected; forward mode agrees
     x = cr.Tensor([[np.nan, 2.0, np.nan], [1.0, 5.0, 3.0]], requires_grad=True)
     fn(x, axis=1).sum().backward()
@@ -217,8 +217,7 @@ def test_maximum_with_a_number_still_routes_and_splits_ties():
 
 # ---------------------------------------------------------------------- -inf in logsumexp
 def test_logsumexp_gradient_of_an_all_minus_inf_row_is_zero():
-    x = cr.Tensor([[-np.inf, -np.inf], [0.0, np.log(3.0)], [-np.inf, 0.0]],
-                  requires_grad=True)
+    x = cr.Tensor([[-np.inf, -np.inf], [0.0, np.log(3.0)], [-np.inf, 0.0]], requires_grad=True)
     out = cr.logsumexp(x, axis=1)
     np.testing.assert_allclose(out.data, [-np.inf, np.log(4.0), 0.0])
     out.sum().backward()

@@ -13,29 +13,32 @@ from chainrule.core.errors import ChainruleError, OpError, ShapeError
 X = cr.Tensor(np.arange(6.0).reshape(2, 3))
 
 
-@pytest.mark.parametrize(("call", "error", "hint"), [
-    (lambda: cr.concatenate([]), OpError, "at least one tensor"),
-    (lambda: cr.stack([]), OpError, "at least one tensor"),
-    (lambda: cr.clip(X), OpError, "give `low`, `high` or both"),
-    (lambda: cr.concatenate([X, X], axis=2), ShapeError, "valid: -2..1"),
-    (lambda: cr.stack([X, X], axis=3), ShapeError, "valid: -3..2"),
-    (lambda: cr.take(X, [0], axis=2), ShapeError, "out of range"),
-    (lambda: cr.take(cr.Tensor(1.0), [0]), ShapeError, "reshape it to 1-d"),
-    (lambda: cr.gather(cr.Tensor(1.0), np.array(0), axis=0), ShapeError, "0-d"),
-    (lambda: cr.swapaxes(X, 0, 2), ShapeError, "out of range"),
-    (lambda: cr.transpose(X, (0, 2)), ShapeError, "out of range"),
-    (lambda: cr.transpose(X, (0,)), ShapeError, "each of the 2 axes"),
-    (lambda: X[[[0, 1], [0]]], OpError, "integer array of one shape"),
-    (lambda: X[np.array([0.0, 1.0])], OpError, "astype(int)"),
-    (lambda: X[[0.5]], OpError, "astype(int)"),
-    (lambda: X[5], OpError, "getitem"),
-    (lambda: cr.sum(X, axis=1.5), ShapeError, "an int or a tuple of ints"),
-    (lambda: cr.mean(X, axis=True), ShapeError, "an int or a tuple of ints"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "hint"),
+    [
+        (lambda: cr.concatenate([]), OpError, "at least one tensor"),
+        (lambda: cr.stack([]), OpError, "at least one tensor"),
+        (lambda: cr.clip(X), OpError, "give `low`, `high` or both"),
+        (lambda: cr.concatenate([X, X], axis=2), ShapeError, "valid: -2..1"),
+        (lambda: cr.stack([X, X], axis=3), ShapeError, "valid: -3..2"),
+        (lambda: cr.take(X, [0], axis=2), ShapeError, "out of range"),
+        (lambda: cr.take(cr.Tensor(1.0), [0]), ShapeError, "reshape it to 1-d"),
+        (lambda: cr.gather(cr.Tensor(1.0), np.array(0), axis=0), ShapeError, "0-d"),
+        (lambda: cr.swapaxes(X, 0, 2), ShapeError, "out of range"),
+        (lambda: cr.transpose(X, (0, 2)), ShapeError, "out of range"),
+        (lambda: cr.transpose(X, (0,)), ShapeError, "each of the 2 axes"),
+        (lambda: X[[[0, 1], [0]]], OpError, "integer array of one shape"),
+        (lambda: X[np.array([0.0, 1.0])], OpError, "astype(int)"),
+        (lambda: X[[0.5]], OpError, "astype(int)"),
+        (lambda: X[5], OpError, "getitem"),
+        (lambda: cr.sum(X, axis=1.5), ShapeError, "an int or a tuple of ints"),
+        (lambda: cr.mean(X, axis=True), ShapeError, "an int or a tuple of ints"),
+    ],
+)
 def test_user_mistakes_raise_library_errors(call, error, hint):
     with pytest.raises(error) as info:
         call()
-    assert isinstance(info.value, ValueError)       # old `except ValueError` still works
+    assert isinstance(info.value, ValueError)  # old `except ValueError` still works
     assert hint in str(info.value)
 
 

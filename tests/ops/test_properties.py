@@ -37,7 +37,7 @@ from chainrule.testing.sweep import (
     unary_sample,
 )
 
-for _mod in ("chainrule.nn",):   # primitives registered by higher layers count too
+for _mod in ("chainrule.nn",):  # primitives registered by higher layers count too
     try:
         importlib.import_module(_mod)
     except ImportError:
@@ -48,8 +48,13 @@ DIFFERENTIABLE = [n for n in OPS if REGISTRY[n].differentiable]
 
 # CHAINRULE_PROPERTY_EXAMPLES=500 runs a deeper search locally; CI keeps the default.
 EXAMPLES = int(os.environ.get("CHAINRULE_PROPERTY_EXAMPLES", "40"))
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 EPS32 = float(np.finfo(np.float32).eps)
 # Calibrated on 160 draws per op and test (about 13,000): float32 forward results came
@@ -93,21 +98,39 @@ def _cross_entropy(x, target, class_weights, ignore_index, reduction):
 # NumPy written out for the ops NumPy has; any other op is checked against its own forward
 # run directly on arrays (still catching dtype, shape and float32-precision mistakes).
 NUMPY = {
-    "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
-    "neg": np.negative, "sign": np.sign,
+    "abs": np.abs,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "tanh": np.tanh,
+    "neg": np.negative,
+    "sign": np.sign,
     # 1 in x's dtype: NumPy < 2 widens a 0-d float32 combined with a Python int
     "sigmoid": lambda x: (one := x.dtype.type(1)) / (one + np.exp(-x)),
     "relu": lambda x: np.maximum(x, 0),
     "leaky_relu": lambda x, slope=0.01: np.where(x > 0, x, slope * x),
     "elu": lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(x) - 1)),
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "pow": np.power, "pow_scalar": lambda x, exponent: np.power(x, exponent),
-    "maximum": np.maximum, "minimum": np.minimum,
-    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
-    "eq": np.equal, "ne": np.not_equal,
-    "sum": np.sum, "max": np.max, "min": np.min, "logsumexp": _lse,
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "pow": np.power,
+    "pow_scalar": lambda x, exponent: np.power(x, exponent),
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "sum": np.sum,
+    "max": np.max,
+    "min": np.min,
+    "logsumexp": _lse,
     "clip": lambda x, low=None, high=None: np.clip(x, low, high),
-    "where": np.where, "matmul": np.matmul,
+    "where": np.where,
+    "matmul": np.matmul,
     "linear": lambda x, w, b: x @ w.T + b,
     "reshape": lambda x, shape: np.reshape(x, shape),
     "transpose": lambda x, axes: np.transpose(x, axes),
@@ -149,8 +172,11 @@ def _normal(rng, shape):
 
 @st.composite
 def _matmul(draw, rng):
-    shapes = draw(hnp.mutually_broadcastable_shapes(
-        signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, min_side=1, max_side=4))
+    shapes = draw(
+        hnp.mutually_broadcastable_shapes(
+            signature="(m?,n),(n,p?)->(m?,p?)", max_dims=4, min_side=1, max_side=4
+        )
+    )
     a, b = shapes.input_shapes
     return (_normal(rng, a), _normal(rng, b)), {}
 
@@ -176,17 +202,22 @@ def _getitem(draw, rng):
         index = draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
         index = index if isinstance(index, tuple) else (index,)
     else:
-        index = draw(hnp.integer_array_indices(
-            shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=3)))
+        index = draw(
+            hnp.integer_array_indices(
+                shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=3)
+            )
+        )
     return (_normal(rng, shape),), {"index": index}
 
 
 @st.composite
 def _broadcast_to(draw, rng):
     target = draw(SHAPES)
-    src = draw(hnp.broadcastable_shapes(target, min_side=0, max_side=4,
-                                        max_dims=len(target)).filter(
-        lambda s: np.broadcast_shapes(s, target) == target))
+    src = draw(
+        hnp.broadcastable_shapes(target, min_side=0, max_side=4, max_dims=len(target)).filter(
+            lambda s: np.broadcast_shapes(s, target) == target
+        )
+    )
     return (_normal(rng, src),), {"shape": target}
 
 
@@ -195,7 +226,7 @@ def _concatenate(draw, rng):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3))
     axis = draw(st.integers(0, len(shape) - 1))
     sizes = draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
-    parts = [shape[:axis] + (k,) + shape[axis + 1:] for k in sizes]
+    parts = [shape[:axis] + (k,) + shape[axis + 1 :] for k in sizes]
     return tuple(_normal(rng, s) for s in parts), {"axis": axis}
 
 
@@ -203,8 +234,7 @@ def _concatenate(draw, rng):
 def _linear(draw, rng):
     batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    return (_normal(rng, batch + (n_in,)), _normal(rng, (n_out, n_in)),
-            _normal(rng, (n_out,))), {}
+    return (_normal(rng, batch + (n_in,)), _normal(rng, (n_out, n_in)), _normal(rng, (n_out,))), {}
 
 
 @st.composite
@@ -216,8 +246,11 @@ def _cross_entropy_case(draw, rng):
         target[1:][rng.random(n - 1) < 0.3] = -100  # some ignored targets (not all: the mean
         # of none is NaN, as in PyTorch, and so is its gradient)
     return (_normal(rng, (n, c)) * draw(st.sampled_from([1.0, 5.0])),), {
-        "target": target, "class_weights": weights, "ignore_index": -100,
-        "reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
+        "target": target,
+        "class_weights": weights,
+        "ignore_index": -100,
+        "reduction": draw(st.sampled_from(["mean", "sum", "none"])),
+    }
 
 
 @st.composite
@@ -228,19 +261,30 @@ def _log_softmax(draw, rng):
 
 
 # richer strategies for ops that only have fixed samples (used half of the time)
-EXTRA = {"matmul": _matmul, "where": _where, "transpose": _transpose, "getitem": _getitem,
-         "broadcast_to": _broadcast_to, "concatenate": _concatenate, "linear": _linear,
-         "cross_entropy": _cross_entropy_case, "log_softmax": _log_softmax}
+EXTRA = {
+    "matmul": _matmul,
+    "where": _where,
+    "transpose": _transpose,
+    "getitem": _getitem,
+    "broadcast_to": _broadcast_to,
+    "concatenate": _concatenate,
+    "linear": _linear,
+    "cross_entropy": _cross_entropy_case,
+    "log_softmax": _log_softmax,
+}
 
 
 def _arity(prim) -> int:
     import inspect
 
-    nin = getattr(prim.forward, "nin", None)   # a NumPy ufunc
+    nin = getattr(prim.forward, "nin", None)  # a NumPy ufunc
     if nin is not None:
         return nin
-    return sum(1 for p in inspect.signature(prim.forward).parameters.values()
-               if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty)
+    return sum(
+        1
+        for p in inspect.signature(prim.forward).parameters.values()
+        if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+    )
 
 
 @st.composite
@@ -250,23 +294,22 @@ def cases(draw, prim):
     if prim.kind == "unary":
         x = unary_sample(prim, rng, draw(SHAPES))
         params = {}
-        if prim.samples is not None:           # its parameters (slope, exponent, ...)
+        if prim.samples is not None:  # its parameters (slope, exponent, ...)
             params = draw(st.sampled_from([p for _, p in prim.samples(rng)]))
         return (x,), params
     if prim.kind == "binary":
-        shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3,
-                                                        max_side=4))
+        shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
         return binary_sample(prim, rng, *shapes.input_shapes), {}
     if prim.kind == "reduction":
         shape = draw(SHAPES)
-        return reduction_sample(prim, rng, shape, draw(_axes(len(shape))),
-                                draw(st.booleans()))
+        return reduction_sample(prim, rng, shape, draw(_axes(len(shape))), draw(st.booleans()))
     if prim.name in EXTRA and draw(st.booleans()):
         return draw(EXTRA[prim.name](rng))
     if prim.samples is None and not prim.differentiable:
         # comparisons and the like: broadcasting inputs built from forward's arity
-        shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=_arity(prim),
-                                                        max_dims=3, max_side=4))
+        shapes = draw(
+            hnp.mutually_broadcastable_shapes(num_shapes=_arity(prim), max_dims=3, max_side=4)
+        )
         return tuple(np.round(rng.uniform(-2, 2, s), 1) for s in shapes.input_shapes), {}
     samples = list(sample_inputs(prim, rng))
     return samples[draw(st.integers(0, len(samples) - 1))]
@@ -274,8 +317,7 @@ def cases(draw, prim):
 
 # ---------------------------------------------------------------------- helpers
 def _float_args(args) -> list[int]:
-    return [i for i, a in enumerate(args)
-            if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    return [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
 
 
 def _cast(args, fl, dtype):
@@ -323,15 +365,13 @@ def test_forward_matches_numpy(name, data):
     reference = NUMPY.get(name, prim.forward)
     with np.errstate(all="ignore"):
         try:
-            want = np.asarray(reference(*xs, **params))       # NumPy, in the input dtype
+            want = np.asarray(reference(*xs, **params))  # NumPy, in the input dtype
         except (ValueError, IndexError, TypeError):
-            with pytest.raises(ChainruleError):                # NumPy refuses: so do we
-                apply(prim, *[Tensor(a) if i in fl else a for i, a in enumerate(xs)],
-                      **params)
+            with pytest.raises(ChainruleError):  # NumPy refuses: so do we
+                apply(prim, *[Tensor(a) if i in fl else a for i, a in enumerate(xs)], **params)
             return
         exact = np.asarray(reference(*_cast(xs, fl, np.float64), **params))
-        got = apply(prim, *[Tensor(a) if i in fl else a for i, a in enumerate(xs)],
-                    **params).data
+        got = apply(prim, *[Tensor(a) if i in fl else a for i, a in enumerate(xs)], **params).data
     assert got.shape == want.shape
     assert got.dtype == want.dtype, f"{name}: {got.dtype} for {dtype} inputs, NumPy {want.dtype}"
     if got.dtype.kind != "f":
@@ -353,10 +393,10 @@ def test_gradients_match_finite_differences(name, data):
     try:
         out = apply(prim, *args, **params)
     except ChainruleError:
-        return                                # refused, as NumPy (the forward test checks)
+        return  # refused, as NumPy (the forward test checks)
     seed = data.draw(SEEDS, label="direction seed")
-    for check in ("vjp", "jvp", "adjoint"):   # float64, against finite differences
-        with np.errstate(invalid="ignore"):   # -inf - -inf in differences of empty sums
+    for check in ("vjp", "jvp", "adjoint"):  # float64, against finite differences
+        with np.errstate(invalid="ignore"):  # -inf - -inf in differences of empty sums
             msg = check_sample(prim, check, args, params, seed=seed)
         assert msg is None, f"{check}: {msg}"
     # float32: the same rules in float32 agree with float64 on the same values
@@ -379,5 +419,8 @@ def test_every_registered_op_has_cases():
     for name in OPS:
         prim = REGISTRY[name]
         if prim.differentiable:
-            assert prim.kind in ("unary", "binary", "reduction") or prim.samples is not None \
-                or name in EXTRA, name
+            assert (
+                prim.kind in ("unary", "binary", "reduction")
+                or prim.samples is not None
+                or name in EXTRA
+            ), name

@@ -72,13 +72,13 @@ def test_sweep_catches_a_wrong_rule_with_a_readable_message():
         def forward(x):
             return np.tanh(x)
 
-        vjp = (lambda g, out, x: g * (1 - out),)        # should be 1 - out²
+        vjp = (lambda g, out, x: g * (1 - out),)  # should be 1 - out²
         jvp = (lambda t, out, x: t * (1 - out * out),)
 
     try:
         failures = sweep(ops=[Wrong], checks=("vjp", "jvp", "adjoint"))
         checks = {f.check for f in failures}
-        assert checks == {"vjp", "adjoint"}          # the JVP rule is right
+        assert checks == {"vjp", "adjoint"}  # the JVP rule is right
         assert "VJP of argument 0" in str(failures[0])
         assert "_test_sweep_wrong_tanh" in str(failures[0])
     finally:
@@ -91,7 +91,7 @@ def test_sweep_catches_a_rule_that_breaks_second_order():
         kind = "unary"
 
         def forward(x):
-            return x ** 3
+            return x**3
 
         # correct first order, but computed from raw arrays: invisible to create_graph
         vjp = (lambda g, out, x: g * 3 * np.asarray(getattr(x, "data", x)) ** 2,)
@@ -118,7 +118,7 @@ def test_nondifferentiable_ops_are_checked_for_not_requiring_grad():
             return np.floor(x)
 
     assert applicable_checks(Honest) == ("nondiff", "integer")
-    assert not sweep(ops=[Honest])       # inputs built from forward's signature
+    assert not sweep(ops=[Honest])  # inputs built from forward's signature
 
 
 def test_kinks_are_avoided_for_nonsmooth_ops():
@@ -135,11 +135,13 @@ def test_kinks_are_avoided_for_nonsmooth_ops():
 
 def test_reduction_samples_cover_axes_and_keepdims():
     rng = np.random.default_rng(0)
-    seen = {(np.shape(x), params["axis"], params["keepdims"])
-            for (x,), params in sample_inputs("sum", rng)}
+    seen = {
+        (np.shape(x), params["axis"], params["keepdims"])
+        for (x,), params in sample_inputs("sum", rng)
+    }
     assert ((2, 3, 4), None, True) in seen
     assert ((2, 3, 4), (0, 2), False) in seen
-    assert ((2, 3, 4), (2,), True) in seen          # from axis=-1 (canonical form)
+    assert ((2, 3, 4), (2,), True) in seen  # from axis=-1 (canonical form)
     assert ((), None, False) in seen
 
 
@@ -149,7 +151,7 @@ def test_every_registered_op_gets_the_integer_check():
 
 
 def test_integer_check_covers_an_op_the_moment_it_is_registered():
-    class Halve(Primitive):              # integer inputs: computes x // 2, silently wrong
+    class Halve(Primitive):  # integer inputs: computes x // 2, silently wrong
         name = "_test_sweep_int_halve"
         kind = "unary"
 
@@ -161,7 +163,7 @@ def test_integer_check_covers_an_op_the_moment_it_is_registered():
 
     try:
         assert ("_test_sweep_int_halve", "integer") in sweep_cases()
-        assert not sweep(ops=[Halve], checks=("vjp", "jvp", "adjoint"))   # float is fine
+        assert not sweep(ops=[Halve], checks=("vjp", "jvp", "adjoint"))  # float is fine
         failures = sweep(ops=[Halve], checks=("integer",))
         assert failures and {f.check for f in failures} == {"integer"}
         assert "int64 inputs" in failures[0].message
@@ -173,7 +175,7 @@ def test_integer_check_covers_an_op_the_moment_it_is_registered():
 def test_integer_check_catches_the_old_sigmoid_and_cross_entropy():
     from chainrule.ops.elementwise import _sigmoid
 
-    class OldSigmoid(Primitive):         # the pre-fix forward: cast back to x's dtype
+    class OldSigmoid(Primitive):  # the pre-fix forward: cast back to x's dtype
         name = "_test_sweep_old_sigmoid"
         register = False
         kind = "unary"
@@ -185,7 +187,7 @@ def test_integer_check_catches_the_old_sigmoid_and_cross_entropy():
         vjp = (lambda g, out, x: g * (1 - out) * out,)
         jvp = (lambda t, out, x: t * (1 - out) * out,)
 
-    class OldCrossEntropy(Primitive):    # the pre-fix reduction: result in x's dtype
+    class OldCrossEntropy(Primitive):  # the pre-fix reduction: result in x's dtype
         name = "_test_sweep_old_ce"
         register = False
         samples = REGISTRY["cross_entropy"].samples
@@ -211,7 +213,7 @@ def test_integer_check_holds_ops_to_their_bool_declaration():
         name = "_test_sweep_negate"
         register = False
         kind = "unary"
-        rejects_bool = True              # but it accepts bools: a wrong declaration
+        rejects_bool = True  # but it accepts bools: a wrong declaration
 
         def forward(x):
             return np.logical_not(x) if x.dtype == bool else -x
@@ -228,7 +230,7 @@ def test_integer_check_holds_ops_to_their_bool_declaration():
 
 
 def test_integer_check_requires_a_wide_enough_float():
-    class Narrow(Primitive):             # int64 in, float16 out: NumPy would give float64
+    class Narrow(Primitive):  # int64 in, float16 out: NumPy would give float64
         name = "_test_sweep_narrow"
         register = False
         kind = "unary"

@@ -23,7 +23,8 @@ def test_docs_page_holds_the_generated_table():
     text = PAGE.read_text(encoding="utf-8")
     assert support.replace_between_markers(text, support.support_table()) == text, (
         "docs/numpy.md is out of date: run "
-        "python -m chainrule.testing.support --write docs/numpy.md")
+        "python -m chainrule.testing.support --write docs/numpy.md"
+    )
     assert support.main(["--check", str(PAGE)]) == 0
 
 

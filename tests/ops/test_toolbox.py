@@ -91,8 +91,13 @@ FORWARD = [
     ("rot90-k3", cr.rot90, np.rot90, (C3, 3, (2, 0)), {}),
     ("append", cr.append, np.append, (A, B), {}),
     ("append-axis", cr.append, np.append, (A, A[:1]), {"axis": 0}),
-    ("nan_to_num", cr.nan_to_num, np.nan_to_num,
-     (np.array([1.0, np.nan, np.inf, -np.inf]),), {"neginf": -5.0}),
+    (
+        "nan_to_num",
+        cr.nan_to_num,
+        np.nan_to_num,
+        (np.array([1.0, np.nan, np.inf, -np.inf]),),
+        {"neginf": -5.0},
+    ),
     ("square", cr.square, np.square, (A,), {}),
     ("cbrt", cr.cbrt, np.cbrt, (A,), {}),
     ("fabs", cr.fabs, np.fabs, (np.array([-2, 3]),), {}),
@@ -102,8 +107,13 @@ FORWARD = [
     ("deg2rad", cr.deg2rad, np.deg2rad, (A,), {}),
     ("rad2deg", cr.rad2deg, np.rad2deg, (A,), {}),
     ("sinc", cr.sinc, np.sinc, (np.array([0.0, 0.5, -1.5, 2.0]),), {}),
-    ("fmax", cr.fmax, np.fmax, (np.array([1.0, np.nan, 3.0, np.nan]),
-                                np.array([2.0, 1.0, np.nan, np.nan])), {}),
+    (
+        "fmax",
+        cr.fmax,
+        np.fmax,
+        (np.array([1.0, np.nan, 3.0, np.nan]), np.array([2.0, 1.0, np.nan, np.nan])),
+        {},
+    ),
     ("fmin", cr.fmin, np.fmin, (np.array([1.0, np.nan, 3.0]), np.array([2.0, 1.0, 0.0])), {}),
     ("select", cr.select, np.select, ([A > 0.5, A < -0.5], [A, 2 * A]), {"default": -1.0}),
     ("full", cr.full, np.full, ((2, 3), 1.5), {}),
@@ -122,8 +132,9 @@ def _as_arrays(res):
     return res.data if isinstance(res, cr.Tensor) else np.asarray(res)
 
 
-@pytest.mark.parametrize(("fn", "np_fn", "args", "kw"), [c[1:] for c in FORWARD],
-                         ids=[c[0] for c in FORWARD])
+@pytest.mark.parametrize(
+    ("fn", "np_fn", "args", "kw"), [c[1:] for c in FORWARD], ids=[c[0] for c in FORWARD]
+)
 def test_forward_matches_numpy(fn, np_fn, args, kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # np.cross of 2-vectors
@@ -169,8 +180,7 @@ def test_atleast_nd_shapes_like_numpy():
         for x in (np.float64(2.0), B, A, C3):
             assert fn(x).shape == np_fn(x).shape
         many = fn(B, A)
-        assert isinstance(many, tuple) and [m.shape for m in many] == \
-            [m.shape for m in np_fn(B, A)]
+        assert isinstance(many, tuple) and [m.shape for m in many] == [m.shape for m in np_fn(B, A)]
 
 
 def test_errors_say_what_to_do():
@@ -197,8 +207,13 @@ GRADS = [
     ("var", lambda x: cr.var(x, axis=1, ddof=1), (A,)),
     ("std", lambda x: cr.std(x, axis=(0,), keepdims=True), (A,)),
     ("average", lambda x, w: cr.average(x, axis=1, weights=w), (A, np.abs(B) + 0.5)),
-    ("average-returned", lambda x, w: cr.average(x, axis=0, weights=w, returned=True)[1] *
-     cr.average(x, axis=0, weights=w), (A, np.abs(A) + 0.5)),
+    (
+        "average-returned",
+        lambda x, w: (
+            cr.average(x, axis=0, weights=w, returned=True)[1] * cr.average(x, axis=0, weights=w)
+        ),
+        (A, np.abs(A) + 0.5),
+    ),
     ("outer", cr.outer, (B, A[0])),
     ("inner", cr.inner, (C3, A)),
     ("kron", cr.kron, (A[:2, :3], M[:2])),
@@ -213,20 +228,31 @@ GRADS = [
     ("tile", lambda x: cr.tile(x, (2, 1, 2)), (A,)),
     ("repeat", lambda x: cr.repeat(x, 2, axis=0), (A,)),
     ("repeat-each", lambda x: cr.repeat(x, [2, 0, 1, 3], axis=1), (A,)),
-    ("stacks", lambda a, b: cr.vstack([b, a]).sum() * cr.hstack([a, a]).sum() +
-     cr.dstack([a, a]).sum() * (cr.column_stack([a, a]) ** 2).sum(), (A, B)),
-    ("moveaxis", lambda x: cr.moveaxis(x, [0, 2], [1, 0]) * np.arange(24).reshape(4, 2, 3),
-     (C3,)),
+    (
+        "stacks",
+        lambda a, b: (
+            cr.vstack([b, a]).sum() * cr.hstack([a, a]).sum()
+            + cr.dstack([a, a]).sum() * (cr.column_stack([a, a]) ** 2).sum()
+        ),
+        (A, B),
+    ),
+    ("moveaxis", lambda x: cr.moveaxis(x, [0, 2], [1, 0]) * np.arange(24).reshape(4, 2, 3), (C3,)),
     ("rot90", lambda x: cr.rot90(x, 3, (0, 2)), (C3,)),
-    ("split", lambda x: cr.array_split(x, 3, axis=1)[0] * 2.0 + cr.split(x, [1], axis=1)[1][:, :1],
-     (A,)),
+    (
+        "split",
+        lambda x: cr.array_split(x, 3, axis=1)[0] * 2.0 + cr.split(x, [1], axis=1)[1][:, :1],
+        (A,),
+    ),
     ("cbrt", cr.cbrt, (A + np.sign(A),)),
     ("sinc", cr.sinc, (np.array([0.3, -1.2, 2.5]),)),
     ("logaddexp2", cr.logaddexp2, (A, B)),
     ("exp2", cr.exp2, (A,)),
     ("reciprocal", cr.reciprocal, (A + 3.0,)),
-    ("clip-tensor-bounds", lambda x, lo, hi: cr.clip(x, lo, hi),
-     (np.array([-2.0, -0.2, 0.3, 2.0]), np.array([-1.0, -0.5, -0.5, -0.5]), np.array([1.0]))),
+    (
+        "clip-tensor-bounds",
+        lambda x, lo, hi: cr.clip(x, lo, hi),
+        (np.array([-2.0, -0.2, 0.3, 2.0]), np.array([-1.0, -0.5, -0.5, -0.5]), np.array([1.0])),
+    ),
     ("select", lambda x: cr.select([x.data > 0.5], [x * x], default=x), (A,)),
     ("full", lambda v: cr.full((2, 3), v), (np.array([1.5]),)),
     ("linspace", lambda a, b: cr.linspace(a, b, 5, axis=1), (B, np.array([2.0]))),
@@ -238,8 +264,20 @@ def test_gradients_match_finite_differences(f, inputs):
     assert gradcheck(f, *inputs)
 
 
-SECOND = ["var", "std", "average", "kron", "cross", "inner", "tile", "repeat-each", "diff",
-          "cbrt", "logaddexp2", "clip-tensor-bounds"]
+SECOND = [
+    "var",
+    "std",
+    "average",
+    "kron",
+    "cross",
+    "inner",
+    "tile",
+    "repeat-each",
+    "diff",
+    "cbrt",
+    "logaddexp2",
+    "clip-tensor-bounds",
+]
 
 
 @pytest.mark.parametrize("name", SECOND)
@@ -316,31 +354,51 @@ def test_against_torch():
     _torch_grad(lambda x: cr.tril(x, -1), lambda x: torch.tril(x, -1), A)
     _torch_grad(lambda x: cr.triu(x, 1), lambda x: torch.triu(x, 1), C3)
     _torch_grad(lambda x: cr.diff(x, n=2, axis=0), lambda x: torch.diff(x, n=2, dim=0), A)
-    _torch_grad(lambda x: cr.repeat(x, [1, 2, 0], axis=0),
-                lambda x: torch.repeat_interleave(x, torch.tensor([1, 2, 0]), dim=0), A)
+    _torch_grad(
+        lambda x: cr.repeat(x, [1, 2, 0], axis=0),
+        lambda x: torch.repeat_interleave(x, torch.tensor([1, 2, 0]), dim=0),
+        A,
+    )
     _torch_grad(lambda x: cr.tile(x, (2, 3)), lambda x: torch.tile(x, (2, 3)), A)
     _torch_grad(cr.cross, lambda a, b: torch.linalg.cross(a, b), V3, W3)
     _torch_grad(lambda v: cr.diag(v, 2), lambda v: torch.diag(v, 2), B)
     _torch_grad(lambda m: cr.diag(m, 1), lambda m: torch.diag(m, 1), A)
     _torch_grad(lambda x: cr.moveaxis(x, 0, 2), lambda x: torch.movedim(x, 0, 2), C3)
     _torch_grad(lambda x: cr.rot90(x, 1, (1, 2)), lambda x: torch.rot90(x, 1, (1, 2)), C3)
-    _torch_grad(lambda x: cr.nan_to_num(x), lambda x: torch.nan_to_num(x),
-                np.array([1.0, np.nan, np.inf, 2.0]))
+    _torch_grad(
+        lambda x: cr.nan_to_num(x),
+        lambda x: torch.nan_to_num(x),
+        np.array([1.0, np.nan, np.inf, 2.0]),
+    )
 
 
 # ---------------------------------------------------------------------- NumPy routing, methods
 def test_numpy_functions_route_to_the_toolbox():
     x = cr.Tensor(A, requires_grad=True)
-    for call in (lambda: np.var(x, axis=0, ddof=1), lambda: np.std(x), lambda: np.kron(x, x),
-                 lambda: np.tril(x), lambda: np.diff(x, axis=0), lambda: np.tile(x, 2),
-                 lambda: np.repeat(x, 2, axis=1), lambda: np.outer(x, x),
-                 lambda: np.moveaxis(x, 0, 1), lambda: np.vstack([x, x]),
-                 lambda: np.average(x, axis=1, weights=B), lambda: np.cbrt(x),
-                 lambda: np.nan_to_num(x), lambda: np.split(x, 3)[0], lambda: np.diag(x),
-                 lambda: np.atleast_3d(x), lambda: np.fmax(x, 0.0), lambda: np.exp2(x),
-                 lambda: np.linspace(x, 1.0, 3), lambda: np.dot(C3, x.T),
-                 lambda: np.clip(x, cr.Tensor(-0.5), 0.5),
-                 lambda: np.hstack([x, x], dtype=np.float32)):
+    for call in (
+        lambda: np.var(x, axis=0, ddof=1),
+        lambda: np.std(x),
+        lambda: np.kron(x, x),
+        lambda: np.tril(x),
+        lambda: np.diff(x, axis=0),
+        lambda: np.tile(x, 2),
+        lambda: np.repeat(x, 2, axis=1),
+        lambda: np.outer(x, x),
+        lambda: np.moveaxis(x, 0, 1),
+        lambda: np.vstack([x, x]),
+        lambda: np.average(x, axis=1, weights=B),
+        lambda: np.cbrt(x),
+        lambda: np.nan_to_num(x),
+        lambda: np.split(x, 3)[0],
+        lambda: np.diag(x),
+        lambda: np.atleast_3d(x),
+        lambda: np.fmax(x, 0.0),
+        lambda: np.exp2(x),
+        lambda: np.linspace(x, 1.0, 3),
+        lambda: np.dot(C3, x.T),
+        lambda: np.clip(x, cr.Tensor(-0.5), 0.5),
+        lambda: np.hstack([x, x], dtype=np.float32),
+    ):
         y = call()
         assert isinstance(y, cr.Tensor) and y.requires_grad
         y.sum().backward()
@@ -376,8 +434,11 @@ def test_tensor_methods_and_operators():
 # ---------------------------------------------------------------------- complex refusal
 def _registered():
     importlib.import_module("chainrule.nn")  # its primitives too
-    return sorted(n for n, p in REGISTRY.items()
-                  if not n.startswith("_") and p.__module__.startswith("chainrule."))
+    return sorted(
+        n
+        for n, p in REGISTRY.items()
+        if not n.startswith("_") and p.__module__.startswith("chainrule.")
+    )
 
 
 def _complexified(name):
@@ -403,16 +464,27 @@ def test_every_op_refuses_a_complex_array(name):
 
 
 def test_complex_refused_at_creation_and_as_constants():
-    for make in (lambda: cr.Tensor(np.array([1j])), lambda: cr.Tensor([1 + 2j]),
-                 lambda: cr.tensor(np.complex64(1)), lambda: cr.Tensor([1.0], dtype=complex)):
+    for make in (
+        lambda: cr.Tensor(np.array([1j])),
+        lambda: cr.Tensor([1 + 2j]),
+        lambda: cr.tensor(np.complex64(1)),
+        lambda: cr.Tensor([1.0], dtype=complex),
+    ):
         with pytest.raises(cr.GradientError, match="complex"):
             make()
     x = cr.Tensor([1.0, 2.0], requires_grad=True)
-    for call in (lambda: x * 1j, lambda: 1j + x, lambda: x - np.array([1j, 0]),
-                 lambda: np.add(x, np.array([1j, 0])), lambda: cr.stack([x, np.ones(2) * 1j]),
-                 lambda: cr.where([True, False], x, np.array([2j, 1j])),
-                 lambda: cr.kron(x, np.array([1j])), lambda: cr.add(x, [1j, 2.0]),
-                 lambda: cr.linspace(x, np.complex64(1), 3), lambda: cr.clip(x, 1j, None)):
+    for call in (
+        lambda: x * 1j,
+        lambda: 1j + x,
+        lambda: x - np.array([1j, 0]),
+        lambda: np.add(x, np.array([1j, 0])),
+        lambda: cr.stack([x, np.ones(2) * 1j]),
+        lambda: cr.where([True, False], x, np.array([2j, 1j])),
+        lambda: cr.kron(x, np.array([1j])),
+        lambda: cr.add(x, [1j, 2.0]),
+        lambda: cr.linspace(x, np.complex64(1), 3),
+        lambda: cr.clip(x, 1j, None),
+    ):
         with pytest.raises(cr.ChainruleError, match="complex numbers"):
             call()
 

@@ -15,16 +15,19 @@ from chainrule.core import REGISTRY
 from chainrule.transforms import grad
 
 UNARY = {
-    "sin": (np.sin, np.cos), "cos": (np.cos, lambda x: -np.sin(x)),
+    "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda x: -np.sin(x)),
     "tan": (np.tan, lambda x: 1 / np.cos(x) ** 2),
     "arcsin": (np.arcsin, lambda x: 1 / np.sqrt(1 - x * x)),
     "arccos": (np.arccos, lambda x: -1 / np.sqrt(1 - x * x)),
     "arctan": (np.arctan, lambda x: 1 / (1 + x * x)),
-    "sinh": (np.sinh, np.cosh), "cosh": (np.cosh, np.sinh),
+    "sinh": (np.sinh, np.cosh),
+    "cosh": (np.cosh, np.sinh),
     "arcsinh": (np.arcsinh, lambda x: 1 / np.sqrt(x * x + 1)),
     "arccosh": (np.arccosh, lambda x: 1 / np.sqrt(x * x - 1)),
     "arctanh": (np.arctanh, lambda x: 1 / (1 - x * x)),
-    "log1p": (np.log1p, lambda x: 1 / (1 + x)), "expm1": (np.expm1, np.exp),
+    "log1p": (np.log1p, lambda x: 1 / (1 + x)),
+    "expm1": (np.expm1, np.exp),
     "log2": (np.log2, lambda x: 1 / (x * np.log(2))),
     "log10": (np.log10, lambda x: 1 / (x * np.log(10))),
 }
@@ -54,7 +57,7 @@ def test_binary_ops() -> None:
     z = cr.arctan2(y, x)
     np.testing.assert_array_equal(z.data, np.arctan2(y.data, x.data))
     z.sum().backward()
-    r2 = x.data ** 2 + y.data ** 2
+    r2 = x.data**2 + y.data**2
     np.testing.assert_allclose(y.grad.data, x.data / r2, rtol=1e-12)
     np.testing.assert_allclose(x.grad.data, -y.data / r2, rtol=1e-12)
     h = np.hypot(cr.Tensor([3.0], requires_grad=True), cr.Tensor([4.0]))

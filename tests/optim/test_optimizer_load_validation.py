@@ -37,32 +37,45 @@ FACTORIES = {
 
 def snapshot(opt: optim.Optimizer) -> Any:
     """Everything load_state_dict could change, with arrays as bytes."""
-    groups = [{k: (v if k != "params" else [id(p) for p in v]) for k, v in g.items()}
-              for g in opt.param_groups]
-    state = {id(p): {k: (v.dtype, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v
-                     for k, v in s.items()}
-             for p, s in opt.state.items()}
+    groups = [
+        {k: (v if k != "params" else [id(p) for p in v]) for k, v in g.items()}
+        for g in opt.param_groups
+    ]
+    state = {
+        id(p): {
+            k: (v.dtype, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v
+            for k, v in s.items()
+        }
+        for p, s in opt.state.items()
+    }
     return copy.deepcopy(groups), state, [id(g) for g in opt.param_groups]
 
 
 def bad_edits(kind: str) -> list[tuple[str, Any, str]]:
     """(description, edit of a state dict in place, expected message) for one optimizer."""
-    arr_key = {"sgd": "momentum_buffer", "adagrad": "sum", "adam": "exp_avg",
-               "adamw": "exp_avg_sq"}[kind]
+    arr_key = {
+        "sgd": "momentum_buffer",
+        "adagrad": "sum",
+        "adam": "exp_avg",
+        "adamw": "exp_avg_sq",
+    }[kind]
 
     def group(key: str, value: Any) -> Any:
         def edit(sd: dict[str, Any]) -> None:
             sd["param_groups"][1][key] = value
+
         return edit
 
     def entry(key: str, value: Any, index: str = "2") -> Any:  # "2": a (2, 4) weight
         def edit(sd: dict[str, Any]) -> None:
             sd["state"][index][key] = value
+
         return edit
 
     def drop_group_key(key: str) -> Any:
         def edit(sd: dict[str, Any]) -> None:
             del sd["param_groups"][1][key]
+
         return edit
 
     cases: list[tuple[str, Any, str]] = [
@@ -78,17 +91,32 @@ def bad_edits(kind: str) -> list[tuple[str, Any, str]]:
         ("state overflow", entry(arr_key, np.full((2, 4), 1e300)), "overflows float32"),
         ("state strings", entry(arr_key, np.full((2, 4), "a")), "cannot be cast"),
         ("unknown state", entry("velocity", np.zeros((2, 4), np.float32)), "does not keep"),
-        ("state of a missing parameter", lambda sd: sd["state"].update({"9": {}}),
-         "names no parameter"),
-        ("state key spelled twice", lambda sd: sd["state"].update({"00": sd["state"]["0"]}),
-         "names no parameter"),
-        ("group count", lambda sd: sd["param_groups"].append(sd["param_groups"][0]),
-         "parameter group"),
+        (
+            "state of a missing parameter",
+            lambda sd: sd["state"].update({"9": {}}),
+            "names no parameter",
+        ),
+        (
+            "state key spelled twice",
+            lambda sd: sd["state"].update({"00": sd["state"]["0"]}),
+            "names no parameter",
+        ),
+        (
+            "group count",
+            lambda sd: sd["param_groups"].append(sd["param_groups"][0]),
+            "parameter group",
+        ),
         ("group size", lambda sd: sd["param_groups"][0]["params"].append(9), "holds 3"),
-        ("duplicate index", lambda sd: sd["param_groups"][1]["params"].__setitem__(0, 0),
-         "appears twice"),
-        ("non-int index", lambda sd: sd["param_groups"][1]["params"].__setitem__(0, "2"),
-         "expected indices"),
+        (
+            "duplicate index",
+            lambda sd: sd["param_groups"][1]["params"].__setitem__(0, 0),
+            "appears twice",
+        ),
+        (
+            "non-int index",
+            lambda sd: sd["param_groups"][1]["params"].__setitem__(0, "2"),
+            "expected indices",
+        ),
         ("groups not a list", lambda sd: sd.update(param_groups="x"), "list of dicts"),
         ("state not a dict", lambda sd: sd.update(state=[1]), "'state' must be a dict"),
     ]
@@ -101,11 +129,17 @@ def bad_edits(kind: str) -> list[tuple[str, Any, str]]:
     if kind == "sgd":
         cases += [
             ("negative momentum", group("momentum", -0.5), "momentum"),
-            ("nesterov without momentum", lambda sd: sd["param_groups"][1].update(
-                nesterov=True, momentum=0.0), "Nesterov"),
+            (
+                "nesterov without momentum",
+                lambda sd: sd["param_groups"][1].update(nesterov=True, momentum=0.0),
+                "Nesterov",
+            ),
             ("nesterov not a bool", group("nesterov", "yes"), "nesterov must be True"),
-            ("state of another optimizer", lambda sd: [g.pop("dampening") for g in
-                                                       sd["param_groups"]], "lacks"),
+            (
+                "state of another optimizer",
+                lambda sd: [g.pop("dampening") for g in sd["param_groups"]],
+                "lacks",
+            ),
         ]
     if kind in ("adam", "adamw"):
         cases += [
@@ -116,8 +150,13 @@ def bad_edits(kind: str) -> list[tuple[str, Any, str]]:
             ("negative eps", group("eps", -1e-8), "eps"),
         ]
     if kind == "adam":
-        cases.append(("amsgrad state missing", lambda sd: sd["state"]["2"].pop(
-            "max_exp_avg_sq"), "max_exp_avg_sq"))
+        cases.append(
+            (
+                "amsgrad state missing",
+                lambda sd: sd["state"]["2"].pop("max_exp_avg_sq"),
+                "max_exp_avg_sq",
+            )
+        )
     if kind == "adagrad":
         cases.append(("negative lr_decay", group("lr_decay", -1.0), "lr_decay"))
     return cases
@@ -126,8 +165,9 @@ def bad_edits(kind: str) -> list[tuple[str, Any, str]]:
 ALL_CASES = [(kind, *case) for kind in FACTORIES for case in bad_edits(kind)]
 
 
-@pytest.mark.parametrize(("kind", "what", "edit", "match"), ALL_CASES,
-                         ids=[f"{c[0]}-{c[1]}" for c in ALL_CASES])
+@pytest.mark.parametrize(
+    ("kind", "what", "edit", "match"), ALL_CASES, ids=[f"{c[0]}-{c[1]}" for c in ALL_CASES]
+)
 def test_bad_optimizer_state_is_refused_and_changes_nothing(kind, what, edit, match):
     _, source = trained(FACTORIES[kind], steps=3)
     _, opt = trained(FACTORIES[kind], steps=1)
@@ -172,15 +212,18 @@ def test_float64_state_and_extra_group_keys_load():
     assert opt.param_groups[0]["initial_lr"] == opt.param_groups[0]["lr"]
 
 
-@pytest.mark.parametrize(("factory", "match"), [
-    (lambda ps: optim.SGD(ps, lr="fast"), "learning rate"),
-    (lambda ps: optim.SGD(ps, lr=math.inf), "learning rate"),
-    (lambda ps: optim.SGD(ps, lr=0.1, momentum=None), "momentum"),
-    (lambda ps: optim.Adam(ps, betas=0.9), "pair"),
-    (lambda ps: optim.Adam(ps, betas=(0.9, "x")), r"betas\[1\]"),
-    (lambda ps: optim.Adam(ps, amsgrad="no"), "amsgrad"),
-    (lambda ps: optim.Adagrad(ps, eps=-1.0), "eps"),
-])
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda ps: optim.SGD(ps, lr="fast"), "learning rate"),
+        (lambda ps: optim.SGD(ps, lr=math.inf), "learning rate"),
+        (lambda ps: optim.SGD(ps, lr=0.1, momentum=None), "momentum"),
+        (lambda ps: optim.Adam(ps, betas=0.9), "pair"),
+        (lambda ps: optim.Adam(ps, betas=(0.9, "x")), r"betas\[1\]"),
+        (lambda ps: optim.Adam(ps, amsgrad="no"), "amsgrad"),
+        (lambda ps: optim.Adagrad(ps, eps=-1.0), "eps"),
+    ],
+)
 def test_constructor_mistakes_are_library_errors(factory, match):
     w = cr.Tensor(np.zeros(2), requires_grad=True)
     with pytest.raises(cr.ChainruleError, match=match):
@@ -207,26 +250,32 @@ def test_scheduler_load_state_dict_validates_and_never_half_loads():
     assert sched.last_epoch == 4
 
 
-@pytest.mark.parametrize(("make", "match"), [
-    (lambda o: optim.StepLR(o, step_size="2"), "step_size"),
-    (lambda o: optim.StepLR(o, step_size=0), "step_size"),
-    (lambda o: optim.ExponentialLR(o, gamma=None), "gamma"),
-    (lambda o: optim.CosineAnnealingLR(o, T_max=2.5), "T_max"),
-    (lambda o: optim.CosineAnnealingLR(o, T_max=3, eta_min="0"), "eta_min"),
-    (lambda o: optim.StepLR(o, step_size=2, last_epoch=-2), "last_epoch"),
-])
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda o: optim.StepLR(o, step_size="2"), "step_size"),
+        (lambda o: optim.StepLR(o, step_size=0), "step_size"),
+        (lambda o: optim.ExponentialLR(o, gamma=None), "gamma"),
+        (lambda o: optim.CosineAnnealingLR(o, T_max=2.5), "T_max"),
+        (lambda o: optim.CosineAnnealingLR(o, T_max=3, eta_min="0"), "eta_min"),
+        (lambda o: optim.StepLR(o, step_size=2, last_epoch=-2), "last_epoch"),
+    ],
+)
 def test_scheduler_constructor_mistakes_are_library_errors(make, match):
     opt = optim.SGD([cr.Tensor(np.zeros(2), requires_grad=True)], lr=1.0)
     with pytest.raises(cr.ChainruleError, match=match):
         make(opt)
 
 
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda ps: optim.clip_grad_norm_(ps, "1"), "max_norm"),
-    (lambda ps: optim.clip_grad_norm_(ps, -1.0), "max_norm"),
-    (lambda ps: optim.clip_grad_norm_(ps, 1.0, norm_type=0), "norm_type"),
-    (lambda ps: optim.clip_grad_value_(ps, math.nan), "clip_value"),
-])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda ps: optim.clip_grad_norm_(ps, "1"), "max_norm"),
+        (lambda ps: optim.clip_grad_norm_(ps, -1.0), "max_norm"),
+        (lambda ps: optim.clip_grad_norm_(ps, 1.0, norm_type=0), "norm_type"),
+        (lambda ps: optim.clip_grad_value_(ps, math.nan), "clip_value"),
+    ],
+)
 def test_clipping_argument_mistakes_are_library_errors(call, match):
     w = cr.Tensor(np.ones(2), requires_grad=True)
     (w * w).sum().backward()

@@ -27,14 +27,14 @@ def test_sgd_hand_step():
 def test_sgd_momentum_nesterov_hand_steps():
     p = _param_with_grad([1.0], [2.0])
     opt = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
-    opt.step()            # b = 2; d = 2 + 0.9*2 = 3.8
+    opt.step()  # b = 2; d = 2 + 0.9*2 = 3.8
     np.testing.assert_allclose(p.data, [1.0 - 0.38])
-    opt.step()            # b = 0.9*2 + 2 = 3.8; d = 2 + 0.9*3.8 = 5.42
+    opt.step()  # b = 0.9*2 + 2 = 3.8; d = 2 + 0.9*3.8 = 5.42
     np.testing.assert_allclose(p.data, [1.0 - 0.38 - 0.542])
     q = _param_with_grad([0.0], [1.0])
     opt = optim.SGD([q], lr=1.0, momentum=0.5, dampening=0.5)
-    opt.step()            # b = 1 (no dampening on the first step)
-    opt.step()            # b = 0.5 + 0.5*1 = 1
+    opt.step()  # b = 1 (no dampening on the first step)
+    opt.step()  # b = 0.5 + 0.5*1 = 1
     np.testing.assert_allclose(q.data, [-2.0])
 
 
@@ -51,7 +51,7 @@ def test_adagrad_hand_step():
 def test_adam_hand_steps():
     p = _param_with_grad([1.0], [0.5])
     opt = optim.Adam([p], lr=0.1, betas=(0.8, 0.9), eps=0.0)
-    opt.step()   # first step: m̂ = g, v̂ = g² -> moves by lr
+    opt.step()  # first step: m̂ = g, v̂ = g² -> moves by lr
     np.testing.assert_allclose(p.data, [0.9])
     p.grad = cr.Tensor(np.array([-1.0]))
     opt.step()
@@ -64,7 +64,7 @@ def test_adam_hand_steps():
 def test_adamw_decouples_weight_decay():
     p = _param_with_grad([2.0], [0.0])
     optim.AdamW([p], lr=0.1, weight_decay=0.5, eps=1e-8).step()
-    np.testing.assert_allclose(p.data, [2.0 * (1 - 0.05)])   # zero gradient: only the decay
+    np.testing.assert_allclose(p.data, [2.0 * (1 - 0.05)])  # zero gradient: only the decay
     q = _param_with_grad([2.0], [0.0])
     optim.Adam([q], lr=0.1, weight_decay=0.5).step()
     np.testing.assert_allclose(q.data, [2.0 - 0.1], rtol=1e-6)  # L2 enters the moments
@@ -76,8 +76,10 @@ CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
-    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.02,
-                 "initial_accumulator_value": 0.1}),
+    (
+        "Adagrad",
+        {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.02, "initial_accumulator_value": 0.1},
+    ),
     ("Adam", {"lr": 0.01}),
     ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "amsgrad": True}),
     ("AdamW", {"lr": 0.01}),
@@ -117,8 +119,9 @@ def test_float32_params_stay_float32():
         p.grad = cr.Tensor(np.ones(3, dtype=np.float32))
         opt.step()
         assert p.dtype == np.float32
-        assert all(v.dtype == np.float32 for v in opt.state[p].values()
-                   if isinstance(v, np.ndarray))
+        assert all(
+            v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray)
+        )
 
 
 def test_skips_params_without_grad_and_updates_in_place():
@@ -199,11 +202,14 @@ def _train(opt_factory, steps, state=None):
     return model, opt
 
 
-@pytest.mark.parametrize("factory", [
-    lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9),
-    lambda ps: optim.Adagrad(ps, lr=0.1),
-    lambda ps: optim.Adam(ps, lr=0.05, amsgrad=True),
-])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9),
+        lambda ps: optim.Adagrad(ps, lr=0.1),
+        lambda ps: optim.Adam(ps, lr=0.05, amsgrad=True),
+    ],
+)
 def test_state_dict_resume_equals_uninterrupted(factory, tmp_path):
     full, _ = _train(factory, 6)
     half, opt = _train(factory, 3)
@@ -218,8 +224,11 @@ def test_state_dict_resume_equals_uninterrupted(factory, tmp_path):
 def test_optimizer_load_errors_change_nothing():
     _, opt = _train(lambda ps: optim.Adam(ps, lr=0.1), 2)
     sd = opt.state_dict()
-    before = {k: v.copy() for k, v in opt.state[opt.param_groups[0]["params"][0]].items()
-              if isinstance(v, np.ndarray)}
+    before = {
+        k: v.copy()
+        for k, v in opt.state[opt.param_groups[0]["params"][0]].items()
+        if isinstance(v, np.ndarray)
+    }
     bad = {"state": dict(sd["state"]), "param_groups": sd["param_groups"]}
     bad["state"]["1"] = {**bad["state"]["1"], "exp_avg": np.zeros(5)}
     bad["state"]["0"] = {**bad["state"]["0"], "exp_avg": np.full((2, 3), 9.0)}

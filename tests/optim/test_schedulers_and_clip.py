@@ -25,10 +25,12 @@ def _lrs(sched, n):
 
 
 def test_closed_forms():
-    np.testing.assert_allclose(_lrs(lr_scheduler.StepLR(_opt(), 3, 0.5), 7),
-                               [1, 1, 1, 0.5, 0.5, 0.5, 0.25])
-    np.testing.assert_allclose(_lrs(lr_scheduler.ExponentialLR(_opt(2.0), 0.9), 4),
-                               [2 * 0.9 ** e for e in range(4)])
+    np.testing.assert_allclose(
+        _lrs(lr_scheduler.StepLR(_opt(), 3, 0.5), 7), [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
+    )
+    np.testing.assert_allclose(
+        _lrs(lr_scheduler.ExponentialLR(_opt(2.0), 0.9), 4), [2 * 0.9**e for e in range(4)]
+    )
     cos = _lrs(lr_scheduler.CosineAnnealingLR(_opt(), T_max=4, eta_min=0.1), 9)
     ref = [0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(9)]
     np.testing.assert_allclose(cos, ref)
@@ -40,7 +42,7 @@ def test_scheduler_sets_group_lr_and_resumes_from_state_dict(tmp_path):
     sched = lr_scheduler.StepLR(opt, 2, 0.1)
     for _ in range(3):
         sched.step()
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)   # epoch 3: one decay
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)  # epoch 3: one decay
     path = tmp_path / "s"
     cr.io.save({"sched": sched.state_dict(), "optim": opt.state_dict()}, path)
     st = cr.io.load(path)
@@ -62,20 +64,26 @@ def test_bad_arguments():
         lr_scheduler.ExponentialLR(_opt(), 0.9, last_epoch=3)
 
 
-@pytest.mark.parametrize("make", [
-    lambda o, t: (lr_scheduler.StepLR(o, 3, 0.3), t.optim.lr_scheduler.StepLR(t.o, 3, 0.3)),
-    lambda o, t: (lr_scheduler.ExponentialLR(o, 0.8),
-                  t.optim.lr_scheduler.ExponentialLR(t.o, 0.8)),
-    lambda o, t: (lr_scheduler.CosineAnnealingLR(o, 5, 0.01),
-                  t.optim.lr_scheduler.CosineAnnealingLR(t.o, 5, 0.01)),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o, t: (lr_scheduler.StepLR(o, 3, 0.3), t.optim.lr_scheduler.StepLR(t.o, 3, 0.3)),
+        lambda o, t: (
+            lr_scheduler.ExponentialLR(o, 0.8),
+            t.optim.lr_scheduler.ExponentialLR(t.o, 0.8),
+        ),
+        lambda o, t: (
+            lr_scheduler.CosineAnnealingLR(o, 5, 0.01),
+            t.optim.lr_scheduler.CosineAnnealingLR(t.o, 5, 0.01),
+        ),
+    ],
+)
 def test_matches_torch(make):
     torch = pytest.importorskip("torch")
     torch.o = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.7)
     ours, theirs = make(_opt(0.7), torch)
     for _ in range(13):
-        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-9,
-                                                      abs=1e-12)
+        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-9, abs=1e-12)
         torch.o.step()
         ours.step()
         theirs.step()
@@ -87,17 +95,17 @@ def test_clip_grad_norm_dense():
     b = nn.Parameter(np.zeros((2, 2)))
     a.grad = cr.Tensor(np.array([3.0, 0.0]))
     b.grad = cr.Tensor(np.array([[0.0, 4.0], [0.0, 0.0]]))
-    c = nn.Parameter(np.zeros(1))     # no gradient: ignored
+    c = nn.Parameter(np.zeros(1))  # no gradient: ignored
     total = optim.clip_grad_norm_([a, b, c], 1.0)
     assert isinstance(total, cr.Tensor) and float(total) == pytest.approx(5.0)
     np.testing.assert_allclose(a.grad.data, [0.6, 0.0], rtol=1e-5)
     np.testing.assert_allclose(b.grad.data[0, 1], 0.8, rtol=1e-5)
     assert float(optim.clip_grad_norm_([a, b], 10.0)) == pytest.approx(1.0, rel=1e-5)
-    np.testing.assert_allclose(a.grad.data, [0.6, 0.0], rtol=1e-5)   # below max: unchanged
-    assert float(optim.clip_grad_norm_([a, b], 10.0, norm_type=math.inf)) == \
-        pytest.approx(0.8, rel=1e-5)
-    assert float(optim.clip_grad_norm_([a, b], 10.0, norm_type=1)) == \
-        pytest.approx(1.4, rel=1e-5)
+    np.testing.assert_allclose(a.grad.data, [0.6, 0.0], rtol=1e-5)  # below max: unchanged
+    assert float(optim.clip_grad_norm_([a, b], 10.0, norm_type=math.inf)) == pytest.approx(
+        0.8, rel=1e-5
+    )
+    assert float(optim.clip_grad_norm_([a, b], 10.0, norm_type=1)) == pytest.approx(1.4, rel=1e-5)
     b.grad.data[0, 0] = np.nan
     with pytest.raises(cr.GradientError, match="NaN"):
         optim.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)

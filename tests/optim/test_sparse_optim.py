@@ -55,11 +55,11 @@ def test_lazy_adam_keeps_moments_of_unseen_rows():
     state = opt.state[opt.param_groups[0]["params"][0]]
     assert state["step"] == 3
     m2 = state["exp_avg"][2].copy()
-    assert np.all(m2 != 0)                    # row 2 seen once, its moment kept, not decayed
+    assert np.all(m2 != 0)  # row 2 seen once, its moment kept, not decayed
     wd, _, optd = _run(FACTORIES["adam"], False, ids_list=ids)
     dense_m2 = optd.state[optd.param_groups[0]["params"][0]]["exp_avg"][2]
-    np.testing.assert_allclose(dense_m2, m2 * 0.9 ** 2)   # dense Adam decays it
-    assert not np.allclose(w[2], wd[2])       # ... and keeps moving the row: documented gap
+    np.testing.assert_allclose(dense_m2, m2 * 0.9**2)  # dense Adam decays it
+    assert not np.allclose(w[2], wd[2])  # ... and keeps moving the row: documented gap
 
 
 def test_sparse_momentum_sgd_is_dense_momentum_sgd():

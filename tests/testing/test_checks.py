@@ -49,7 +49,7 @@ class Bilinear(cr.Operation):
         return a * b
 
     def backward(self, g):
-        return g * self.b, g * self.a * 1.5      # argument 1 is wrong
+        return g * self.b, g * self.a * 1.5  # argument 1 is wrong
 
     def jvp(self, ta, tb):
         return ta * self.b + self.a * tb
@@ -68,12 +68,12 @@ def test_check_operation_names_the_wrong_argument(rng):
     res = check_operation(Bilinear(), rng.normal(size=4), rng.normal(size=4))
     assert not res.ok
     bad = {(c.check, c.arg) for c in res.failures}
-    assert bad == {("vjp", 1), ("adjoint", 1)}       # backward of argument 1 only
+    assert bad == {("vjp", 1), ("adjoint", 1)}  # backward of argument 1 only
     text = str(res)
     assert "FAIL argument 1: backward vs finite differences" in text
     assert "max abs error" in text and "max rel error" in text
     worst = next(c for c in res.failures if c.check == "vjp")
-    assert worst.max_rel == pytest.approx(0.5, rel=1e-4)    # 1.5x the true gradient
+    assert worst.max_rel == pytest.approx(0.5, rel=1e-4)  # 1.5x the true gradient
     with pytest.raises(GradcheckError, match="bilinear"):
         res.raise_if_failed()
 
@@ -95,7 +95,7 @@ def test_check_operation_on_primitives_and_functions(rng):
 def _model(x, params, middle):
     W1, b1, W2, b2, W3 = params
     h1 = cr.tanh(cr.matmul(x, W1) + b1)
-    h2 = middle(h1)                                          # MIDDLE-LAYER
+    h2 = middle(h1)  # MIDDLE-LAYER
     h3 = cr.sigmoid(cr.matmul(h2, W2) + b2)
     return (cr.matmul(h3, W3) ** 2).mean()
 
@@ -187,7 +187,7 @@ def test_check_graph_needs_the_graph(rng):
     w = cr.Tensor(rng.normal(size=3), requires_grad=True)
     y = (cr.tanh(w) * w).sum()
     y.backward(retain_graph=True)
-    assert check_graph(y).ok                       # kept with retain_graph
+    assert check_graph(y).ok  # kept with retain_graph
     y.backward()
     with pytest.raises(cr.BackwardError, match="retain_graph=True"):
         check_graph(y)

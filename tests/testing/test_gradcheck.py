@@ -19,8 +19,9 @@ class WrongSquare(cr.Primitive):
 
 
 def test_passes_on_correct_gradients(rng):
-    assert gradcheck(lambda a, b: cr.tanh(a @ b) * 2.0, rng.normal(size=(2, 3)),
-                     rng.normal(size=(3, 2)))
+    assert gradcheck(
+        lambda a, b: cr.tanh(a @ b) * 2.0, rng.normal(size=(2, 3)), rng.normal(size=(3, 2))
+    )
 
 
 def test_reports_input_element_and_error():
@@ -32,8 +33,7 @@ def test_reports_input_element_and_error():
 
 
 def test_returns_false_when_asked():
-    assert gradcheck(lambda x: apply(WrongSquare, x).sum(), [1.0],
-                     raise_exception=False) is False
+    assert gradcheck(lambda x: apply(WrongSquare, x).sum(), [1.0], raise_exception=False) is False
 
 
 def test_integer_inputs_pass_through(rng):
@@ -47,5 +47,4 @@ def test_numeric_helpers_match_analytic(rng):
     (g,) = numeric_vjp(lambda x: cr.exp(x), [a], u)
     np.testing.assert_allclose(g, u * np.exp(a), rtol=1e-6)
     v = rng.normal(size=(3,))
-    np.testing.assert_allclose(numeric_jvp(lambda x: cr.exp(x), [a], [v]), v * np.exp(a),
-                               rtol=1e-6)
+    np.testing.assert_allclose(numeric_jvp(lambda x: cr.exp(x), [a], [v]), v * np.exp(a), rtol=1e-6)

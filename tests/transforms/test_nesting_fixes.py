@@ -25,28 +25,41 @@ def test_jvp_of_jvp_of_exp() -> None:
 
 def test_jvp_of_jvp_of_reciprocal() -> None:
     _, t = jvp(lambda x: jvp(lambda y: 1 / y, (x,), (0.7,))[1], (0.3,), (1.3,))
-    assert float(t) == pytest.approx(2 * 0.7 * 1.3 / 0.3 ** 3, rel=1e-12)
+    assert float(t) == pytest.approx(2 * 0.7 * 1.3 / 0.3**3, rel=1e-12)
 
 
 def test_third_order_forward_nesting() -> None:
     # d³/dx³ exp(x) = exp(x): three nested forward levels
     def d(f):
         return lambda x: jvp(f, (x,), (1.0,))[1]
+
     assert float(d(d(d(cr.exp)))(0.4)) == pytest.approx(np.exp(0.4), rel=1e-12)
     assert float(d(d(d(cr.tanh)))(0.4)) == pytest.approx(
-        -2 * (1 - np.tanh(0.4) ** 2) * (1 - 3 * np.tanh(0.4) ** 2), rel=1e-10)
+        -2 * (1 - np.tanh(0.4) ** 2) * (1 - 3 * np.tanh(0.4) ** 2), rel=1e-10
+    )
 
 
-@pytest.mark.parametrize("f", [cr.exp, cr.tanh, cr.sigmoid, cr.sqrt, lambda x: 1 / x,
-                               lambda x: x ** 2.5, lambda x: cr.softmax(x, axis=0)])
+@pytest.mark.parametrize(
+    "f",
+    [
+        cr.exp,
+        cr.tanh,
+        cr.sigmoid,
+        cr.sqrt,
+        lambda x: 1 / x,
+        lambda x: x**2.5,
+        lambda x: cr.softmax(x, axis=0),
+    ],
+)
 def test_jacobian_of_jacobian_agrees_across_modes(f) -> None:
     x0 = np.array([0.3, 0.8, 1.4])
     ref = jacobian(jacobian(f, mode="rev"), mode="rev")(x0).data
     for inner in ("fwd", "rev"):
         for outer in ("fwd", "rev"):
             h = jacobian(jacobian(f, mode=inner), mode=outer)(x0).data
-            np.testing.assert_allclose(h, ref, rtol=1e-10, atol=1e-12,
-                                       err_msg=f"inner={inner} outer={outer}")
+            np.testing.assert_allclose(
+                h, ref, rtol=1e-10, atol=1e-12, err_msg=f"inner={inner} outer={outer}"
+            )
 
 
 # ---------------------------------------------------------------------- vjp's cotangent
@@ -59,8 +72,9 @@ def test_vjp_pullback_does_not_differentiate_its_cotangent() -> None:
     np.testing.assert_allclose(g.data, f(out.detach())[0].data, rtol=1e-12)
     # and the result is still differentiable with respect to x, through J and through u
     g.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [(1 - t * t) ** 2 - 2 * t * t * (1 - t * t)],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        x.grad.data, [(1 - t * t) ** 2 - 2 * t * t * (1 - t * t)], rtol=1e-10
+    )
 
 
 def test_vjp_pullback_is_linear_in_a_differentiated_cotangent() -> None:
@@ -69,6 +83,7 @@ def test_vjp_pullback_is_linear_in_a_differentiated_cotangent() -> None:
     def h(u):
         _, f = vjp(cr.tanh, np.array([0.5]))
         return f(u)[0].sum()
+
     np.testing.assert_allclose(grad(h)(np.array([2.0])).data, [1 - t * t], rtol=1e-12)
     _, tan = jvp(h, (np.array([2.0]),), (np.array([3.0]),))
     assert float(tan) == pytest.approx(3 * (1 - t * t), rel=1e-12)
@@ -78,11 +93,11 @@ def test_vjp_with_a_cotangent_depending_on_the_primal_under_forward_mode() -> No
     def g(x):
         out, f = vjp(cr.tanh, x)
         return f(out)[0]
+
     t = np.tanh(0.5)
     exact = (1 - t * t) ** 2 - 2 * t * t * (1 - t * t)
     assert float(grad(lambda x: g(x).sum())(np.array(0.5))) == pytest.approx(exact, rel=1e-10)
-    assert float(jvp(g, (np.array(0.5),), (np.array(1.0),))[1]) == pytest.approx(exact,
-                                                                                  rel=1e-10)
+    assert float(jvp(g, (np.array(0.5),), (np.array(1.0),))[1]) == pytest.approx(exact, rel=1e-10)
 
 
 # ---------------------------------------------------------------------- batched refusals

@@ -26,14 +26,21 @@ MAX_SAMPLES = 3
 
 
 def _ops() -> list[str]:
-    return sorted(name for name, p in REGISTRY.items()
-                  if p.differentiable and p.twice_differentiable
-                  and (p.kind is not None or p.samples is not None))
+    return sorted(
+        name
+        for name, p in REGISTRY.items()
+        if p.differentiable
+        and p.twice_differentiable
+        and (p.kind is not None or p.samples is not None)
+    )
 
 
 def _float_positions(args: tuple) -> list[int]:
-    return [i for i, a in enumerate(args)
-            if isinstance(a, np.ndarray | float | np.floating) and np.asarray(a).dtype.kind == "f"]
+    return [
+        i
+        for i, a in enumerate(args)
+        if isinstance(a, np.ndarray | float | np.floating) and np.asarray(a).dtype.kind == "f"
+    ]
 
 
 def _samples(name: str) -> list[tuple[tuple, dict]]:
@@ -114,10 +121,11 @@ def test_nested_second_derivatives_agree_with_finite_differences(name: str) -> N
         for mode, got in _four_ways(prim, args, params, fl, u, v, w).items():
             if not abs(got - want) <= ATOL + RTOL * abs(want):
                 shapes = [np.shape(a) for a in args]
-                failures.append(f"{mode}: {got:.10g} vs finite differences {want:.10g} "
-                                f"(sample {k}, shapes {shapes}, params {params})")
+                failures.append(
+                    f"{mode}: {got:.10g} vs finite differences {want:.10g} "
+                    f"(sample {k}, shapes {shapes}, params {params})"
+                )
     assert not failures, f"{name}:\n" + "\n".join(failures)
-
 
 
 def test_the_sweep_covers_the_ops_that_read_their_output() -> None:

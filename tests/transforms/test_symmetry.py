@@ -18,8 +18,8 @@ def _two_layer_sgd(W1, b1, W2, b2, x, y, steps, lr=0.2):
     params = [cr.Tensor(np.array(a, dtype=float), requires_grad=True) for a in (W1, b1, W2, b2)]
     for _ in range(steps):
         W1t, b1t, W2t, b2t = params
-        h = cr.tanh(cr.matmul(x, W1t.T) + b1t)              # (n, hidden)
-        pred = cr.matmul(h, W2t.T) + b2t                    # (n, out)
+        h = cr.tanh(cr.matmul(x, W1t.T) + b1t)  # (n, hidden)
+        pred = cr.matmul(h, W2t.T) + b2t  # (n, out)
         loss = ((pred - y) ** 2).mean()
         for p in params:
             p.grad = None
@@ -40,9 +40,16 @@ def _data(rng, n=16):
 def test_constant_init_keeps_hidden_units_identical(rng, steps):
     x, y = _data(rng)
     hidden = 5
-    W1, b1, W2, b2 = _two_layer_sgd(np.full((hidden, 3), 0.4), np.full(hidden, 0.4),
-                                    np.full((2, hidden), 0.4), np.full(2, 0.4), x, y, steps)
-    assert not np.allclose(W1, 0.4)                          # it did train
+    W1, b1, W2, b2 = _two_layer_sgd(
+        np.full((hidden, 3), 0.4),
+        np.full(hidden, 0.4),
+        np.full((2, hidden), 0.4),
+        np.full(2, 0.4),
+        x,
+        y,
+        steps,
+    )
+    assert not np.allclose(W1, 0.4)  # it did train
     # every hidden unit: same incoming weights, same bias, same outgoing weights
     np.testing.assert_allclose(W1, np.broadcast_to(W1[0], W1.shape), rtol=0, atol=1e-12)
     np.testing.assert_allclose(b1, b1[0], rtol=0, atol=1e-12)
@@ -52,10 +59,17 @@ def test_constant_init_keeps_hidden_units_identical(rng, steps):
 def test_random_init_breaks_the_symmetry(rng):
     x, y = _data(rng)
     hidden = 5
-    W1, b1, W2, b2 = _two_layer_sgd(rng.normal(size=(hidden, 3)) * 0.5, np.zeros(hidden),
-                                    rng.normal(size=(2, hidden)) * 0.5, np.zeros(2), x, y, 20)
+    W1, b1, W2, b2 = _two_layer_sgd(
+        rng.normal(size=(hidden, 3)) * 0.5,
+        np.zeros(hidden),
+        rng.normal(size=(2, hidden)) * 0.5,
+        np.zeros(2),
+        x,
+        y,
+        20,
+    )
     spread = np.abs(W1 - W1[0]).max(axis=1)
-    assert np.all(spread[1:] > 1e-3)                       # every unit is its own
+    assert np.all(spread[1:] > 1e-3)  # every unit is its own
 
 
 def test_symmetry_example_runs(capsys):

@@ -20,17 +20,18 @@ def test_jvp_matches_finite_differences(rng):
     out, tan = jvp(_g, (x, w), (vx, vw))
     np.testing.assert_allclose(out.data, _g(cr.Tensor(x), cr.Tensor(w)).data)
     np.testing.assert_allclose(tan.data, numeric_jvp(_g, [x, w], [vx, vw]), atol=1e-8)
-    _, tan_x = jvp(_g, (x, w), (vx, None))           # None: a zero direction
+    _, tan_x = jvp(_g, (x, w), (vx, None))  # None: a zero direction
     np.testing.assert_allclose(tan_x.data, numeric_jvp(_g, [x, w], [vx, None]), atol=1e-8)
 
 
 def test_jvp_tuple_outputs_and_constant_outputs(rng):
     x = rng.normal(size=3)
-    (a, b, c), (ta, tb, tc) = jvp(lambda v: (v * v, cr.exp(v), cr.Tensor(np.ones(2))),
-                                  (x,), (np.ones(3),))
+    (a, b, c), (ta, tb, tc) = jvp(
+        lambda v: (v * v, cr.exp(v), cr.Tensor(np.ones(2))), (x,), (np.ones(3),)
+    )
     np.testing.assert_allclose(ta.data, 2 * x)
     np.testing.assert_allclose(tb.data, np.exp(x))
-    np.testing.assert_allclose(tc.data, 0.0)          # does not depend on x
+    np.testing.assert_allclose(tc.data, 0.0)  # does not depend on x
 
 
 def test_jvp_errors():
@@ -42,7 +43,7 @@ def test_jvp_errors():
 
 def test_jvp_of_jvp_is_a_second_directional_derivative():
     # f(x) = x³: d²/dε² f(x + ε v) = 6 x v²
-    f = lambda x: x ** 3   # noqa: E731
+    f = lambda x: x**3  # noqa: E731
     x, v = np.array([0.5, -2.0]), np.array([1.0, 3.0])
     _, t2 = jvp(lambda y: jvp(f, (y,), (v,))[1], (x,), (v,))
     np.testing.assert_allclose(t2.data, 6 * x * v * v)
@@ -91,7 +92,7 @@ def test_linearize_replays_tangents_without_recomputing(rng):
     np.testing.assert_allclose(out.data, f(cr.Tensor(x)).data)
     calls.clear()
     lin(np.ones(3))
-    assert not calls                        # built-in ops: no forward re-run
+    assert not calls  # built-in ops: no forward re-run
 
 
 def test_linearize_falls_back_for_custom_ops(rng):

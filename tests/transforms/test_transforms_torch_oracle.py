@@ -31,10 +31,10 @@ def _pair(rng):
         return torch.softmax(At @ h, dim=-1) * torch.sigmoid(x.sum())
 
     def s_cr(x):
-        return cr.logsumexp(cr.matmul(W, x)) + (x ** 3).sum() * 0.1 + cr.exp(-x * x).sum()
+        return cr.logsumexp(cr.matmul(W, x)) + (x**3).sum() * 0.1 + cr.exp(-x * x).sum()
 
     def s_t(x):
-        return torch.logsumexp(Wt @ x, dim=0) + (x ** 3).sum() * 0.1 + torch.exp(-x * x).sum()
+        return torch.logsumexp(Wt @ x, dim=0) + (x**3).sum() * 0.1 + torch.exp(-x * x).sum()
 
     return f_cr, f_t, s_cr, s_t
 
@@ -52,8 +52,7 @@ def test_jvp_and_vjp_against_torch_func(rng):
     np.testing.assert_allclose(tan.data, tan_t.numpy(), rtol=1e-10, atol=1e-14)
     _, vjp_fn = T.vjp(f_cr, x)
     _, vjp_t = tf.vjp(f_t, _t(x))
-    np.testing.assert_allclose(vjp_fn(u)[0].data, vjp_t(_t(u))[0].numpy(), rtol=1e-10,
-                               atol=1e-14)
+    np.testing.assert_allclose(vjp_fn(u)[0].data, vjp_t(_t(u))[0].numpy(), rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("vectorize", [True, False])
@@ -83,5 +82,5 @@ def test_hessian_and_hvp_against_torch(rng, mode):
     Ht = tf.hessian(s_t)(_t(x)).numpy()
     np.testing.assert_allclose(H, Ht, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(T.hvp(s_cr, x, v).data, Ht @ v, rtol=1e-10, atol=1e-13)
-    g2 = T.grad(lambda y: (T.grad(s_cr)(y) * v).sum())(x).data     # reverse-over-reverse
+    g2 = T.grad(lambda y: (T.grad(s_cr)(y) * v).sum())(x).data  # reverse-over-reverse
     np.testing.assert_allclose(g2, Ht @ v, rtol=1e-10, atol=1e-13)

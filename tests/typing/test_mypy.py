@@ -56,10 +56,22 @@ def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple
     _need_mypy()
     files = _configured_files()
     assert {"src/chainrule/core", "src/chainrule/ops"} <= set(files)
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(_REPO / "pyproject.toml"),
-           "--cache-dir", str(tmp_path_factory.mktemp("mypy_cache")), "--show-error-codes",
-           "--no-color-output", "--hide-error-context", "--no-pretty", *files,
-           str(_HERE / "typed_sample.py"), str(_HERE / "typed_mistakes.py")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--config-file",
+        str(_REPO / "pyproject.toml"),
+        "--cache-dir",
+        str(tmp_path_factory.mktemp("mypy_cache")),
+        "--show-error-codes",
+        "--no-color-output",
+        "--hide-error-context",
+        "--no-pretty",
+        *files,
+        str(_HERE / "typed_sample.py"),
+        str(_HERE / "typed_mistakes.py"),
+    ]
     res = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=600)
     out = res.stdout + res.stderr
     # 1: errors found (the mistakes file has them); anything else is a crash or bad usage
@@ -78,8 +90,11 @@ def test_typed_packages_are_clean(mypy_errors):
     # errors anywhere but in the mistakes sample: the packages (or a module they import
     # whose errors are not switched off in [tool.mypy]), or the good sample
     unexpected = {f: e for f, e in mypy_errors.items() if f != _MISTAKES}
-    assert not unexpected, "\n".join(f"{f}:{line}: [{code}]" for f, errs in
-                                      sorted(unexpected.items()) for line, code in sorted(errs))
+    assert not unexpected, "\n".join(
+        f"{f}:{line}: [{code}]"
+        for f, errs in sorted(unexpected.items())
+        for line, code in sorted(errs)
+    )
 
 
 def test_user_code_sample_type_checks(mypy_errors):
@@ -90,8 +105,11 @@ def test_user_code_sample_type_checks(mypy_errors):
 
 def test_mistakes_in_user_code_are_reported(mypy_errors):
     path = _HERE / "typed_mistakes.py"
-    expected = {(i, m[1]) for i, line in enumerate(path.read_text().splitlines(), 1)
-                if (m := re.search(r"  # expect: ([a-z-]+)$", line))}
+    expected = {
+        (i, m[1])
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if (m := re.search(r"  # expect: ([a-z-]+)$", line))
+    }
     assert len(expected) >= 8
     assert mypy_errors.get(_MISTAKES) == expected
 
@@ -123,13 +141,18 @@ def test_declared_methods_match_the_bound_ones():
     missing = sorted(n for n in declared if not hasattr(cr.Tensor, n))
     assert not missing, f"declared on Tensor for type checkers but never bound: {missing}"
     ops_init = (_REPO / "src/chainrule/ops/__init__.py").read_text()
-    bound = {name for block in re.findall(r"install_methods\(\{(.*?)\n\}\)", ops_init, re.S)
-             for name in re.findall(r'"(\w+)":', block)}
+    bound = {
+        name
+        for block in re.findall(r"install_methods\(\s*\{(.*?)\n\s*\}\s*\)", ops_init, re.S)
+        for name in re.findall(r'"(\w+)":', block)
+    }
     assert len(bound) > 40
     undeclared = sorted(bound - declared)
-    assert not undeclared, (f"bound by chainrule.ops but not declared in the TYPE_CHECKING "
-                            f"block of core/tensor.py (type checkers cannot see them): "
-                            f"{undeclared}")
+    assert not undeclared, (
+        f"bound by chainrule.ops but not declared in the TYPE_CHECKING "
+        f"block of core/tensor.py (type checkers cannot see them): "
+        f"{undeclared}"
+    )
 
 
 def test_tensor_like_alias_is_exported():

@@ -33,4 +33,3 @@ def gradients_may_be_missing(x: cr.Tensor) -> float:
 
 def arrays_are_not_tensors(a: np.ndarray) -> None:
     a.backward()  # expect: attr-defined
-

@@ -22,6 +22,7 @@ from chainrule.core.typing import Axis, TensorLike
 if TYPE_CHECKING:
     from typing_extensions import assert_type  # typing.assert_type needs Python 3.11
 else:
+
     def assert_type(value, typ):
         """At runtime: the value must be an instance of the class (or tuple of classes)."""
         if isinstance(typ, str):  # a union written as a string: checked by mypy only
@@ -49,15 +50,15 @@ def accepts_tensor_likes(v: TensorLike, axis: Axis = None) -> cr.Tensor:
 
 def operators(x: cr.Tensor, a: np.ndarray) -> None:
     assert_type(x + 1, cr.Tensor)
-    assert_type(2.0 * x, cr.Tensor)          # float.__mul__ gives way to Tensor.__rmul__
+    assert_type(2.0 * x, cr.Tensor)  # float.__mul__ gives way to Tensor.__rmul__
     assert_type(1 - x, cr.Tensor)
     assert_type(x / a, cr.Tensor)
-    assert_type(x ** 2, cr.Tensor)
+    assert_type(x**2, cr.Tensor)
     assert_type(-x, cr.Tensor)
     assert_type(abs(x), cr.Tensor)
     assert_type(x @ a, cr.Tensor)
     assert_type(x < 0, cr.Tensor)
-    assert_type(x == 1, cr.Tensor)           # elementwise, as in NumPy
+    assert_type(x == 1, cr.Tensor)  # elementwise, as in NumPy
     assert_type(x[0, 1:], cr.Tensor)
     assert_type(divmod(x, 3), tuple[cr.Tensor, cr.Tensor])
     for row in x:

@@ -43,8 +43,18 @@ def test_max_example_sums_fanout(capsys):
 
 
 def test_values_may_be_small_formulas_and_precision(capsys):
-    rc, out, _ = run_cli(capsys, "sigmoid(w0*x0 + w1*x1 + w2)", "--at", "w0=2", "x0=-1",
-                         "w1=-3", "x1=-2", "w2=-6/2", "--precision", "2")
+    rc, out, _ = run_cli(
+        capsys,
+        "sigmoid(w0*x0 + w1*x1 + w2)",
+        "--at",
+        "w0=2",
+        "x0=-1",
+        "w1=-3",
+        "x1=-2",
+        "w2=-6/2",
+        "--precision",
+        "2",
+    )
     assert rc == 0
     assert "(1 − 0.73)·0.73 = 0.20" in out
     rc, out, _ = run_cli(capsys, "log(x)", "--at", "x=exp(2)")
@@ -68,8 +78,9 @@ def test_draw_option(tmp_path, capsys, monkeypatch):
     assert rc == 0 and "wrote the graph" in err
     assert target.read_text().startswith("digraph chainrule {")
     monkeypatch.setattr(viz_render, "find_dot", lambda: None)
-    rc, out, err = run_cli(capsys, "x * y", "--at", "x=3", "y=-2", "--draw",
-                           str(tmp_path / "g.svg"))
+    rc, out, err = run_cli(
+        capsys, "x * y", "--at", "x=3", "y=-2", "--draw", str(tmp_path / "g.svg")
+    )
     assert rc == 0 and "dot -Tsvg" in err and (tmp_path / "g.dot").exists()
 
 
@@ -79,8 +90,16 @@ def test_draw_svg_when_dot_is_installed(tmp_path, capsys):
         if os.environ.get("CHAINRULE_REQUIRE_TOOLS") == "1":
             pytest.fail(msg + " [CHAINRULE_REQUIRE_TOOLS=1]")
         pytest.skip(msg)
-    rc, _, err = run_cli(capsys, "(x + y) * max(y, z)", "--at", "x=1", "y=2", "z=0",
-                         "--draw", str(tmp_path / "g.svg"))
+    rc, _, err = run_cli(
+        capsys,
+        "(x + y) * max(y, z)",
+        "--at",
+        "x=1",
+        "y=2",
+        "z=0",
+        "--draw",
+        str(tmp_path / "g.svg"),
+    )
     assert rc == 0 and "drew the graph" in err
     assert "<svg" in (tmp_path / "g.svg").read_text()
 
@@ -93,15 +112,41 @@ def _env() -> dict[str, str]:
 
 def test_python_dash_m_subprocess():
     done = subprocess.run(
-        [sys.executable, "-m", "chainrule", "explain", "(x + y) * max(y, z)",
-         "--at", "x=1", "y=2", "z=0"], capture_output=True, text=True, env=_env(),
-        timeout=120, encoding="utf-8")
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "explain",
+            "(x + y) * max(y, z)",
+            "--at",
+            "x=1",
+            "y=2",
+            "z=0",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        encoding="utf-8",
+    )
     assert done.returncode == 0, done.stderr
     assert "y: 2 from t1 (add), 3 from t2 (maximum); total 5" in done.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "chainrule", "explain", "__import__('os').system('echo hi')",
-         "--at", "x=1"], capture_output=True, text=True, env=_env(), timeout=120,
-        encoding="utf-8")
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "explain",
+            "__import__('os').system('echo hi')",
+            "--at",
+            "x=1",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        encoding="utf-8",
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     assert "at column 1" in bad.stderr and "\n    ^" in bad.stderr
 
@@ -112,16 +157,19 @@ def caret_column(err: str) -> int:
     return lines[-1].index("^") - 4 + 1
 
 
-@pytest.mark.parametrize("expression, column, words", [
-    ("__import__('os')", 1, "names starting with '_'"),
-    ("x.real", 2, "attribute access"),
-    ("x[0]", 2, "indexing"),
-    ("lambda: x", 1, "keyword 'lambda'"),
-    ("x if x else x", 3, "keyword 'if'"),
-    ("exp", 1, "must be called"),
-    ("open(x)", 1, "unknown function 'open'"),
-    ("x +", 4, "unexpected end"),
-])
+@pytest.mark.parametrize(
+    "expression, column, words",
+    [
+        ("__import__('os')", 1, "names starting with '_'"),
+        ("x.real", 2, "attribute access"),
+        ("x[0]", 2, "indexing"),
+        ("lambda: x", 1, "keyword 'lambda'"),
+        ("x if x else x", 3, "keyword 'if'"),
+        ("exp", 1, "must be called"),
+        ("open(x)", 1, "unknown function 'open'"),
+        ("x +", 4, "unexpected end"),
+    ],
+)
 def test_rejected_expressions(capsys, expression, column, words):
     rc, out, err = run_cli(capsys, expression, "--at", "x=1")
     assert rc == 2 and out == ""
@@ -143,17 +191,20 @@ def test_rejected_huge_and_deep_inputs(capsys):
     assert rc == 2 and "nested too deeply" in err
 
 
-@pytest.mark.parametrize("item, column, words", [
-    ("y2", 3, "expected NAME=VALUE"),
-    ("=3", 1, "missing variable name"),
-    ("y=", 3, "missing value for 'y'"),
-    ("y=1+", 5, "bad value for 'y'"),
-    ("y=abc", 3, "undefined variable 'abc'"),
-    ("_y=1", 1, "bad variable name '_y'"),
-    ("2y=1", 1, "bad variable name '2y'"),
-    ("y=1e999", 3, "too large"),
-    ("y=__import__('os')", 3, "names starting with '_'"),
-])
+@pytest.mark.parametrize(
+    "item, column, words",
+    [
+        ("y2", 3, "expected NAME=VALUE"),
+        ("=3", 1, "missing variable name"),
+        ("y=", 3, "missing value for 'y'"),
+        ("y=1+", 5, "bad value for 'y'"),
+        ("y=abc", 3, "undefined variable 'abc'"),
+        ("_y=1", 1, "bad variable name '_y'"),
+        ("2y=1", 1, "bad variable name '2y'"),
+        ("y=1e999", 3, "too large"),
+        ("y=__import__('os')", 3, "names starting with '_'"),
+    ],
+)
 def test_malformed_at_values(capsys, item, column, words):
     rc, out, err = run_cli(capsys, "x * y", "--at", "x=1", item)
     assert rc == 2 and out == ""

@@ -25,16 +25,19 @@ def dot_program() -> str:
     """The `dot` executable; skipped without Graphviz, a failure when CI requires tools."""
     path = viz_render.find_dot()
     if path is None:
-        msg = ("Graphviz's `dot` is not installed (apt-get install graphviz): rendering is "
-               "not tested")
+        msg = (
+            "Graphviz's `dot` is not installed (apt-get install graphviz): rendering is not tested"
+        )
         if os.environ.get("CHAINRULE_REQUIRE_TOOLS") == "1":
             pytest.fail(msg + " [CHAINRULE_REQUIRE_TOOLS=1: a skip here would hide it]")
         pytest.skip(msg)
     return path
 
 
-LABEL = re.compile(r'<font color="#1a7f37">([^<]*)</font>(?:<br/><font color="#cf222e">'
-                   r'([^<]*)</font>)?')
+LABEL = re.compile(
+    r'<font color="#1a7f37">([^<]*)</font>(?:<br/><font color="#cf222e">'
+    r"([^<]*)</font>)?"
+)
 
 
 def parse_dot(source: str) -> tuple[dict[str, tuple[float, float | None]], dict]:
@@ -82,8 +85,13 @@ def test_sigmoid_neuron_edges_round_trip_through_dot(dot_program):
         assert nodes[f"leaf:{k}"][1] == pytest.approx(float(t.grad), abs=0.005)
     assert nodes["leaf:x1"] == (-2.0, -0.59) and nodes["leaf:w0"] == (2.0, -0.20)
     # dot reads the file back: its canonical output keeps every edge and label
-    done = subprocess.run([dot_program, "-Tcanon"], input=d.source.encode(),
-                          capture_output=True, timeout=60, check=True)
+    done = subprocess.run(
+        [dot_program, "-Tcanon"],
+        input=d.source.encode(),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     assert done.stderr == b""
     canon = done.stdout.decode()
     edge_line = re.compile(r"^\s*\w+ -> \w+\s*\[", re.M)

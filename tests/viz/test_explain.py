@@ -120,13 +120,23 @@ def _neuron_leaves():
 def _check_neuron_grads(ex: Explanation) -> None:
     s = NEURON["w0"] * NEURON["x0"] + NEURON["w1"] * NEURON["x1"] + NEURON["w2"]
     ds = (1 - sig(s)) * sig(s)
-    expected = {"w0": NEURON["x0"] * ds, "x0": NEURON["w0"] * ds, "w1": NEURON["x1"] * ds,
-                "x1": NEURON["w1"] * ds, "w2": ds}
+    expected = {
+        "w0": NEURON["x0"] * ds,
+        "x0": NEURON["w0"] * ds,
+        "w1": NEURON["x1"] * ds,
+        "x1": NEURON["w1"] * ds,
+        "w2": ds,
+    }
     for k, v in expected.items():
         assert float(ex.grad(k)) == pytest.approx(v, rel=1e-12)
     # the lecture's rounded numbers
-    assert [round(float(ex.grad(k)), 2) for k in ("w0", "x0", "w1", "x1", "w2")] == \
-        [-0.2, 0.39, -0.39, -0.59, 0.2]
+    assert [round(float(ex.grad(k)), 2) for k in ("w0", "x0", "w1", "x1", "w2")] == [
+        -0.2,
+        0.39,
+        -0.39,
+        -0.59,
+        0.2,
+    ]
 
 
 def test_sigmoid_neuron_from_scalar_gates():
@@ -196,8 +206,10 @@ def test_markdown_html_and_text_carry_the_same_numbers():
         g = format_array(s.upstream, ex.precision, ex.max_elements)
         assert g in md and html.escape(g) in doc and g in text
     # Jupyter shows the interactive step-through page (chainrule.viz.page) in an iframe
-    assert ex._repr_html_().startswith("<iframe srcdoc=") and html.escape(
-        ex.to_page().html, quote=True) in ex._repr_html_()
+    assert (
+        ex._repr_html_().startswith("<iframe srcdoc=")
+        and html.escape(ex.to_page().html, quote=True) in ex._repr_html_()
+    )
     assert explain(f, format="md", precision=3).render() == md
     assert str(explain(f, format="html", precision=3)) == doc
 
@@ -312,7 +324,7 @@ def test_unknown_op_gets_the_generic_rule():
         register = False
 
         def forward(x):
-            return x ** 3
+            return x**3
 
         vjp = (lambda g, out, x: g * 3 * x * x,)
 

@@ -13,10 +13,46 @@ from chainrule.viz.expr import MATH_FUNCTIONS, evaluate, parse, to_source, varia
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 
-_tokens = st.sampled_from(["x", "y", "1", "0", "-8", "0.5", "1e308", "1e-3", ".5", "+", "-",
-                           "*", "/", "**", "(", ")", ",", " ", "exp(", "log(", "sqrt(",
-                           "max(", "min(", "abs(", "sigmoid(", "tanh(", "relu(", "9" * 30,
-                           "_x", "if", ".", "e", "²", "٣", "\u2028", "\x00"])
+_tokens = st.sampled_from(
+    [
+        "x",
+        "y",
+        "1",
+        "0",
+        "-8",
+        "0.5",
+        "1e308",
+        "1e-3",
+        ".5",
+        "+",
+        "-",
+        "*",
+        "/",
+        "**",
+        "(",
+        ")",
+        ",",
+        " ",
+        "exp(",
+        "log(",
+        "sqrt(",
+        "max(",
+        "min(",
+        "abs(",
+        "sigmoid(",
+        "tanh(",
+        "relu(",
+        "9" * 30,
+        "_x",
+        "if",
+        ".",
+        "e",
+        "²",
+        "٣",
+        "\u2028",
+        "\x00",
+    ]
+)
 expression_like = st.lists(_tokens, max_size=40).map("".join)
 
 

@@ -24,9 +24,11 @@ def sin_op():
         forward = np.sin
         # first order only (np.cos of the plain input): enough for explain and draw
         vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-            lambda g, out, x: g * np.cos(getattr(x, "data", x)))
-        lecture = Lecture("sine({0})", ("{dz} · cos({0})",), numeric=True, symbol="sine",
-                          expr_name="sine")
+            lambda g, out, x: g * np.cos(getattr(x, "data", x))
+        )
+        lecture = Lecture(
+            "sine({0})", ("{dz} · cos({0})",), numeric=True, symbol="sine", expr_name="sine"
+        )
 
     try:
         yield Sine
@@ -50,11 +52,41 @@ def test_a_new_op_is_explained_drawn_and_typeable_from_its_class(sin_op):
 
 
 def test_the_language_is_the_builtin_ops_with_an_expr_name():
-    trig = {f: 1 for f in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
-                           "arcsinh", "arccosh", "arctanh", "log1p", "expm1", "log2", "log10")}
-    assert dict(FUNCTION_ARITY) == {"abs": 1, "exp": 1, "log": 1, "max": 2, "min": 2,
-                                    "relu": 1, "sigmoid": 1, "sqrt": 1, "tanh": 1, **trig,
-                                    "arctan2": 2, "hypot": 2, "logaddexp": 2}
+    trig = {
+        f: 1
+        for f in (
+            "sin",
+            "cos",
+            "tan",
+            "arcsin",
+            "arccos",
+            "arctan",
+            "sinh",
+            "cosh",
+            "arcsinh",
+            "arccosh",
+            "arctanh",
+            "log1p",
+            "expm1",
+            "log2",
+            "log10",
+        )
+    }
+    assert dict(FUNCTION_ARITY) == {
+        "abs": 1,
+        "exp": 1,
+        "log": 1,
+        "max": 2,
+        "min": 2,
+        "relu": 1,
+        "sigmoid": 1,
+        "sqrt": 1,
+        "tanh": 1,
+        **trig,
+        "arctan2": 2,
+        "hypot": 2,
+        "logaddexp": 2,
+    }
     with pytest.raises(ValueError):
         MATH_FUNCTIONS["log"](0.0)
     with pytest.raises(OverflowError):
@@ -78,8 +110,9 @@ def test_real_model_names_and_fused_rules():
     assert ce.formula == "f = cross_entropy(t3, y=y) averaged over the 8 rows"
     assert ce.rule == "dt3 = df · (softmax(t3) − onehot(y)) / 8"
     assert "ds = softmax(s) − onehot(y)" in ce.gate
-    assert lin2.rule == ("dt2 = dt3 · model.2.weight, dmodel.2.weight = dt3ᵀ · t2, "
-                         "dmodel.2.bias = Σ_rows dt3")
+    assert lin2.rule == (
+        "dt2 = dt3 · model.2.weight, dmodel.2.weight = dt3ᵀ · t2, dmodel.2.bias = Σ_rows dt3"
+    )
     assert lin1.formula == "t1 = X · model.0.weightᵀ + model.0.bias"
     assert "dX = dY · Wᵀ" in lin1.gate and "placeholder" not in str(ex)
     assert "VJP rule of" not in str(ex)
@@ -112,7 +145,7 @@ def test_ner_window_model_collapses_repeated_lookups():
     y = rng.integers(0, 9, 16)
     loss = nn.functional.cross_entropy(m.scores(ids), y)
     ex = explain(loss, names={"model": m, "y": y, **{f"ids_{k}": v for k, v in ids.items()}})
-    assert ex.repeats() == [(5, 2, 4)]           # (reshape ← embedding) once per feature
+    assert ex.repeats() == [(5, 2, 4)]  # (reshape ← embedding) once per feature
     text = str(ex)
     assert "the same 2 steps (reshape → embedding) 3 more times   [collapsed]" in text
     assert "model.emb_caps.weight[ids_caps]" in text
@@ -143,8 +176,9 @@ def test_cli_writes_the_page(tmp_path, capsys):
     from chainrule.cli.main import main
 
     target = tmp_path / "page.html"
-    rc = main(["explain", "(x + y) * max(y, z)", "--at", "x=1", "y=2", "z=0",
-               "--html", str(target)])
+    rc = main(
+        ["explain", "(x + y) * max(y, z)", "--at", "x=1", "y=2", "z=0", "--html", str(target)]
+    )
     out, err = capsys.readouterr()
     assert rc == 0 and "wrote the step-through page" in err and "Backpropagation" in out
     doc = target.read_text(encoding="utf-8")

@@ -50,12 +50,20 @@ def browser():
         _missing("the selenium package is not installed: the page is not tested in a browser")
     binary = _browser_binary()
     if binary is None or not Path(CHROMEDRIVER).exists():
-        _missing("Debian's chromium/chromium-driver are not installed: the page is not "
-                 "tested in a browser")
+        _missing(
+            "Debian's chromium/chromium-driver are not installed: the page is not "
+            "tested in a browser"
+        )
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,900", "--allow-file-access-from-files"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        "--allow-file-access-from-files",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(30)
@@ -92,7 +100,7 @@ def expected(a: np.ndarray, max_elements: int = 12) -> float | np.ndarray:
 
 
 def close(got, want, precision: int) -> bool:
-    return np.allclose(got, want, rtol=10.0 ** (1 - precision), atol=10.0 ** -precision)
+    return np.allclose(got, want, rtol=10.0 ** (1 - precision), atol=10.0**-precision)
 
 
 def press(driver, key: str, times: int = 1) -> None:
@@ -109,7 +117,9 @@ def panel_numbers(driver, cls: str) -> dict[str, str]:
     return driver.execute_script(
         "var out={};document.querySelectorAll('#panel .row.'+arguments[0]+' .line')"
         ".forEach(function(l){var n=l.querySelector('.num');if(n)out[l.dataset.target]="
-        "n.textContent;});return out;", cls)
+        "n.textContent;});return out;",
+        cls,
+    )
 
 
 LAYOUT_PROBLEMS = """
@@ -153,18 +163,22 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
     """Open the page, go forward and back through every step, check every number shown."""
     from selenium.webdriver.common.keys import Keys
 
-    tr = record(out, names=names)                       # the same names as the page
+    tr = record(out, names=names)  # the same names as the page
     by_name = {tr.name(t): t for t in [n.tensor for n in walk([out])] + tr.leaves}
     for t in by_name.values():
         if t._op is not None:
             t.retain_grad()
-    out.backward(retain_graph=True)                      # the engine's own gradients
+    out.backward(retain_graph=True)  # the engine's own gradients
     driver.get(html.as_uri())
     assert driver.find_element("css selector", "body").get_attribute("data-step") == "0"
     assert layout_problems(driver) == []
-    n = int(driver.execute_script("return document.querySelectorAll('#panel').length && "
-                                  "JSON.parse(document.getElementById('chainrule-data')"
-                                  ".textContent).steps.length"))
+    n = int(
+        driver.execute_script(
+            "return document.querySelectorAll('#panel').length && "
+            "JSON.parse(document.getElementById('chainrule-data')"
+            ".textContent).steps.length"
+        )
+    )
     checked = 0
     for k in range(1, n + 1):
         press(driver, Keys.ARROW_RIGHT)
@@ -177,19 +191,23 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
         up = panel_numbers(driver, "upstream")
         assert set(up) == {name}
         assert close(shown(up[name]), expected(by_name[name].grad.data), precision), (
-            name, up[name])
+            name,
+            up[name],
+        )
         for target, text in panel_numbers(driver, "sums").items():
             # a running sum is what has arrived so far; once complete, the final gradient
             line = driver.execute_script(
                 "return document.querySelector('#panel .row.sums .line[data-target=\"'+"
-                "arguments[0]+'\"]').textContent", target)
+                "arguments[0]+'\"]').textContent",
+                target,
+            )
             if "complete" in line:
                 assert close(shown(text), expected(by_name[target].grad.data), precision)
             checked += 1
         downs = panel_numbers(driver, "downstream")
         assert downs, name
         checked += 1 + len(downs)
-    press(driver, Keys.ARROW_RIGHT)                      # the final view
+    press(driver, Keys.ARROW_RIGHT)  # the final view
     rows = driver.find_elements("css selector", "#panel tr.leafrow")
     assert rows
     for r in rows:
@@ -197,7 +215,7 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
         grad = r.find_element("css selector", "td.grad").text
         assert close(shown(grad), expected(by_name[target].grad.data), precision), target
         checked += 1
-    press(driver, Keys.ARROW_LEFT, n + 1)                # and all the way back
+    press(driver, Keys.ARROW_LEFT, n + 1)  # and all the way back
     assert driver.find_element("css selector", "body").get_attribute("data-step") == "0"
     return checked
 
@@ -205,8 +223,10 @@ def step_through(driver, out: cr.Tensor, html: Path, precision: int, names=None)
 def test_sigmoid_neuron_step_by_step(browser, artifacts, tmp_path):
     from selenium.webdriver.common.by import By
 
-    p = {k: cr.Tensor(v, requires_grad=True, name=k)
-         for k, v in dict(w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0).items()}
+    p = {
+        k: cr.Tensor(v, requires_grad=True, name=k)
+        for k, v in dict(w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0).items()
+    }
     f = 1 / (1 + cr.exp(-(p["w0"] * p["x0"] + p["w1"] * p["x1"] + p["w2"])))
     html = tmp_path / "neuron.html"
     page(f, html, precision=2)
@@ -219,8 +239,10 @@ def test_sigmoid_neuron_step_by_step(browser, artifacts, tmp_path):
     browser.find_element(By.ID, "prev").click()
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-step") == "1"
     browser.find_element(By.ID, "last").click()
-    grads = {r.get_attribute("data-target"): r.find_element(By.CSS_SELECTOR, "td.grad").text
-             for r in browser.find_elements(By.CSS_SELECTOR, "#panel tr.leafrow")}
+    grads = {
+        r.get_attribute("data-target"): r.find_element(By.CSS_SELECTOR, "td.grad").text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#panel tr.leafrow")
+    }
     assert grads == {"w0": "-0.20", "x0": "0.39", "w1": "-0.39", "x1": "-0.59", "w2": "0.20"}
     assert browser.save_screenshot(str(artifacts / "page-sigmoid-neuron.png"))
 
@@ -251,20 +273,19 @@ def test_two_layer_mlp_step_by_step(browser, artifacts, tmp_path):
             "var G=document.getElementById('graph'),d=document.documentElement;"
             "return [innerWidth,innerHeight,G.scrollWidth<=G.clientWidth,"
             "G.scrollHeight<=G.clientHeight,d.scrollWidth<=innerWidth,"
-            "d.scrollHeight<=innerHeight]") == [1400, 800, True, True, True, True]
+            "d.scrollHeight<=innerHeight]"
+        ) == [1400, 800, True, True, True, True]
         check_mlp_steps(browser, artifacts)
     finally:
         browser.set_window_size(1400, 900)
 
 
 def check_mlp_steps(browser, artifacts) -> None:
-    press(browser, "\ue014")                               # → : the cross-entropy step
-    rule = browser.execute_script(
-        "return document.querySelector('#panel .row.rule').textContent")
+    press(browser, "\ue014")  # → : the cross-entropy step
+    rule = browser.execute_script("return document.querySelector('#panel .row.rule').textContent")
     assert "softmax(t3) − onehot(y)" in rule
     press(browser, "\ue014")
-    rule = browser.execute_script(
-        "return document.querySelector('#panel .row.rule').textContent")
+    rule = browser.execute_script("return document.querySelector('#panel .row.rule').textContent")
     assert "dmodel.2.weight = dt3ᵀ · t2" in rule
     assert browser.save_screenshot(str(artifacts / "page-mlp.png"))
 
@@ -276,13 +297,21 @@ def test_ner_size_graph_scrolls_to_each_step(browser, artifacts, tmp_path):
     from chainrule.apps.ner.model import WindowTagger
 
     rng = np.random.default_rng(0)
-    m = WindowTagger({"word": 20, "caps": 4}, {"word": 5, "caps": 2}, window=1, n_tags=5,
-                     hidden=8, decoder="crf", rng=rng)
+    m = WindowTagger(
+        {"word": 20, "caps": 4},
+        {"word": 5, "caps": 2},
+        window=1,
+        n_tags=5,
+        hidden=8,
+        decoder="crf",
+        rng=rng,
+    )
     mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=bool)
     ids = {"word": rng.integers(0, 20, (7, 3)), "caps": rng.integers(0, 4, (7, 3))}
     start, trans, end = m.crf_params()
-    loss = crf_nll(m.padded(m.scores(ids), mask), rng.integers(0, 5, mask.shape), mask,
-                   start, trans, end)
+    loss = crf_nll(
+        m.padded(m.scores(ids), mask), rng.integers(0, 5, mask.shape), mask, start, trans, end
+    )
     html = tmp_path / "ner.html"
     pg = page(loss, html, names={"model": m})
     assert len(pg.data["nodes"]) > 40
@@ -293,9 +322,10 @@ def test_ner_size_graph_scrolls_to_each_step(browser, artifacts, tmp_path):
     assert browser.save_screenshot(str(artifacts / "page-ner.png"))
     fit = browser.find_element("css selector", "#fit")
     assert fit.is_displayed()
-    fit.click()                                            # the whole graph, scaled down
+    fit.click()  # the whole graph, scaled down
     assert browser.execute_script(
-        "var G=document.getElementById('graph');return G.scrollWidth<=G.clientWidth")
+        "var G=document.getElementById('graph');return G.scrollWidth<=G.clientWidth"
+    )
     assert layout_problems(browser) == []
     assert browser.execute_script(CURRENT_OUT_OF_VIEW) is None
     assert browser.save_screenshot(str(artifacts / "page-ner-fit.png"))
@@ -311,11 +341,11 @@ def test_hostile_names_and_values_render_as_text(browser, tmp_path):
     browser.get(html.as_uri())
     assert browser.execute_script("return document.querySelectorAll('img,b').length") == 0
     assert browser.execute_script("return document.scripts.length") == 2  # data + the page's
-    press(browser, "\ue010")                               # End: the final view
+    press(browser, "\ue010")  # End: the final view
     text = browser.find_element("css selector", "#panel").text
     assert "<script>alert('x')</script>" in text and '"><img src=x onerror=alert(1)>' in text
     assert "[1.0000e+308, nan]" in text and "nan" in text
-    press(browser, "\ue011")                               # Home, then → : the first step
+    press(browser, "\ue011")  # Home, then → : the first step
     press(browser, "\ue014", 2)
     assert "inf" in browser.find_element("css selector", "#panel").text
     assert browser.title == "</script><b>bold</b>"

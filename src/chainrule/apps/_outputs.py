@@ -130,14 +130,17 @@ def _check_existing(target: str, allowed: Collection[str], what: str) -> None:
     if foreign:
         # Replacing the folder would delete these: refuse rather than lose someone's files.
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        raise OutputError(f"cannot write {what} to {target!r}: the folder exists and holds "
-                          f"files that are not part of {what} ({shown}); choose another "
-                          f"folder or remove them")
+        raise OutputError(
+            f"cannot write {what} to {target!r}: the folder exists and holds "
+            f"files that are not part of {what} ({shown}); choose another "
+            f"folder or remove them"
+        )
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike, allowed: Collection[str],
-                  what: str = "the output folder") -> Iterator[str]:
+def atomic_folder(
+    path: str | os.PathLike, allowed: Collection[str], what: str = "the output folder"
+) -> Iterator[str]:
     """Yield a temporary folder that replaces ``path`` when the block succeeds.
 
     Parameters
@@ -220,8 +223,9 @@ def check_output_file(path: str | os.PathLike, what: str = "the output file") ->
         raise OutputError(f"cannot write {what} to {target!r}: it is a folder")
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
-        raise OutputError(f"cannot write {what} to {target!r}: the folder {parent!r} does "
-                          f"not exist")
+        raise OutputError(
+            f"cannot write {what} to {target!r}: the folder {parent!r} does not exist"
+        )
     return target
 
 

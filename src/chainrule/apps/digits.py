@@ -45,8 +45,17 @@ from chainrule.core import ChainruleError
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn import functional as F
 
-__all__ = ["DigitsConfig", "DigitsResult", "build_model", "check_dependencies", "evaluate",
-           "load_digits_split", "load_model", "plot_curves", "train"]
+__all__ = [
+    "DigitsConfig",
+    "DigitsResult",
+    "build_model",
+    "check_dependencies",
+    "evaluate",
+    "load_digits_split",
+    "load_model",
+    "plot_curves",
+    "train",
+]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")
 LOSSES = ("cross-entropy", "svm")
@@ -86,30 +95,34 @@ class DigitsConfig:
     compile: bool = True
 
     def check(self) -> None:
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("loss", self.loss, LOSSES),
-                                     ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("lr_schedule", self.lr_schedule, ("none", "cosine"))):
+        for name, value, allowed in (
+            ("activation", self.activation, ACTIVATIONS),
+            ("loss", self.loss, LOSSES),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("lr_schedule", self.lr_schedule, ("none", "cosine")),
+        ):
             if value not in allowed:
-                raise ChainruleError(f"digits: unknown {name} {value!r}; choose one of "
-                                     f"{', '.join(allowed)}")
-        for name, value, low in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
-                                 ("seed", self.seed, 0)):
+                raise ChainruleError(
+                    f"digits: unknown {name} {value!r}; choose one of {', '.join(allowed)}"
+                )
+        for name, value, low in (
+            ("epochs", self.epochs, 1),
+            ("batch_size", self.batch_size, 1),
+            ("seed", self.seed, 0),
+        ):
             # bool is an int to Python; 2.5 or "4" would fail much later, or not at all.
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-                raise ChainruleError(f"digits: {name} must be an integer >= {low}, got "
-                                     f"{value!r}")
-        if any(not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1
-               for h in self.hidden):
-            raise ChainruleError(f"digits: hidden sizes must be integers >= 1, got "
-                                 f"{self.hidden}")
+                raise ChainruleError(f"digits: {name} must be an integer >= {low}, got {value!r}")
+        if any(
+            not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1 for h in self.hidden
+        ):
+            raise ChainruleError(f"digits: hidden sizes must be integers >= 1, got {self.hidden}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
             raise ChainruleError(f"digits: lr must be a finite number > 0, got {self.lr}")
         if not (math.isfinite(self.l2) and self.l2 >= 0):
             raise ChainruleError(f"digits: l2 must be a finite number >= 0, got {self.l2}")
         if not isinstance(self.compile, bool | np.bool_):
-            raise ChainruleError(f"digits: compile must be True or False, got "
-                                 f"{self.compile!r}")
+            raise ChainruleError(f"digits: compile must be True or False, got {self.compile!r}")
 
     @property
     def learning_rate(self) -> float:
@@ -135,16 +148,27 @@ def load_digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ChainruleError("the digits job needs scikit-learn: pip install "
-                             "'chainrule[apps]'") from exc
+        raise ChainruleError(
+            "the digits job needs scikit-learn: pip install 'chainrule[apps]'"
+        ) from exc
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    return (Xtr.astype(np.float32), Xte.astype(np.float32), ytr.astype(np.int64),
-            yte.astype(np.int64))
+    return (
+        Xtr.astype(np.float32),
+        Xte.astype(np.float32),
+        ytr.astype(np.int64),
+        yte.astype(np.int64),
+    )
 
 
-def build_model(hidden: Sequence[int], activation: str = "relu", *, n_in: int = 64,
-                n_out: int = 10, rng: np.random.Generator | None = None) -> nn.Sequential:
+def build_model(
+    hidden: Sequence[int],
+    activation: str = "relu",
+    *,
+    n_in: int = 64,
+    n_out: int = 10,
+    rng: np.random.Generator | None = None,
+) -> nn.Sequential:
     """``Linear -> act`` for each hidden size, then a ``Linear`` to the class scores."""
     layers: list[nn.Module] = []
     sizes = [n_in, *hidden]
@@ -183,7 +207,7 @@ def _svm_loss(scores: Any, y: Any) -> Any:
     n, c = scores.shape
     t = cr.reshape(y, (n, 1))
     hinge = cr.relu(scores - cr.gather(scores, t, axis=1) + 1.0)
-    others = cr.astype(t != np.arange(c)[None, :], scores.dtype)   # drop the j = y term
+    others = cr.astype(t != np.arange(c)[None, :], scores.dtype)  # drop the j = y term
     return cr.mean(cr.sum(hinge * others, axis=1))
 
 
@@ -235,8 +259,14 @@ def _progress_bar(enabled: bool, total: int) -> Any:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - train() checks for tqdm first
         return None
-    return tqdm(total=total, file=sys.stderr, desc="digits", unit="epoch", dynamic_ncols=True,
-                mininterval=0.2)
+    return tqdm(
+        total=total,
+        file=sys.stderr,
+        desc="digits",
+        unit="epoch",
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
 
 
 def check_dependencies(cfg: DigitsConfig) -> None:
@@ -250,8 +280,9 @@ def check_dependencies(cfg: DigitsConfig) -> None:
         modules["matplotlib"] = "matplotlib"
     require_modules("the digits job", modules)
     if cfg.progress and stderr_is_terminal():
-        require_modules("the digits progress bar", {"tqdm": "tqdm"},
-                        alternative="or turn it off: --no-progress")
+        require_modules(
+            "the digits progress bar", {"tqdm": "tqdm"}, alternative="or turn it off: --no-progress"
+        )
 
 
 def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
@@ -266,8 +297,7 @@ def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     return float(total[0] / total[1])
 
 
-def train(cfg: DigitsConfig | None = None, *,
-          log: Callable[..., None] = print) -> DigitsResult:
+def train(cfg: DigitsConfig | None = None, *, log: Callable[..., None] = print) -> DigitsResult:
     """Run the digits job described by ``cfg``; see the module docstring.
 
     With ``cfg.out`` set, the output folder is checked before training and written all at
@@ -282,7 +312,7 @@ def train(cfg: DigitsConfig | None = None, *,
     cfg.check()
     check_dependencies(cfg)
     dist.init()
-    if not dist.is_main():   # data-parallel: rank 0 alone logs and writes
+    if not dist.is_main():  # data-parallel: rank 0 alone logs and writes
         cfg = dataclasses.replace(cfg, progress=False)
         log = _silent
         return _train(cfg, None, log)
@@ -313,15 +343,16 @@ def _train(cfg: DigitsConfig, out: str | None, log: Callable[..., None]) -> Digi
     return _train_inner(cfg, out, log, 1)
 
 
-def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
-                 n_ranks: int) -> DigitsResult:
+def _train_inner(
+    cfg: DigitsConfig, out: str | None, log: Callable[..., None], n_ranks: int
+) -> DigitsResult:
     from chainrule import distributed as dist
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     Xtr, Xte, ytr, yte = load_digits_split()
     mean = Xtr.mean(axis=0)
-    std = Xtr.std(axis=0) + 1.0   # +1: constant border pixels (std 0) stay finite
+    std = Xtr.std(axis=0) + 1.0  # +1: constant border pixels (std 0) stay finite
     Xtr = (Xtr - mean) / std
     Xte = (Xte - mean) / std
 
@@ -329,19 +360,20 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
     params = list(model.parameters())
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     opt = _make_optimizer(cfg, params)
-    sched = (optim.CosineAnnealingLR(opt, T_max=cfg.epochs)
-             if cfg.lr_schedule == "cosine" else None)
+    sched = optim.CosineAnnealingLR(opt, T_max=cfg.epochs) if cfg.lr_schedule == "cosine" else None
     if n_ranks == 1:
-        loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, shuffle=True,
-                            rng=rng)
+        loader = DataLoader(
+            TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, shuffle=True, rng=rng
+        )
     else:
         dist.broadcast_parameters(model)
         opt = dist.DistributedOptimizer(opt)
         sampler = dist.DistributedSampler(len(Xtr), seed=cfg.seed)
-        loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size,
-                            sampler=sampler)
-        log(f"data-parallel on {n_ranks} ranks: global batch {cfg.batch_size} x {n_ranks} = "
-            f"{cfg.batch_size * n_ranks} ({len(loader)} steps per epoch)")
+        loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=cfg.batch_size, sampler=sampler)
+        log(
+            f"data-parallel on {n_ranks} ranks: global batch {cfg.batch_size} x {n_ranks} = "
+            f"{cfg.batch_size * n_ranks} ({len(loader)} steps per epoch)"
+        )
     history: dict[str, list[float]] = {"loss": [], "train_acc": [], "test_acc": []}
 
     def step_loss(xb: Any, yb: Any) -> Any:
@@ -374,9 +406,12 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
         history["train_acc"].append(_accuracy(model, Xtr, ytr))
         history["test_acc"].append(_accuracy(model, Xte, yte))
         if bar is not None:
-            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}",
-                            train=f"{history['train_acc'][-1]:.3f}",
-                            test=f"{history['test_acc'][-1]:.3f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{history['loss'][-1]:.4f}",
+                train=f"{history['train_acc'][-1]:.3f}",
+                test=f"{history['test_acc'][-1]:.3f}",
+                refresh=False,
+            )
             bar.update(1)
     if bar is not None:
         bar.close()
@@ -384,8 +419,10 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
     test_acc = history["test_acc"][-1]
     train_acc = history["train_acc"][-1]
     n_test = len(yte)
-    log(f"test accuracy: {test_acc:.4f} ({round(test_acc * n_test)}/{n_test}); "
-        f"train accuracy: {train_acc:.4f}; {cfg.epochs} epochs in {seconds:.1f} s")
+    log(
+        f"test accuracy: {test_acc:.4f} ({round(test_acc * n_test)}/{n_test}); "
+        f"train accuracy: {train_acc:.4f}; {cfg.epochs} epochs in {seconds:.1f} s"
+    )
 
     ckpt_path = curves_path = None
     if out is not None:
@@ -393,18 +430,37 @@ def _train_inner(cfg: DigitsConfig, out: str | None, log: Callable[..., None],
         curves_path = os.path.join(out, CURVES)
         config = dataclasses.asdict(cfg)
         config["hidden"] = list(cfg.hidden)
-        cr.io.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "config": config, "normalization": {"mean": mean, "std": std},
-                    "history": history, "test_accuracy": test_acc,
-                    "world_size": n_ranks}, ckpt_path)
-        title = (f"digits MLP {list(cfg.hidden)} {cfg.activation}, {cfg.loss}, "
-                 f"{cfg.optimizer}: test acc {test_acc:.3f}")
+        cr.io.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "config": config,
+                "normalization": {"mean": mean, "std": std},
+                "history": history,
+                "test_accuracy": test_acc,
+                "world_size": n_ranks,
+            },
+            ckpt_path,
+        )
+        title = (
+            f"digits MLP {list(cfg.hidden)} {cfg.activation}, {cfg.loss}, "
+            f"{cfg.optimizer}: test acc {test_acc:.3f}"
+        )
         plot_curves(history, curves_path, title)
         with open(os.path.join(out, METRICS), "w", encoding="utf-8") as fh:
-            json.dump({"test_accuracy": test_acc, "train_accuracy": train_acc,
-                       "seconds": seconds, "config": config, "world_size": n_ranks,
-                       "global_batch_size": cfg.batch_size * n_ranks}, fh, indent=2)
+            json.dump(
+                {
+                    "test_accuracy": test_acc,
+                    "train_accuracy": train_acc,
+                    "seconds": seconds,
+                    "config": config,
+                    "world_size": n_ranks,
+                    "global_batch_size": cfg.batch_size * n_ranks,
+                },
+                fh,
+                indent=2,
+            )
     return DigitsResult(test_acc, train_acc, history, seconds, ckpt_path, curves_path, model)
 
 

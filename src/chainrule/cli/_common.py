@@ -29,9 +29,17 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 
-__all__ = ["HelpFormatter", "RawHelpFormatter", "float_option", "int_option",
-           "missing_modules", "read_text", "require_modules", "stderr_is_terminal",
-           "write_text"]
+__all__ = [
+    "HelpFormatter",
+    "RawHelpFormatter",
+    "float_option",
+    "int_option",
+    "missing_modules",
+    "read_text",
+    "require_modules",
+    "stderr_is_terminal",
+    "write_text",
+]
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -56,9 +64,15 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if ("default" in text.lower() or not action.option_strings or action.required
-                or default is None or default is False or default is argparse.SUPPRESS
-                or (isinstance(default, list | tuple) and not default)):
+        if (
+            "default" in text.lower()
+            or not action.option_strings
+            or action.required
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or (isinstance(default, list | tuple) and not default)
+        ):
             return text
         return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
 
@@ -91,7 +105,7 @@ def missing_modules(modules: Mapping[str, str]) -> list[str]:
     missing = []
     for module, dist in modules.items():
         if module in sys.modules:
-            if sys.modules[module] is None:   # import blocked (tests, embedding apps)
+            if sys.modules[module] is None:  # import blocked (tests, embedding apps)
                 missing.append(dist)
             continue
         try:
@@ -103,8 +117,9 @@ def missing_modules(modules: Mapping[str, str]) -> list[str]:
     return missing
 
 
-def require_modules(what: str, modules: Mapping[str, str], extra: str = "apps",
-                    alternative: str = "") -> None:
+def require_modules(
+    what: str, modules: Mapping[str, str], extra: str = "apps", alternative: str = ""
+) -> None:
     """Fail before any work starts when an optional dependency is missing.
 
     Raises :class:`chainrule.ChainruleError` with one line naming what is missing and the
@@ -118,13 +133,15 @@ def require_modules(what: str, modules: Mapping[str, str], extra: str = "apps",
 
     names = " and ".join(missing)
     verb = "is" if len(missing) == 1 else "are"
-    raise ChainruleError(f"{what} needs {names}, which {verb} not installed: "
-                         f"pip install 'chainrule[{extra}]'"
-                         + (f" ({alternative})" if alternative else ""))
+    raise ChainruleError(
+        f"{what} needs {names}, which {verb} not installed: "
+        f"pip install 'chainrule[{extra}]'" + (f" ({alternative})" if alternative else "")
+    )
 
 
-def _bounds(minimum: float | None, maximum: float | None, min_inclusive: bool,
-            max_inclusive: bool) -> str:
+def _bounds(
+    minimum: float | None, maximum: float | None, min_inclusive: bool, max_inclusive: bool
+) -> str:
     parts = []
     if minimum is not None:
         parts.append(f"{'>=' if min_inclusive else '>'} {minimum:g}")
@@ -145,8 +162,11 @@ def int_option(minimum: int | None = None, maximum: int | None = None) -> Callab
     ...
     argparse.ArgumentTypeError: must be an integer >= 1, got '2.5'
     """
-    what = "an integer" + (" " + _bounds(minimum, maximum, True, True)
-                           if minimum is not None or maximum is not None else "")
+    what = "an integer" + (
+        " " + _bounds(minimum, maximum, True, True)
+        if minimum is not None or maximum is not None
+        else ""
+    )
 
     def parse(text: str) -> int:
         try:
@@ -161,8 +181,13 @@ def int_option(minimum: int | None = None, maximum: int | None = None) -> Callab
     return parse
 
 
-def float_option(minimum: float | None = None, maximum: float | None = None, *,
-                 min_inclusive: bool = True, max_inclusive: bool = True) -> Callable[[str], float]:
+def float_option(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> Callable[[str], float]:
     """An ``argparse`` type: a finite number in the given range (NaN and inf are rejected).
 
     Examples
@@ -177,7 +202,9 @@ def float_option(minimum: float | None = None, maximum: float | None = None, *,
     """
     what = "a finite number" + (
         " " + _bounds(minimum, maximum, min_inclusive, max_inclusive)
-        if minimum is not None or maximum is not None else "")
+        if minimum is not None or maximum is not None
+        else ""
+    )
 
     def parse(text: str) -> float:
         try:
@@ -227,8 +254,10 @@ def read_text(path: str | None, what: str = "input") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ChainruleError(f"{what} {name} is not valid UTF-8: byte 0x{data[e.start]:02x} at "
-                             f"offset {e.start} ({e.reason})") from None
+        raise ChainruleError(
+            f"{what} {name} is not valid UTF-8: byte 0x{data[e.start]:02x} at "
+            f"offset {e.start} ({e.reason})"
+        ) from None
 
 
 def write_text(text: str) -> None:

@@ -46,26 +46,49 @@ An expression starting with '-' needs '--' before it: chainrule explain -- "-x*y
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "explain", help="explain backprop through a formula, node by node",
+        "explain",
+        help="explain backprop through a formula, node by node",
         description="Evaluate a formula on the given values, run backpropagation and explain\n"
-                    "every step: values, upstream gradients, local rules, downstream\n"
-                    "gradients, and where contributions are summed.",
-        epilog=EPILOG, formatter_class=RawHelpFormatter)
+        "every step: values, upstream gradients, local rules, downstream\n"
+        "gradients, and where contributions are summed.",
+        epilog=EPILOG,
+        formatter_class=RawHelpFormatter,
+    )
     p.add_argument("expression", help='the formula, e.g. "(x + y) * max(y, z)"')
-    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="a value for every variable, e.g. --at x=1 y=2 z=0 (default: none, "
-                        "for a formula without variables)")
-    p.add_argument("--draw", metavar="FILE",
-                   help="also draw the graph (.svg/.png/.pdf need Graphviz's dot; .dot is "
-                        "DOT text) (default: no drawing)")
-    p.add_argument("--html", metavar="FILE",
-                   help="also write a self-contained HTML page that steps through the backward "
-                        "pass node by node (no network needed: open it from disk) "
-                        "(default: no page)")
-    p.add_argument("--format", choices=sorted(FORMATS), default="text",
-                   help="output format of the explanation on stdout (default: text)")
-    p.add_argument("--precision", type=int_option(minimum=0, maximum=15), default=4, metavar="N",
-                   help="decimals of non-integer numbers (default 4; 2 as in the lectures)")
+    p.add_argument(
+        "--at",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for every variable, e.g. --at x=1 y=2 z=0 (default: none, "
+        "for a formula without variables)",
+    )
+    p.add_argument(
+        "--draw",
+        metavar="FILE",
+        help="also draw the graph (.svg/.png/.pdf need Graphviz's dot; .dot is "
+        "DOT text) (default: no drawing)",
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML page that steps through the backward "
+        "pass node by node (no network needed: open it from disk) "
+        "(default: no page)",
+    )
+    p.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default="text",
+        help="output format of the explanation on stdout (default: text)",
+    )
+    p.add_argument(
+        "--precision",
+        type=int_option(minimum=0, maximum=15),
+        default=4,
+        metavar="N",
+        help="decimals of non-integer numbers (default 4; 2 as in the lectures)",
+    )
     p.set_defaults(func=run)
 
 
@@ -79,8 +102,9 @@ def parse_assignment(item: str) -> tuple[str, float]:
     """
     name, eq, value = item.partition("=")
     if not eq:
-        raise ExpressionError("expected NAME=VALUE in --at", item, len(item) + 1,
-                              "e.g. --at x=1 y=2")
+        raise ExpressionError(
+            "expected NAME=VALUE in --at", item, len(item) + 1, "e.g. --at x=1 y=2"
+        )
     stripped = name.strip()
     lead = len(name) - len(name.lstrip())
     if not stripped:
@@ -88,11 +112,19 @@ def parse_assignment(item: str) -> tuple[str, float]:
     try:
         tree = parse(stripped)
     except ExpressionError as exc:
-        raise ExpressionError(f"bad variable name {stripped!r} in --at: {exc.reason}", item,
-                              lead + exc.column, exc.hint) from None
+        raise ExpressionError(
+            f"bad variable name {stripped!r} in --at: {exc.reason}",
+            item,
+            lead + exc.column,
+            exc.hint,
+        ) from None
     if not (isinstance(tree, Var) and tree.name == stripped):
-        raise ExpressionError(f"bad variable name {stripped!r} in --at", item, lead + 1,
-                              "a name is letters, digits and '_', not starting with a digit")
+        raise ExpressionError(
+            f"bad variable name {stripped!r} in --at",
+            item,
+            lead + 1,
+            "a name is letters, digits and '_', not starting with a digit",
+        )
     offset = len(name) + 1
     if not value.strip():
         raise ExpressionError(f"missing value for {stripped!r} in --at", item, offset + 1)
@@ -102,8 +134,9 @@ def parse_assignment(item: str) -> tuple[str, float]:
         hint = exc.hint
         if exc.reason.startswith("undefined variable"):
             hint = "a value is a number, or a formula of numbers such as 2*exp(1)"
-        raise ExpressionError(f"bad value for {stripped!r} in --at: {exc.reason}", item,
-                              offset + exc.column, hint) from None
+        raise ExpressionError(
+            f"bad value for {stripped!r} in --at: {exc.reason}", item, offset + exc.column, hint
+        ) from None
     number = float(number)
     if not math.isfinite(number):
         raise ExpressionError(f"the value of {stripped!r} is not finite", item, offset + 1)
@@ -139,17 +172,21 @@ def run(args: argparse.Namespace) -> int:
     names = variables(tree)
     missing = [n for n in names if n not in values]
     if missing:
-        return _fail(f"no value for {', '.join(missing)}: give "
-                     f"{'it' if len(missing) == 1 else 'them'} with --at, e.g. --at "
-                     + " ".join(f"{n}=1" for n in missing))
+        return _fail(
+            f"no value for {', '.join(missing)}: give "
+            f"{'it' if len(missing) == 1 else 'them'} with --at, e.g. --at "
+            + " ".join(f"{n}=1" for n in missing)
+        )
     unused = [n for n in values if n not in names]
     if unused:
-        return _fail(f"--at gives {', '.join(unused)}, which the expression does not use "
-                     f"(its variables: {', '.join(names) or 'none'})")
+        return _fail(
+            f"--at gives {', '.join(unused)}, which the expression does not use "
+            f"(its variables: {', '.join(names) or 'none'})"
+        )
     try:
-        explanation, out = explain_expression(args.expression, values,
-                                              format=FORMATS[args.format],
-                                              precision=args.precision)
+        explanation, out = explain_expression(
+            args.expression, values, format=FORMATS[args.format], precision=args.precision
+        )
     except ExpressionError as exc:
         return _fail(str(exc))
     print(explanation.render(), end="")
@@ -171,7 +208,5 @@ def run(args: argparse.Namespace) -> int:
         if drawing.rendered:
             print(f"chainrule explain: drew the graph to {drawing.path}", file=sys.stderr)
         elif drawing.command is None:
-            print(f"chainrule explain: wrote the graph (DOT) to {drawing.path}",
-                  file=sys.stderr)
+            print(f"chainrule explain: wrote the graph (DOT) to {drawing.path}", file=sys.stderr)
     return 0
-

@@ -44,9 +44,9 @@ COMMANDS = {
 }
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2            # what argparse exits with on a usage error
-EXIT_SOFTWARE = EXIT_ERROR   # an internal error is a failure like any other (status 1)
-EXIT_SIGPIPE = 128 + 13   # what a shell reports for a process killed by SIGPIPE
+EXIT_USAGE = 2  # what argparse exits with on a usage error
+EXIT_SOFTWARE = EXIT_ERROR  # an internal error is a failure like any other (status 1)
+EXIT_SIGPIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2
 
 
@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chainrule",
         description="chainrule: backpropagation you can read, check and train with.",
         epilog="Run `chainrule COMMAND --help` for a command's options. Exit status: 0 "
-               "success, 2 usage error, 1 any other failure.",
-        formatter_class=HelpFormatter)
+        "success, 2 usage error, 1 any other failure.",
+        formatter_class=HelpFormatter,
+    )
 
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -93,7 +94,7 @@ def _move_positional_after_options(argv: list[str]) -> list[str]:
     if command is None or argv[command] != "explain" or "--" not in argv[command:]:
         return argv
     dd = argv.index("--", command)
-    after = argv[dd + 1:]
+    after = argv[dd + 1 :]
     if len(after) < 2:
         return argv
     return argv[:dd] + after[1:] + ["--", after[0]]
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_move_positional_after_options(args_list))
     if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)   # no command: a usage error, like `chainrule train`
+        parser.print_help(sys.stderr)  # no command: a usage error, like `chainrule train`
         return EXIT_USAGE
     try:
         status = int(args.func(args) or 0)
@@ -150,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line; the traceback on request
         if os.environ.get("CHAINRULE_TRACEBACK") == "1":
             raise
-        _error(f"internal error ({type(exc).__name__}: {exc}); please report it "
-               f"(CHAINRULE_TRACEBACK=1 shows the traceback)")
+        _error(
+            f"internal error ({type(exc).__name__}: {exc}); please report it "
+            f"(CHAINRULE_TRACEBACK=1 shows the traceback)"
+        )
         return EXIT_SOFTWARE
     return EXIT_ERROR
 

@@ -54,130 +54,243 @@ TAG_FORMATS_HELP = (
     "tab-separated columns START, END, TYPE, TEXT: START and END are character offsets "
     "into the input text (Unicode characters counted from 0, END exclusive), TYPE is the "
     "entity type (PER, LOC, ORG or MISC for CoNLL-2003) and TEXT the entity's tokens "
-    "joined by single spaces (input[START:END] with the input's own spacing)")
+    "joined by single spaces (input[START:END] with the input's own spacing)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ner", help="named-entity recognition (CoNLL-2003 window tagger)",
-                       description="Train, evaluate and apply the window-approach NER tagger. "
-                                   "Run `chainrule ner ACTION --help` for an action's options.",
-                       formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "ner",
+        help="named-entity recognition (CoNLL-2003 window tagger)",
+        description="Train, evaluate and apply the window-approach NER tagger. "
+        "Run `chainrule ner ACTION --help` for an action's options.",
+        formatter_class=HelpFormatter,
+    )
     nsub = p.add_subparsers(dest="ner_command", metavar="ACTION")
     p.set_defaults(func=lambda args: _print_help_and_fail(p))
 
-    t = nsub.add_parser("train", help="train a tagger and write a model folder",
-                        description="Train a tagger and write a model folder. Under "
-                                    "`mpiexec -n N` it trains data-parallel on N processes "
-                                    "(--batch-size per process; see docs/distributed.md). "
-                                    "Needs matplotlib (the learning curve) and, for the "
-                                    "progress bar on a terminal, tqdm: pip install "
-                                    "'chainrule[apps]'.",
-                        formatter_class=HelpFormatter)
+    t = nsub.add_parser(
+        "train",
+        help="train a tagger and write a model folder",
+        description="Train a tagger and write a model folder. Under "
+        "`mpiexec -n N` it trains data-parallel on N processes "
+        "(--batch-size per process; see docs/distributed.md). "
+        "Needs matplotlib (the learning curve) and, for the "
+        "progress bar on a terminal, tqdm: pip install "
+        "'chainrule[apps]'.",
+        formatter_class=HelpFormatter,
+    )
     data = t.add_argument_group("data")
-    data.add_argument("--train", default=_default("train"),
-                      help="training file (CoNLL format) (default: "
-                           "$CHAINRULE_DATA/conll2003/train.txt)")
-    data.add_argument("--dev", default=_default("dev"),
-                      help="development file for early stopping (default: "
-                           "$CHAINRULE_DATA/conll2003/valid.txt)")
-    data.add_argument("--test", default=_default("test"),
-                      help="test file, scored once with the final model (default: "
-                           "$CHAINRULE_DATA/conll2003/test.txt if it exists, else none)")
+    data.add_argument(
+        "--train",
+        default=_default("train"),
+        help="training file (CoNLL format) (default: $CHAINRULE_DATA/conll2003/train.txt)",
+    )
+    data.add_argument(
+        "--dev",
+        default=_default("dev"),
+        help="development file for early stopping (default: $CHAINRULE_DATA/conll2003/valid.txt)",
+    )
+    data.add_argument(
+        "--test",
+        default=_default("test"),
+        help="test file, scored once with the final model (default: "
+        "$CHAINRULE_DATA/conll2003/test.txt if it exists, else none)",
+    )
     data.add_argument("--no-test", action="store_true", help="do not score a test file")
     data.add_argument("--out", required=True, help="model folder to write (required)")
-    data.add_argument("--vectors", default=None,
-                      help="GloVe/word2vec text file to initialise the word embeddings "
-                           "(default: none, random initialisation)")
+    data.add_argument(
+        "--vectors",
+        default=None,
+        help="GloVe/word2vec text file to initialise the word embeddings "
+        "(default: none, random initialisation)",
+    )
     from chainrule.apps.ner.train import TrainConfig
 
     d = TrainConfig()
     m = t.add_argument_group("model")
-    m.add_argument("--decoder", choices=("softmax", "crf"), default=d.decoder,
-                   help="word-level softmax, or sentence-level CRF with Viterbi decoding")
-    m.add_argument("--features", default=",".join(d.features),
-                   help="comma-separated: word, caps, shape, suffixN, prefixN")
-    m.add_argument("--window", type=int_option(minimum=0), default=d.window,
-                   help="context words on each side")
-    m.add_argument("--word-dim", type=_DIM, default=d.word_dim,
-                   help="word embedding size (must match --vectors)")
-    m.add_argument("--caps-dim", type=_DIM, default=d.caps_dim,
-                   help="capitalisation embedding size")
-    m.add_argument("--affix-dim", type=_DIM, default=d.affix_dim,
-                   help="embedding size of each suffix/prefix feature")
-    m.add_argument("--shape-dim", type=_DIM, default=d.shape_dim,
-                   help="word-shape embedding size")
-    m.add_argument("--hidden", type=int_option(minimum=0), default=d.hidden,
-                   help="hidden units (0: none)")
-    m.add_argument("--activation", choices=("tanh", "relu", "hardtanh"), default=d.activation,
-                   help="nonlinearity of the hidden layer")
-    m.add_argument("--dropout", type=_PROB_LT1, default=d.dropout,
-                   help="dropout probability on the window vector and the hidden layer")
-    m.add_argument("--min-freq", type=int_option(minimum=1), default=d.min_freq,
-                   help="training words seen fewer times share the <unk> vector")
-    m.add_argument("--unconstrained", action="store_true",
-                   help="allow ill-formed IOB2 transitions (e.g. O -> I-PER) when decoding")
+    m.add_argument(
+        "--decoder",
+        choices=("softmax", "crf"),
+        default=d.decoder,
+        help="word-level softmax, or sentence-level CRF with Viterbi decoding",
+    )
+    m.add_argument(
+        "--features",
+        default=",".join(d.features),
+        help="comma-separated: word, caps, shape, suffixN, prefixN",
+    )
+    m.add_argument(
+        "--window", type=int_option(minimum=0), default=d.window, help="context words on each side"
+    )
+    m.add_argument(
+        "--word-dim",
+        type=_DIM,
+        default=d.word_dim,
+        help="word embedding size (must match --vectors)",
+    )
+    m.add_argument(
+        "--caps-dim", type=_DIM, default=d.caps_dim, help="capitalisation embedding size"
+    )
+    m.add_argument(
+        "--affix-dim",
+        type=_DIM,
+        default=d.affix_dim,
+        help="embedding size of each suffix/prefix feature",
+    )
+    m.add_argument("--shape-dim", type=_DIM, default=d.shape_dim, help="word-shape embedding size")
+    m.add_argument(
+        "--hidden", type=int_option(minimum=0), default=d.hidden, help="hidden units (0: none)"
+    )
+    m.add_argument(
+        "--activation",
+        choices=("tanh", "relu", "hardtanh"),
+        default=d.activation,
+        help="nonlinearity of the hidden layer",
+    )
+    m.add_argument(
+        "--dropout",
+        type=_PROB_LT1,
+        default=d.dropout,
+        help="dropout probability on the window vector and the hidden layer",
+    )
+    m.add_argument(
+        "--min-freq",
+        type=int_option(minimum=1),
+        default=d.min_freq,
+        help="training words seen fewer times share the <unk> vector",
+    )
+    m.add_argument(
+        "--unconstrained",
+        action="store_true",
+        help="allow ill-formed IOB2 transitions (e.g. O -> I-PER) when decoding",
+    )
     o = t.add_argument_group("optimisation")
-    o.add_argument("--optimizer", choices=("sgd", "adagrad", "adam", "adamw"),
-                   default=d.optimizer, help="optimiser (adam updates only the embedding rows "
-                   "of the batch: lazy Adam)")
+    o.add_argument(
+        "--optimizer",
+        choices=("sgd", "adagrad", "adam", "adamw"),
+        default=d.optimizer,
+        help="optimiser (adam updates only the embedding rows of the batch: lazy Adam)",
+    )
     o.add_argument("--lr", type=_POSITIVE, default=d.lr, help="initial learning rate")
-    o.add_argument("--weight-decay", type=_NON_NEGATIVE, default=d.weight_decay,
-                   help="L2 weight decay (decoupled for adamw)")
-    o.add_argument("--schedule", choices=("none", "exp", "cosine", "plateau"),
-                   default=d.schedule, help="learning-rate schedule (exp and plateau use "
-                   "--lr-gamma)")
-    o.add_argument("--lr-gamma", type=float_option(0.0, 1.0, min_inclusive=False),
-                   default=d.lr_gamma,
-                   help="lr factor per epoch (exp) or per non-improving epoch (plateau)")
-    o.add_argument("--batch-size", type=int_option(minimum=1), default=None,
-                   help="tokens (softmax, default 128) or sentences (crf, default 16) per batch")
-    o.add_argument("--clip-norm", type=_NON_NEGATIVE, default=d.clip_norm,
-                   help="gradient-norm clipping threshold; 0 disables")
-    o.add_argument("--unk-p", type=float_option(0.0, 1.0), default=d.unk_p,
-                   help="probability of replacing a singleton training word by <unk>")
-    o.add_argument("--max-epochs", type=int_option(minimum=1), default=d.max_epochs,
-                   help="most epochs to train")
-    o.add_argument("--patience", type=int_option(minimum=1), default=d.patience,
-                   help="stop after this many epochs without a better dev F1")
-    o.add_argument("--time-budget", type=_POSITIVE, default=None,
-                   help="stop when the next epoch would end after this many seconds "
-                        "(default: no limit)")
-    o.add_argument("--seed", type=SEED, default=d.seed,
-                   help="seed of every random draw (initialisation, shuffling, dropout)")
-    o.add_argument("--threads", type=int_option(minimum=0), default=d.threads,
-                   help="BLAS threads while training (0: the library's own choice)")
-    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
-                   help="compute each step's loss and gradients with chainrule.compile "
-                        "(generated NumPy code, one trace per batch shape; the same result "
-                        "as eager, see docs/ner.md)")
-    o.add_argument("--quiet", action="store_true",
-                   help="no progress output on stderr (the progress bar is only drawn when "
-                        "stderr is a terminal; the per-epoch lines always are)")
+    o.add_argument(
+        "--weight-decay",
+        type=_NON_NEGATIVE,
+        default=d.weight_decay,
+        help="L2 weight decay (decoupled for adamw)",
+    )
+    o.add_argument(
+        "--schedule",
+        choices=("none", "exp", "cosine", "plateau"),
+        default=d.schedule,
+        help="learning-rate schedule (exp and plateau use --lr-gamma)",
+    )
+    o.add_argument(
+        "--lr-gamma",
+        type=float_option(0.0, 1.0, min_inclusive=False),
+        default=d.lr_gamma,
+        help="lr factor per epoch (exp) or per non-improving epoch (plateau)",
+    )
+    o.add_argument(
+        "--batch-size",
+        type=int_option(minimum=1),
+        default=None,
+        help="tokens (softmax, default 128) or sentences (crf, default 16) per batch",
+    )
+    o.add_argument(
+        "--clip-norm",
+        type=_NON_NEGATIVE,
+        default=d.clip_norm,
+        help="gradient-norm clipping threshold; 0 disables",
+    )
+    o.add_argument(
+        "--unk-p",
+        type=float_option(0.0, 1.0),
+        default=d.unk_p,
+        help="probability of replacing a singleton training word by <unk>",
+    )
+    o.add_argument(
+        "--max-epochs",
+        type=int_option(minimum=1),
+        default=d.max_epochs,
+        help="most epochs to train",
+    )
+    o.add_argument(
+        "--patience",
+        type=int_option(minimum=1),
+        default=d.patience,
+        help="stop after this many epochs without a better dev F1",
+    )
+    o.add_argument(
+        "--time-budget",
+        type=_POSITIVE,
+        default=None,
+        help="stop when the next epoch would end after this many seconds (default: no limit)",
+    )
+    o.add_argument(
+        "--seed",
+        type=SEED,
+        default=d.seed,
+        help="seed of every random draw (initialisation, shuffling, dropout)",
+    )
+    o.add_argument(
+        "--threads",
+        type=int_option(minimum=0),
+        default=d.threads,
+        help="BLAS threads while training (0: the library's own choice)",
+    )
+    o.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=d.compile,
+        help="compute each step's loss and gradients with chainrule.compile "
+        "(generated NumPy code, one trace per batch shape; the same result "
+        "as eager, see docs/ner.md)",
+    )
+    o.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output on stderr (the progress bar is only drawn when "
+        "stderr is a terminal; the per-epoch lines always are)",
+    )
     t.set_defaults(func=_train)
 
-    e = nsub.add_parser("eval", help="score a model on a CoNLL file (conlleval table)",
-                        description="Score a model on a CoNLL file: the conlleval table and "
-                                    "the strict IOB2 scores.", formatter_class=HelpFormatter)
-    e.add_argument("--model", required=True,
-                   help="model folder written by `ner train` (required)")
-    e.add_argument("--data", default=None, help="CoNLL file with gold tags (default: "
-                   "$CHAINRULE_DATA/conll2003/valid.txt, the dev set)")
-    e.add_argument("--output", default=None,
-                   help="also write `word gold pred` lines (conlleval's input) to this file "
-                        "(default: none)")
-    e.add_argument("--json", action="store_true",
-                   help="print the reports as JSON instead of tables")
+    e = nsub.add_parser(
+        "eval",
+        help="score a model on a CoNLL file (conlleval table)",
+        description="Score a model on a CoNLL file: the conlleval table and "
+        "the strict IOB2 scores.",
+        formatter_class=HelpFormatter,
+    )
+    e.add_argument("--model", required=True, help="model folder written by `ner train` (required)")
+    e.add_argument(
+        "--data",
+        default=None,
+        help="CoNLL file with gold tags (default: "
+        "$CHAINRULE_DATA/conll2003/valid.txt, the dev set)",
+    )
+    e.add_argument(
+        "--output",
+        default=None,
+        help="also write `word gold pred` lines (conlleval's input) to this file (default: none)",
+    )
+    e.add_argument(
+        "--json", action="store_true", help="print the reports as JSON instead of tables"
+    )
     e.set_defaults(func=_eval)
 
-    g = nsub.add_parser("tag", help="tag raw text from a file or stdin",
-                        description="Tag raw UTF-8 text (split into tokens and sentences) "
-                                    "from a file or stdin; the result goes to stdout.",
-                        formatter_class=HelpFormatter)
-    g.add_argument("--model", required=True,
-                   help="model folder written by `ner train` (required)")
+    g = nsub.add_parser(
+        "tag",
+        help="tag raw text from a file or stdin",
+        description="Tag raw UTF-8 text (split into tokens and sentences) "
+        "from a file or stdin; the result goes to stdout.",
+        formatter_class=HelpFormatter,
+    )
+    g.add_argument("--model", required=True, help="model folder written by `ner train` (required)")
     g.add_argument("file", nargs="?", default=None, help="UTF-8 text file (default: stdin)")
-    g.add_argument("--format", choices=("conll", "json", "spans"), default="conll",
-                   help=TAG_FORMATS_HELP)
+    g.add_argument(
+        "--format", choices=("conll", "json", "spans"), default="conll", help=TAG_FORMATS_HELP
+    )
     g.set_defaults(func=_tag)
 
 
@@ -191,11 +304,15 @@ def _check_dependencies(args: argparse.Namespace) -> None:
     """Optional packages `ner train` will need, checked before any file is read."""
     require_modules("chainrule ner train", {"matplotlib": "matplotlib"})  # learning_curve.png
     if not args.quiet and stderr_is_terminal():
-        require_modules("the progress bar of chainrule ner train", {"tqdm": "tqdm"},
-                        alternative="or pass --quiet")
+        require_modules(
+            "the progress bar of chainrule ner train",
+            {"tqdm": "tqdm"},
+            alternative="or pass --quiet",
+        )
     if args.threads:
-        require_modules("--threads", {"threadpoolctl": "threadpoolctl"},
-                        alternative="or pass --threads 0")
+        require_modules(
+            "--threads", {"threadpoolctl": "threadpoolctl"}, alternative="or pass --threads 0"
+        )
 
 
 def _read(path: str | None, what: str) -> Any:
@@ -217,18 +334,37 @@ def _read(path: str | None, what: str) -> Any:
 def _train(args: argparse.Namespace) -> int:
     from chainrule.apps.ner.train import TrainConfig, train
 
-    _check_dependencies(args)   # before reading or training anything
+    _check_dependencies(args)  # before reading or training anything
     config = TrainConfig(
-        decoder=args.decoder, features=tuple(f.strip() for f in args.features.split(",") if f),
-        window=args.window, min_freq=args.min_freq, word_dim=args.word_dim,
-        caps_dim=args.caps_dim, affix_dim=args.affix_dim, shape_dim=args.shape_dim,
-        hidden=args.hidden, activation=args.activation, dropout=args.dropout,
-        constrained=not args.unconstrained, optimizer=args.optimizer, lr=args.lr,
-        weight_decay=args.weight_decay, schedule=args.schedule, lr_gamma=args.lr_gamma,
-        batch_size=args.batch_size, clip_norm=args.clip_norm or None, unk_p=args.unk_p,
-        max_epochs=args.max_epochs, patience=args.patience, time_budget=args.time_budget,
-        seed=args.seed, threads=args.threads or None, vectors=args.vectors,
-        progress=not args.quiet, compile=args.compile)
+        decoder=args.decoder,
+        features=tuple(f.strip() for f in args.features.split(",") if f),
+        window=args.window,
+        min_freq=args.min_freq,
+        word_dim=args.word_dim,
+        caps_dim=args.caps_dim,
+        affix_dim=args.affix_dim,
+        shape_dim=args.shape_dim,
+        hidden=args.hidden,
+        activation=args.activation,
+        dropout=args.dropout,
+        constrained=not args.unconstrained,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        lr_gamma=args.lr_gamma,
+        batch_size=args.batch_size,
+        clip_norm=args.clip_norm or None,
+        unk_p=args.unk_p,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        time_budget=args.time_budget,
+        seed=args.seed,
+        threads=args.threads or None,
+        vectors=args.vectors,
+        progress=not args.quiet,
+        compile=args.compile,
+    )
     train_s = _read(args.train, "train")
     dev_s = _read(args.dev, "dev")
     test_s = None if args.no_test or not args.test else _read(args.test, "test")
@@ -246,8 +382,9 @@ def _train(args: argparse.Namespace) -> int:
         return _train_main(args, config, train_s, dev_s, test_s)
 
 
-def _train_main(args: argparse.Namespace, config: Any, train_s: Any, dev_s: Any,
-                test_s: Any) -> int:
+def _train_main(
+    args: argparse.Namespace, config: Any, train_s: Any, dev_s: Any, test_s: Any
+) -> int:
     from chainrule.apps._outputs import atomic_folder
     from chainrule.apps.ner.model import MODEL_FOLDER_FILES, save_tagger
     from chainrule.apps.ner.train import evaluate_model, plot_learning_curve, train
@@ -271,15 +408,17 @@ def _train_main(args: argparse.Namespace, config: Any, train_s: Any, dev_s: Any,
         argmax = config.decoder == "softmax" and config.constrained
 
         def report(split: str, path: str, sentences: Any) -> None:
-            r, strict, _ = evaluate_model(result.model, result.extractor, sentences,
-                                          constrained=config.constrained)
+            r, strict, _ = evaluate_model(
+                result.model, result.extractor, sentences, constrained=config.constrained
+            )
             entry = {"file": path, "conlleval": r.to_dict(), "strict": strict.to_dict()}
             print(f"{split} ({path}):")
             print(r.format_table())
             print(f"strict IOB2 F1: {100 * strict.f1:.2f}")
             if argmax:
-                a, _, _ = evaluate_model(result.model, result.extractor, sentences,
-                                         constrained=False)
+                a, _, _ = evaluate_model(
+                    result.model, result.extractor, sentences, constrained=False
+                )
                 entry["argmax_conlleval"] = a.to_dict()
                 print(f"per-word argmax decoding (no constraints) F1: {100 * a.f1:.2f}")
             metrics[split] = entry
@@ -289,12 +428,17 @@ def _train_main(args: argparse.Namespace, config: Any, train_s: Any, dev_s: Any,
             report("test", args.test, test_s)
         with open(os.path.join(tmp, "metrics.json"), "w", encoding="utf-8") as f:
             json.dump(metrics, f, indent=2)
-        plot_learning_curve(result.history, os.path.join(tmp, "learning_curve.png"),
-                            title=f"NER window tagger ({config.decoder})")
-    print(f"trained in {result.seconds:.1f}s ({len(result.history)} epochs, "
-          f"{result.mean_epoch_seconds:.1f}s/epoch); model written to {args.out} "
-          f"({', '.join(os.path.basename(p) for p in paths.values())}, metrics.json, "
-          f"learning_curve.png)")
+        plot_learning_curve(
+            result.history,
+            os.path.join(tmp, "learning_curve.png"),
+            title=f"NER window tagger ({config.decoder})",
+        )
+    print(
+        f"trained in {result.seconds:.1f}s ({len(result.history)} epochs, "
+        f"{result.mean_epoch_seconds:.1f}s/epoch); model written to {args.out} "
+        f"({', '.join(os.path.basename(p) for p in paths.values())}, metrics.json, "
+        f"learning_curve.png)"
+    )
     return 0
 
 
@@ -309,21 +453,21 @@ def _eval(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         # --output is checked (a temporary file created beside it) before the model is
         # even loaded, and appears only complete.
-        tmp = (stack.enter_context(atomic_file(args.output, "--output"))
-               if args.output else None)
+        tmp = stack.enter_context(atomic_file(args.output, "--output")) if args.output else None
         model, extractor, config = load_tagger(args.model)
         sentences = _read(args.data or _default("dev"), "data")
         constrained = bool(config.get("architecture", {}).get("constrained", True))
-        report, strict, pred = evaluate_model(model, extractor, sentences,
-                                              constrained=constrained)
+        report, strict, pred = evaluate_model(model, extractor, sentences, constrained=constrained)
         if tmp is not None:
             write_conll(tmp, sentences, pred)
     if args.json:
         print(json.dumps({"conlleval": report.to_dict(), "strict": strict.to_dict()}, indent=2))
     else:
         print(report.format_table())
-        print(f"strict IOB2: precision {100 * strict.precision:.2f}%; recall "
-              f"{100 * strict.recall:.2f}%; FB1 {100 * strict.f1:.2f}")
+        print(
+            f"strict IOB2: precision {100 * strict.precision:.2f}%; recall "
+            f"{100 * strict.recall:.2f}%; FB1 {100 * strict.f1:.2f}"
+        )
     return 0
 
 

@@ -56,8 +56,11 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
             else:
                 da, needs_grad = a, False
                 k = type(a)  # a constant: refuse complex (a Tensor never holds any)
-                if k is not float and k is not int and (
-                        a.dtype.kind == "c" if k is _ndarray else is_complex(a)):
+                if (
+                    k is not float
+                    and k is not int
+                    and (a.dtype.kind == "c" if k is _ndarray else is_complex(a))
+                ):
                     raise _complex_arg(op, a)
             if isinstance(b, Tensor):
                 db = b.data
@@ -66,8 +69,11 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
             else:
                 db = b
                 k = type(b)  # a constant: refuse complex (a Tensor never holds any)
-                if k is not float and k is not int and (
-                        b.dtype.kind == "c" if k is _ndarray else is_complex(b)):
+                if (
+                    k is not float
+                    and k is not int
+                    and (b.dtype.kind == "c" if k is _ndarray else is_complex(b))
+                ):
                     raise _complex_arg(op, b)
             datas: Any = (da, db)
             out = op.forward(da, db, **params) if params else op.forward(da, db)
@@ -78,8 +84,11 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
             else:
                 da, needs_grad = a, False
                 k = type(a)  # a constant: refuse complex (a Tensor never holds any)
-                if k is not float and k is not int and (
-                        a.dtype.kind == "c" if k is _ndarray else is_complex(a)):
+                if (
+                    k is not float
+                    and k is not int
+                    and (a.dtype.kind == "c" if k is _ndarray else is_complex(a))
+                ):
                     raise _complex_arg(op, a)
             datas = (da,)
             out = op.forward(da, **params) if params else op.forward(da)
@@ -137,8 +146,10 @@ def _complex_arg(op: Any, value: Any) -> ChainruleError:
     checked (a Tensor never holds complex numbers: Tensor() refuses them), and Python floats
     and ints are let through first, so ops on tensors pay nothing for the check."""
     dtype = getattr(value, "dtype", complex)
-    return complex_error(f"{op.name} (at {format_frame(user_frame())})",
-                         dtype if isinstance(dtype, np.dtype) else complex)
+    return complex_error(
+        f"{op.name} (at {format_frame(user_frame())})",
+        dtype if isinstance(dtype, np.dtype) else complex,
+    )
 
 
 def _share_version(t: Tensor, args: tuple) -> None:
@@ -160,7 +171,8 @@ def _extras(st: Any, op: Any, args: tuple, params: dict, t: Tensor) -> None:
         raise AnomalyError(
             f"{op.name} produced {_bad_values(t.data)} in the forward pass "
             f"(output shape {t.data.shape}, input shapes {shapes_of(args)}), at "
-            f"{format_frame(user_frame())}")
+            f"{format_frame(user_frame())}"
+        )
     if st.fwd_levels:
         propagate_tangents(op, args, params, t)
     for observer in st.observers:
@@ -184,7 +196,8 @@ def _forward_error(op: Any, args: tuple, params: dict, exc: Exception) -> Except
     names = [f" ({a.name!r})" if isinstance(a, Tensor) and a.name else "" for a in args]
     shown = ", ".join(
         (str(tuple(a.shape)) if isinstance(a, Tensor | np.ndarray) else repr(a)) + n
-        for a, n in zip(args, names, strict=True))
+        for a, n in zip(args, names, strict=True)
+    )
     where = format_frame(user_frame())
     msg = f"{op.name}: cannot apply to arguments of shapes [{shown}]"
     if params:
@@ -199,8 +212,9 @@ def _forward_error(op: Any, args: tuple, params: dict, exc: Exception) -> Except
 def _bad_values(a: np.ndarray) -> str:
     n_nan = int(np.isnan(a).sum())
     n_inf = int(np.isinf(a).sum())
-    return " and ".join(x for x in (f"{n_nan} NaN" if n_nan else "",
-                                   f"{n_inf} inf" if n_inf else "") if x)
+    return " and ".join(
+        x for x in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} inf" if n_inf else "") if x
+    )
 
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

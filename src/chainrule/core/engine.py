@@ -35,7 +35,8 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     """
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     if lead or g.shape != shape:
@@ -74,7 +75,8 @@ def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
                 f"the VJP rule of {op.name!r} returned a gradient of shape {tuple(gi.shape)} "
                 f"for {_arg_label(op, i, a)}, whose shape is {shape}: a gradient must have "
                 f"the shape of what it differentiates. Fix the rule (sum over broadcast "
-                f"axes, or set `broadcasts = True` on the primitive).")
+                f"axes, or set `broadcasts = True` on the primitive)."
+            )
     if gi.dtype != a.data.dtype:
         gi = gi.astype(a.data.dtype)
     return gi
@@ -84,7 +86,8 @@ def _check_sparse(op: Any, i: int, a: Tensor, gi: RowSparse) -> Any:
     if gi.shape != a.data.shape:
         raise ShapeError(
             f"the VJP rule of {op.name!r} returned a row-sparse gradient of shape {gi.shape} "
-            f"for {_arg_label(op, i, a)}, whose shape is {a.data.shape}")
+            f"for {_arg_label(op, i, a)}, whose shape is {a.data.shape}"
+        )
     if gi.dtype != a.data.dtype:
         gi = gi.astype(a.data.dtype)
     if a._op is not None:  # a recorded table: the rules of its own op need a dense gradient
@@ -98,14 +101,16 @@ def _as_seed(root: Tensor, g: Any, create_graph: bool) -> Any:
             raise BackwardError(
                 f"backward() on a tensor of shape {root.shape} needs `grad`, an array of "
                 f"that shape holding dL/d(output) (it is seeded with 1 only for a "
-                f"one-element output). For the sum of the outputs use y.sum().backward().")
+                f"one-element output). For the sum of the outputs use y.sum().backward()."
+            )
         g = np.ones_like(root.data)
     else:
         g = np.array(g.data if isinstance(g, Tensor) else g, dtype=root.data.dtype, copy=True)
         if g.shape != root.data.shape:
             raise BackwardError(
                 f"backward(grad=...) got grad of shape {g.shape} for an output of shape "
-                f"{root.shape}; they must match")
+                f"{root.shape}; they must match"
+            )
     return Tensor._wrap(g) if create_graph else g
 
 
@@ -183,7 +188,8 @@ def backward(
             raise BackwardError(
                 "backward() called on a tensor that does not require grad: nothing that "
                 "produced it was recorded. Create inputs with requires_grad=True (and check "
-                "you are not inside no_grad()).")
+                "you are not inside no_grad())."
+            )
         send(root, _as_seed(root, grads[j] if grads is not None else None, create_graph))
 
     saved_raw, saved_enabled, saved_retain = st.raw, st.grad_enabled, st.retain_graph
@@ -221,7 +227,8 @@ def backward(
                     f"trying to backward through the graph a second time: the values saved "
                     f"by {op.name!r} were freed after the first backward(). Pass "
                     f"retain_graph=True to the first call if you need to backpropagate "
-                    f"twice (or recompute the forward pass).")
+                    f"twice (or recompute the forward pass)."
+                )
             if last_write > t._seq:  # something was written in place after t was made
                 _check_versions(t, ins)
             if t._retain:
@@ -270,8 +277,9 @@ def backward(
                 # (dtypes of built-in types are shared objects, so `is` decides; any other
                 # case, including every row-sparse gradient, goes through _fix_grad)
                 ad = a.data
-                if not (raw and type(gi) is ndarray and gi.shape == ad.shape
-                        and gi.dtype is ad.dtype):
+                if not (
+                    raw and type(gi) is ndarray and gi.shape == ad.shape and gi.dtype is ad.dtype
+                ):
                     gi = _fix_grad(op, i, a, gi, raw)
                 if slow:
                     if stop is not None and id(a) in stop:
@@ -325,8 +333,7 @@ def backward(
             # `wanted` is a dict whenever `inputs` is given (set together above)
             if key in wanted:  # type: ignore[operator]
                 found[wanted[key]] = g  # type: ignore[index]
-        return [Tensor._wrap(_owned(np.asarray(g))) if raw and g is not None else g
-                for g in found]
+        return [Tensor._wrap(_owned(np.asarray(g))) if raw and g is not None else g for g in found]
     for a, g in leaves.values():
         _finalize(a, g, raw, seen)
     return None
@@ -375,17 +382,21 @@ class HookHandle:
 def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]) -> HookHandle:
     """Run ``hook(t)`` in every backward pass, right after ``t.grad`` got its final value."""
     if not callable(hook):
-        raise BackwardError(f"register_post_accumulate_grad_hook needs a callable, got "
-                            f"{type(hook).__name__}")
+        raise BackwardError(
+            f"register_post_accumulate_grad_hook needs a callable, got {type(hook).__name__}"
+        )
     if t._op is not None or not t.requires_grad:
         raise BackwardError(
             "post-accumulate-grad hooks are for leaf tensors with requires_grad=True (those "
-            "whose .grad backward() fills): register it on the parameter, not on a result")
+            "whose .grad backward() fills): register it on the parameter, not on a result"
+        )
     tid = id(t)
     entry = _ACC_HOOKS.get(tid)
     if entry is None:
+
         def forget(_: Any) -> None:
             _ACC_HOOKS.pop(tid, None)
+
         entry = _ACC_HOOKS[tid] = (weakref.ref(t, forget), {})
     key = next(_hook_keys)
     entry[1][key] = hook
@@ -441,14 +452,16 @@ def _check_versions(t: Tensor, ins: tuple) -> None:
         raise InplaceError(
             f"the output of {t._op.name!r} (shape {t.shape}) was modified in place after it "  # type: ignore[union-attr]
             f"was computed, but its backward rule needs the original value. Clone before "
-            f"modifying, or modify a detached copy.")
+            f"modifying, or modify a detached copy."
+        )
     for i, a in enumerate(ins):
         if isinstance(a, Tensor) and version(a) > stamp:
             who = f" ({a.name!r})" if a.name else ""
             raise InplaceError(
                 f"argument {i}{who} of {t._op.name!r} (shape {a.shape}) was modified in place "  # type: ignore[union-attr]
                 f"after {t._op.name!r} used it, so its saved value is stale and the gradient "  # type: ignore[union-attr]
-                f"would be wrong. Modify a copy, or recompute the forward pass after the change.")
+                f"would be wrong. Modify a copy, or recompute the forward pass after the change."
+            )
 
 
 def _check_finite_grad(t: Tensor, i: int, gi: Any) -> None:
@@ -457,4 +470,5 @@ def _check_finite_grad(t: Tensor, i: int, gi: Any) -> None:
         raise AnomalyError(
             f"the backward rule of {t._op.name!r} produced a non-finite gradient for its "  # type: ignore[union-attr]  # a node
             f"argument {i} (shape {data.shape}); that op was created at "
-            f"{format_frame(t._source)}")
+            f"{format_frame(t._source)}"
+        )

@@ -63,11 +63,16 @@ class ForwardLevel:
         if tan.shape != t.shape:
             from .errors import ShapeError
 
-            raise ShapeError(f"tangent of shape {tan.shape} for a primal of shape {t.shape}: "
-                             f"a tangent must have its primal's shape")
+            raise ShapeError(
+                f"tangent of shape {tan.shape} for a primal of shape {t.shape}: "
+                f"a tangent must have its primal's shape"
+            )
         if tan.dtype != t.dtype:
-            tan = Tensor._wrap(tan.data.astype(t.dtype)) if not tan.requires_grad \
+            tan = (
+                Tensor._wrap(tan.data.astype(t.dtype))
+                if not tan.requires_grad
                 else tan.astype(t.dtype)
+            )
         self.set(t, tan)
 
     def tangent(self, t: Any) -> Tensor | None:
@@ -98,8 +103,11 @@ def active_levels() -> tuple[ForwardLevel, ...]:
 
 def is_tracked(x: Any) -> bool:
     """Whether any open forward-mode level gives ``x`` a tangent."""
-    return isinstance(x, Tensor) and bool(x._tangents) and any(
-        level.tangent(x) is not None for level in state().fwd_levels)
+    return (
+        isinstance(x, Tensor)
+        and bool(x._tangents)
+        and any(level.tangent(x) is not None for level in state().fwd_levels)
+    )
 
 
 def propagate_tangents(op: Any, args: tuple, params: dict, t: Tensor) -> None:
@@ -137,8 +145,10 @@ def _tangent_of(op: Any, args: tuple, params: dict, t: Tensor, tans: list, k: in
     st = state()
     # Plain arrays are enough when nothing can watch the tangent computation: no outer
     # forward level, and no reverse-mode recording that could reach it.
-    raw = k == 0 and not (st.grad_enabled and (
-        t.requires_grad or any(x is not None and x.requires_grad for x in tans)))
+    raw = k == 0 and not (
+        st.grad_enabled
+        and (t.requires_grad or any(x is not None and x.requires_grad for x in tans))
+    )
     if raw:
         vals = [a.data if isinstance(a, Tensor) else a for a in args]
         out: Any = t.data

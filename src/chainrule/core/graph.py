@@ -119,11 +119,17 @@ def _freed_error(t: Tensor, who: str) -> BackwardError:
     return BackwardError(
         f"{who}: the graph through {t._op.name!r} was freed by an earlier backward() "  # type: ignore[union-attr]
         f"(saved values are released unless retain_graph=True). Call it before backward(), "
-        f"pass retain_graph=True to backward(), or recompute the forward pass.")
+        f"pass retain_graph=True to backward(), or recompute the forward pass."
+    )
 
 
-def walk(outputs: Iterable[Tensor], *, stop_at: Sequence[Tensor] = (),
-         skip_freed: bool = False, who: str = "walk") -> list[Node]:
+def walk(
+    outputs: Iterable[Tensor],
+    *,
+    stop_at: Sequence[Tensor] = (),
+    skip_freed: bool = False,
+    who: str = "walk",
+) -> list[Node]:
     """The recorded nodes under ``outputs``, inputs before consumers (creation order).
 
     Iterative (any depth), each node once.
@@ -177,8 +183,12 @@ def leaves(outputs: Iterable[Tensor], *, only_requiring_grad: bool = True) -> li
     seen = {id(o) for o in out}
     for n in walk(outputs, who="leaves"):
         for a in n.inputs:
-            if isinstance(a, Tensor) and a._op is None and id(a) not in seen \
-                    and (a.requires_grad or not only_requiring_grad):
+            if (
+                isinstance(a, Tensor)
+                and a._op is None
+                and id(a) not in seen
+                and (a.requires_grad or not only_requiring_grad)
+            ):
                 seen.add(id(a))
                 out.append(a)
     return out

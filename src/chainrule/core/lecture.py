@@ -84,12 +84,17 @@ class Lecture:
         if not isinstance(self.grads, tuple):
             raise TypeError("Lecture: grads must be a tuple (one template or None per argument)")
         name = self.expr_name
-        if name is not None and not (name.isascii() and name.isidentifier()
-                                     and not name.startswith("_") and name == name.lower()
-                                     and not keyword.iskeyword(name)):
+        if name is not None and not (
+            name.isascii()
+            and name.isidentifier()
+            and not name.startswith("_")
+            and name == name.lower()
+            and not keyword.iskeyword(name)
+        ):
             raise ValueError(
                 f"Lecture: expr_name {name!r} must be a lowercase ASCII identifier, not "
-                f"starting with '_' and not a Python keyword")
+                f"starting with '_' and not a Python keyword"
+            )
 
     def grad_template(self, i: int) -> str | None:
         """The template of ``d<arg i>``: ``grads[i]``, else ``each_grad`` (None: no text)."""

@@ -141,7 +141,8 @@ class Primitive:
             if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
                 raise ChainruleError(
                     f"a primitive named {cls.name!r} is already registered "
-                    f"({REGISTRY[cls.name].__qualname__}); choose another name")
+                    f"({REGISTRY[cls.name].__qualname__}); choose another name"
+                )
             REGISTRY[cls.name] = cls
 
     @classmethod

@@ -104,8 +104,11 @@ class RowSparse:
 
     def __add__(self, other: Any) -> Any:
         if isinstance(other, RowSparse):
-            return RowSparse(np.concatenate([self.indices, other.indices]),
-                             np.concatenate([self.values, other.values]), self.shape)
+            return RowSparse(
+                np.concatenate([self.indices, other.indices]),
+                np.concatenate([self.values, other.values]),
+                self.shape,
+            )
         dense = np.array(other, copy=True)
         if dense.shape != self.shape:
             dense = np.broadcast_to(dense, self.shape).copy()
@@ -115,5 +118,4 @@ class RowSparse:
     __radd__ = __add__
 
     def __repr__(self) -> str:
-        return (f"RowSparse(shape={self.shape}, rows={self.indices.size}, "
-                f"dtype={self.values.dtype})")
+        return f"RowSparse(shape={self.shape}, rows={self.indices.size}, dtype={self.values.dtype})"

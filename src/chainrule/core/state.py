@@ -28,17 +28,27 @@ from typing import Any
 class ThreadState:
     """The switches of one thread (read on every op: plain slots, no properties)."""
 
-    __slots__ = ("grad_enabled", "raw", "extras", "fwd_levels", "observers", "anomaly",
-                 "record_source", "owner", "concrete", "retain_graph")
+    __slots__ = (
+        "grad_enabled",
+        "raw",
+        "extras",
+        "fwd_levels",
+        "observers",
+        "anomaly",
+        "record_source",
+        "owner",
+        "concrete",
+        "retain_graph",
+    )
 
     def __init__(self) -> None:
-        self.grad_enabled = True   # record a graph for ops whose inputs require grad
-        self.raw = False           # inside a first-order rule: ops map arrays to arrays directly
-        self.extras = False        # any of the slower features below is on
+        self.grad_enabled = True  # record a graph for ops whose inputs require grad
+        self.raw = False  # inside a first-order rule: ops map arrays to arrays directly
+        self.extras = False  # any of the slower features below is on
         self.fwd_levels: list = []  # active forward-mode (JVP) levels, innermost last
         self.observers: list = []  # callables told of every op (tracing, debugging)
-        self.anomaly = False       # check every forward and backward value for NaN/inf
-        self.record_source = 0     # >0: remember the user's source line of every node
+        self.anomaly = False  # check every forward and backward value for NaN/inf
+        self.record_source = 0  # >0: remember the user's source line of every node
         self.owner = threading.get_ident()
         # called as concrete(tensor, what) before a Tensor becomes a Python value (bool(t),
         # t.item(), ...): tracing refuses
@@ -47,8 +57,7 @@ class ThreadState:
 
     def refresh(self) -> None:
         """Recompute ``extras`` after a switch changed (kept in one place on purpose)."""
-        self.extras = bool(self.fwd_levels or self.observers or self.anomaly
-                           or self.record_source)
+        self.extras = bool(self.fwd_levels or self.observers or self.anomaly or self.record_source)
 
 
 _VAR: contextvars.ContextVar[ThreadState] = contextvars.ContextVar("chainrule_state")

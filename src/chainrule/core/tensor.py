@@ -56,7 +56,8 @@ def complex_error(where: str, dtype: Any = complex) -> GradientError:
     return GradientError(
         f"{where}: got complex numbers (dtype {np.dtype(dtype)}), which chainrule does not "
         f"support: tensors are real and every derivative rule is real-valued. Work with the "
-        f"real and imaginary parts as two real tensors (np.real(z), np.imag(z)).")
+        f"real and imaginary parts as two real tensors (np.real(z), np.imag(z))."
+    )
 
 
 def _check_grad_dtype(dtype: np.dtype, name: str | None) -> None:
@@ -96,9 +97,22 @@ class Tensor:
     Tensor([ 2., -4.,  6.])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "name", "_version", "_op", "_inputs",
-                 "_params", "_seq", "_retain", "_source", "_tangents", "_saved",
-                 "__weakref__")
+    __slots__ = (
+        "data",
+        "requires_grad",
+        "grad",
+        "name",
+        "_version",
+        "_op",
+        "_inputs",
+        "_params",
+        "_seq",
+        "_retain",
+        "_source",
+        "_tangents",
+        "_saved",
+        "__weakref__",
+    )
 
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_priority__ = 1000
@@ -118,8 +132,14 @@ class Tensor:
     _tangents: dict[Any, Any] | None
     _saved: Any  # the forward's arrays (a tuple or a list), or None once freed
 
-    def __init__(self, data: Any, requires_grad: bool = False, *, dtype: DTypeLike | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        *,
+        dtype: DTypeLike | None = None,
+        name: str | None = None,
+    ) -> None:
         base = None
         if isinstance(data, Tensor):
             base = data
@@ -133,8 +153,7 @@ class Tensor:
             if arr is None:
                 raise
         if arr.dtype.kind == "c":
-            raise complex_error(f"creating a tensor{' ' + repr(name) if name else ''}",
-                                arr.dtype)
+            raise complex_error(f"creating a tensor{' ' + repr(name) if name else ''}", arr.dtype)
         if requires_grad:
             _check_grad_dtype(arr.dtype, name)
         _init_leaf(self, arr, bool(requires_grad), name)
@@ -192,8 +211,14 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def __dlpack__(self, *, stream: Any = None, max_version: Any = None,
-                   dl_device: Any = None, copy: Any = None) -> Any:
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: Any = None,
+        dl_device: Any = None,
+        copy: Any = None,
+    ) -> Any:
         """Export the data through DLPack (``torch.from_dlpack(t)``, ``np.from_dlpack(t)``).
 
         The consumer shares this tensor's memory (CPU only). A tensor that requires grad
@@ -202,9 +227,16 @@ class Tensor:
         are passed on to ``ndarray.__dlpack__`` only when given, so a NumPy that lacks one
         raises ``TypeError`` and the consumer retries without it (the protocol's rule).
         """
-        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
-                                    ("dl_device", dl_device), ("copy", copy))
-                  if v is not None}
+        kwargs = {
+            k: v
+            for k, v in (
+                ("stream", stream),
+                ("max_version", max_version),
+                ("dl_device", dl_device),
+                ("copy", copy),
+            )
+            if v is not None
+        }
         return self.data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
@@ -226,8 +258,9 @@ class Tensor:
     __hash__ = object.__hash__  # comparisons return tensors, so hash by identity
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4,
-                               threshold=40, edgeitems=3)
+        body = np.array2string(
+            self.data, separator=", ", prefix="Tensor(", precision=4, threshold=40, edgeitems=3
+        )
         extras = []
         if self.data.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
@@ -245,7 +278,8 @@ class Tensor:
         if self._op is not None and not flag:
             raise GradientError(
                 f"cannot turn off requires_grad of a non-leaf tensor (made by "
-                f"{self._op.name!r}); use .detach() to get a tensor outside the graph")
+                f"{self._op.name!r}); use .detach() to get a tensor outside the graph"
+            )
         if flag:
             _check_grad_dtype(self.data.dtype, self.name)
         self.requires_grad = bool(flag)
@@ -293,8 +327,9 @@ class Tensor:
 
         return register_post_accumulate_grad_hook(self, hook)
 
-    def backward(self, grad: Any = None, *, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self, grad: Any = None, *, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Backpropagate from this tensor, accumulating into every leaf's ``.grad``.
 
         Parameters
@@ -308,8 +343,12 @@ class Tensor:
         create_graph : bool
             Record the backward pass itself, so gradients can be differentiated again.
         """
-        _engine_backward()([self], None if grad is None else [grad],
-                           retain_graph=retain_graph, create_graph=create_graph)
+        _engine_backward()(
+            [self],
+            None if grad is None else [grad],
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+        )
 
     # ------------------------------------------------------------------ in-place writes
     def _mutating(self, what: str) -> None:
@@ -321,7 +360,8 @@ class Tensor:
                 f"in-place {what} on a tensor that requires grad"
                 f"{' (' + repr(self.name) + ')' if self.name else ''}: it would silently "
                 f"change values the backward pass needs. Do updates under "
-                f"`with chainrule.no_grad():`, or use the out-of-place op.")
+                f"`with chainrule.no_grad():`, or use the out-of-place op."
+            )
         version_owner(self)._version = stamp_write()
 
     def _other(self, other: Any) -> Any:
@@ -439,10 +479,20 @@ class Tensor:
         def relu(self) -> Tensor: ...
         def abs(self) -> Tensor: ...
         def clip(self, low: TensorLike | None = None, high: TensorLike | None = None) -> Tensor: ...
-        def var(self, axis: Axis = None, dtype: DTypeLike | None = None, ddof: float = 0,
-                keepdims: bool = False) -> Tensor: ...
-        def std(self, axis: Axis = None, dtype: DTypeLike | None = None, ddof: float = 0,
-                keepdims: bool = False) -> Tensor: ...
+        def var(
+            self,
+            axis: Axis = None,
+            dtype: DTypeLike | None = None,
+            ddof: float = 0,
+            keepdims: bool = False,
+        ) -> Tensor: ...
+        def std(
+            self,
+            axis: Axis = None,
+            dtype: DTypeLike | None = None,
+            ddof: float = 0,
+            keepdims: bool = False,
+        ) -> Tensor: ...
         def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor: ...
         def cumsum(self, axis: int | None = None) -> Tensor: ...
         def cumprod(self, axis: int | None = None) -> Tensor: ...
@@ -453,8 +503,9 @@ class Tensor:
         def round(self, decimals: int = 0) -> Tensor: ...
         def flip(self, axis: Axis = None) -> Tensor: ...
         def repeat(self, repeats: TensorLike, axis: int | None = None) -> Tensor: ...
-        def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1,
-                  dtype: DTypeLike | None = None) -> Tensor: ...
+        def trace(
+            self, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: DTypeLike | None = None
+        ) -> Tensor: ...
         def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor: ...
         def softmax(self, axis: int = -1) -> Tensor: ...
         def log_softmax(self, axis: int = -1) -> Tensor: ...
@@ -463,10 +514,10 @@ class Tensor:
         def T(self) -> Tensor: ...
         @property
         def mT(self) -> Tensor: ...
-        def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any,
-                            **kwargs: Any) -> Any: ...
-        def __array_function__(self, func: Any, types: tuple[type, ...], args: tuple[Any, ...],
-                               kwargs: dict[str, Any]) -> Any: ...
+        def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any: ...
+        def __array_function__(
+            self, func: Any, types: tuple[type, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any: ...
 
 
 _new = object.__new__

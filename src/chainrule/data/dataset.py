@@ -55,16 +55,18 @@ class TensorDataset(Dataset):
         if not arrays:
             raise ChainruleError("TensorDataset needs at least one array")
         try:
-            self.arrays = tuple(a.data if isinstance(a, Tensor) else np.asarray(a)
-                                for a in arrays)
+            self.arrays = tuple(a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
         except ValueError as exc:  # ragged nested lists
-            raise ShapeError(f"TensorDataset: an argument is not a rectangular array ({exc})"
-                             ) from None
+            raise ShapeError(
+                f"TensorDataset: an argument is not a rectangular array ({exc})"
+            ) from None
         n = len(self.arrays[0])
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or len(a) != n:
-                raise ShapeError(f"TensorDataset: array {i} has shape {a.shape}; every array "
-                                 f"needs the same first dimension ({n})")
+                raise ShapeError(
+                    f"TensorDataset: array {i} has shape {a.shape}; every array "
+                    f"needs the same first dimension ({n})"
+                )
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -105,9 +107,11 @@ def default_collate(items: Sequence[Any]) -> Any:
     try:
         return Tensor._wrap(np.stack(arrs))
     except ValueError as exc:
-        raise ShapeError(f"default_collate: cannot stack samples of shapes "
-                         f"{sorted({a.shape for a in arrs})}; pad them to one shape or pass "
-                         f"a collate_fn") from exc
+        raise ShapeError(
+            f"default_collate: cannot stack samples of shapes "
+            f"{sorted({a.shape for a in arrs})}; pad them to one shape or pass "
+            f"a collate_fn"
+        ) from exc
 
 
 class DataLoader:
@@ -143,35 +147,52 @@ class DataLoader:
     ([4, 4, 2], 3)
     """
 
-    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
-                 rng: np.random.Generator | int | None = None, *,
-                 sampler: Any = None) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable[[list], Any] | None = None,
+        rng: np.random.Generator | int | None = None,
+        *,
+        sampler: Any = None,
+    ) -> None:
         # Checked here, not at the first iteration: int(2.5) == 2 and int("4") == 4 would
         # silently change the batching, and True is an int to Python.
         if not _is_int(batch_size) or batch_size < 1:
-            raise ChainruleError(f"DataLoader: batch_size must be an integer >= 1, got "
-                                 f"{batch_size!r}")
+            raise ChainruleError(
+                f"DataLoader: batch_size must be an integer >= 1, got {batch_size!r}"
+            )
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(flag, bool | np.bool_):
                 raise ChainruleError(f"DataLoader: {name} must be True or False, got {flag!r}")
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise ChainruleError(f"DataLoader: the dataset must have __len__ and __getitem__, "
-                                 f"got {type(dataset).__name__}")
+            raise ChainruleError(
+                f"DataLoader: the dataset must have __len__ and __getitem__, "
+                f"got {type(dataset).__name__}"
+            )
         if sampler is not None:
             if shuffle:
-                raise ChainruleError("DataLoader: shuffle=True and a sampler exclude each "
-                                     "other (the sampler decides the order)")
+                raise ChainruleError(
+                    "DataLoader: shuffle=True and a sampler exclude each "
+                    "other (the sampler decides the order)"
+                )
             if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
-                raise ChainruleError(f"DataLoader: sampler must be an iterable of indices "
-                                     f"with len(), got {type(sampler).__name__}")
+                raise ChainruleError(
+                    f"DataLoader: sampler must be an iterable of indices "
+                    f"with len(), got {type(sampler).__name__}"
+                )
         if collate_fn is not None and not callable(collate_fn):
-            raise ChainruleError(f"DataLoader: collate_fn must be callable, got "
-                                 f"{type(collate_fn).__name__}")
+            raise ChainruleError(
+                f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}"
+            )
         if rng is not None and not isinstance(rng, np.random.Generator):
             if not _is_int(rng) or rng < 0:
-                raise ChainruleError(f"DataLoader: rng must be a numpy.random.Generator or a "
-                                     f"seed (an integer >= 0), got {rng!r}")
+                raise ChainruleError(
+                    f"DataLoader: rng must be a numpy.random.Generator or a "
+                    f"seed (an integer >= 0), got {rng!r}"
+                )
             rng = np.random.default_rng(rng)
         self.dataset = dataset
         self.batch_size = int(batch_size)
@@ -204,7 +225,7 @@ class DataLoader:
         stop = n - n % bs if self.drop_last else n
         fast = self.collate_fn is None and hasattr(self.dataset, "get_batch")
         for start in range(0, stop, bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             if fast:
                 yield self.dataset.get_batch(idx)
             else:

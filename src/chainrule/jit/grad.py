@@ -46,9 +46,14 @@ class GradProgram:
         dL/d``t3``): the generated code calls it ``dt3``.
     """
 
-    def __init__(self, equations: list[Equation], cotangents: list[Var],
-                 grads: dict[str, Any], notes: dict[str, tuple[Equation, int, str]],
-                 names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        equations: list[Equation],
+        cotangents: list[Var],
+        grads: dict[str, Any],
+        notes: dict[str, tuple[Equation, int, str]],
+        names: dict[str, str],
+    ) -> None:
         self.equations = equations
         self.cotangents = cotangents
         self.grads = grads
@@ -56,8 +61,9 @@ class GradProgram:
         self.names = names
 
 
-def gradient_program(tracer: Tracer, equations: list[Equation], outputs: tuple,
-                     wrt: list[Var | Const]) -> GradProgram:
+def gradient_program(
+    tracer: Tracer, equations: list[Equation], outputs: tuple, wrt: list[Var | Const]
+) -> GradProgram:
     """Trace the backward pass of ``equations`` with respect to ``wrt``.
 
     Parameters
@@ -74,8 +80,11 @@ def gradient_program(tracer: Tracer, equations: list[Equation], outputs: tuple,
     wanted = {_key(r) for r in wrt}
     live = set(wanted)  # names of values that depend on something differentiated
     for eq in equations:
-        if eq.op.differentiable and eq.grad and any(_key(r) in live for r in eq.inputs
-                                                    if isinstance(r, Var | Const)):
+        if (
+            eq.op.differentiable
+            and eq.grad
+            and any(_key(r) in live for r in eq.inputs if isinstance(r, Var | Const))
+        ):
             live.add(eq.out.name)
 
     backward_eqs: list[Equation] = []
@@ -179,7 +188,8 @@ def _fix(eq: Equation, i: int, r: Any, gi: Any) -> Any:
         if not eq.op.broadcasts:
             raise ShapeError(
                 f"the VJP rule of {eq.op.name!r} returned a gradient of shape "
-                f"{tuple(gi.shape)} for argument {i}, whose shape is {shape}")
+                f"{tuple(gi.shape)} for argument {i}, whose shape is {shape}"
+            )
         gi = sum_to_shape(gi, shape)
     if gi.dtype != dtype:
         gi = gi.astype(dtype)

@@ -24,8 +24,14 @@ import numpy as np
 from ..core import Tensor
 from .trace import Const, DataOf, Equation, Var
 
-__all__ = ["common_subexpressions", "eliminate_dead", "fold_constants", "reads", "simplify",
-           "substitute"]
+__all__ = [
+    "common_subexpressions",
+    "eliminate_dead",
+    "fold_constants",
+    "reads",
+    "simplify",
+    "substitute",
+]
 
 
 def reads(v: Any) -> list[str]:
@@ -73,8 +79,11 @@ def substitute(v: Any, subst: dict[str, Any]) -> Any:
 def _subst_eq(eq: Equation, subst: dict[str, Any]) -> Equation:
     if not subst:
         return eq
-    return dataclasses.replace(eq, inputs=tuple(substitute(r, subst) for r in eq.inputs),
-                               params={k: substitute(v, subst) for k, v in eq.params.items()})
+    return dataclasses.replace(
+        eq,
+        inputs=tuple(substitute(r, subst) for r in eq.inputs),
+        params={k: substitute(v, subst) for k, v in eq.params.items()},
+    )
 
 
 def eliminate_dead(eqs: list[Equation], roots: list[Any]) -> list[Equation]:
@@ -110,16 +119,18 @@ def _val(v: Any) -> Any:
     return v
 
 
-def fold_constants(eqs: list[Equation], prefix: str = "k") -> tuple[list[Equation],
-                                                                      dict[str, Any]]:
+def fold_constants(eqs: list[Equation], prefix: str = "k") -> tuple[list[Equation], dict[str, Any]]:
     """Evaluate equations whose inputs are all fixed; they become captured constants."""
     subst: dict[str, Any] = {}
     kept = []
     for eq in eqs:
         eq = _subst_eq(eq, subst)
         if all(_fixed(r) for r in eq.inputs) and all(_fixed(v) for v in eq.params.values()):
-            value = np.asarray(eq.op.forward(*[_val(r) for r in eq.inputs],
-                                             **{k: _val(v) for k, v in eq.params.items()}))
+            value = np.asarray(
+                eq.op.forward(
+                    *[_val(r) for r in eq.inputs], **{k: _val(v) for k, v in eq.params.items()}
+                )
+            )
             subst[eq.out.name] = Const(f"{prefix}_{eq.out.name}", value)
             continue
         kept.append(eq)
@@ -127,7 +138,7 @@ def fold_constants(eqs: list[Equation], prefix: str = "k") -> tuple[list[Equatio
 
 
 def _same_as(ref: Any, out: Var) -> bool:
-    return (isinstance(ref, Var) and ref.shape == out.shape and ref.dtype == out.dtype)
+    return isinstance(ref, Var) and ref.shape == out.shape and ref.dtype == out.dtype
 
 
 def _is_one(v: Any) -> bool:
@@ -199,8 +210,12 @@ def common_subexpressions(eqs: list[Equation]) -> tuple[list[Equation], dict[str
     for eq in eqs:
         eq = _subst_eq(eq, subst)
         try:
-            key = (eq.op, eq.grad, tuple(_key(r) for r in eq.inputs),
-                   tuple(sorted((k, _key(v)) for k, v in eq.params.items())))
+            key = (
+                eq.op,
+                eq.grad,
+                tuple(_key(r) for r in eq.inputs),
+                tuple(sorted((k, _key(v)) for k, v in eq.params.items())),
+            )
         except TypeError:  # an unhashable param: never merged
             kept.append(eq)
             continue

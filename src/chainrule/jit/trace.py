@@ -194,8 +194,15 @@ class Program:
         What the function returned (Vars, or Consts when it returned a captured value).
     """
 
-    def __init__(self, name: str, inputs: list[Var], constants: list[Const],
-                 equations: list[Equation], outputs: tuple, single: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        inputs: list[Var],
+        constants: list[Const],
+        equations: list[Equation],
+        outputs: tuple,
+        single: bool,
+    ) -> None:
         self.name = name
         self.inputs = inputs
         self.constants = constants
@@ -215,7 +222,8 @@ class Program:
         if len(args) != len(self.inputs):
             raise ShapeError(
                 f"program {self.name!r} was traced with {len(self.inputs)} argument(s) "
-                f"({', '.join(v.name for v in self.inputs)}) but was called with {len(args)}")
+                f"({', '.join(v.name for v in self.inputs)}) but was called with {len(args)}"
+            )
         env: dict[str, Any] = {}
         for var, a in zip(self.inputs, args, strict=True):
             arr = a.data if isinstance(a, Tensor) else np.asarray(a)
@@ -224,7 +232,8 @@ class Program:
                     f"program {self.name!r}: argument {var.name!r} was traced as "
                     f"{_type_str(var.shape, var.dtype)} but got "
                     f"{_type_str(arr.shape, arr.dtype)}; a traced program replays fixed "
-                    f"shapes and dtypes, so trace again for this signature")
+                    f"shapes and dtypes, so trace again for this signature"
+                )
             env[var.name] = a if isinstance(a, Tensor) else Tensor(arr)
 
         def read(r: Any) -> Any:
@@ -283,8 +292,10 @@ class Program:
             if shapes:
                 line += f"  # {_type_str(eq.out.shape, eq.out.dtype)}"
             lines.append(line)
-        lines.append(f"    return {', '.join(_show(r) for r in self.outputs)}"
-                     + ("," if not self._single and len(self.outputs) == 1 else ""))
+        lines.append(
+            f"    return {', '.join(_show(r) for r in self.outputs)}"
+            + ("," if not self._single and len(self.outputs) == 1 else "")
+        )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -342,8 +353,7 @@ class Program:
         if not self._single:
             outs = f"({outs},)"
         lines.append(f"    return {outs}")
-        namespace = {"cr": chainrule, "OPS": ops, "K": consts, "_data": _data,
-                     "_detach": _detach}
+        namespace = {"cr": chainrule, "OPS": ops, "K": consts, "_data": _data, "_detach": _detach}
         return "\n".join(lines) + "\n", namespace
 
     def compile_python(self) -> Callable[..., Any]:
@@ -379,8 +389,12 @@ def _input_names(f: Callable, n: int) -> list[str]:
     out = []
     for i in range(n):
         name = names[i] if i < len(names) else f"x{i}"
-        if (_GENERATED.match(name) or keyword.iskeyword(name) or name in ("cr", "OPS", "K")
-                or name in out):
+        if (
+            _GENERATED.match(name)
+            or keyword.iskeyword(name)
+            or name in ("cr", "OPS", "K")
+            or name in out
+        ):
             name = f"arg{i}"
         out.append(name)
     return out
@@ -456,10 +470,12 @@ def trace(f: Callable[..., Any], *example_args: Any) -> Program:
     if not isinstance(outs, tuple) or not all(isinstance(o, Tensor) for o in outs):
         raise TraceError(
             f"trace: {_func_name(f)} returned {type(result).__name__}; a traced function "
-            f"must return a Tensor or a tuple of Tensors")
+            f"must return a Tensor or a tuple of Tensors"
+        )
     outputs = tuple(tracer.ref(o) for o in outs)
-    return Program(_func_name(f), tracer.inputs, tracer.constants, tracer.equations,
-                   outputs, single)
+    return Program(
+        _func_name(f), tracer.inputs, tracer.constants, tracer.equations, outputs, single
+    )
 
 
 class Tracer:
@@ -476,13 +492,13 @@ class Tracer:
     def __init__(self, prefix: str = "t") -> None:
         self.inputs: list[Var] = []
         self.equations: list[Equation] = []
-        self.values: dict[str, Any] = {}      # variable name -> traced Tensor
+        self.values: dict[str, Any] = {}  # variable name -> traced Tensor
         self.prefix = prefix
-        self.locate = False                   # record each op's user source line
-        self._env: dict[int, Var] = {}        # id(tensor) -> variable
-        self._data_of: dict[int, Var] = {}    # id(tensor.data) -> variable: t.data, detach()
-        self._consts: dict[int, Const] = {}   # id(tensor or array) -> captured constant
-        self._keep: list[Any] = []            # every seen object, so no id() is reused
+        self.locate = False  # record each op's user source line
+        self._env: dict[int, Var] = {}  # id(tensor) -> variable
+        self._data_of: dict[int, Var] = {}  # id(tensor.data) -> variable: t.data, detach()
+        self._consts: dict[int, Const] = {}  # id(tensor or array) -> captured constant
+        self._keep: list[Any] = []  # every seen object, so no id() is reused
         self._count = 0
 
     @property
@@ -539,5 +555,12 @@ class Tracer:
         var = Var(f"{self.prefix}{self._count}", tuple(out.shape), out.data.dtype)
         self.bind(out, var)
         self.equations.append(
-            Equation(op, eq_inputs, {k: self.param(v) for k, v in params.items()}, var,
-                     grad=state().grad_enabled, where=user_frame() if self.locate else None))
+            Equation(
+                op,
+                eq_inputs,
+                {k: self.param(v) for k, v in params.items()},
+                var,
+                grad=state().grad_enabled,
+                where=user_frame() if self.locate else None,
+            )
+        )

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from ..core.tensor import Tensor
     from ..core.typing import TensorLike
 
-__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh",
-           "activation"]
+__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh", "activation"]
 
 
 class ReLU(Module):
@@ -127,8 +126,7 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-_BY_NAME = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU,
-            "elu": ELU}
+_BY_NAME = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "elu": ELU}
 
 
 def activation(name: str, **kwargs: Any) -> Module:
@@ -145,6 +143,7 @@ def activation(name: str, **kwargs: Any) -> Module:
     except KeyError:
         from chainrule.core import ChainruleError
 
-        raise ChainruleError(f"unknown activation {name!r}; choose one of "
-                             f"{sorted(_BY_NAME)}") from None
+        raise ChainruleError(
+            f"unknown activation {name!r}; choose one of {sorted(_BY_NAME)}"
+        ) from None
     return cls(**kwargs)

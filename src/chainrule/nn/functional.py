@@ -28,9 +28,23 @@ if TYPE_CHECKING:
     from chainrule.core.typing import TensorLike
 
 __all__ = [
-    "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
-    "l2_penalty", "leaky_relu", "linear", "log_softmax", "mse_loss", "multi_margin_loss",
-    "multiclass_svm_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "l2_penalty",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "multi_margin_loss",
+    "multiclass_svm_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -87,8 +101,10 @@ def _linear_error(x: Any, weight: Any) -> None:
     if len(ws) != 2:
         raise ShapeError(f"linear: weight must be 2-d (out_features, in_features), got {ws}")
     if not xs or xs[-1] != ws[1]:
-        raise ShapeError(f"linear: input of shape {xs} does not fit a weight of shape {ws}: "
-                         f"the input's last axis must have in_features={ws[1]} elements")
+        raise ShapeError(
+            f"linear: input of shape {xs} does not fit a weight of shape {ws}: "
+            f"the input's last axis must have in_features={ws[1]} elements"
+        )
 
 
 def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None) -> Tensor:
@@ -110,8 +126,9 @@ def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None) ->
     return apply(Linear, x, weight, bias)
 
 
-def dropout(x: Any, p: float = 0.5, training: bool = True, *,
-            rng: np.random.Generator | None = None) -> Any:
+def dropout(
+    x: Any, p: float = 0.5, training: bool = True, *, rng: np.random.Generator | None = None
+) -> Any:
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p).
 
     Scaling at training time keeps the expected activation unchanged, so evaluation
@@ -145,8 +162,9 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, *,
     return x * mask
 
 
-def embedding(ids: Any, weight: Any, padding_idx: int | None = None,
-              sparse: bool = False) -> Tensor:
+def embedding(
+    ids: Any, weight: Any, padding_idx: int | None = None, sparse: bool = False
+) -> Tensor:
     """Rows of ``weight`` for integer ``ids`` (any shape): result shape ``ids.shape + (D,)``.
 
     ``sparse=True`` uses :func:`chainrule.embedding`, whose gradient reaching a leaf
@@ -162,8 +180,10 @@ def embedding(ids: Any, weight: Any, padding_idx: int | None = None,
         raise OpError(f"embedding: ids must be integers, got dtype {idx.dtype}")
     num = (weight.shape if isinstance(weight, Tensor) else np.shape(weight))[0]
     if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise OpError(f"embedding: ids must lie in [0, {num}) for a table of {num} rows; got "
-                      f"values from {idx.min()} to {idx.max()}")
+        raise OpError(
+            f"embedding: ids must lie in [0, {num}) for a table of {num} rows; got "
+            f"values from {idx.min()} to {idx.max()}"
+        )
     out = cr.embedding(weight, idx) if sparse else cr.getitem(weight, idx)
     if padding_idx is not None:
         pad = idx == padding_idx
@@ -201,20 +221,25 @@ def _check_reduction(reduction: str, who: str) -> None:
         raise OpError(f"{who}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _int_targets(target: Any, n: int, n_classes: int, who: str,
-                 ignore_index: int | None = None) -> np.ndarray:
+def _int_targets(
+    target: Any, n: int, n_classes: int, who: str, ignore_index: int | None = None
+) -> np.ndarray:
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
-        raise OpError(f"{who}: class targets must be integers, got dtype {t.dtype} (for "
-                      f"probability targets pass a float array shaped like the scores)")
+        raise OpError(
+            f"{who}: class targets must be integers, got dtype {t.dtype} (for "
+            f"probability targets pass a float array shaped like the scores)"
+        )
     if t.ndim != 1:
         t = t.reshape(-1)  # (a 1-d array is passed on as it is: a traced call re-reads it)
     if t.shape[0] != n:
         raise ShapeError(f"{who}: {n} rows of scores but {t.shape[0]} targets")
     check = t if ignore_index is None else t[t != ignore_index]
     if check.size and (check.min() < 0 or check.max() >= n_classes):
-        raise OpError(f"{who}: targets must lie in [0, {n_classes}) (scores have "
-                      f"{n_classes} classes); got values from {check.min()} to {check.max()}")
+        raise OpError(
+            f"{who}: targets must lie in [0, {n_classes}) (scores have "
+            f"{n_classes} classes); got values from {check.min()} to {check.max()}"
+        )
     return t
 
 
@@ -232,8 +257,9 @@ def _flatten_classes(x: Any, who: str) -> tuple[Any, tuple[int, ...]]:
     return cr.reshape(moved, (-1, shape[1])), (shape[0],) + shape[2:]
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """Softmax cross-entropy from raw scores (logits), as ``torch.nn.functional.cross_entropy``.
 
     For class targets: ``loss_i = w[y_i] · (logsumexp(x_i) - x_i[y_i])`` (= -w·log softmax),
@@ -276,23 +302,31 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)
         if w.shape != (c,):
-            raise ShapeError(f"{who}: weight must have shape ({c},) (one per class), got "
-                             f"{w.shape}")
+            raise ShapeError(f"{who}: weight must have shape ({c},) (one per class), got {w.shape}")
     if tgt.dtype.kind == "f":
         return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
     t = _int_targets(tgt, n, c, who, ignore_index)
     # ignore_index, the class weights and the mean's denominator are applied inside the op,
     # from this call's targets (no decision on their values here: see CrossEntropy)
-    loss = apply(CrossEntropy, x, target=t, class_weights=w, ignore_index=ignore_index,
-                 reduction=reduction)
+    loss = apply(
+        CrossEntropy, x, target=t, class_weights=w, ignore_index=ignore_index, reduction=reduction
+    )
     return cr.reshape(loss, batch_shape) if reduction == "none" else loss
 
 
-def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | None,
-                        reduction: str, batch_shape: tuple[int, ...]) -> Tensor:
+def _soft_cross_entropy(
+    x: Any,
+    input: Any,
+    probs: np.ndarray,
+    w: np.ndarray | None,
+    reduction: str,
+    batch_shape: tuple[int, ...],
+) -> Tensor:
     if probs.shape != tuple(input.shape):
-        raise ShapeError(f"cross_entropy: probability targets must have the scores' shape "
-                         f"{tuple(input.shape)}, got {probs.shape}")
+        raise ShapeError(
+            f"cross_entropy: probability targets must have the scores' shape "
+            f"{tuple(input.shape)}, got {probs.shape}"
+        )
     p = probs
     if len(probs.shape) > 2:
         p = np.moveaxis(probs, 1, -1).reshape(-1, probs.shape[1])
@@ -307,8 +341,13 @@ def _soft_cross_entropy(x: Any, input: Any, probs: np.ndarray, w: np.ndarray | N
     return _reduce(per, reduction, "cross_entropy")
 
 
-def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = None,
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: TensorLike,
+    target: TensorLike,
+    weight: TensorLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (e.g. from log_softmax).
 
     ``cross_entropy(x, y) == nll_loss(log_softmax(x), y)``; same weighting rules.
@@ -321,8 +360,13 @@ def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = 
     t = _int_targets(target, n, c, who, ignore_index)
     valid = t != ignore_index
     safe_t = np.where(valid, t, 0)
-    wi = np.ones(n, dtype=x.dtype) if weight is None else np.asarray(
-        weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)[safe_t]
+    wi = (
+        np.ones(n, dtype=x.dtype)
+        if weight is None
+        else np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)[
+            safe_t
+        ]
+    )
     wi = wi * valid
     per = -x[np.arange(n), safe_t] * wi
     if reduction == "mean":
@@ -332,8 +376,9 @@ def nll_loss(input: TensorLike, target: TensorLike, weight: TensorLike | None = 
     return cr.reshape(per, batch_shape)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable formula (PyTorch's semantics).
 
     ``loss = max(x, 0) - x·y + log(1 + exp(-|x|))``, which never overflows; with
@@ -355,18 +400,23 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     xdata = x.data if isinstance(x, Tensor) else x
     y = target if isinstance(target, Tensor) else np.asarray(target, dtype=xdata.dtype)
     if tuple(y.shape) != xdata.shape:
-        raise ShapeError(f"{who}: target shape {tuple(y.shape)} must equal the input shape "
-                         f"{xdata.shape}")
+        raise ShapeError(
+            f"{who}: target shape {tuple(y.shape)} must equal the input shape {xdata.shape}"
+        )
     soft = cr.log(1.0 + cr.exp(-cr.abs(x)))  # log(1 + e^-|x|) in (0, log 2]: no overflow
     if pos_weight is None:
         per = cr.maximum(x, 0.0) - x * y + soft
     else:
-        pw = pos_weight if isinstance(pos_weight, Tensor) else np.asarray(pos_weight,
-                                                                            dtype=xdata.dtype)
+        pw = (
+            pos_weight
+            if isinstance(pos_weight, Tensor)
+            else np.asarray(pos_weight, dtype=xdata.dtype)
+        )
         per = (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * (cr.maximum(-x, 0.0) + soft)
     if weight is not None:
-        per = per * (weight if isinstance(weight, Tensor) else np.asarray(weight,
-                                                                          dtype=xdata.dtype))
+        per = per * (
+            weight if isinstance(weight, Tensor) else np.asarray(weight, dtype=xdata.dtype)
+        )
     return _reduce(per, reduction, who)
 
 
@@ -387,8 +437,10 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = Fals
     who = "mse_loss"
     _check_reduction(reduction, who)
     if tuple(np.shape(target)) != tuple(np.shape(input)):
-        raise ShapeError(f"{who}: target shape {tuple(np.shape(target))} must equal the input "
-                         f"shape {tuple(np.shape(input))} (broadcasting here is usually a bug)")
+        raise ShapeError(
+            f"{who}: target shape {tuple(np.shape(target))} must equal the input "
+            f"shape {tuple(np.shape(input))} (broadcasting here is usually a bug)"
+        )
     d = input - target
     per = d * d
     if half:
@@ -396,26 +448,33 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = Fals
     return _reduce(per, reduction, who)
 
 
-def _margin_terms(input: Any, target: Any, margin: float, p: int, who: str
-                  ) -> tuple[Any, np.ndarray, int, tuple[int, ...]]:
+def _margin_terms(
+    input: Any, target: Any, margin: float, p: int, who: str
+) -> tuple[Any, np.ndarray, int, tuple[int, ...]]:
     x, batch_shape = _flatten_classes(input, who)
     if len(batch_shape) > 1:
         raise ShapeError(f"{who}: scores must be (N, C) or (C,), got {tuple(input.shape)}")
     n, c = x.shape
     t = _int_targets(target, n, c, who)
-    correct = cr.gather(x, t.reshape(n, 1), axis=1)          # s_y, shape (N, 1)
-    hinge = cr.relu(x - correct + margin)                    # max(0, s_j - s_y + Δ)
+    correct = cr.gather(x, t.reshape(n, 1), axis=1)  # s_y, shape (N, 1)
+    hinge = cr.relu(x - correct + margin)  # max(0, s_j - s_y + Δ)
     if p == 2:
         hinge = hinge * hinge
     elif p != 1:
         raise OpError(f"{who}: p must be 1 or 2, got {p}")
     others = np.ones((n, c), dtype=x.dtype)
-    others[np.arange(n), t] = 0                              # drop the j = y term
+    others[np.arange(n), t] = 0  # drop the j = y term
     return hinge * others, t, c, batch_shape
 
 
-def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
-                      weight: Any = None, reduction: str = "mean") -> Tensor:
+def multi_margin_loss(
+    input: Any,
+    target: Any,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Multiclass hinge loss as ``torch.nn.functional.multi_margin_loss``.
 
     ``loss_i = Σ_{j≠y_i} w[y_i]·max(0, margin - x_i[y_i] + x_i[j])^p / C``: PyTorch divides by
@@ -436,8 +495,9 @@ def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
     return _reduce(per, reduction, who)
 
 
-def multiclass_svm_loss(scores: Any, target: Any, margin: float = 1.0,
-                        reduction: str = "mean") -> Tensor:
+def multiclass_svm_loss(
+    scores: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
     """The lectures' multiclass SVM loss: ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)``.
 
     Not divided by the number of classes (``multi_margin_loss`` is, following PyTorch:

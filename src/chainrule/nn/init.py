@@ -18,8 +18,17 @@ import chainrule as cr
 from chainrule.core import ChainruleError, Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "default_rng", "kaiming_normal_", "kaiming_uniform_",
-    "manual_seed", "normal_", "ones_", "uniform_", "xavier_normal_", "xavier_uniform_",
+    "calculate_gain",
+    "constant_",
+    "default_rng",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "manual_seed",
+    "normal_",
+    "ones_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
     "zeros_",
 ]
 
@@ -57,16 +66,19 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     if rng is None:
         return default_rng()
     if not isinstance(rng, np.random.Generator):
-        raise ChainruleError(f"rng must be a numpy.random.Generator, got {type(rng).__name__} "
-                             f"(make one with numpy.random.default_rng(seed))")
+        raise ChainruleError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__} "
+            f"(make one with numpy.random.default_rng(seed))"
+        )
     return rng
 
 
 def _fans(t: Tensor, who: str) -> tuple[int, int]:
     shape = t.shape
     if len(shape) < 2:
-        raise ChainruleError(f"{who}: fan in/out need a tensor with at least 2 dimensions, "
-                             f"got shape {shape}")
+        raise ChainruleError(
+            f"{who}: fan in/out need a tensor with at least 2 dimensions, got shape {shape}"
+        )
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 
@@ -91,12 +103,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope * slope))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ChainruleError(f"calculate_gain: unknown non-linearity {nonlinearity!r} (known: "
-                         f"linear, sigmoid, tanh, relu, leaky_relu, selu)")
+    raise ChainruleError(
+        f"calculate_gain: unknown non-linearity {nonlinearity!r} (known: "
+        f"linear, sigmoid, tanh, relu, leaky_relu, selu)"
+    )
 
 
-def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, *,
-             rng: np.random.Generator | None = None) -> Tensor:
+def uniform_(
+    t: Tensor, a: float = 0.0, b: float = 1.0, *, rng: np.random.Generator | None = None
+) -> Tensor:
     """Fill ``t`` with draws from U(a, b).
 
     Examples
@@ -110,8 +125,9 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, *,
     return _fill(t, _rng(rng).uniform(a, b, size=t.shape))
 
 
-def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, *,
-            rng: np.random.Generator | None = None) -> Tensor:
+def normal_(
+    t: Tensor, mean: float = 0.0, std: float = 1.0, *, rng: np.random.Generator | None = None
+) -> Tensor:
     """Fill ``t`` with draws from N(mean, std²)."""
     return _fill(t, _rng(rng).normal(mean, std, size=t.shape))
 
@@ -131,8 +147,9 @@ def ones_(t: Tensor) -> Tensor:
     return constant_(t, 1.0)
 
 
-def xavier_uniform_(t: Tensor, gain: float = 1.0, *,
-                    rng: np.random.Generator | None = None) -> Tensor:
+def xavier_uniform_(
+    t: Tensor, gain: float = 1.0, *, rng: np.random.Generator | None = None
+) -> Tensor:
     """Glorot/Xavier uniform: U(-a, a) with a = gain·sqrt(6 / (fan_in + fan_out)).
 
     Examples
@@ -148,8 +165,9 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, *,
     return uniform_(t, -a, a, rng=rng)
 
 
-def xavier_normal_(t: Tensor, gain: float = 1.0, *,
-                   rng: np.random.Generator | None = None) -> Tensor:
+def xavier_normal_(
+    t: Tensor, gain: float = 1.0, *, rng: np.random.Generator | None = None
+) -> Tensor:
     """Glorot/Xavier normal: N(0, std²) with std = gain·sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(t, "xavier_normal_")
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng=rng)
@@ -163,9 +181,14 @@ def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str, who: str) ->
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", *,
-                     rng: np.random.Generator | None = None) -> Tensor:
+def kaiming_uniform_(
+    t: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
     """He/Kaiming uniform: U(-b, b) with b = gain·sqrt(3 / fan).
 
     ``a`` is the negative slope used by the ``leaky_relu`` gain (``a=0`` gives ReLU's
@@ -175,8 +198,13 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(t, -bound, bound, rng=rng)
 
 
-def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", *,
-                    rng: np.random.Generator | None = None) -> Tensor:
+def kaiming_normal_(
+    t: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
     """He/Kaiming normal: N(0, std²) with std = gain / sqrt(fan)."""
     return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"), rng=rng)

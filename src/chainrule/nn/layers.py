@@ -34,15 +34,14 @@ def _float_dtype(dtype: DTypeLike, who: str) -> np.dtype:
     return dt
 
 
-
-def _init_affine(weight: Any, bias: Any, in_features: int,
-                 rng: np.random.Generator | None) -> None:
+def _init_affine(weight: Any, bias: Any, in_features: int, rng: np.random.Generator | None) -> None:
     """PyTorch's default for affine layers: W ~ kaiming_uniform(a=√5), b ~ U(±1/√in)."""
     rng = rng if rng is not None else init.default_rng()
     init.kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
     if bias is not None:
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         init.uniform_(bias, -bound, bound, rng=rng)
+
 
 class Linear(Module):
     """Affine map y = x Wᵀ + b, ``weight`` of shape (out_features, in_features).
@@ -70,8 +69,15 @@ class Linear(Module):
     (4, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float32) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
         super().__init__()
         dt = _float_dtype(dtype, "Linear")
         self.in_features = int(in_features)
@@ -94,8 +100,10 @@ class Linear(Module):
         __call__ = forward
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Embedding(Module):
@@ -129,40 +137,56 @@ class Embedding(Module):
     [1, 3]
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None, sparse: bool = False, *,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float32,
-                 _weight: Any = None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        sparse: bool = False,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float32,
+        _weight: Any = None,
+    ) -> None:
         super().__init__()
         dt = _float_dtype(dtype, "Embedding")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise OpError(f"Embedding: padding_idx {padding_idx} is outside the table "
-                              f"of {self.num_embeddings} rows")
+                raise OpError(
+                    f"Embedding: padding_idx {padding_idx} is outside the table "
+                    f"of {self.num_embeddings} rows"
+                )
             padding_idx = padding_idx % self.num_embeddings
         self.padding_idx = padding_idx
         self.sparse = bool(sparse)
         if _weight is not None:
             w = np.asarray(_weight, dtype=dt)
             if w.shape != (self.num_embeddings, self.embedding_dim):
-                raise ShapeError(f"Embedding: _weight has shape {w.shape}, expected "
-                                 f"{(self.num_embeddings, self.embedding_dim)}")
+                raise ShapeError(
+                    f"Embedding: _weight has shape {w.shape}, expected "
+                    f"{(self.num_embeddings, self.embedding_dim)}"
+                )
             self.weight = Parameter(w)
         else:
-            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim),
-                                             dtype=dt))
+            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt))
             self.reset_parameters(rng)
 
     @classmethod
-    def from_pretrained(cls, embeddings: Any, freeze: bool = True,
-                        padding_idx: int | None = None, sparse: bool = False) -> Embedding:
+    def from_pretrained(
+        cls,
+        embeddings: Any,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        sparse: bool = False,
+    ) -> Embedding:
         """An Embedding holding ``embeddings`` (2-d array); frozen unless ``freeze=False``."""
         arr = np.asarray(embeddings.data if hasattr(embeddings, "data") else embeddings)
         if arr.ndim != 2:
-            raise ShapeError(f"Embedding.from_pretrained: expected a 2-d array, got shape "
-                             f"{arr.shape}")
+            raise ShapeError(
+                f"Embedding.from_pretrained: expected a 2-d array, got shape {arr.shape}"
+            )
         dt = arr.dtype if arr.dtype.kind == "f" else np.float32
         emb = cls(arr.shape[0], arr.shape[1], padding_idx, sparse, dtype=dt, _weight=arr)
         emb.weight.requires_grad_(not freeze)
@@ -242,9 +266,16 @@ class Maxout(Module):
     ((8, 3), (5, 2))
     """
 
-    def __init__(self, in_features: int, out_features: int, pieces: int = 2,
-                 bias: bool = True, *, rng: np.random.Generator | None = None,
-                 dtype: Any = np.float32) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        pieces: int = 2,
+        bias: bool = True,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
         super().__init__()
         if pieces < 1:
             raise OpError(f"Maxout: pieces must be >= 1, got {pieces}")
@@ -269,8 +300,10 @@ class Maxout(Module):
         __call__ = forward
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"pieces={self.pieces}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"pieces={self.pieces}"
+        )
 
 
 class Identity(Module):
@@ -292,7 +325,7 @@ class Flatten(Module):
         shape = tuple(x.shape)
         s = self.start_dim % len(shape)
         e = self.end_dim % len(shape)
-        new = shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:]
+        new = shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :]
         return cr.reshape(x, new)
 
     if TYPE_CHECKING:  # calling the module runs forward: give the call its types

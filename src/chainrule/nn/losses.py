@@ -13,8 +13,14 @@ if TYPE_CHECKING:
     from ..core.tensor import Tensor
     from ..core.typing import TensorLike
 
-__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "MultiMarginLoss",
-           "MulticlassSVMLoss", "NLLLoss"]
+__all__ = [
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "MSELoss",
+    "MultiMarginLoss",
+    "MulticlassSVMLoss",
+    "NLLLoss",
+]
 
 
 def _arr(w: Any) -> Any:
@@ -33,8 +39,9 @@ class CrossEntropyLoss(Module):
     0.6931
     """
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> None:
         super().__init__()
         self.weight = _arr(weight)
         self.ignore_index = ignore_index
@@ -63,16 +70,16 @@ class NLLLoss(CrossEntropyLoss):
 class BCEWithLogitsLoss(Module):
     """Stable sigmoid + binary cross-entropy (``functional.binary_cross_entropy_with_logits``)."""
 
-    def __init__(self, weight: Any = None, reduction: str = "mean",
-                 pos_weight: Any = None) -> None:
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__()
         self.weight = _arr(weight)
         self.pos_weight = _arr(pos_weight)
         self.reduction = reduction
 
     def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                  self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, self.reduction, self.pos_weight
+        )
 
     if TYPE_CHECKING:  # calling the module runs forward: give the call its types
         __call__ = forward
@@ -84,8 +91,9 @@ class BCEWithLogitsLoss(Module):
 class MultiMarginLoss(Module):
     """PyTorch's multiclass hinge loss (divided by the number of classes)."""
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self, p: int = 1, margin: float = 1.0, weight: Any = None, reduction: str = "mean"
+    ) -> None:
         super().__init__()
         self.p = p
         self.margin = margin
@@ -93,8 +101,7 @@ class MultiMarginLoss(Module):
         self.reduction = reduction
 
     def forward(self, input: TensorLike, target: TensorLike) -> Tensor:
-        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
-                                   self.reduction)
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
 
     if TYPE_CHECKING:  # calling the module runs forward: give the call its types
         __call__ = forward

@@ -53,8 +53,9 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data: Any, requires_grad: bool = True, *, dtype: Any = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, data: Any, requires_grad: bool = True, *, dtype: Any = None, name: str | None = None
+    ) -> None:
         if isinstance(data, Tensor):
             data = data.data
         arr = np.array(data, dtype=dtype, copy=True)  # own the storage: updates are in place
@@ -120,7 +121,8 @@ class Module:
         if "_parameters" not in d:
             raise ChainruleError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes "
-                f"(assigning {name!r})")
+                f"(assigning {name!r})"
+            )
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
         if isinstance(value, Parameter):
             modules.pop(name, None)
@@ -135,13 +137,15 @@ class Module:
                 raise ChainruleError(
                     f"{type(self).__name__}.{name} is a parameter: assign a Parameter (or "
                     f"None), not a {type(value).__name__}. To change its values use "
-                    f"`with chainrule.no_grad(): module.{name}.copy_(new_values)`.")
+                    f"`with chainrule.no_grad(): module.{name}.copy_(new_values)`."
+                )
             params[name] = None
         elif name in modules:
             if value is not None:
                 raise ChainruleError(
                     f"{type(self).__name__}.{name} is a sub-module: assign a Module or None, "
-                    f"not a {type(value).__name__}")
+                    f"not a {type(value).__name__}"
+                )
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -157,8 +161,10 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or a ``None`` placeholder, e.g. ``bias=False``) by name."""
         if param is not None and not isinstance(param, Parameter):
-            raise ChainruleError(f"register_parameter({name!r}): expected a Parameter or None, "
-                                 f"got {type(param).__name__}")
+            raise ChainruleError(
+                f"register_parameter({name!r}): expected a Parameter or None, "
+                f"got {type(param).__name__}"
+            )
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -171,8 +177,9 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module by name (the same as assigning the attribute)."""
         if module is not None and not isinstance(module, Module):
-            raise ChainruleError(f"add_module({name!r}): expected a Module, got "
-                                 f"{type(module).__name__}")
+            raise ChainruleError(
+                f"add_module({name!r}): expected a Module, got {type(module).__name__}"
+            )
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -210,8 +217,9 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True
-                         ) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs; a parameter shared by two layers appears once."""
         seen: set[int] = set()
         mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
@@ -304,8 +312,9 @@ class Module:
             out[name] = b.data.copy()
         return out
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
-                        ) -> StateDictReport:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> StateDictReport:
         """Copy values from ``state_dict`` into the parameters and buffers.
 
         Every check runs before any value is written (names, shapes, dtypes, values): on
@@ -348,9 +357,13 @@ class Module:
         """
         cls = type(self).__name__
         if not isinstance(state_dict, Mapping):
-            raise StateDictError(f"{cls}.load_state_dict: nothing was loaded; expected a "
-                                 f"mapping of names to arrays, got {type(state_dict).__name__}",
-                                 [], [], [])
+            raise StateDictError(
+                f"{cls}.load_state_dict: nothing was loaded; expected a "
+                f"mapping of names to arrays, got {type(state_dict).__name__}",
+                [],
+                [],
+                [],
+            )
         targets: dict[str, Tensor] = dict(self.named_parameters())
         targets.update(self.named_buffers())
         expected = {k: t.shape for k, t in targets.items()}
@@ -361,7 +374,10 @@ class Module:
                 f"{cls}.load_state_dict: nothing was loaded; {exc.message}"
                 f"\n  (check that the checkpoint was saved from the same architecture, or "
                 f"pass strict=False to skip missing/unexpected names)",
-                exc.missing_keys, exc.unexpected_keys, exc.shape_mismatches) from None
+                exc.missing_keys,
+                exc.unexpected_keys,
+                exc.shape_mismatches,
+            ) from None
         # Stage every value fully converted and checked; write only when all are good.
         staged: list[tuple[Tensor, np.ndarray]] = []
         for name, t in targets.items():
@@ -374,13 +390,16 @@ class Module:
                 found = arr if isinstance(arr, str) else f"shape {arr.shape}"
                 raise StateDictError(
                     f"{cls}.load_state_dict: nothing was loaded; {name!r}: expected shape "
-                    f"{t.data.shape}, found {found}", [], [],
-                    [] if isinstance(arr, str) else [(name, t.data.shape, arr.shape)])
+                    f"{t.data.shape}, found {found}",
+                    [],
+                    [],
+                    [] if isinstance(arr, str) else [(name, t.data.shape, arr.shape)],
+                )
             problem = cast_problem(arr, t.data.dtype)
             if problem is not None:
                 raise StateDictError(
-                    f"{cls}.load_state_dict: nothing was loaded; {name!r}: {problem}",
-                    [], [], [])
+                    f"{cls}.load_state_dict: nothing was loaded; {name!r}: {problem}", [], [], []
+                )
             staged.append((t, lossless_cast(arr, t.data.dtype)))
         with cr.no_grad():
             for t, arr in staged:
@@ -437,8 +456,7 @@ class Sequential(Module):
 
     def _refresh(self) -> None:
         # The forward loop reads this tuple instead of walking the dict on every call.
-        object.__setattr__(self, "_seq", tuple(m for m in self._modules.values()
-                                               if m is not None))
+        object.__setattr__(self, "_seq", tuple(m for m in self._modules.values() if m is not None))
 
     def add_module(self, name: str, module: Module | None) -> None:
         super().add_module(name, module)

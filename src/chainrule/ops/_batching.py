@@ -39,9 +39,9 @@ def pad_batch(t: np.ndarray, ndim: int) -> np.ndarray:
     return t.reshape((t.shape[0],) + (1,) * k + t.shape[1:]) if k > 0 else t
 
 
-def elementwise_batched(jvp: Sequence[Callable[..., Any] | None],
-                        vjp: Sequence[Callable[..., Any] | None]
-                        ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def elementwise_batched(
+    jvp: Sequence[Callable[..., Any] | None], vjp: Sequence[Callable[..., Any] | None]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """Batched rules for an op whose rules only multiply/route elementwise.
 
     The batch axis simply broadcasts through such rules: the batched JVP pads each tangent
@@ -77,9 +77,14 @@ def elementwise_batched(jvp: Sequence[Callable[..., Any] | None],
     return jvp_batched, vjp_batched
 
 
-def from_derivative(*rules: Callable[..., Any] | None) -> tuple[
-        tuple[Callable[..., Any] | None, ...], tuple[Callable[..., Any] | None, ...],
-        Callable[..., Any], Callable[..., Any]]:
+def from_derivative(
+    *rules: Callable[..., Any] | None,
+) -> tuple[
+    tuple[Callable[..., Any] | None, ...],
+    tuple[Callable[..., Any] | None, ...],
+    Callable[..., Any],
+    Callable[..., Any],
+]:
     """``(vjp, jvp, jvp_batched, vjp_batched)`` of an elementwise op, from its derivative.
 
     Each rule is ``rule(g, out, *args, **params) -> g ∘ ∂out/∂arg`` (None for an argument

@@ -33,9 +33,13 @@ class Add(Primitive):
 
     # dz/da = dz/db = 1: pass the gradient on
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(upstream, upstream)
-    lecture = Lecture("{0} + {1}", ("{dz}", "{dz}"), numeric=True, symbol="+",
-                      gate="add gate distributes: every input receives the upstream gradient "
-                           "unchanged")
+    lecture = Lecture(
+        "{0} + {1}",
+        ("{dz}", "{dz}"),
+        numeric=True,
+        symbol="+",
+        gate="add gate distributes: every input receives the upstream gradient unchanged",
+    )
 
 
 def add(a: TensorLike, b: TensorLike) -> Tensor:
@@ -61,9 +65,14 @@ class Sub(Primitive):
     forward = np.subtract  # a ufunc: no Python frame on the hot path
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(upstream, lambda g, out, a, b: -g)
-    lecture = Lecture("{0} − {1}", ("{dz}", "−{dz}"), numeric=True, symbol="−",
-                      gate="sub gate distributes: the first input receives the upstream "
-                           "gradient, the subtracted one receives it negated")
+    lecture = Lecture(
+        "{0} − {1}",
+        ("{dz}", "−{dz}"),
+        numeric=True,
+        symbol="−",
+        gate="sub gate distributes: the first input receives the upstream "
+        "gradient, the subtracted one receives it negated",
+    )
 
 
 def sub(a: TensorLike, b: TensorLike) -> Tensor:
@@ -87,11 +96,16 @@ class Mul(Primitive):
 
     forward = np.multiply  # a ufunc: no Python frame on the hot path
 
-    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, a, b: g * b,
-                                                         lambda g, out, a, b: g * a)
-    lecture = Lecture("{0} · {1}", ("{dz} · {1}", "{dz} · {0}"), numeric=True, symbol="×",
-                      gate="mul gate swaps: each input receives the upstream gradient times "
-                           "the other input")
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, b: g * b, lambda g, out, a, b: g * a
+    )
+    lecture = Lecture(
+        "{0} · {1}",
+        ("{dz} · {1}", "{dz} · {0}"),
+        numeric=True,
+        symbol="×",
+        gate="mul gate swaps: each input receives the upstream gradient times the other input",
+    )
 
 
 def mul(a: TensorLike, b: TensorLike) -> Tensor:
@@ -116,10 +130,10 @@ class Div(Primitive):
 
     forward = np.true_divide  # a ufunc: no Python frame on the hot path
 
-    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, a, b: g / b,
-                                                         lambda g, out, a, b: -g * out / b)
-    lecture = Lecture("{0} / {1}", ("{dz} / {1}", "−{dz} · {z} / {1}"), numeric=True,
-                      symbol="÷")
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b
+    )
+    lecture = Lecture("{0} / {1}", ("{dz} / {1}", "−{dz} · {z} / {1}"), numeric=True, symbol="÷")
 
 
 def div(a: TensorLike, b: TensorLike) -> Tensor:
@@ -197,10 +211,14 @@ class Pow(Primitive):
         return np.power(a, b)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, a, b: _dpow_dbase(g, out, a, b),
-        lambda g, out, a, b: _dpow_dexp(g, out, a))
-    lecture = Lecture("{0} ** {1}", ("{dz} · {1} · {0}^({1} − 1)", "{dz} · {z} · log({0})"),
-                      numeric=True, symbol="xʸ")
+        lambda g, out, a, b: _dpow_dbase(g, out, a, b), lambda g, out, a, b: _dpow_dexp(g, out, a)
+    )
+    lecture = Lecture(
+        "{0} ** {1}",
+        ("{dz} · {1} · {0}^({1} − 1)", "{dz} · {z} · log({0})"),
+        numeric=True,
+        symbol="xʸ",
+    )
 
 
 def _dpow_scalar(g: Any, a: Any, p: Any) -> Any:
@@ -223,10 +241,15 @@ class PowScalar(Primitive):
         return np.power(a, exponent)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, a, *, exponent: _dpow_scalar(g, a, exponent))
-    lecture = Lecture("{0}^{exponent}", ("{dz} · {exponent} · {0}^{exponent_minus_1}",),
-                      numeric=True, symbol="x^{exponent}",
-                      fields=lambda p: {"exponent_minus_1": p["exponent"] - 1})
+        lambda g, out, a, *, exponent: _dpow_scalar(g, a, exponent)
+    )
+    lecture = Lecture(
+        "{0}^{exponent}",
+        ("{dz} · {exponent} · {0}^{exponent_minus_1}",),
+        numeric=True,
+        symbol="x^{exponent}",
+        fields=lambda p: {"exponent_minus_1": p["exponent"] - 1},
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

@@ -38,8 +38,12 @@ class Flip(Primitive):
     """z = x reversed along ``axes``: the gradient is reversed back."""
 
     name = "flip"
-    lecture = Lecture("flip({0}, {axes})", ("{dz} flipped back along the same axes",),
-                      symbol="flip", gate="flip moves values: the gradient is flipped back")
+    lecture = Lecture(
+        "flip({0}, {axes})",
+        ("{dz} flipped back along the same axes",),
+        symbol="flip",
+        gate="flip moves values: the gradient is flipped back",
+    )
     views = True  # np.flip returns a view of its input
 
     def forward(x: Any, *, axes: Any) -> Any:
@@ -51,14 +55,19 @@ class Flip(Primitive):
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return np.flip(tans[0], _batch_axes(params["axes"]))
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return np.flip(g, _batch_axes(params["axes"]))
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axes in (((4,), (0,)), ((2, 3), (1,)), ((2, 3), (0, 1)),
-                            ((2, 3, 4), (0, 2)), ((), ()), ((3, 0), (1,))):
+        for shape, axes in (
+            ((4,), (0,)),
+            ((2, 3), (1,)),
+            ((2, 3), (0, 1)),
+            ((2, 3, 4), (0, 2)),
+            ((), ()),
+            ((3, 0), (1,)),
+        ):
             yield (rng.normal(size=shape),), {"axes": axes}
 
 
@@ -82,9 +91,12 @@ class Roll(Primitive):
     """z = x shifted cyclically by ``shift`` along ``axis``: the gradient is rolled back."""
 
     name = "roll"
-    lecture = Lecture("roll({0}, {shift}, {axis})", ("{dz} rolled back by −{shift}",),
-                      symbol="roll",
-                      gate="roll moves values: the gradient is rolled back the other way")
+    lecture = Lecture(
+        "roll({0}, {shift}, {axis})",
+        ("{dz} rolled back by −{shift}",),
+        symbol="roll",
+        gate="roll moves values: the gradient is rolled back the other way",
+    )
 
     def forward(x: Any, *, shift: Any, axis: Any) -> Any:
         return np.roll(x, shift, axis)
@@ -95,14 +107,18 @@ class Roll(Primitive):
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return _roll_batched(tans[0], params["shift"], params["axis"])
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return _roll_batched(g, _negated(params["shift"]), params["axis"])
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, shift, axis in (((5,), 2, (0,)), ((2, 3), -1, (1,)), ((2, 3), 4, None),
-                                   ((2, 3, 4), (1, -2), (0, 2)), ((3, 4), (1, 1), (1, 1))):
+        for shape, shift, axis in (
+            ((5,), 2, (0,)),
+            ((2, 3), -1, (1,)),
+            ((2, 3), 4, None),
+            ((2, 3, 4), (1, -2), (0, 2)),
+            ((3, 4), (1, 1), (1, 1)),
+        ):
             yield (rng.normal(size=shape),), {"shift": shift, "axis": axis}
 
 
@@ -138,8 +154,9 @@ def roll(x: TensorLike, shift: int | Sequence[int], axis: Axis = None) -> Tensor
         axis = tuple(check_axis(a, nd, "roll") for a in axes)
         n_shift = len(shift) if isinstance(shift, tuple) else 1
         if n_shift != 1 and n_shift != len(axis):
-            raise ShapeError(f"roll: {n_shift} shifts for {len(axis)} axes; give one shift, "
-                             f"or one per axis")
+            raise ShapeError(
+                f"roll: {n_shift} shifts for {len(axis)} axes; give one shift, or one per axis"
+            )
         if isinstance(shift, tuple) and len(shift) == 1 and len(axis) == 1:
             shift = shift[0]
     elif isinstance(shift, tuple):
@@ -159,8 +176,10 @@ def _source_index(shape: tuple[int, ...], pad_width: tuple, mode: str) -> tuple:
     own ``np.pad`` of ``arange(n)`` gives each map.
     """
     # (the ignore: NumPy's stubs take the mode as a Literal; here it is a str checked by pad)
-    maps = [np.pad(np.arange(n), pw, mode=mode)  # type: ignore[call-overload]
-            for n, pw in zip(shape, pad_width, strict=True)]
+    maps = [
+        np.pad(np.arange(n), pw, mode=mode)  # type: ignore[call-overload]
+        for n, pw in zip(shape, pad_width, strict=True)
+    ]
     return np.ix_(*maps)
 
 
@@ -168,17 +187,15 @@ def _unpad_index(shape: tuple[int, ...], pad_width: tuple) -> tuple:
     return tuple(slice(b, b + n) for n, (b, _) in zip(shape, pad_width, strict=True))
 
 
-def _pad_vjp(g: Any, out: Any, x: Any, *, pad_width: Any, mode: str,
-             constant_values: Any) -> Any:
+def _pad_vjp(g: Any, out: Any, x: Any, *, pad_width: Any, mode: str, constant_values: Any) -> Any:
     if mode == "constant":
         return g[_unpad_index(x.shape, pad_width)]
     return scatter_add(g, _source_index(x.shape, pad_width, mode), x.shape)
 
 
-def _pad_jvp(t: Any, out: Any, x: Any, *, pad_width: Any, mode: str,
-             constant_values: Any) -> Any:
+def _pad_jvp(t: Any, out: Any, x: Any, *, pad_width: Any, mode: str, constant_values: Any) -> Any:
     if mode == "constant":
-        return pad(t, pad_width)   # the padding value is a constant: zero tangent there
+        return pad(t, pad_width)  # the padding value is a constant: zero tangent there
     return t[_source_index(x.shape, pad_width, mode)]
 
 
@@ -190,12 +207,16 @@ class Pad(Primitive):
     """
 
     name = "pad"
-    lecture = Lecture("pad({0}, {pad_width}, {mode})",
-                      ("{dz} with the border cut off (constant mode), or each border "
-                       "position's gradient added to the element it copies",),
-                      symbol="pad",
-                      gate="pad copies: the gradient of the border goes back to the elements "
-                           "it copies (none in constant mode)")
+    lecture = Lecture(
+        "pad({0}, {pad_width}, {mode})",
+        (
+            "{dz} with the border cut off (constant mode), or each border "
+            "position's gradient added to the element it copies",
+        ),
+        symbol="pad",
+        gate="pad copies: the gradient of the border goes back to the elements "
+        "it copies (none in constant mode)",
+    )
 
     def forward(x: Any, *, pad_width: Any, mode: Any = "constant", constant_values: Any = 0) -> Any:
         if mode == "constant":
@@ -211,8 +232,7 @@ class Pad(Primitive):
             return np.pad(t, ((0, 0),) + pw)
         return t[(slice(None),) + _source_index(np.shape(args[0]), pw, mode)]
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         shape, pw, mode = np.shape(args[0]), params["pad_width"], params["mode"]
         if mode == "constant":
             return g[(slice(None),) + _unpad_index(shape, pw)]
@@ -223,19 +243,24 @@ class Pad(Primitive):
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
         # (an integral fill: NumPy casts it to x's dtype, so 1.5 pads an int array with 1)
-        for shape, pw, mode, cv in (((3,), ((1, 2),), "constant", 0.0),
-                                    ((2, 3), ((0, 1), (2, 0)), "constant", -2.0),
-                                    ((2, 3), ((1, 1), (1, 1)), "edge", 0),
-                                    ((4,), ((3, 2),), "reflect", 0),
-                                    ((3, 2), ((2, 1), (1, 3)), "symmetric", 0),
-                                    ((2, 3), ((3, 4), (0, 2)), "wrap", 0),
-                                    ((2, 2, 2), ((1, 0), (0, 1), (1, 1)), "reflect", 0)):
-            yield (rng.normal(size=shape),), {"pad_width": pw, "mode": mode,
-                                              "constant_values": cv}
+        for shape, pw, mode, cv in (
+            ((3,), ((1, 2),), "constant", 0.0),
+            ((2, 3), ((0, 1), (2, 0)), "constant", -2.0),
+            ((2, 3), ((1, 1), (1, 1)), "edge", 0),
+            ((4,), ((3, 2),), "reflect", 0),
+            ((3, 2), ((2, 1), (1, 3)), "symmetric", 0),
+            ((2, 3), ((3, 4), (0, 2)), "wrap", 0),
+            ((2, 2, 2), ((1, 0), (0, 1), (1, 1)), "reflect", 0),
+        ):
+            yield (rng.normal(size=shape),), {"pad_width": pw, "mode": mode, "constant_values": cv}
 
 
-def pad(x: TensorLike, pad_width: int | Sequence[Any], mode: str = "constant",
-        constant_values: float = 0) -> Tensor:
+def pad(
+    x: TensorLike,
+    pad_width: int | Sequence[Any],
+    mode: str = "constant",
+    constant_values: float = 0,
+) -> Tensor:
     """Pad ``x`` with a border, as ``np.pad``.
 
     ``pad_width`` is NumPy's: an int (every side of every axis), ``(before, after)`` (every
@@ -258,17 +283,21 @@ def pad(x: TensorLike, pad_width: int | Sequence[Any], mode: str = "constant",
     try:
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
     except (ValueError, TypeError) as exc:
-        raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a tensor of {nd} "
-                         f"dimension(s); give an int, a (before, after) pair, or one pair per "
-                         f"axis") from exc
+        raise ShapeError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor of {nd} "
+            f"dimension(s); give an int, a (before, after) pair, or one pair per "
+            f"axis"
+        ) from exc
     if (widths < 0).any():
         raise ShapeError(f"pad: pad_width {pad_width!r} has negative widths")
     pw = tuple((int(b), int(a)) for b, a in widths)
     if mode == "constant":
         cv = constant_values.data if isinstance(constant_values, Tensor) else constant_values
         if np.ndim(cv) != 0:
-            raise OpError("pad: constant_values must be a scalar here (one value for every "
-                          "side); pad several times for different values per side")
+            raise OpError(
+                "pad: constant_values must be a scalar here (one value for every "
+                "side); pad several times for different values per side"
+            )
         return apply(Pad, x, pad_width=pw, mode=mode, constant_values=cv)
     return apply(Pad, x, pad_width=pw, mode=mode, constant_values=0)
 
@@ -292,25 +321,29 @@ class TakeAlongAxis(Primitive):
     """z = x picked along ``axis`` by ``indices``: the gradient is scatter-added back."""
 
     name = "take_along_axis"
-    lecture = Lecture("take_along_axis({0}, indices, {axis})",
-                      ("{dz} scatter-added to the positions that were read",),
-                      symbol="take",
-                      gate="take_along_axis scatter-adds: the gradient goes back to the "
-                           "positions that were read (an index read twice receives the sum)")
+    lecture = Lecture(
+        "take_along_axis({0}, indices, {axis})",
+        ("{dz} scatter-added to the positions that were read",),
+        symbol="take",
+        gate="take_along_axis scatter-adds: the gradient goes back to the "
+        "positions that were read (an index read twice receives the sum)",
+    )
 
     def forward(x: Any, *, indices: Any, axis: Any) -> Any:
         return np.take_along_axis(x, indices, axis)
 
-    vjp = (lambda g, out, x, *, indices, axis:
-           scatter_add(g, _along_index(indices, x.shape, axis), x.shape),)
+    vjp = (
+        lambda g, out, x, *, indices, axis: scatter_add(
+            g, _along_index(indices, x.shape, axis), x.shape
+        ),
+    )
     jvp = (lambda t, out, x, *, indices, axis: take_along_axis(t, indices, axis),)
 
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         index = _along_index(params["indices"], np.shape(args[0]), params["axis"])
         return tans[0][(slice(None),) + index]
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         shape = np.shape(args[0])
         z = np.zeros((g.shape[0],) + shape, dtype=g.dtype)
         np.add.at(z, (slice(None),) + _along_index(params["indices"], shape, params["axis"]), g)
@@ -321,8 +354,7 @@ class TakeAlongAxis(Primitive):
         yield (rng.normal(size=(5,)),), {"indices": np.array([4, 0, 0, -1]), "axis": 0}
         yield (rng.normal(size=(3, 4)),), {"indices": rng.integers(0, 4, (3, 2)), "axis": 1}
         yield (rng.normal(size=(3, 4)),), {"indices": rng.integers(0, 3, (5, 4)), "axis": 0}
-        yield (rng.normal(size=(2, 3, 4)),), {"indices": rng.integers(0, 3, (2, 2, 1)),
-                                              "axis": 1}
+        yield (rng.normal(size=(2, 3, 4)),), {"indices": rng.integers(0, 3, (2, 2, 1)), "axis": 1}
 
 
 def take_along_axis(arr: TensorLike, indices: TensorLike, axis: int | None = -1) -> Tensor:
@@ -346,12 +378,15 @@ def take_along_axis(arr: TensorLike, indices: TensorLike, axis: int | None = -1)
         raise OpError(f"take_along_axis: indices must be integers, got dtype {idx.dtype}")
     if axis is None:
         if idx.ndim != 1:
-            raise ShapeError(f"take_along_axis: with axis=None, indices must be 1-d, got "
-                             f"shape {idx.shape}")
+            raise ShapeError(
+                f"take_along_axis: with axis=None, indices must be 1-d, got shape {idx.shape}"
+            )
         arr, axis = reshape(arr, -1), 0
     nd = np.ndim(arr)
     if idx.ndim != nd:
-        raise ShapeError(f"take_along_axis: indices must have as many dimensions as arr "
-                         f"({nd}), got shape {idx.shape}; add length-1 axes "
-                         f"(np.expand_dims) where it should broadcast")
+        raise ShapeError(
+            f"take_along_axis: indices must have as many dimensions as arr "
+            f"({nd}), got shape {idx.shape}; add length-1 axes "
+            f"(np.expand_dims) where it should broadcast"
+        )
     return apply(TakeAlongAxis, arr, indices=idx, axis=check_axis(axis, nd, "take_along_axis"))

@@ -23,8 +23,7 @@ class Cast(Primitive):
     """z = x converted to ``dtype``."""
 
     name = "cast"
-    lecture = Lecture("{0}.astype({dtype})", ("{dz} cast back to the dtype of {0}",),
-                      symbol="cast")
+    lecture = Lecture("{0}.astype({dtype})", ("{dz} cast back to the dtype of {0}",), symbol="cast")
 
     def forward(x: Any, *, dtype: DTypeLike) -> Any:
         return np.array(x, dtype=dtype)  # a copy, as ndarray.astype; also for numbers, lists

@@ -39,8 +39,9 @@ __all__ = ["einsum", "tensordot"]
 _LETTERS = string.ascii_letters
 
 
-def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]
-                     ) -> tuple[tuple[str, ...], str]:
+def parse_subscripts(
+    subscripts: str, shapes: Sequence[tuple[int, ...]]
+) -> tuple[tuple[str, ...], str]:
     """``(inputs, output)``: the subscripts in explicit form, ``...`` replaced by letters.
 
     Examples
@@ -51,8 +52,10 @@ def parse_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]
     (('abi', 'i'), 'ab')
     """
     if not isinstance(subscripts, str):
-        raise OpError("einsum: the subscripts must be a string such as 'ij,jk->ik' (the "
-                      "interleaved operand/sublist form is not supported)")
+        raise OpError(
+            "einsum: the subscripts must be a string such as 'ij,jk->ik' (the "
+            "interleaved operand/sublist form is not supported)"
+        )
     return _parse(subscripts, tuple(tuple(s) for s in shapes))
 
 
@@ -62,26 +65,33 @@ def _parse(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[
     lhs, arrow, rhs = spec.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise OpError(f"einsum: {subscripts!r} names {len(terms)} operand(s) but "
-                      f"{len(shapes)} were given")
+        raise OpError(
+            f"einsum: {subscripts!r} names {len(terms)} operand(s) but {len(shapes)} were given"
+        )
     used = {c for c in spec if c.isalpha()}
-    bad = {c for c in spec.replace("...", "").replace("->", "").replace(",", "")
-           if c not in _LETTERS}
+    bad = {
+        c for c in spec.replace("...", "").replace("->", "").replace(",", "") if c not in _LETTERS
+    }
     if bad or "." in spec.replace("...", "") or (arrow and "->" in rhs):
-        raise OpError(f"einsum: invalid subscripts {subscripts!r}: use letters a-z, A-Z, "
-                      f"commas, one '->' and '...'")
+        raise OpError(
+            f"einsum: invalid subscripts {subscripts!r}: use letters a-z, A-Z, "
+            f"commas, one '->' and '...'"
+        )
     # the ellipsis: as many fresh letters as the widest operand needs, aligned right
     widths = []
     for term, shape in zip(terms, shapes, strict=True):
         n_letters = len(term.replace("...", ""))
         if "..." in term:
             if term.count("...") > 1 or len(shape) < n_letters:
-                raise ShapeError(f"einsum: subscripts {term!r} do not fit an operand of "
-                                 f"shape {shape}")
+                raise ShapeError(
+                    f"einsum: subscripts {term!r} do not fit an operand of shape {shape}"
+                )
             widths.append(len(shape) - n_letters)
         elif n_letters != len(shape):
-            raise ShapeError(f"einsum: subscripts {term!r} name {n_letters} axes but the "
-                             f"operand has shape {shape} ({len(shape)} axes)")
+            raise ShapeError(
+                f"einsum: subscripts {term!r} name {n_letters} axes but the "
+                f"operand has shape {shape} ({len(shape)} axes)"
+            )
         else:
             widths.append(0)
     width = max(widths, default=0)
@@ -89,15 +99,18 @@ def _parse(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[
     if width > len(spare):
         raise OpError("einsum: too many axes for the available letters")
     ell = "".join(sorted(spare[:width], key=_LETTERS.index))
-    inputs = tuple(t.replace("...", ell[width - w:] if w else "")
-                   for t, w in zip(terms, widths, strict=True))
+    inputs = tuple(
+        t.replace("...", ell[width - w :] if w else "") for t, w in zip(terms, widths, strict=True)
+    )
     if arrow:
         if rhs.count("...") > 1:
             raise OpError(f"einsum: invalid output subscripts {rhs!r}")
         if width and "..." not in rhs:  # NumPy does not sum over the broadcast axes
-            raise ShapeError(f"einsum: {subscripts!r}: the operands have broadcast axes "
-                             f"('...') but the output does not name them; write '...' in "
-                             f"the output, or sum afterwards")
+            raise ShapeError(
+                f"einsum: {subscripts!r}: the operands have broadcast axes "
+                f"('...') but the output does not name them; write '...' in "
+                f"the output, or sum afterwards"
+            )
         output = rhs.replace("...", ell)
     else:  # implicit: the broadcast axes, then the letters used exactly once, sorted
         counts = Counter("".join(t.replace("...", "") for t in terms))
@@ -114,9 +127,13 @@ def _fresh(taken: set[str]) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _grad_spec(i: int, inputs: tuple[str, ...], output: str, shapes: tuple[tuple[int, ...], ...],
-               batch: str = "") -> tuple[tuple[str, ...], str, tuple[int | None, ...],
-                                         tuple[tuple[str, int], ...]]:
+def _grad_spec(
+    i: int,
+    inputs: tuple[str, ...],
+    output: str,
+    shapes: tuple[tuple[int, ...], ...],
+    batch: str = "",
+) -> tuple[tuple[str, ...], str, tuple[int | None, ...], tuple[tuple[str, int], ...]]:
     """The einsum giving operand ``i``'s gradient from the upstream one.
 
     Returns ``(terms, result, sources, constants)``: the einsum's input subscripts and
@@ -140,14 +157,14 @@ def _grad_spec(i: int, inputs: tuple[str, ...], output: str, shapes: tuple[tuple
     result = []
     seen: set[str] = set()
     for c, n in zip(target, shape, strict=True):
-        if c in seen:                      # a repeat: a fresh letter tied by an identity
+        if c in seen:  # a repeat: a fresh letter tied by an identity
             d = _fresh(taken)
             terms.append(c + d)
             constants.append(("eye", n))
             result.append(d)
             continue
         seen.add(c)
-        if c not in present:               # summed in the forward pass: broadcast back
+        if c not in present:  # summed in the forward pass: broadcast back
             terms.append(c)
             constants.append(("ones", n))
             present.add(c)
@@ -170,10 +187,12 @@ def _optimize(arrays: Sequence[Any]) -> Any:
     return False
 
 
-def _grad_operands(i: int, g: Any, xs: Sequence[Any], inputs: tuple[str, ...], output: str,
-                   batch: str = "") -> tuple[tuple[str, ...], str, list[Any]]:
+def _grad_operands(
+    i: int, g: Any, xs: Sequence[Any], inputs: tuple[str, ...], output: str, batch: str = ""
+) -> tuple[tuple[str, ...], str, list[Any]]:
     terms, result, sources, constants = _grad_spec(
-        i, inputs, output, tuple(np.shape(x) for x in xs), batch)
+        i, inputs, output, tuple(np.shape(x) for x in xs), batch
+    )
     dtype = _dtype(g)
     ops = [g if j is None else xs[j] for j in sources]
     ops += [_constant(kind, n, dtype) for kind, n in constants]
@@ -221,13 +240,14 @@ class Einsum(Primitive):
     """z = einsum(inputs -> output, *operands): each operand's gradient is an einsum."""
 
     name = "einsum"
-    lecture = Lecture("einsum('{spec}', {args})",
-                      each_grad="einsum of {dz} with the other operands, giving {arg}'s "
-                                "subscripts",
-                      symbol="einsum",
-                      gate="einsum is linear in each operand: its gradient contracts the "
-                           "upstream gradient with the other operands",
-                      fields=lambda p: {"spec": ",".join(p["inputs"]) + "->" + p["output"]})
+    lecture = Lecture(
+        "einsum('{spec}', {args})",
+        each_grad="einsum of {dz} with the other operands, giving {arg}'s subscripts",
+        symbol="einsum",
+        gate="einsum is linear in each operand: its gradient contracts the "
+        "upstream gradient with the other operands",
+        fields=lambda p: {"spec": ",".join(p["inputs"]) + "->" + p["output"]},
+    )
     variadic = True
     broadcasts = True  # a length-1 axis may meet a longer one under the same letter
 
@@ -242,17 +262,22 @@ class Einsum(Primitive):
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
         cases: list[tuple[str, list[tuple[int, ...]]]] = [
-            ("ij,jk->ik", [(2, 3), (3, 4)]), ("ii->i", [(3, 3)]),
-            ("ii", [(3, 3)]), ("i,i", [(4,), (4,)]),
+            ("ij,jk->ik", [(2, 3), (3, 4)]),
+            ("ii->i", [(3, 3)]),
+            ("ii", [(3, 3)]),
+            ("i,i", [(4,), (4,)]),
             ("...ij,...jk->...ik", [(2, 2, 3), (3, 4)]),
-            ("ij->", [(2, 3)]), ("ji", [(2, 3)]),
+            ("ij->", [(2, 3)]),
+            ("ji", [(2, 3)]),
             ("bij,bjk,bkl->bil", [(2, 2, 3), (2, 3, 2), (2, 2, 3)]),
-            ("i,j->ij", [(2,), (3,)]), ("iji->ij", [(2, 3, 2)]),
-            ("ab,ab->ab", [(1, 3), (2, 3)]), ("ij,j->i", [(3, 4), (4,)])]
+            ("i,j->ij", [(2,), (3,)]),
+            ("iji->ij", [(2, 3, 2)]),
+            ("ab,ab->ab", [(1, 3), (2, 3)]),
+            ("ij,j->i", [(3, 4), (4,)]),
+        ]
         for spec, shapes in cases:
             inputs, output = parse_subscripts(spec, shapes)
-            yield tuple(rng.normal(size=s) for s in shapes), {"inputs": inputs,
-                                                               "output": output}
+            yield tuple(rng.normal(size=s) for s in shapes), {"inputs": inputs, "output": output}
 
 
 def einsum(subscripts: str, *operands: TensorLike) -> Tensor:
@@ -301,15 +326,15 @@ def tensordot(a: TensorLike, b: TensorLike, axes: int | Sequence[Any] = 2) -> Te
     na, nb = np.ndim(a), np.ndim(b)
     if isinstance(axes, int | np.integer):
         if not 0 <= axes <= min(na, nb):
-            raise ShapeError(f"tensordot: axes={axes} for operands of {na} and {nb} "
-                             f"dimensions")
+            raise ShapeError(f"tensordot: axes={axes} for operands of {na} and {nb} dimensions")
         ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
     else:
         try:
             ax_a, ax_b = axes
         except (TypeError, ValueError) as exc:
-            raise OpError(f"tensordot: axes must be an int or a pair of axis lists, got "
-                          f"{axes!r}") from exc
+            raise OpError(
+                f"tensordot: axes must be an int or a pair of axis lists, got {axes!r}"
+            ) from exc
         ax_a = [int(ax_a)] if isinstance(ax_a, int | np.integer) else list(ax_a)
         ax_b = [int(ax_b)] if isinstance(ax_b, int | np.integer) else list(ax_b)
         if len(ax_a) != len(ax_b):
@@ -317,19 +342,21 @@ def tensordot(a: TensorLike, b: TensorLike, axes: int | Sequence[Any] = 2) -> Te
         for ax, n, who in ((ax_a, na, "a"), (ax_b, nb, "b")):
             for k, d in enumerate(ax):
                 if not -n <= d < n:
-                    raise ShapeError(f"tensordot: axis {d} is out of range for {who} with "
-                                     f"{n} dimension(s)")
+                    raise ShapeError(
+                        f"tensordot: axis {d} is out of range for {who} with {n} dimension(s)"
+                    )
                 ax[k] = int(d) % n
     sa, sb = np.shape(a), np.shape(b)
     for da, db in zip(ax_a, ax_b, strict=True):
         if sa[da] != sb[db]:
-            raise ShapeError(f"tensordot: axis {da} of a (length {sa[da]}) cannot be "
-                             f"contracted with axis {db} of b (length {sb[db]})")
+            raise ShapeError(
+                f"tensordot: axis {da} of a (length {sa[da]}) cannot be "
+                f"contracted with axis {db} of b (length {sb[db]})"
+            )
     letters = iter(_LETTERS)
     la = [next(letters) for _ in range(na)]
     lb = [next(letters) for _ in range(nb)]
     for da, db in zip(ax_a, ax_b, strict=True):
         lb[db] = la[da]
-    out = [la[d] for d in range(na) if d not in ax_a] + [lb[d] for d in range(nb)
-                                                          if d not in ax_b]
+    out = [la[d] for d in range(na) if d not in ax_a] + [lb[d] for d in range(nb) if d not in ax_b]
     return apply(Einsum, a, b, inputs=("".join(la), "".join(lb)), output="".join(out))

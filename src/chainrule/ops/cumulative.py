@@ -129,12 +129,13 @@ class CumProd(Primitive):
     """
 
     name = "cumprod"
-    lecture = Lecture("cumprod({0}, axis={axis})",
-                      ("Σ_{k ≥ i} {dz}_k · (product of the factors of {z}_k other than "
-                       "{0}_i)",),
-                      symbol="∏…",
-                      gate="cumprod: each factor receives the upstream gradients of the "
-                           "outputs it enters, times the other factors (no division)")
+    lecture = Lecture(
+        "cumprod({0}, axis={axis})",
+        ("Σ_{k ≥ i} {dz}_k · (product of the factors of {z}_k other than {0}_i)",),
+        symbol="∏…",
+        gate="cumprod: each factor receives the upstream gradients of the "
+        "outputs it enters, times the other factors (no division)",
+    )
 
     def forward(x: Any, *, axis: Any) -> Any:
         return np.cumprod(x, axis=axis)
@@ -146,8 +147,7 @@ class CumProd(Primitive):
         axis = params["axis"]
         return _cumprod_jvp(tans[0], np.asarray(args[0]), axis, axis + 1)
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         axis = params["axis"]
         return _cumprod_vjp(g, np.asarray(args[0]), axis, axis + 1)
 
@@ -156,8 +156,8 @@ class CumProd(Primitive):
         yield (rng.uniform(-1.5, 1.5, 6),), {"axis": 0}
         yield (rng.uniform(-1.5, 1.5, (3, 5)),), {"axis": 1}
         yield (rng.uniform(-1.5, 1.5, (4, 2, 3)),), {"axis": 0}
-        yield (np.array([0.5, 0.0, 2.0, -1.5, 0.7]),), {"axis": 0}        # one zero
-        yield (np.array([[1.5, 0.0, 0.8, 0.0, 1.2]]),), {"axis": 1}       # two zeros
+        yield (np.array([0.5, 0.0, 2.0, -1.5, 0.7]),), {"axis": 0}  # one zero
+        yield (np.array([[1.5, 0.0, 0.8, 0.0, 1.2]]),), {"axis": 1}  # two zeros
         yield (rng.uniform(-1.2, 1.2, (2, 9)),), {"axis": 1}
         yield (rng.uniform(-1.0, 1.0, (1,)),), {"axis": 0}
 
@@ -197,10 +197,13 @@ class CumSum(Primitive):
     """z_k = x_0 + ... + x_k along ``axis``: dx_i = Σ_{k ≥ i} dz_k (a reversed cumsum)."""
 
     name = "cumsum"
-    lecture = Lecture("cumsum({0}, axis={axis})", ("Σ_{k ≥ i} {dz}_k (a reversed cumsum)",),
-                      symbol="Σ…",
-                      gate="cumsum: each input receives the sum of the upstream gradients of "
-                           "the outputs it enters (a cumulative sum run backwards)")
+    lecture = Lecture(
+        "cumsum({0}, axis={axis})",
+        ("Σ_{k ≥ i} {dz}_k (a reversed cumsum)",),
+        symbol="Σ…",
+        gate="cumsum: each input receives the sum of the upstream gradients of "
+        "the outputs it enters (a cumulative sum run backwards)",
+    )
 
     def forward(x: Any, *, axis: Any) -> Any:
         return np.cumsum(x, axis=axis)
@@ -211,15 +214,20 @@ class CumSum(Primitive):
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         return np.cumsum(tans[0], axis=params["axis"] + 1)
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         ax = params["axis"] + 1
         return np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axis in (((5,), 0), ((2, 3), 1), ((2, 3), 0), ((2, 3, 4), 1), ((1,), 0),
-                            ((3, 0), 1)):
+        for shape, axis in (
+            ((5,), 0),
+            ((2, 3), 1),
+            ((2, 3), 0),
+            ((2, 3, 4), 1),
+            ((1,), 0),
+            ((3, 0), 1),
+        ):
             yield (rng.normal(size=shape),), {"axis": axis}
 
 
@@ -263,8 +271,7 @@ def _others(x: Any, axes: tuple[int, ...]) -> Any:
     before = cumprod(_shift(xt, 1, last, 1.0), last)
     after = flip(cumprod(_shift(flip(xt, last), 1, last, 1.0), last), last)
     p = reshape(before * after, tuple(shape[d] for d in perm))
-    return transpose(p, tuple(int(a) for a in np.argsort(perm))) if perm != tuple(range(nd)) \
-        else p
+    return transpose(p, tuple(int(a) for a in np.argsort(perm))) if perm != tuple(range(nd)) else p
 
 
 def _others_np(x: np.ndarray, perm: tuple[int, ...], n_kept: int, m: int) -> np.ndarray:
@@ -297,11 +304,13 @@ class Prod(Primitive):
     """z = Π x over ``axis``: dz/dx_i is the product of the other elements (no division)."""
 
     name = "prod"
-    lecture = Lecture("prod({0}{reduce})",
-                      ("{dz} · (product of the other elements of {0})",),
-                      symbol="Π",
-                      gate="prod is a many-input mul gate: each element receives the upstream "
-                           "gradient times the product of the others")
+    lecture = Lecture(
+        "prod({0}{reduce})",
+        ("{dz} · (product of the other elements of {0})",),
+        symbol="Π",
+        gate="prod is a many-input mul gate: each element receives the upstream "
+        "gradient times the product of the others",
+    )
     kind = "reduction"
     domain = (-1.5, 1.5)
 

@@ -90,7 +90,8 @@ class Operation:
     def backward(self, output_grad: np.ndarray) -> Any:
         raise NotImplementedError(
             f"{type(self).__name__} must implement backward(self, output_grad) returning one "
-            f"gradient per input")
+            f"gradient per input"
+        )
 
     # ``jvp`` is optional: it is looked up with getattr, so no default is defined here.
 
@@ -121,8 +122,10 @@ def _run_forward(ctx: Operation, xs: tuple) -> np.ndarray:
     target.inputs = xs
     out = target.forward(*xs)
     if not isinstance(out, np.ndarray | np.generic | float | int):
-        raise OpError(f"custom operation {ctx.op_name()!r}: forward must return a NumPy "
-                      f"array, got {type(out).__name__}")
+        raise OpError(
+            f"custom operation {ctx.op_name()!r}: forward must return a NumPy "
+            f"array, got {type(out).__name__}"
+        )
     out = np.asarray(out)
     target.output = out
     return out
@@ -139,7 +142,8 @@ def _grads_of(ctx: Operation, g: Any, n: int, tensors: bool) -> tuple:
         raise OpError(
             f"custom operation {ctx.op_name()!r}: backward returned {len(grads)} gradient(s) "
             f"for {n} input(s); return a tuple with one entry per input (None for an input "
-            f"without gradient)")
+            f"without gradient)"
+        )
     grads = tuple(grads)
     ctx._cache = (g, grads)
     return grads
@@ -151,8 +155,10 @@ class _FirstOrderOnly(Primitive):
     name = "custom_first_order_only"
     register = False
     variadic = True
-    lecture = Lecture("gradient of {opname}({args})",
-                      each_grad="none: the gradient of a custom op is first order only")
+    lecture = Lecture(
+        "gradient of {opname}({args})",
+        each_grad="none: the gradient of a custom op is first order only",
+    )
 
     def forward(*args: Any, value: Any, opname: str) -> Any:
         return value
@@ -165,10 +171,12 @@ class _FirstOrderOnly(Primitive):
 
 
 def _higher_order_message(opname: str) -> str:
-    return (f"cannot differentiate through the gradient of custom operation {opname!r}: its "
-            f"backward()/jvp() run on NumPy arrays (first order only). To allow higher-order "
-            f"derivatives, write them with chainrule ops from self.inputs/self.output and set "
-            f"`twice_differentiable = True` on the class.")
+    return (
+        f"cannot differentiate through the gradient of custom operation {opname!r}: its "
+        f"backward()/jvp() run on NumPy arrays (first order only). To allow higher-order "
+        f"derivatives, write them with chainrule ops from self.inputs/self.output and set "
+        f"`twice_differentiable = True` on the class."
+    )
 
 
 def _guarded(value: Any, opname: str, deps: tuple) -> Any:
@@ -192,6 +200,7 @@ def _make_vjp(opcls: type[Operation]) -> Any:
                 ctx.inputs, ctx.output = saved
         grads = _grads_of(ctx, g.data, len(xs), False)
         return _guarded(grads[i], ctx.op_name(), (g, *xs))
+
     return vjp
 
 
@@ -202,15 +211,18 @@ def _make_jvp(opcls: type[Operation]) -> Any:
             raise OpError(
                 f"custom operation {ctx.op_name()!r} defines no jvp(self, *tangents), so it "
                 f"cannot be used in forward mode (jvp, hvp, jacobian(mode='fwd')). Define "
-                f"jvp, or use reverse mode (grad, vjp, jacobian(mode='rev')).")
+                f"jvp, or use reverse mode (grad, vjp, jacobian(mode='rev'))."
+            )
         raw = isinstance(t, np.ndarray)
         if raw or not opcls.twice_differentiable:
             tv = t if raw else t.data
-            xs_arr = [x if isinstance(x, np.ndarray) else np.asarray(getattr(x, "data", x))
-                      for x in xs]
+            xs_arr = [
+                x if isinstance(x, np.ndarray) else np.asarray(getattr(x, "data", x)) for x in xs
+            ]
             # the tangent is linear in the input tangents: one input at a time, zeros elsewhere
-            tans = [np.zeros_like(x, dtype=tv.dtype) if j != i else tv
-                    for j, x in enumerate(xs_arr)]
+            tans = [
+                np.zeros_like(x, dtype=tv.dtype) if j != i else tv for j, x in enumerate(xs_arr)
+            ]
             r = rule(*tans)
             return r if raw else _guarded(r, ctx.op_name(), (t, *xs))
         saved = ctx.inputs, ctx.output
@@ -220,6 +232,7 @@ def _make_jvp(opcls: type[Operation]) -> Any:
             return rule(*tans)
         finally:
             ctx.inputs, ctx.output = saved
+
     return jvp
 
 
@@ -231,19 +244,23 @@ def _primitive_for(opcls: type[Operation]) -> type[Primitive]:
         def forward(*xs: Any, ctx: Operation) -> np.ndarray:
             return _run_forward(ctx, xs)
 
-        prim = type(f"Operation[{name}]", (Primitive,), {
-            "__doc__": f"Adapter primitive of the custom operation {name!r}.",
-            "__module__": opcls.__module__,
-            "name": name,
-            "register": False,  # user operations stay out of the registry sweep
-            "variadic": True,
-            "is_custom": True,
-            "twice_differentiable": opcls.twice_differentiable,
-            # the user's lecture text, when the Operation class gives one (else generic)
-            "lecture": getattr(opcls, "lecture", None),
-            "forward": staticmethod(forward),
-            "vjp": staticmethod(_make_vjp(opcls)),
-            "jvp": staticmethod(_make_jvp(opcls)),
-        })
+        prim = type(
+            f"Operation[{name}]",
+            (Primitive,),
+            {
+                "__doc__": f"Adapter primitive of the custom operation {name!r}.",
+                "__module__": opcls.__module__,
+                "name": name,
+                "register": False,  # user operations stay out of the registry sweep
+                "variadic": True,
+                "is_custom": True,
+                "twice_differentiable": opcls.twice_differentiable,
+                # the user's lecture text, when the Operation class gives one (else generic)
+                "lecture": getattr(opcls, "lecture", None),
+                "forward": staticmethod(forward),
+                "vjp": staticmethod(_make_vjp(opcls)),
+                "jvp": staticmethod(_make_jvp(opcls)),
+            },
+        )
         opcls._primitive = prim
     return prim

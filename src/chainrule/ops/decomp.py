@@ -45,8 +45,22 @@ if TYPE_CHECKING:
     from ..core.tensor import Tensor
     from ..core.typing import TensorLike
 
-__all__ = ["LinAlgError", "cholesky", "det", "diagonal", "diagonal_embed", "eigh", "inv",
-           "logabsdet", "pinv", "qr", "solve", "svd", "svdvals", "trace"]
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "det",
+    "diagonal",
+    "diagonal_embed",
+    "eigh",
+    "inv",
+    "logabsdet",
+    "pinv",
+    "qr",
+    "solve",
+    "svd",
+    "svdvals",
+    "trace",
+]
 
 
 class LinAlgError(OpError, np.linalg.LinAlgError):
@@ -104,21 +118,26 @@ def _floating(a: np.ndarray, opname: str) -> np.ndarray:
     if a.dtype.kind not in "fc":
         return a.astype(np.float64)
     if a.dtype == np.float16:
-        raise OpError(f"{opname}: float16 matrices are not supported by LAPACK (nor by "
-                      f"np.linalg); cast to float32 or float64 first")
+        raise OpError(
+            f"{opname}: float16 matrices are not supported by LAPACK (nor by "
+            f"np.linalg); cast to float32 or float64 first"
+        )
     return a
 
 
 def _square(a: np.ndarray, opname: str) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise OpError(f"{opname}: needs square matrices in the last two axes, got an array "
-                      f"of shape {a.shape}")
+        raise OpError(
+            f"{opname}: needs square matrices in the last two axes, got an array of shape {a.shape}"
+        )
 
 
 def _matrices(a: np.ndarray, opname: str) -> None:
     if a.ndim < 2:
-        raise OpError(f"{opname}: needs an array of at least 2 dimensions (matrices in the "
-                      f"last two axes), got shape {a.shape}")
+        raise OpError(
+            f"{opname}: needs an array of at least 2 dimensions (matrices in the "
+            f"last two axes), got shape {a.shape}"
+        )
 
 
 def _lapack(fn: Any, opname: str, what: str) -> Any:
@@ -140,7 +159,7 @@ def _gap_inverse(w: Any) -> Any:
             np.reciprocal(d, out=d)
         d[..., i, i] = 0.0
         return d
-    eye = _eye(n, _dtype(w))      # recorded: the same with chainrule ops
+    eye = _eye(n, _dtype(w))  # recorded: the same with chainrule ops
     with np.errstate(divide="ignore", invalid="ignore"):
         return (1.0 - eye) / (expand_dims(w, -2) - expand_dims(w, -1) + eye)
 
@@ -171,8 +190,9 @@ def _diagonal_index(shape: tuple[int, ...], offset: int) -> tuple[np.ndarray, np
     return cols - offset, cols
 
 
-def _embed(g: np.ndarray, shape: tuple[int, ...], offset: int, axis1: int,
-           axis2: int) -> np.ndarray:
+def _embed(
+    g: np.ndarray, shape: tuple[int, ...], offset: int, axis1: int, axis2: int
+) -> np.ndarray:
     z = np.zeros(shape, dtype=g.dtype)
     zt = np.moveaxis(z, (axis1, axis2), (-2, -1))  # a writable view of z
     rows, cols = _diagonal_index(zt.shape[-2:], offset)
@@ -184,35 +204,46 @@ class Diagonal(Primitive):
     """z = the diagonal (``offset``) of the ``axis1``/``axis2`` planes, as the last axis."""
 
     name = "diagonal"
-    lecture = Lecture("diagonal({0}, offset={offset})",
-                      ("{dz} placed on the diagonal of a zero array shaped like {0}",),
-                      symbol="diag", gate="diagonal selects: its gradient is scattered back "
-                                          "onto the diagonal")
+    lecture = Lecture(
+        "diagonal({0}, offset={offset})",
+        ("{dz} placed on the diagonal of a zero array shaped like {0}",),
+        symbol="diag",
+        gate="diagonal selects: its gradient is scattered back onto the diagonal",
+    )
 
     def forward(a: Any, *, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         return np.diagonal(a, offset, axis1, axis2).copy()  # NumPy gives a read-only view
 
-    vjp = (lambda g, out, a, *, offset=0, axis1=0, axis2=1:
-           diagonal_embed(g, np.shape(a), offset, axis1, axis2),)
-    jvp = (lambda t, out, a, *, offset=0, axis1=0, axis2=1:
-           apply(Diagonal, t, offset=offset, axis1=axis1, axis2=axis2),)
+    vjp = (
+        lambda g, out, a, *, offset=0, axis1=0, axis2=1: diagonal_embed(
+            g, np.shape(a), offset, axis1, axis2
+        ),
+    )
+    jvp = (
+        lambda t, out, a, *, offset=0, axis1=0, axis2=1: apply(
+            Diagonal, t, offset=offset, axis1=axis1, axis2=axis2
+        ),
+    )
 
     # linear in a: the batched rules are the op itself, one axis further right
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         p = params
         return np.diagonal(tans[0], p["offset"], p["axis1"] + 1, p["axis2"] + 1)
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         p = params
-        return _embed(g, g.shape[:1] + args[0].shape, p["offset"], p["axis1"] + 1,
-                      p["axis2"] + 1)
+        return _embed(g, g.shape[:1] + args[0].shape, p["offset"], p["axis1"] + 1, p["axis2"] + 1)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, offset, a1, a2 in (((3, 3), 0, 0, 1), ((3, 4), 1, 0, 1),
-                                      ((4, 3), -2, 0, 1), ((2, 3, 4), 0, 1, 2),
-                                      ((2, 3, 4), 1, 2, 0), ((3, 2), 5, 0, 1)):
+        for shape, offset, a1, a2 in (
+            ((3, 3), 0, 0, 1),
+            ((3, 4), 1, 0, 1),
+            ((4, 3), -2, 0, 1),
+            ((2, 3, 4), 0, 1, 2),
+            ((2, 3, 4), 1, 2, 0),
+            ((3, 2), 5, 0, 1),
+        ):
             yield (rng.normal(size=shape),), {"offset": offset, "axis1": a1, "axis2": a2}
 
 
@@ -220,43 +251,62 @@ class DiagonalEmbed(Primitive):
     """z = zeros(shape) with ``g`` written on a diagonal: the transpose of :class:`Diagonal`."""
 
     name = "diagonal_embed"
-    lecture = Lecture("diagonal_embed({0}, offset={offset})",
-                      ("the diagonal (offset {offset}) of {dz}",), symbol="embed",
-                      gate="diagonal_embed places: its gradient reads the diagonal back")
+    lecture = Lecture(
+        "diagonal_embed({0}, offset={offset})",
+        ("the diagonal (offset {offset}) of {dz}",),
+        symbol="embed",
+        gate="diagonal_embed places: its gradient reads the diagonal back",
+    )
 
-    def forward(g: Any, *, shape: tuple[int, ...], offset: int = 0, axis1: int = 0,
-                axis2: int = 1) -> Any:
+    def forward(
+        g: Any, *, shape: tuple[int, ...], offset: int = 0, axis1: int = 0, axis2: int = 1
+    ) -> Any:
         return _embed(np.asarray(g), shape, offset, axis1, axis2)
 
-    vjp = (lambda g, out, x, *, shape, offset=0, axis1=0, axis2=1:
-           apply(Diagonal, g, offset=offset, axis1=axis1, axis2=axis2),)
-    jvp = (lambda t, out, x, *, shape, offset=0, axis1=0, axis2=1:
-           diagonal_embed(t, shape, offset, axis1, axis2),)
+    vjp = (
+        lambda g, out, x, *, shape, offset=0, axis1=0, axis2=1: apply(
+            Diagonal, g, offset=offset, axis1=axis1, axis2=axis2
+        ),
+    )
+    jvp = (
+        lambda t, out, x, *, shape, offset=0, axis1=0, axis2=1: diagonal_embed(
+            t, shape, offset, axis1, axis2
+        ),
+    )
 
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         p = params
-        return _embed(tans[0], tans[0].shape[:1] + tuple(p["shape"]), p["offset"],
-                      p["axis1"] + 1, p["axis2"] + 1)
+        return _embed(
+            tans[0],
+            tans[0].shape[:1] + tuple(p["shape"]),
+            p["offset"],
+            p["axis1"] + 1,
+            p["axis2"] + 1,
+        )
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         p = params
         return np.diagonal(g, p["offset"], p["axis1"] + 1, p["axis2"] + 1)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for n, shape, offset, a1, a2 in ((3, (3, 3), 0, 0, 1), (3, (3, 4), 1, 0, 1),
-                                         (2, (4, 3), -2, 0, 1), (2, (3, 2, 2), 0, 1, 2),
-                                         (3, (4, 3, 2), -1, 0, 1)):
+        for n, shape, offset, a1, a2 in (
+            (3, (3, 3), 0, 0, 1),
+            (3, (3, 4), 1, 0, 1),
+            (2, (4, 3), -2, 0, 1),
+            (2, (3, 2, 2), 0, 1, 2),
+            (3, (4, 3, 2), -1, 0, 1),
+        ):
             lead = tuple(s for i, s in enumerate(shape) if i not in (a1, a2))
-            yield (rng.normal(size=lead + (n,)),), {"shape": shape, "offset": offset,
-                                                     "axis1": a1, "axis2": a2}
+            yield (
+                (rng.normal(size=lead + (n,)),),
+                {"shape": shape, "offset": offset, "axis1": a1, "axis2": a2},
+            )
 
 
 def _axis(axis: int, ndim: int, opname: str) -> int:
     if not -ndim <= axis < ndim:
-        raise OpError(f"{opname}: axis {axis} is out of range for an array of {ndim} "
-                      f"dimensions")
+        raise OpError(f"{opname}: axis {axis} is out of range for an array of {ndim} dimensions")
     return axis % ndim
 
 
@@ -276,16 +326,16 @@ def diagonal(a: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> 
     """
     nd = np.ndim(a)
     if nd < 2:
-        raise OpError(f"diagonal: needs at least 2 dimensions, got an array of shape "
-                      f"{np.shape(a)}")
+        raise OpError(f"diagonal: needs at least 2 dimensions, got an array of shape {np.shape(a)}")
     a1, a2 = _axis(axis1, nd, "diagonal"), _axis(axis2, nd, "diagonal")
     if a1 == a2:
         raise OpError(f"diagonal: axis1 and axis2 must differ (both are {a1})")
     return apply(Diagonal, a, offset=int(offset), axis1=a1, axis2=a2)
 
 
-def diagonal_embed(g: TensorLike, shape: tuple[int, ...], offset: int = 0, axis1: int = 0,
-                   axis2: int = 1) -> Tensor:
+def diagonal_embed(
+    g: TensorLike, shape: tuple[int, ...], offset: int = 0, axis1: int = 0, axis2: int = 1
+) -> Tensor:
     """A zero array of ``shape`` with ``g`` on the diagonal that :func:`diagonal` reads.
 
     Examples
@@ -297,13 +347,19 @@ def diagonal_embed(g: TensorLike, shape: tuple[int, ...], offset: int = 0, axis1
     """
     shape = tuple(int(s) for s in shape)
     nd = len(shape)
-    return apply(DiagonalEmbed, g, shape=shape, offset=int(offset),
-                 axis1=_axis(axis1, nd, "diagonal_embed"),
-                 axis2=_axis(axis2, nd, "diagonal_embed"))
+    return apply(
+        DiagonalEmbed,
+        g,
+        shape=shape,
+        offset=int(offset),
+        axis1=_axis(axis1, nd, "diagonal_embed"),
+        axis2=_axis(axis2, nd, "diagonal_embed"),
+    )
 
 
-def trace(a: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1,
-          dtype: Any = None) -> Tensor:
+def trace(
+    a: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None
+) -> Tensor:
     """Sum along a diagonal (``np.trace``): ``diagonal(a, offset, axis1, axis2).sum(-1)``.
 
     Examples
@@ -331,14 +387,18 @@ class Inv(Primitive):
     """Z = A⁻¹: dZ = −Z dA Z, so Ā = −Zᵀ Z̄ Zᵀ."""
 
     name = "inv"
-    lecture = Lecture("inv({0})", ("−{z}ᵀ · {dz} · {z}ᵀ",), symbol="A⁻¹",
-                      gate="inverse: d(A⁻¹) = −A⁻¹ dA A⁻¹")
+    lecture = Lecture(
+        "inv({0})", ("−{z}ᵀ · {dz} · {z}ᵀ",), symbol="A⁻¹", gate="inverse: d(A⁻¹) = −A⁻¹ dA A⁻¹"
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "inv")
         _square(a, "inv")
-        return _lapack(lambda: np.linalg.inv(a), "inv", "the matrix is singular: it has no "
-                       "inverse; use pinv, or solve a regularised system")
+        return _lapack(
+            lambda: np.linalg.inv(a),
+            "inv",
+            "the matrix is singular: it has no inverse; use pinv, or solve a regularised system",
+        )
 
     vjp = (lambda g, out, a: -matmul(matmul(_mT(out), g), _mT(out)),)
     jvp = (lambda t, out, a: -matmul(matmul(out, t), out),)
@@ -400,8 +460,8 @@ def _solve_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     gb = _solve_gb(g, a, b)
     _SHARED[0] = (g, a, gb)
     if _is_vector(a, b):
-        return expand_dims(-gb, -1) * expand_dims(out, -2)     # −b̄ xᵀ (negate the vector)
-    return matmul(-gb, _mT(out))                               # −B̄ Xᵀ
+        return expand_dims(-gb, -1) * expand_dims(out, -2)  # −b̄ xᵀ (negate the vector)
+    return matmul(-gb, _mT(out))  # −B̄ Xᵀ
 
 
 def _solve_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
@@ -415,24 +475,30 @@ def _solve_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
 def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
     vec = _is_vector(a, b)
     tx = getitem(matmul(t, expand_dims(out, -1)), (Ellipsis, 0)) if vec else matmul(t, out)
-    return -_solve_out_like(a, tx, vec)                        # −A⁻¹ dA X
+    return -_solve_out_like(a, tx, vec)  # −A⁻¹ dA X
 
 
 class Solve(Primitive):
     """X = A⁻¹ B (``np.linalg.solve``): B̄ = A⁻ᵀ X̄, Ā = −B̄ Xᵀ; dX = A⁻¹ (dB − dA X)."""
 
     name = "solve"
-    lecture = Lecture("solve({0}, {1})", ("−solve({0}ᵀ, {dz}) · {z}ᵀ", "solve({0}ᵀ, {dz})"),
-                      symbol="A⁻¹b", gate="solve: b̄ = A⁻ᵀ x̄ (one more solve, with Aᵀ), "
-                                           "and Ā = −b̄ xᵀ")
+    lecture = Lecture(
+        "solve({0}, {1})",
+        ("−solve({0}ᵀ, {dz}) · {z}ᵀ", "solve({0}ᵀ, {dz})"),
+        symbol="A⁻¹b",
+        gate="solve: b̄ = A⁻ᵀ x̄ (one more solve, with Aᵀ), and Ā = −b̄ xᵀ",
+    )
     broadcasts = True  # batch axes of a and b broadcast; the engine sums them back
 
     def forward(a: Any, b: Any) -> Any:
         a = _floating(a, "solve")
         b = _floating(b, "solve")
         _square(a, "solve")
-        return _lapack(lambda: np.linalg.solve(a, b), "solve",
-                       "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise")
+        return _lapack(
+            lambda: np.linalg.solve(a, b),
+            "solve",
+            "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise",
+        )
 
     vjp = (_solve_vjp_a, _solve_vjp_b)
     jvp = (_solve_jvp_a, lambda t, out, a, b: _solve_out_like(a, t, _is_vector(a, b)))
@@ -440,9 +506,15 @@ class Solve(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for sa, sb in (((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1)),
-                       ((2, 3, 3), (3, 2)), ((1, 1), (1, 4)), ((4, 4), (2, 4, 3)),
-                       ((2, 3, 3), (3,))):
+        for sa, sb in (
+            ((3, 3), (3,)),
+            ((3, 3), (3, 2)),
+            ((2, 3, 3), (2, 3, 1)),
+            ((2, 3, 3), (3, 2)),
+            ((1, 1), (1, 4)),
+            ((4, 4), (2, 4, 3)),
+            ((2, 3, 3), (3,)),
+        ):
             n = sa[-1]
             a = n * np.eye(n) + rng.normal(size=sa) * 0.5
             yield (a, rng.normal(size=sb)), {}
@@ -488,8 +560,12 @@ class Det(Primitive):
     """z = det A: dz = z · tr(A⁻¹ dA), so Ā = z̄ · z · A⁻ᵀ (needs a non-singular A)."""
 
     name = "det"
-    lecture = Lecture("det({0})", ("{dz} · {z} · {0}⁻ᵀ",), symbol="det",
-                      gate="determinant (Jacobi's formula): d det A = det A · tr(A⁻¹ dA)")
+    lecture = Lecture(
+        "det({0})",
+        ("{dz} · {z} · {0}⁻ᵀ",),
+        symbol="det",
+        gate="determinant (Jacobi's formula): d det A = det A · tr(A⁻¹ dA)",
+    )
 
     forward = _det_forward
     vjp = (lambda g, out, a: _scalar_grad(g * out) * _mT(inv(a)),)
@@ -522,8 +598,12 @@ class LogAbsDet(Primitive):
     """z = log|det A|: dz = tr(A⁻¹ dA), so Ā = z̄ · A⁻ᵀ (slogdet's differentiable half)."""
 
     name = "logabsdet"
-    lecture = Lecture("log|det({0})|", ("{dz} · {0}⁻ᵀ",), symbol="log|det|",
-                      gate="log-determinant: d log|det A| = tr(A⁻¹ dA)")
+    lecture = Lecture(
+        "log|det({0})|",
+        ("{dz} · {0}⁻ᵀ",),
+        symbol="log|det|",
+        gate="log-determinant: d log|det A| = tr(A⁻¹ dA)",
+    )
 
     forward = _logabsdet_forward
     vjp = (lambda g, out, a: _scalar_grad(g) * _mT(inv(a)),)
@@ -572,18 +652,23 @@ class Cholesky(Primitive):
     """L = cholesky(sym(A)), lower triangular with L Lᵀ = sym(A) = (A + Aᵀ)/2."""
 
     name = "cholesky"
-    lecture = Lecture("cholesky({0})", ("L⁻ᵀ Φ(Lᵀ · {dz}) L⁻¹ symmetrised, L = {z}",),
-                      symbol="chol", gate="Cholesky: dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ = lower "
-                                          "triangle with the diagonal halved")
+    lecture = Lecture(
+        "cholesky({0})",
+        ("L⁻ᵀ Φ(Lᵀ · {dz}) L⁻¹ symmetrised, L = {z}",),
+        symbol="chol",
+        gate="Cholesky: dL = L Φ(L⁻¹ dA L⁻ᵀ), Φ = lower triangle with the diagonal halved",
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "cholesky")
         _square(a, "cholesky")
         s = a + np.swapaxes(a, -1, -2)
         s *= a.dtype.type(0.5)
-        return _lapack(lambda: np.linalg.cholesky(s), "cholesky",
-                       "the matrix is not positive definite; add a multiple of the "
-                       "identity, or use eigh")
+        return _lapack(
+            lambda: np.linalg.cholesky(s),
+            "cholesky",
+            "the matrix is not positive definite; add a multiple of the identity, or use eigh",
+        )
 
     vjp = (_cholesky_vjp,)
     jvp = (_cholesky_jvp,)
@@ -638,10 +723,12 @@ class Eigh(Primitive):
     """[λ; V] = eigh(sym(A)): eigenvalues (ascending) as row 0, eigenvectors below."""
 
     name = "eigh"
-    lecture = Lecture("eigh({0})", ("V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ for [λ̄; V̄] = {dz}, "
-                                    "F = 1/(λⱼ − λᵢ)",),
-                      symbol="eigh", gate="symmetric eigendecomposition: dλ = diag(Vᵀ dA V), "
-                                          "dV = V (F ∘ Vᵀ dA V)")
+    lecture = Lecture(
+        "eigh({0})",
+        ("V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ for [λ̄; V̄] = {dz}, F = 1/(λⱼ − λᵢ)",),
+        symbol="eigh",
+        gate="symmetric eigendecomposition: dλ = diag(Vᵀ dA V), dV = V (F ∘ Vᵀ dA V)",
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "eigh")
@@ -681,7 +768,7 @@ def eigh(a: TensorLike) -> tuple[Tensor, Tensor]:
 
 # ---------------------------------------------------------------------- svd
 def _svd_parts(out: Any, m: int) -> tuple[Any, Any, Any]:
-    return out[..., :m, :], out[..., m, :], out[..., m + 1:, :]
+    return out[..., :m, :], out[..., m, :], out[..., m + 1 :, :]
 
 
 def _svd_vjp(g: Any, out: Any, a: Any) -> Any:
@@ -697,10 +784,9 @@ def _svd_vjp(g: Any, out: Any, a: Any) -> Any:
     utgu = matmul(_mT(u), gu)
     vtgv = matmul(_mT(v), gv)
     s_row, s_col = expand_dims(s, -2), expand_dims(s, -1)
-    inner = (f * (utgu - _mT(utgu))) * s_row + _diag_embed(gs) \
-        + s_col * (f * (vtgv - _mT(vtgv)))
+    inner = (f * (utgu - _mT(utgu))) * s_row + _diag_embed(gs) + s_col * (f * (vtgv - _mT(vtgv)))
     ga = matmul(matmul(u, inner), _mT(v))
-    if m > s.shape[-1]:   # U does not span R^m: the part of Ū outside it
+    if m > s.shape[-1]:  # U does not span R^m: the part of Ū outside it
         ga = ga + matmul((gu - matmul(u, utgu)) / s_row, _mT(v))
     if n > s.shape[-1]:
         ga = ga + matmul(u, _mT((gv - matmul(v, vtgv)) / s_row))
@@ -732,19 +818,28 @@ class Svd(Primitive):
     """[U; s; V] = svd(A) (reduced, V = Vhᵀ): U (m×k), s as one row, V (n×k) below."""
 
     name = "svd"
-    lecture = Lecture("svd({0})", ("U [(F∘(UᵀŪ−ŪᵀU))S + diag(s̄) + S(F∘(VᵀV̄−V̄ᵀV))] Vᵀ "
-                                   "+ (I−UUᵀ)ŪS⁻¹Vᵀ + US⁻¹V̄ᵀ(I−VVᵀ) for [Ū; s̄; V̄] = {dz}, "
-                                   "F = 1/(sⱼ²−sᵢ²)",),
-                      symbol="svd", gate="singular value decomposition: ds = diag(Uᵀ dA V)")
+    lecture = Lecture(
+        "svd({0})",
+        (
+            "U [(F∘(UᵀŪ−ŪᵀU))S + diag(s̄) + S(F∘(VᵀV̄−V̄ᵀV))] Vᵀ "
+            "+ (I−UUᵀ)ŪS⁻¹Vᵀ + US⁻¹V̄ᵀ(I−VVᵀ) for [Ū; s̄; V̄] = {dz}, "
+            "F = 1/(sⱼ²−sᵢ²)",
+        ),
+        symbol="svd",
+        gate="singular value decomposition: ds = diag(Uᵀ dA V)",
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "svd")
         _matrices(a, "svd")
-        u, s, vh = _lapack(lambda: np.linalg.svd(a, full_matrices=False), "svd",
-                           "the iteration did not converge")
+        u, s, vh = _lapack(
+            lambda: np.linalg.svd(a, full_matrices=False), "svd", "the iteration did not converge"
+        )
         sg = _fix_signs(u)
-        return np.concatenate([u * sg[..., None, :], s[..., None, :],
-                               np.swapaxes(vh, -1, -2) * sg[..., None, :]], axis=-2)
+        return np.concatenate(
+            [u * sg[..., None, :], s[..., None, :], np.swapaxes(vh, -1, -2) * sg[..., None, :]],
+            axis=-2,
+        )
 
     vjp = (_svd_vjp,)
     jvp = (_svd_jvp,)
@@ -783,14 +878,19 @@ class SvdVals(Primitive):
     """s = singular values of A (descending): ds = diag(Uᵀ dA V), so Ā = U diag(s̄) Vᵀ."""
 
     name = "svdvals"
-    lecture = Lecture("svdvals({0})", ("U · diag({dz}) · Vᵀ",), symbol="σ(A)",
-                      gate="singular values: ds = diag(Uᵀ dA V)")
+    lecture = Lecture(
+        "svdvals({0})",
+        ("U · diag({dz}) · Vᵀ",),
+        symbol="σ(A)",
+        gate="singular values: ds = diag(Uᵀ dA V)",
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "svd")
         _matrices(a, "svd")
-        return _lapack(lambda: np.linalg.svd(a, compute_uv=False), "svd",
-                       "the iteration did not converge")
+        return _lapack(
+            lambda: np.linalg.svd(a, compute_uv=False), "svd", "the iteration did not converge"
+        )
 
     # U and V through the differentiable svd, so the rules can be differentiated again
     def _vjp(g: Any, out: Any, a: Any) -> Any:
@@ -884,10 +984,12 @@ class Qr(Primitive):
     """[Q; Rᵀ] = qr(A) (reduced): Q (m×k) above Rᵀ (n×k), k = min(m, n)."""
 
     name = "qr"
-    lecture = Lecture("qr({0})", ("(Q̄ + Q copyltu(R R̄ᵀ − Q̄ᵀ Q)) R⁻ᵀ for [Q̄; R̄ᵀ] = {dz} "
-                                  "(m ≥ n)",), symbol="qr",
-                      gate="QR: QᵀdQ is antisymmetric and dR R⁻¹ upper triangular; their "
-                           "sum is Qᵀ dA R⁻¹")
+    lecture = Lecture(
+        "qr({0})",
+        ("(Q̄ + Q copyltu(R R̄ᵀ − Q̄ᵀ Q)) R⁻ᵀ for [Q̄; R̄ᵀ] = {dz} (m ≥ n)",),
+        symbol="qr",
+        gate="QR: QᵀdQ is antisymmetric and dR R⁻¹ upper triangular; their sum is Qᵀ dA R⁻¹",
+    )
 
     def forward(a: Any) -> Any:
         a = _floating(a, "qr")
@@ -944,17 +1046,20 @@ class Pinv(Primitive):
     """A⁺ = pinv(A) (Moore-Penrose); the rules hold where the rank is locally constant."""
 
     name = "pinv"
-    lecture = Lecture("pinv({0})", ("−A⁺ᵀ {dz} A⁺ᵀ + (I − AA⁺) {dz}ᵀ A⁺A⁺ᵀ "
-                                    "+ A⁺ᵀA⁺ {dz}ᵀ (I − A⁺A)",),
-                      symbol="A⁺", gate="pseudo-inverse (Golub-Pereyra): "
-                                        "dA⁺ = −A⁺ dA A⁺ + (terms for the null spaces)")
+    lecture = Lecture(
+        "pinv({0})",
+        ("−A⁺ᵀ {dz} A⁺ᵀ + (I − AA⁺) {dz}ᵀ A⁺A⁺ᵀ + A⁺ᵀA⁺ {dz}ᵀ (I − A⁺A)",),
+        symbol="A⁺",
+        gate="pseudo-inverse (Golub-Pereyra): dA⁺ = −A⁺ dA A⁺ + (terms for the null spaces)",
+    )
 
     def forward(a: Any, *, rcond: float | None = None, hermitian: bool = False) -> Any:
         a = _floating(a, "pinv")
         _matrices(a, "pinv")
         kw = {} if rcond is None else {"rcond": rcond}
-        return _lapack(lambda: np.linalg.pinv(a, hermitian=hermitian, **kw), "pinv",
-                       "the SVD did not converge")
+        return _lapack(
+            lambda: np.linalg.pinv(a, hermitian=hermitian, **kw), "pinv", "the SVD did not converge"
+        )
 
     vjp = (_pinv_vjp,)
     jvp = (_pinv_jvp,)

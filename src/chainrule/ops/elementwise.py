@@ -34,8 +34,7 @@ class Exp(Primitive):
     forward = np.exp
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * out)
-    lecture = Lecture("exp({0})", ("{dz} · {z}",), numeric=True, symbol="exp",
-                      expr_name="exp")
+    lecture = Lecture("exp({0})", ("{dz} · {z}",), numeric=True, symbol="exp", expr_name="exp")
 
 
 def exp(x: TensorLike) -> Tensor:
@@ -60,8 +59,7 @@ class Log(Primitive):
     forward = np.log
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / x)
-    lecture = Lecture("log({0})", ("{dz} / {0}",), numeric=True, symbol="log",
-                      expr_name="log")
+    lecture = Lecture("log({0})", ("{dz} / {0}",), numeric=True, symbol="log", expr_name="log")
 
 
 def log(x: TensorLike) -> Tensor:
@@ -86,8 +84,7 @@ class Sqrt(Primitive):
     forward = np.sqrt
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * 0.5 / out)
-    lecture = Lecture("√{0}", ("{dz} / (2 · {z})",), numeric=True, symbol="√",
-                      expr_name="sqrt")
+    lecture = Lecture("√{0}", ("{dz} / (2 · {z})",), numeric=True, symbol="√", expr_name="sqrt")
 
 
 def sqrt(x: TensorLike) -> Tensor:
@@ -107,14 +104,17 @@ class Sign(Primitive):
 
     name = "sign"
     kind = "unary"
-    smooth = False       # samples keep away from the jump at 0
+    smooth = False  # samples keep away from the jump at 0
     rejects_bool = True  # as NumPy: np.sign has no bool loop
 
     forward = np.sign
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(_zero_rule)
-    lecture = Lecture("sign({0})", ("0 (piecewise constant)",), symbol="sign",
-                      gate="sign is piecewise constant: the gradient is 0 (it passes nothing "
-                           "back)")
+    lecture = Lecture(
+        "sign({0})",
+        ("0 (piecewise constant)",),
+        symbol="sign",
+        gate="sign is piecewise constant: the gradient is 0 (it passes nothing back)",
+    )
 
 
 def sign(x: TensorLike) -> Tensor:
@@ -139,8 +139,7 @@ class Abs(Primitive):
     forward = np.abs
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * sign(x))
-    lecture = Lecture("|{0}|", ("{dz} · sign({0})",), numeric=True, symbol="|x|",
-                      expr_name="abs")
+    lecture = Lecture("|{0}|", ("{dz} · sign({0})",), numeric=True, symbol="|x|", expr_name="abs")
 
 
 def abs(x: TensorLike) -> Tensor:  # noqa: A001 - the NumPy name
@@ -166,8 +165,9 @@ class Tanh(Primitive):
     # g·(1 − z²) written as g − (g·z)·z: three array operations and no Python scalar
     # (a scalar operand costs NumPy a conversion on every call)
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g - g * out * out)
-    lecture = Lecture("tanh({0})", ("{dz} · (1 − {z}²)",), numeric=True, symbol="tanh",
-                      expr_name="tanh")
+    lecture = Lecture(
+        "tanh({0})", ("{dz} · (1 − {z}²)",), numeric=True, symbol="tanh", expr_name="tanh"
+    )
 
 
 def tanh(x: TensorLike) -> Tensor:
@@ -204,10 +204,10 @@ class Sigmoid(Primitive):
         x = as_floating(x)  # casting the result back to an integer dtype would give 0 or 1
         return _sigmoid(x).astype(x.dtype, copy=False)  # NumPy < 2 widens float32 here
 
-    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, x: g * (1 - out) * out)
-    lecture = Lecture("σ({0})", ("{dz} · (1 − {z})·{z}",), numeric=True, symbol="σ",
-                      expr_name="sigmoid")
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * (1 - out) * out)
+    lecture = Lecture(
+        "σ({0})", ("{dz} · (1 − {z})·{z}",), numeric=True, symbol="σ", expr_name="sigmoid"
+    )
 
 
 def sigmoid(x: TensorLike) -> Tensor:
@@ -234,9 +234,13 @@ class Relu(Primitive):
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * (x > 0))
     lecture = Lecture(
-        "relu({0})", ("{dz} · [{0} > 0]",), numeric=True, symbol="relu", expr_name="relu",
-        gate="relu routes: the gradient passes where the input was positive and is 0 "
-             "elsewhere")
+        "relu({0})",
+        ("{dz} · [{0} > 0]",),
+        numeric=True,
+        symbol="relu",
+        expr_name="relu",
+        gate="relu routes: the gradient passes where the input was positive and is 0 elsewhere",
+    )
 
 
 def relu(x: TensorLike) -> Tensor:
@@ -262,9 +266,14 @@ class LeakyRelu(Primitive):
         return np.where(x > 0, x, x * slope)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope))
-    lecture = Lecture("leaky_relu({0}, slope={slope})", ("{dz} · ({0} > 0 ? 1 : {slope})",),
-                      numeric=True, symbol="leaky relu")
+        lambda g, out, x, *, slope=0.01: where(x > 0, g, g * slope)
+    )
+    lecture = Lecture(
+        "leaky_relu({0}, slope={slope})",
+        ("{dz} · ({0} > 0 ? 1 : {slope})",),
+        numeric=True,
+        symbol="leaky relu",
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -300,9 +309,14 @@ class Elu(Primitive):
         return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha)))
-    lecture = Lecture("elu({0}, alpha={alpha})", ("{dz} · ({0} > 0 ? 1 : {z} + {alpha})",),
-                      numeric=True, symbol="elu")
+        lambda g, out, x, *, alpha=1.0: where(x > 0, g, g * (out + alpha))
+    )
+    lecture = Lecture(
+        "elu({0}, alpha={alpha})",
+        ("{dz} · ({0} > 0 ? 1 : {z} + {alpha})",),
+        numeric=True,
+        symbol="elu",
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

@@ -36,7 +36,7 @@ def _rows(a: Any) -> Any:
 def _linear_vjp_x(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
     if isinstance(g, np.ndarray):
         return np.matmul(g, w)
-    return matmul(g, w)                                   # dX = dY · W
+    return matmul(g, w)  # dX = dY · W
 
 
 def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
@@ -49,7 +49,7 @@ def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
         return np.matmul(g.T, x)
     if x.ndim == 1:
-        return expand_dims(g, -1) * x                     # outer product
+        return expand_dims(g, -1) * x  # outer product
     return matmul(transpose(_rows(g)), _rows(x))
 
 
@@ -74,36 +74,40 @@ class Linear(Primitive):
 
     name = "linear"
     lecture = Lecture(
-        "{0} · {1}ᵀ + {2}", ("{dz} · {1}", "{dz}ᵀ · {0}", "Σ_rows {dz}"), symbol="linear",
+        "{0} · {1}ᵀ + {2}",
+        ("{dz} · {1}", "{dz}ᵀ · {0}", "Σ_rows {dz}"),
+        symbol="linear",
         gate="linear layer (fused Y = X·Wᵀ + b, W stored (out, in)): dX = dY · W, "
-             "dW = dYᵀ · X, db = Σ_rows dY. In the lecture's layout Y = X·W + b with W "
-             "(in, out) these read dX = dY · Wᵀ and dW = Xᵀ · dY: the shapes say which side "
-             "to transpose")
+        "dW = dYᵀ · X, db = Σ_rows dY. In the lecture's layout Y = X·W + b with W "
+        "(in, out) these read dX = dY · Wᵀ and dW = Xᵀ · dY: the shapes say which side "
+        "to transpose",
+    )
 
     def forward(x: Any, w: Any, b: Any) -> Any:
         y = np.matmul(x, w.T)
         if b is not None:
             if np.result_type(y, b) == y.dtype:
-                y += b            # the product is a fresh array: add the bias in place
+                y += b  # the product is a fresh array: add the bias in place
             else:
                 y = y + b
         return y
 
     vjp = (_linear_vjp_x, _linear_vjp_w, _linear_vjp_b)
-    jvp = (lambda t, out, x, w, b: matmul(t, transpose(w)),
-           lambda t, out, x, w, b: matmul(x, transpose(t)),
-           _linear_jvp_b)
+    jvp = (
+        lambda t, out, x, w, b: matmul(t, transpose(w)),
+        lambda t, out, x, w, b: matmul(x, transpose(t)),
+        _linear_jvp_b,
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for xs, (o, i) in (((4, 3), (2, 3)), ((3,), (2, 3)), ((2, 4, 3), (5, 3)),
-                           ((1, 1), (1, 1))):
+        for xs, (o, i) in (((4, 3), (2, 3)), ((3,), (2, 3)), ((2, 4, 3), (5, 3)), ((1, 1), (1, 1))):
             yield (rng.normal(size=xs), rng.normal(size=(o, i)), rng.normal(size=o)), {}
 
 
-
-def _ce_rows(x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index: Any,
-             reduction: str) -> tuple[np.ndarray, Any]:
+def _ce_rows(
+    x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index: Any, reduction: str
+) -> tuple[np.ndarray, Any]:
     """(safe targets, coefficient of each row's term): all target handling in one place.
 
     The coefficient is w[t_i] (class weights), 0 for an ignored target, divided by the sum
@@ -132,8 +136,9 @@ def _ce_rows(x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index
     return t, coef
 
 
-def _ce_grad(x: Any, g: Any, target: Any, class_weights: Any, ignore_index: Any,
-             reduction: str) -> np.ndarray:
+def _ce_grad(
+    x: Any, g: Any, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+) -> np.ndarray:
     """dL/dx = (softmax(x) - onehot(t))·c·g on arrays, in place on one N x C array."""
     x = as_floating(x)
     n = x.shape[0]
@@ -146,20 +151,27 @@ def _ce_grad(x: Any, g: Any, target: Any, class_weights: Any, ignore_index: Any,
     return p
 
 
-def _ce_vjp(g: Any, out: Any, x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
-            reduction: str) -> Any:
+def _ce_vjp(
+    g: Any, out: Any, x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+) -> Any:
     if isinstance(x, np.ndarray):  # first-order pass: plain NumPy
         return _ce_grad(x, g, target, class_weights, ignore_index, reduction)
     # recorded (or traced): the same computation as one primitive, itself differentiable
-    return apply(CrossEntropyGrad, x, g, target=target, class_weights=class_weights,
-                 ignore_index=ignore_index, reduction=reduction)
+    return apply(
+        CrossEntropyGrad,
+        x,
+        g,
+        target=target,
+        class_weights=class_weights,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
 
 
 def _ce_dlogits(x: Any, params: dict) -> Any:
     """(softmax(x) - onehot(t))·c with chainrule ops; the target terms come from
     non-differentiable primitives that read the targets as a parameter."""
-    return (softmax(x, axis=1) * apply(CERowCoef, x, **params)
-            - apply(CETargetTerms, x, **params))
+    return softmax(x, axis=1) * apply(CERowCoef, x, **params) - apply(CETargetTerms, x, **params)
 
 
 def _ce_jvp(t: Any, out: Any, x: Any, **params: Any) -> Any:
@@ -200,13 +212,16 @@ class CrossEntropy(Primitive):
     name = "cross_entropy"
     lecture = Lecture(
         "cross_entropy({0}, y={target}){reduction}",
-        ("{dz} · (softmax({0}) − onehot(y)){coef}",), symbol="softmax CE",
+        ("{dz} · (softmax({0}) − onehot(y)){coef}",),
+        symbol="softmax CE",
         gate="softmax cross-entropy (fused): each row's score gradient is "
-             "ds = softmax(s) − onehot(y), times the upstream gradient (and the mean's 1/N)",
-        fields=_ce_fields)
+        "ds = softmax(s) − onehot(y), times the upstream gradient (and the mean's 1/N)",
+        fields=_ce_fields,
+    )
 
-    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
-                reduction: str) -> Any:
+    def forward(
+        x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+    ) -> Any:
         x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
         n = x.shape[0]
         t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
@@ -232,14 +247,29 @@ class CrossEntropy(Primitive):
         t = rng.integers(0, 4, 5)
         t_ign = t.copy()
         t_ign[1] = -100
-        yield (x,), {"target": t, "class_weights": None, "ignore_index": -100,
-                     "reduction": "mean"}
-        yield (x,), {"target": t, "class_weights": rng.random(4) + 0.5, "ignore_index": None,
-                     "reduction": "sum"}
-        yield (x,), {"target": t_ign, "class_weights": None, "ignore_index": -100,
-                     "reduction": "none"}
-        yield (x * 3,), {"target": t_ign, "class_weights": rng.random(4) + 0.5,
-                         "ignore_index": -100, "reduction": "mean"}
+        yield (x,), {"target": t, "class_weights": None, "ignore_index": -100, "reduction": "mean"}
+        yield (
+            (x,),
+            {
+                "target": t,
+                "class_weights": rng.random(4) + 0.5,
+                "ignore_index": None,
+                "reduction": "sum",
+            },
+        )
+        yield (
+            (x,),
+            {"target": t_ign, "class_weights": None, "ignore_index": -100, "reduction": "none"},
+        )
+        yield (
+            (x * 3,),
+            {
+                "target": t_ign,
+                "class_weights": rng.random(4) + 0.5,
+                "ignore_index": -100,
+                "reduction": "mean",
+            },
+        )
 
 
 class CERowCoef(Primitive):
@@ -247,11 +277,16 @@ class CERowCoef(Primitive):
 
     name = "cross_entropy_row_coef"
     differentiable = False
-    lecture = Lecture("c({0}, y={target})", (None,), symbol="c(y)",
-                      gate="cross-entropy row weights: w[y], 0 where ignored, / Σw for a mean")
+    lecture = Lecture(
+        "c({0}, y={target})",
+        (None,),
+        symbol="c(y)",
+        gate="cross-entropy row weights: w[y], 0 where ignored, / Σw for a mean",
+    )
 
-    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
-                reduction: str) -> Any:
+    def forward(
+        x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+    ) -> Any:
         x = as_floating(np.asarray(x))
         _, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
         col = np.empty((x.shape[0], 1), dtype=x.dtype)
@@ -266,11 +301,16 @@ class CETargetTerms(Primitive):
 
     name = "cross_entropy_target_terms"
     differentiable = False
-    lecture = Lecture("onehot(y={target}) · c", (None,), symbol="onehot(y)·c",
-                      gate="cross-entropy target terms: each row's target entry, weighted")
+    lecture = Lecture(
+        "onehot(y={target}) · c",
+        (None,),
+        symbol="onehot(y)·c",
+        gate="cross-entropy target terms: each row's target entry, weighted",
+    )
 
-    def forward(x: Any, *, target: Any, class_weights: Any, ignore_index: Any,
-                reduction: str) -> Any:
+    def forward(
+        x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+    ) -> Any:
         x = as_floating(np.asarray(x))
         t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
         out = np.zeros(x.shape, dtype=x.dtype)
@@ -319,13 +359,18 @@ class CrossEntropyGrad(Primitive):
     """
 
     name = "cross_entropy_grad"
-    lecture = Lecture("(softmax({0}) − onehot(y={target}))·c·{1}",
-                      ("{dz} ⊙ c·{1} through the softmax Jacobian diag(p) − ppᵀ",
-                       "Σ {dz} ⊙ (softmax({0}) − onehot(y))·c"),
-                      symbol="∂CE/∂s")
+    lecture = Lecture(
+        "(softmax({0}) − onehot(y={target}))·c·{1}",
+        (
+            "{dz} ⊙ c·{1} through the softmax Jacobian diag(p) − ppᵀ",
+            "Σ {dz} ⊙ (softmax({0}) − onehot(y))·c",
+        ),
+        symbol="∂CE/∂s",
+    )
 
-    def forward(x: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any,
-                reduction: str) -> Any:
+    def forward(
+        x: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+    ) -> Any:
         return _ce_grad(x, g, target, class_weights, ignore_index, reduction)
 
     vjp = (_ceg_vjp_x, _ceg_vjp_g)

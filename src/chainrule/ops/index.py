@@ -36,16 +36,20 @@ def normalize_index(index: Any) -> tuple:
             try:
                 i = np.asarray(i)
             except ValueError as exc:  # ragged nesting
-                raise OpError(f"getitem: the index list {i!r} does not form an array (its "
-                              f"rows differ in length); index with an integer array of one "
-                              f"shape, or with a tuple (one index per axis)") from exc
+                raise OpError(
+                    f"getitem: the index list {i!r} does not form an array (its "
+                    f"rows differ in length); index with an integer array of one "
+                    f"shape, or with a tuple (one index per axis)"
+                ) from exc
         if isinstance(i, np.ndarray):
             if i.dtype == np.bool_:
                 out.extend(np.nonzero(i))  # a mask is shorthand for the indices it selects
                 continue
             if i.dtype.kind not in "iu":
-                raise OpError(f"getitem: index arrays must hold integers or bools, got dtype "
-                              f"{i.dtype}; convert them first (e.g. idx.astype(int))")
+                raise OpError(
+                    f"getitem: index arrays must hold integers or bools, got dtype "
+                    f"{i.dtype}; convert them first (e.g. idx.astype(int))"
+                )
         out.append(i)
     return tuple(out)
 
@@ -80,10 +84,13 @@ class GetItem(Primitive):
     """z = x[index]: the gradient is scattered (summed) back into x's shape."""
 
     name = "getitem"
-    lecture = Lecture("{0}[{index}]", ("{dz} scatter-added into zeros shaped like {0}",),
-                      symbol="[ ]",
-                      gate="getitem scatter-adds: the gradient goes back to the positions that "
-                           "were read (an index read twice receives the sum)")
+    lecture = Lecture(
+        "{0}[{index}]",
+        ("{dz} scatter-added into zeros shaped like {0}",),
+        symbol="[ ]",
+        gate="getitem scatter-adds: the gradient goes back to the positions that "
+        "were read (an index read twice receives the sum)",
+    )
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x: Any, *, index: Any) -> Any:
@@ -131,8 +138,7 @@ class ScatterAdd(Primitive):
     """z = zeros(shape); z[index] += g (repeated indices add up). Adjoint of getitem."""
 
     name = "scatter_add"
-    lecture = Lecture("scatter_add({0}, [{index}], {shape})", ("{dz}[{index}]",),
-                      symbol="scatter+")
+    lecture = Lecture("scatter_add({0}, [{index}], {shape})", ("{dz}[{index}]",), symbol="scatter+")
 
     def forward(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
         z = np.zeros(shape, dtype=np.result_type(g))
@@ -155,8 +161,10 @@ class ScatterAdd(Primitive):
     def samples(rng: np.random.Generator) -> Any:
         yield (rng.normal(size=(4, 3)),), {"index": (np.array([0, 2, 2, 4]),), "shape": (5, 3)}
         yield (rng.normal(size=(2,)),), {"index": (slice(1, 3),), "shape": (4,)}
-        yield (rng.normal(size=(2, 2)),), {"index": (np.array([1, 1]), slice(0, 2)),
-                                           "shape": (3, 2)}
+        yield (
+            (rng.normal(size=(2, 2)),),
+            {"index": (np.array([1, 1]), slice(0, 2)), "shape": (3, 2)},
+        )
 
 
 def scatter_add(src: TensorLike, index: Any, shape: Sequence[int]) -> Tensor:
@@ -204,8 +212,9 @@ def gather(x: TensorLike, indices: TensorLike, axis: int) -> Tensor:
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     nd = np.ndim(x)
     if idx.ndim != nd:
-        raise OpError(f"gather: indices must have as many dimensions as x ({nd}), "
-                      f"got shape {idx.shape}")
+        raise OpError(
+            f"gather: indices must have as many dimensions as x ({nd}), got shape {idx.shape}"
+        )
     axis = check_axis(axis, nd, "gather")
     shape = np.shape(x)
     grids = []
@@ -230,11 +239,14 @@ class Embedding(Primitive):
     """z = table[ids]: look up rows. The gradient is row-sparse (only rows in ``ids``)."""
 
     name = "embedding"
-    lecture = Lecture("{0}[{ids}]", ("{dz} added into the rows {ids} of {0} (row-sparse)",),
-                      symbol="lookup",
-                      gate="embedding lookup scatter-adds: each looked-up row receives the "
-                           "gradients of the positions that read it; other rows get nothing "
-                           "(a row-sparse gradient)")
+    lecture = Lecture(
+        "{0}[{ids}]",
+        ("{dz} added into the rows {ids} of {0} (row-sparse)",),
+        symbol="lookup",
+        gate="embedding lookup scatter-adds: each looked-up row receives the "
+        "gradients of the positions that read it; other rows get nothing "
+        "(a row-sparse gradient)",
+    )
 
     def forward(table: Any, *, ids: Any) -> Any:
         return table[ids]
@@ -270,6 +282,8 @@ def embedding(table: TensorLike, ids: TensorLike) -> Tensor:
         raise OpError(f"embedding: ids must be integers, got dtype {ids.dtype}")
     n = np.shape(table)[0]
     if ids.size and (ids.min() < -n or ids.max() >= n):
-        raise OpError(f"embedding: ids must lie in [0, {n}) for a table of shape "
-                      f"{np.shape(table)}; got values from {ids.min()} to {ids.max()}")
+        raise OpError(
+            f"embedding: ids must lie in [0, {n}) for a table of shape "
+            f"{np.shape(table)}; got values from {ids.min()} to {ids.max()}"
+        )
     return apply(Embedding, table, ids=ids)

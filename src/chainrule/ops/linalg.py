@@ -26,12 +26,12 @@ def _mT(x: Any) -> Any:
 
 def _vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:
-        if a.ndim == 1:           # dot product: g is a scalar
+        if a.ndim == 1:  # dot product: g is a scalar
             return g * b
-        return expand_dims(g, -1) * b                 # (..., n, 1) * (k,)
-    if a.ndim == 1:                                   # (k,) @ (..., k, m) -> (..., m)
+        return expand_dims(g, -1) * b  # (..., n, 1) * (k,)
+    if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
         return matmul(b, expand_dims(g, -1))[..., 0]  # batch axes summed by the engine
-    return matmul(g, _mT(b))                          # dX = dY · Wᵀ
+    return matmul(g, _mT(b))  # dX = dY · Wᵀ
 
 
 def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
@@ -39,9 +39,9 @@ def _vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
         if b.ndim == 1:
             return g * a
         return expand_dims(a, -1) * expand_dims(g, -2)  # outer product (k, 1) * (..., 1, m)
-    if b.ndim == 1:                                     # (..., n, k) @ (k,) -> (..., n)
+    if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
         return matmul(_mT(a), expand_dims(g, -1))[..., 0]
-    return matmul(_mT(a), g)                            # dW = Xᵀ · dY
+    return matmul(_mT(a), g)  # dW = Xᵀ · dY
 
 
 # Batched rules: t and g carry a leading batch axis, (B,)+a.shape etc. The 2-d cases are
@@ -88,9 +88,9 @@ def _vjp_batched(i: int, g: Any, out: Any, args: list, params: dict) -> Any:
     a, b = args
     if i == 0:
         if b.ndim == 1:
-            return g[..., None] * b                       # outer products
+            return g[..., None] * b  # outer products
         if a.ndim == 1:
-            return np.matmul(b, g[..., None])[..., 0]     # Σ_m b[..k,m] g[..m]
+            return np.matmul(b, g[..., None])[..., 0]  # Σ_m b[..k,m] g[..m]
         if b.ndim == 2:
             m = g.shape[-1]
             return (g.reshape(-1, m) @ b.T).reshape(g.shape[:-1] + (b.shape[0],))
@@ -101,7 +101,7 @@ def _vjp_batched(i: int, g: Any, out: Any, args: list, params: dict) -> Any:
         return a[:, None] * g[..., None, :]
     if b.ndim == 1:
         if a.ndim == 2:
-            return g @ a                                  # (B,n) @ (n,k), one GEMM
+            return g @ a  # (B,n) @ (n,k), one GEMM
         return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
     return np.matmul(np.swapaxes(a, -1, -2), g)
 
@@ -116,7 +116,7 @@ def _explain(exc: Exception, a: Any, b: Any) -> str | None:
         hint = ""
         if len(sb) >= 2 and sb[-1] == ka:
             hint = " (the last axis of b matches: did you mean a @ b.T?)"
-        return (f"inner dimensions differ: a has {ka} columns but b has {kb} rows{hint}")
+        return f"inner dimensions differ: a has {ka} columns but b has {kb} rows{hint}"
     return None
 
 
@@ -124,17 +124,19 @@ class MatMul(Primitive):
     """Z = A @ B (1-d operands are promoted as in ``np.matmul``; batch axes broadcast)."""
 
     name = "matmul"
-    lecture = Lecture("{0} @ {1}", ("{dz} · {1}ᵀ", "{0}ᵀ · {dz}"), symbol="@",
-                      gate="matmul: dX = dY · Wᵀ and dW = Xᵀ · dY (the shapes say which side "
-                           "to transpose)")
+    lecture = Lecture(
+        "{0} @ {1}",
+        ("{dz} · {1}ᵀ", "{0}ᵀ · {dz}"),
+        symbol="@",
+        gate="matmul: dX = dY · Wᵀ and dW = Xᵀ · dY (the shapes say which side to transpose)",
+    )
     broadcasts = True  # batch axes broadcast; the engine sums them back
 
     def forward(a: Any, b: Any) -> Any:
         return np.matmul(a, b)
 
     vjp = (_vjp_a, _vjp_b)
-    jvp = (lambda t, out, a, b: matmul(t, b),
-           lambda t, out, a, b: matmul(a, t))
+    jvp = (lambda t, out, a, b: matmul(t, b), lambda t, out, a, b: matmul(a, t))
     jvp_batched = _jvp_batched
     vjp_batched = _vjp_batched
 
@@ -142,9 +144,18 @@ class MatMul(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        shapes = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
-                  ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)),
-                  ((1, 2, 3), (4, 3, 2)), ((3,), (5, 3, 2)), ((5, 2, 3), (3,))]
+        shapes = [
+            ((3,), (3,)),
+            ((2, 3), (3,)),
+            ((3,), (3, 4)),
+            ((2, 3), (3, 4)),
+            ((5, 2, 3), (3, 4)),
+            ((2, 3), (5, 3, 4)),
+            ((5, 2, 3), (5, 3, 4)),
+            ((1, 2, 3), (4, 3, 2)),
+            ((3,), (5, 3, 2)),
+            ((5, 2, 3), (3,)),
+        ]
         for sa, sb in shapes:
             yield (rng.normal(size=sa), rng.normal(size=sb)), {}
 

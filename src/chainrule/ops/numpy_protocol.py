@@ -120,8 +120,11 @@ _HINTS = {
 def _refuse(func: Any, what: str = "") -> NumpyFunctionError:
     name = _name(func)
     hint = _HINTS.get(name)
-    alt = (f" Use {hint} instead." if hint else
-           " Write it with chainrule ops (the cr.* functions and Tensor methods), ")
+    alt = (
+        f" Use {hint} instead."
+        if hint
+        else " Write it with chainrule ops (the cr.* functions and Tensor methods), "
+    )
     if not hint:
         alt += "or call NumPy on x.detach() / x.data if you do not need its gradient."
     else:
@@ -129,7 +132,8 @@ def _refuse(func: Any, what: str = "") -> NumpyFunctionError:
     return NumpyFunctionError(
         f"numpy.{name}{what} on a tensor that is being differentiated (it requires grad, or "
         f"a forward-mode level tracks it): chainrule does not implement numpy.{name}, and "
-        f"running it on the arrays would silently drop the gradient.{alt}")
+        f"running it on the arrays would silently drop the gradient.{alt}"
+    )
 
 
 def _refuse_kw(func: Any, key: str) -> NumpyFunctionError:
@@ -139,17 +143,22 @@ def _refuse_kw(func: Any, key: str) -> NumpyFunctionError:
             f"numpy.{name}(..., out=...) on a tensor that is being differentiated: a result "
             f"written into an existing array cannot be recorded for backward. Use the "
             f"returned tensor instead (y = np.{name}(...)), or pass x.detach() if you do "
-            f"not need the gradient.")
+            f"not need the gradient."
+        )
     return NumpyFunctionError(
         f"numpy.{name}(..., {key}=...) on a tensor that is being differentiated: chainrule's "
         f"version of numpy.{name} does not support `{key}`, and running NumPy on the arrays "
-        f"would silently drop the gradient. Leave `{key}` out (or call NumPy on x.detach()).")
+        f"would silently drop the gradient. Leave `{key}` out (or call NumPy on x.detach())."
+    )
 
 
 def _cast_inputs(args: tuple, dtype: Any) -> tuple:
-    return tuple(astype(a, dtype) if isinstance(a, Tensor | np.ndarray) else
-                 (np.asarray(a, dtype=dtype) if isinstance(a, int | float | bool) else a)
-                 for a in args)
+    return tuple(
+        astype(a, dtype)
+        if isinstance(a, Tensor | np.ndarray)
+        else (np.asarray(a, dtype=dtype) if isinstance(a, int | float | bool) else a)
+        for a in args
+    )
 
 
 # ---------------------------------------------------------------------- composed ops
@@ -208,27 +217,59 @@ def _square(x: Any) -> Any:
 
 # ---------------------------------------------------------------------- ufuncs
 UFUNCS: dict[Any, Callable[..., Any]] = {
-    np.add: _ar.add, np.subtract: _ar.sub, np.multiply: _ar.mul, np.true_divide: _ar.div,
-    np.power: _ar.pow, np.negative: _ar.neg, np.positive: _positive,
-    np.absolute: _el.abs, np.exp: _el.exp, np.log: _el.log, np.sqrt: _el.sqrt,
-    np.tanh: _el.tanh, np.sign: _el.sign, np.square: _square,
-    np.maximum: _se.maximum, np.minimum: _se.minimum,
-    np.equal: _se.eq, np.not_equal: _se.ne, np.less: _se.lt, np.less_equal: _se.le,
-    np.greater: _se.gt, np.greater_equal: _se.ge,
+    np.add: _ar.add,
+    np.subtract: _ar.sub,
+    np.multiply: _ar.mul,
+    np.true_divide: _ar.div,
+    np.power: _ar.pow,
+    np.negative: _ar.neg,
+    np.positive: _positive,
+    np.absolute: _el.abs,
+    np.exp: _el.exp,
+    np.log: _el.log,
+    np.sqrt: _el.sqrt,
+    np.tanh: _el.tanh,
+    np.sign: _el.sign,
+    np.square: _square,
+    np.maximum: _se.maximum,
+    np.minimum: _se.minimum,
+    np.equal: _se.eq,
+    np.not_equal: _se.ne,
+    np.less: _se.lt,
+    np.less_equal: _se.le,
+    np.greater: _se.gt,
+    np.greater_equal: _se.ge,
     np.matmul: _la.matmul,
-    np.sin: _tr.sin, np.cos: _tr.cos, np.tan: _tr.tan, np.arcsin: _tr.arcsin,
-    np.arccos: _tr.arccos, np.arctan: _tr.arctan, np.sinh: _tr.sinh, np.cosh: _tr.cosh,
-    np.arcsinh: _tr.arcsinh, np.arccosh: _tr.arccosh, np.arctanh: _tr.arctanh,
-    np.log1p: _tr.log1p, np.expm1: _tr.expm1, np.log2: _tr.log2, np.log10: _tr.log10,
-    np.arctan2: _tr.arctan2, np.hypot: _tr.hypot, np.logaddexp: _tr.logaddexp,
-    np.floor_divide: floor_divide, np.remainder: remainder, np.divmod: _divmod,
+    np.sin: _tr.sin,
+    np.cos: _tr.cos,
+    np.tan: _tr.tan,
+    np.arcsin: _tr.arcsin,
+    np.arccos: _tr.arccos,
+    np.arctan: _tr.arctan,
+    np.sinh: _tr.sinh,
+    np.cosh: _tr.cosh,
+    np.arcsinh: _tr.arcsinh,
+    np.arccosh: _tr.arccosh,
+    np.arctanh: _tr.arctanh,
+    np.log1p: _tr.log1p,
+    np.expm1: _tr.expm1,
+    np.log2: _tr.log2,
+    np.log10: _tr.log10,
+    np.arctan2: _tr.arctan2,
+    np.hypot: _tr.hypot,
+    np.logaddexp: _tr.logaddexp,
+    np.floor_divide: floor_divide,
+    np.remainder: remainder,
+    np.divmod: _divmod,
     # piecewise constant: zero-gradient primitives (gradient 0, as PyTorch)
-    np.floor: _rn.floor, np.ceil: _rn.ceil, np.trunc: _rn.trunc, np.rint: _rn.rint,
+    np.floor: _rn.floor,
+    np.ceil: _rn.ceil,
+    np.trunc: _rn.trunc,
+    np.rint: _rn.rint,
 }
 
 #: ufunc.reduce that chainrule implements: ufunc -> reduction
-_REDUCE = {np.add: _rd.sum, np.maximum: _rd.max, np.minimum: _rd.min,
-           np.multiply: _cu.prod}
+_REDUCE = {np.add: _rd.sum, np.maximum: _rd.max, np.minimum: _rd.min, np.multiply: _cu.prod}
 
 
 def register_ufunc(ufunc: Any, fn: Callable[..., Any]) -> None:
@@ -289,8 +330,14 @@ def _given(kwargs: dict, key: str) -> bool:
 
 
 def _reduction(fn: Callable[..., Any], extra: tuple[str, ...] = ()) -> Callable[..., Any]:
-    def h(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-          keepdims: Any = False, **kw: Any) -> Any:
+    def h(
+        a: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        out: Any = None,
+        keepdims: Any = False,
+        **kw: Any,
+    ) -> Any:
         for key in ("initial", "where", *extra):
             if _given(kw, key):
                 raise _Unsupported(key)
@@ -299,16 +346,17 @@ def _reduction(fn: Callable[..., Any], extra: tuple[str, ...] = ()) -> Callable[
         if dtype is not None:
             a = astype(a, dtype)
         return fn(a, axis, bool(keepdims))
+
     return h
 
 
 def _extremum(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def h(a: Any, axis: Any = None, out: Any = None, keepdims: Any = False,
-          **kw: Any) -> Any:
+    def h(a: Any, axis: Any = None, out: Any = None, keepdims: Any = False, **kw: Any) -> Any:
         for key in ("initial", "where"):
             if _given(kw, key):
                 raise _Unsupported(key)
         return fn(a, axis, False if keepdims is _NO else bool(keepdims))
+
     return h
 
 
@@ -320,8 +368,9 @@ def _flat(x: Any) -> Any:
     return _sh.reshape(x, -1)
 
 
-def _concatenate(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None,
-                 casting: Any = "same_kind") -> Any:
+def _concatenate(
+    arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None, casting: Any = "same_kind"
+) -> Any:
     xs = list(arrays)
     if axis is None:
         xs, axis = [_flat(x) for x in xs], 0
@@ -330,8 +379,9 @@ def _concatenate(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None,
     return _sh.concatenate(xs, axis)
 
 
-def _stack(arrays: Any, axis: int = 0, out: Any = None, *, dtype: Any = None,
-           casting: Any = "same_kind") -> Any:
+def _stack(
+    arrays: Any, axis: int = 0, out: Any = None, *, dtype: Any = None, casting: Any = "same_kind"
+) -> Any:
     xs = list(arrays)
     if dtype is not None:
         xs = list(_cast_inputs(tuple(xs), dtype))
@@ -393,11 +443,13 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
 def _cumulative(fn: Callable[..., Any]) -> Callable[..., Any]:
     def h(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
         return fn(a if dtype is None else astype(a, dtype), axis)
+
     return h
 
 
-def _sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *,
-          stable: Any = None) -> Any:
+def _sort(
+    a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None
+) -> Any:
     if order is not None:
         raise _Unsupported("order")
     return _or.sort(a, axis)  # every kind gives the same values
@@ -428,41 +480,74 @@ def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
 
 
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
-    np.sum: _reduction(_rd.sum), np.mean: _reduction(_fn.mean),
-    np.max: _extremum(_rd.max), np.amax: _extremum(_rd.max),
-    np.min: _extremum(_rd.min), np.amin: _extremum(_rd.min),
-    np.concatenate: _concatenate, np.stack: _stack, np.where: _where,
-    np.reshape: _reshape, np.ravel: _ravel, np.transpose: _transpose,
+    np.sum: _reduction(_rd.sum),
+    np.mean: _reduction(_fn.mean),
+    np.max: _extremum(_rd.max),
+    np.amax: _extremum(_rd.max),
+    np.min: _extremum(_rd.min),
+    np.amin: _extremum(_rd.min),
+    np.concatenate: _concatenate,
+    np.stack: _stack,
+    np.where: _where,
+    np.reshape: _reshape,
+    np.ravel: _ravel,
+    np.transpose: _transpose,
     np.swapaxes: lambda a, axis1, axis2: _sh.swapaxes(a, axis1, axis2),
     np.squeeze: lambda a, axis=None: _sh.squeeze(a, axis),
     np.expand_dims: lambda a, axis: _sh.expand_dims(a, axis),
     np.broadcast_to: lambda array, shape, subok=False: _sh.broadcast_to(array, shape),
-    np.dot: _dot, np.take: _take,
+    np.dot: _dot,
+    np.take: _take,
     # the array toolbox
-    np.prod: _reduction(_cu.prod), np.cumsum: _cumulative(_cu.cumsum),
-    np.cumprod: _cumulative(_cu.cumprod), np.sort: _sort, np.einsum: _einsum,
+    np.prod: _reduction(_cu.prod),
+    np.cumsum: _cumulative(_cu.cumsum),
+    np.cumprod: _cumulative(_cu.cumprod),
+    np.sort: _sort,
+    np.einsum: _einsum,
     np.tensordot: lambda a, b, axes=2: _ct.tensordot(a, b, axes),
     np.take_along_axis: lambda arr, indices, axis=-1: _ag.take_along_axis(arr, indices, axis),
-    np.pad: _pad, np.flip: lambda m, axis=None: _ag.flip(m, axis),
+    np.pad: _pad,
+    np.flip: lambda m, axis=None: _ag.flip(m, axis),
     np.roll: lambda a, shift, axis=None: _ag.roll(a, shift, axis),
-    np.round: _round, np.around: _round,
+    np.round: _round,
+    np.around: _round,
 }
-
 
 
 def _linalg(name: str) -> Callable[..., Any]:
     """Route to ``chainrule.linalg.<name>``, imported at call time (it imports the ops)."""
+
     def route(*args: Any, **kwargs: Any) -> Any:
         from .. import linalg
 
         return getattr(linalg, name)(*args, **kwargs)
+
     return route
 
 
 # linear algebra (chainrule.linalg); NumPy 2's np.linalg.trace/diagonal/svdvals when present
-FUNCTIONS.update({getattr(np.linalg, n): _linalg(n) for n in (
-    "solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
-    "pinv", "norm", "trace", "diagonal") if hasattr(np.linalg, n)})
+FUNCTIONS.update(
+    {
+        getattr(np.linalg, n): _linalg(n)
+        for n in (
+            "solve",
+            "inv",
+            "det",
+            "slogdet",
+            "cholesky",
+            "eigh",
+            "eigvalsh",
+            "svd",
+            "svdvals",
+            "qr",
+            "pinv",
+            "norm",
+            "trace",
+            "diagonal",
+        )
+        if hasattr(np.linalg, n)
+    }
+)
 
 
 def _trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
@@ -482,15 +567,42 @@ if hasattr(np.linalg, "matmul"):
     FUNCTIONS[np.linalg.matmul] = _linalg_matmul
 
 #: functions whose result carries no derivative: run on the arrays for any tensor
-QUERIES = frozenset({
-    np.shape, np.ndim, np.size, np.result_type, np.can_cast, np.min_scalar_type,
-    np.zeros_like, np.ones_like, np.empty_like, np.full_like,
-    np.allclose, np.isclose, np.array_equal, np.array_equiv,
-    np.argmax, np.argmin, np.argsort, np.argwhere, np.nonzero, np.flatnonzero,
-    np.count_nonzero, np.any, np.all, np.searchsorted, np.may_share_memory,
-    np.shares_memory, np.iscomplexobj, np.isrealobj, np.array_repr, np.array_str,
-    np.array2string, np.broadcast_shapes,
-})
+QUERIES = frozenset(
+    {
+        np.shape,
+        np.ndim,
+        np.size,
+        np.result_type,
+        np.can_cast,
+        np.min_scalar_type,
+        np.zeros_like,
+        np.ones_like,
+        np.empty_like,
+        np.full_like,
+        np.allclose,
+        np.isclose,
+        np.array_equal,
+        np.array_equiv,
+        np.argmax,
+        np.argmin,
+        np.argsort,
+        np.argwhere,
+        np.nonzero,
+        np.flatnonzero,
+        np.count_nonzero,
+        np.any,
+        np.all,
+        np.searchsorted,
+        np.may_share_memory,
+        np.shares_memory,
+        np.iscomplexobj,
+        np.isrealobj,
+        np.array_repr,
+        np.array_str,
+        np.array2string,
+        np.broadcast_shapes,
+    }
+)
 
 
 _NDIM, _SHAPE = np.ndim, np.shape

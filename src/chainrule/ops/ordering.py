@@ -63,12 +63,12 @@ class Sort(Primitive):
     """z = x sorted along ``axis``: the gradient is permuted back (ties: stable order)."""
 
     name = "sort"
-    lecture = Lecture("sort({0}, axis={axis})",
-                      ("{dz} permuted back: each element receives its sorted position's "
-                       "gradient",),
-                      symbol="sort",
-                      gate="sort routes: each position's gradient goes back to the element "
-                           "that landed there")
+    lecture = Lecture(
+        "sort({0}, axis={axis})",
+        ("{dz} permuted back: each element receives its sorted position's gradient",),
+        symbol="sort",
+        gate="sort routes: each position's gradient goes back to the element that landed there",
+    )
     smooth = False
 
     def forward(x: Any, *, axis: Any) -> Any:
@@ -81,15 +81,20 @@ class Sort(Primitive):
         axis = params["axis"]
         return np.take_along_axis(tans[0], _order(args[0], axis)[None], axis + 1)
 
-    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any],
-                    params: dict[str, Any]) -> Any:
+    def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         axis = params["axis"]
         return np.take_along_axis(g, _inverse(_order(args[0], axis), axis)[None], axis + 1)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axis in (((6,), 0), ((3, 4), 1), ((3, 4), 0), ((2, 3, 4), 1), ((1,), 0),
-                            ((2, 0), 1)):
+        for shape, axis in (
+            ((6,), 0),
+            ((3, 4), 1),
+            ((3, 4), 0),
+            ((2, 3, 4), 1),
+            ((1,), 0),
+            ((2, 0), 1),
+        ):
             n = int(np.prod(shape))
             # distinct values, gaps of at least 0.1: finite differences never swap two
             x = (rng.permutation(n) * 0.3 + rng.uniform(0, 0.1, n)).reshape(shape) - 1.0
@@ -125,16 +130,24 @@ def sort(x: TensorLike, axis: int | None = -1) -> Tensor:
 
 
 def _nondiff(opname: str, forward: Any, formula: str, doc: str, **extra: Any) -> type:
-    return type(opname.capitalize(), (Primitive,), {
-        "__doc__": doc,
-        "__module__": __name__,
-        "name": opname,
-        "differentiable": False,
-        "forward": staticmethod(forward),
-        "lecture": Lecture(formula, (None,), symbol=opname,
-                           gate=f"{opname} gives integer positions: it records no gradient"),
-        **extra,
-    })
+    return type(
+        opname.capitalize(),
+        (Primitive,),
+        {
+            "__doc__": doc,
+            "__module__": __name__,
+            "name": opname,
+            "differentiable": False,
+            "forward": staticmethod(forward),
+            "lecture": Lecture(
+                formula,
+                (None,),
+                symbol=opname,
+                gate=f"{opname} gives integer positions: it records no gradient",
+            ),
+            **extra,
+        },
+    )
 
 
 def _argsort_samples(rng: np.random.Generator) -> Any:
@@ -159,15 +172,27 @@ def _argmin(x: Any, *, axis: Any = None, keepdims: Any = False) -> Any:
     return np.argmin(x, axis=axis, keepdims=keepdims)
 
 
-ArgSort = _nondiff("argsort", _argsort, "argsort({0}, axis={axis})",
-                   "z = the positions that sort x along ``axis``; integers, no gradient.",
-                   samples=staticmethod(_argsort_samples))
-ArgMax = _nondiff("argmax", _argmax, "argmax({0}{reduce})",
-                  "z = the position of the maximum along ``axis``; integers, no gradient.",
-                  samples=staticmethod(_argext_samples))
-ArgMin = _nondiff("argmin", _argmin, "argmin({0}{reduce})",
-                  "z = the position of the minimum along ``axis``; integers, no gradient.",
-                  samples=staticmethod(_argext_samples))
+ArgSort = _nondiff(
+    "argsort",
+    _argsort,
+    "argsort({0}, axis={axis})",
+    "z = the positions that sort x along ``axis``; integers, no gradient.",
+    samples=staticmethod(_argsort_samples),
+)
+ArgMax = _nondiff(
+    "argmax",
+    _argmax,
+    "argmax({0}{reduce})",
+    "z = the position of the maximum along ``axis``; integers, no gradient.",
+    samples=staticmethod(_argext_samples),
+)
+ArgMin = _nondiff(
+    "argmin",
+    _argmin,
+    "argmin({0}{reduce})",
+    "z = the position of the minimum along ``axis``; integers, no gradient.",
+    samples=staticmethod(_argext_samples),
+)
 
 
 def argsort(x: TensorLike, axis: int | None = -1, kind: str | None = None) -> Tensor:

@@ -33,13 +33,14 @@ def normalize_axes(axis: Any, ndim: int, opname: str) -> tuple[int, ...] | None:
     except TypeError:
         axes = (axis,)
     if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
-        raise ShapeError(f"{opname}: axis must be None, an int or a tuple of ints, got "
-                         f"{axis!r}")
+        raise ShapeError(f"{opname}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for ax in axes:
         if not -ndim <= ax < ndim:
-            raise ShapeError(f"{opname}: axis {ax} is out of range for a tensor with "
-                             f"{ndim} dimension(s) (valid: {-ndim}..{builtins.max(ndim - 1, 0)})")
+            raise ShapeError(
+                f"{opname}: axis {ax} is out of range for a tensor with "
+                f"{ndim} dimension(s) (valid: {-ndim}..{builtins.max(ndim - 1, 0)})"
+            )
         out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{opname}: repeated axis in {axis!r}")
@@ -90,9 +91,12 @@ class Sum(Primitive):
     """z = Σ x over ``axis``: every summed element receives the upstream gradient."""
 
     name = "sum"
-    lecture = Lecture("sum({0}{reduce})", ("{dz} copied to every summed element of {0}",),
-                      symbol="Σ",
-                      gate="sum spreads: every summed element receives the upstream gradient")
+    lecture = Lecture(
+        "sum({0}{reduce})",
+        ("{dz} copied to every summed element of {0}",),
+        symbol="Σ",
+        gate="sum spreads: every summed element receives the upstream gradient",
+    )
     kind = "reduction"
 
     def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
@@ -124,8 +128,7 @@ def _argext_weights(out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> 
         from .cast import astype
         from .select import eq, maximum, ne
 
-        hit_t = astype(maximum(eq(x, keep_reduced(out, x.ndim, axis, keepdims)), ne(x, x)),
-                       dtype)
+        hit_t = astype(maximum(eq(x, keep_reduced(out, x.ndim, axis, keepdims)), ne(x, x)), dtype)
         return hit_t / hit_t.sum(axis=axis, keepdims=True)
     x = values_of(x)
     ref = keep_reduced(values_of(out), x.ndim, axis, keepdims)
@@ -139,13 +142,13 @@ def _argext_weights(out: Any, x: Any, axis: Any, keepdims: bool, dtype: Any) -> 
 
 
 def _ext_vjp(g: Any, out: Any, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
-    return keep_reduced(g, x.ndim, axis, keepdims) * _argext_weights(out, x, axis, keepdims,
-                                                                      g.dtype)
+    return keep_reduced(g, x.ndim, axis, keepdims) * _argext_weights(
+        out, x, axis, keepdims, g.dtype
+    )
 
 
 def _ext_jvp(t: Any, out: Any, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
-    return (t * _argext_weights(out, x, axis, keepdims, t.dtype)).sum(axis=axis,
-                                                                       keepdims=keepdims)
+    return (t * _argext_weights(out, x, axis, keepdims, t.dtype)).sum(axis=axis, keepdims=keepdims)
 
 
 def _argext_batch_weights(out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -160,10 +163,12 @@ class Max(Primitive):
     """
 
     name = "max"
-    lecture = Lecture("max({0}{reduce})", ("{dz} at the maximum of {0}, 0 elsewhere",),
-                      symbol="max",
-                      gate="max routes: the gradient goes to the maximal element(s), 0 "
-                           "elsewhere")
+    lecture = Lecture(
+        "max({0}{reduce})",
+        ("{dz} at the maximum of {0}, 0 elsewhere",),
+        symbol="max",
+        gate="max routes: the gradient goes to the maximal element(s), 0 elsewhere",
+    )
     kind = "reduction"
     smooth = False
 
@@ -194,10 +199,12 @@ class Min(Primitive):
     """
 
     name = "min"
-    lecture = Lecture("min({0}{reduce})", ("{dz} at the minimum of {0}, 0 elsewhere",),
-                      symbol="min",
-                      gate="min routes: the gradient goes to the minimal element(s), 0 "
-                           "elsewhere")
+    lecture = Lecture(
+        "min({0}{reduce})",
+        ("{dz} at the minimum of {0}, 0 elsewhere",),
+        symbol="min",
+        gate="min routes: the gradient goes to the minimal element(s), 0 elsewhere",
+    )
     kind = "reduction"
     smooth = False
 
@@ -269,10 +276,16 @@ class LogSumExp(Primitive):
     def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
         return _logsumexp(x, axis, keepdims)
 
-    vjp = (lambda g, out, x, *, axis=None, keepdims=False:
-           keep_reduced(g, x.ndim, axis, keepdims) * _softmax_weights(out, x, axis, keepdims),)
-    jvp = (lambda t, out, x, *, axis=None, keepdims=False:
-           (t * _softmax_weights(out, x, axis, keepdims)).sum(axis=axis, keepdims=keepdims),)
+    vjp = (
+        lambda g, out, x, *, axis=None, keepdims=False: (
+            keep_reduced(g, x.ndim, axis, keepdims) * _softmax_weights(out, x, axis, keepdims)
+        ),
+    )
+    jvp = (
+        lambda t, out, x, *, axis=None, keepdims=False: (
+            t * _softmax_weights(out, x, axis, keepdims)
+        ).sum(axis=axis, keepdims=keepdims),
+    )
     jvp_batched, vjp_batched = _reduction_batched(_softmax_batch_weights)
 
 
@@ -285,8 +298,9 @@ def logsumexp(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tenso
     >>> float(cr.logsumexp(cr.Tensor([1000.0, 1000.0])))
     1000.6931471805599
     """
-    return apply(LogSumExp, x, axis=normalize_axes(axis, np.ndim(x), "logsumexp"),
-                 keepdims=keepdims)
+    return apply(
+        LogSumExp, x, axis=normalize_axes(axis, np.ndim(x), "logsumexp"), keepdims=keepdims
+    )
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -304,13 +318,13 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
 def _log_softmax_vjp(g: Any, out: Any, x: Any, *, axis: int) -> Any:
     from .elementwise import exp
 
-    return g - exp(out) * sum(g, axis=axis, keepdims=True)       # (I - 1 pᵀ)ᵀ g
+    return g - exp(out) * sum(g, axis=axis, keepdims=True)  # (I - 1 pᵀ)ᵀ g
 
 
 def _log_softmax_jvp(t: Any, out: Any, x: Any, *, axis: int) -> Any:
     from .elementwise import exp
 
-    return t - sum(exp(out) * t, axis=axis, keepdims=True)       # (I - 1 pᵀ) t
+    return t - sum(exp(out) * t, axis=axis, keepdims=True)  # (I - 1 pᵀ) t
 
 
 class LogSoftmax(Primitive):
@@ -322,9 +336,11 @@ class LogSoftmax(Primitive):
     """
 
     name = "log_softmax"
-    lecture = Lecture("log_softmax({0}, axis={axis})",
-                      ("{dz} − softmax({0}) · Σ{dz} (the sum along the axis)",),
-                      symbol="log softmax")
+    lecture = Lecture(
+        "log_softmax({0}, axis={axis})",
+        ("{dz} − softmax({0}) · Σ{dz} (the sum along the axis)",),
+        symbol="log softmax",
+    )
 
     def forward(x: Any, *, axis: int) -> Any:
         return _log_softmax(x, axis)
@@ -341,8 +357,14 @@ class LogSoftmax(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axis in (((4,), 0), ((2, 3), 1), ((2, 3), 0), ((2, 3, 4), 1), ((1, 3), 0),
-                            ((3, 1), 1)):
+        for shape, axis in (
+            ((4,), 0),
+            ((2, 3), 1),
+            ((2, 3), 0),
+            ((2, 3, 4), 1),
+            ((1, 3), 0),
+            ((3, 1), 1),
+        ):
             yield (rng.normal(size=shape) * 2,), {"axis": axis}
 
 

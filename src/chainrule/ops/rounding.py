@@ -31,11 +31,12 @@ def _zero(g: Any, out: Any, x: Any, **params: Any) -> Any:
     return np.zeros(np.shape(g), dtype=g.dtype)
 
 
-def _away_from(rng: np.random.Generator, shape: tuple[int, ...], jumps_at: float,
-               scale: float = 1.0) -> np.ndarray:
+def _away_from(
+    rng: np.random.Generator, shape: tuple[int, ...], jumps_at: float, scale: float = 1.0
+) -> np.ndarray:
     """Samples in (-3, 3)/scale at least 0.1/scale from the jumps (k + jumps_at)/scale."""
     x = rng.uniform(-3.0, 3.0, shape)
-    frac = (x - jumps_at) - np.floor(x - jumps_at)        # distance past the last jump
+    frac = (x - jumps_at) - np.floor(x - jumps_at)  # distance past the last jump
     x = np.where(frac < 0.1, x + 0.15, np.where(frac > 0.9, x - 0.15, x))
     return np.asarray(x / scale, dtype=np.float64)
 
@@ -46,27 +47,38 @@ def _rounding(opname: str, forward: Any, jumps_at: float, doc: str) -> type[Prim
             yield (_away_from(rng, shape, jumps_at),), {}
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(_zero)
-    return type(opname.capitalize(), (Primitive,), {
-        "__doc__": doc,
-        "__module__": __name__,
-        "name": opname,
-        "kind": "unary",
-        "smooth": False,
-        "forward": staticmethod(forward),
-        "vjp": vjp, "jvp": jvp, "jvp_batched": jvp_batched, "vjp_batched": vjp_batched,
-        "samples": staticmethod(samples),
-        "lecture": Lecture(f"{opname}({{0}})", ("0 (piecewise constant)",), symbol=opname,
-                           gate=f"{opname} is piecewise constant: the gradient is 0 (it "
-                                f"passes nothing back)"),
-    })
+    return type(
+        opname.capitalize(),
+        (Primitive,),
+        {
+            "__doc__": doc,
+            "__module__": __name__,
+            "name": opname,
+            "kind": "unary",
+            "smooth": False,
+            "forward": staticmethod(forward),
+            "vjp": vjp,
+            "jvp": jvp,
+            "jvp_batched": jvp_batched,
+            "vjp_batched": vjp_batched,
+            "samples": staticmethod(samples),
+            "lecture": Lecture(
+                f"{opname}({{0}})",
+                ("0 (piecewise constant)",),
+                symbol=opname,
+                gate=f"{opname} is piecewise constant: the gradient is 0 (it passes nothing back)",
+            ),
+        },
+    )
 
 
 # Four near-identical ops from one template (the jumps: at integers, or half-integers).
 Floor = _rounding("floor", np.floor, 0.0, "z = ⌊x⌋ (largest integer ≤ x): zero gradient.")
 Ceil = _rounding("ceil", np.ceil, 0.0, "z = ⌈x⌉ (smallest integer ≥ x): zero gradient.")
 Trunc = _rounding("trunc", np.trunc, 0.0, "z = x rounded towards 0: zero gradient.")
-Rint = _rounding("rint", np.rint, 0.5,
-                 "z = x rounded to the nearest integer (halves to even): zero gradient.")
+Rint = _rounding(
+    "rint", np.rint, 0.5, "z = x rounded to the nearest integer (halves to even): zero gradient."
+)
 
 
 class Round(Primitive):
@@ -85,14 +97,17 @@ class Round(Primitive):
         return np.round(x, decimals)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(_zero)
-    lecture = Lecture("round({0}, {decimals})", ("0 (piecewise constant)",), symbol="round",
-                      gate="round is piecewise constant: the gradient is 0 (it passes "
-                           "nothing back)")
+    lecture = Lecture(
+        "round({0}, {decimals})",
+        ("0 (piecewise constant)",),
+        symbol="round",
+        gate="round is piecewise constant: the gradient is 0 (it passes nothing back)",
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
         for shape, decimals in (((), 0), ((4,), 0), ((2, 3), 1), ((3,), 2), ((2, 2), -1)):
-            scale = 10.0 ** decimals
+            scale = 10.0**decimals
             yield (_away_from(rng, shape, 0.5, scale),), {"decimals": decimals}
 
 

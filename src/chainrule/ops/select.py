@@ -40,16 +40,24 @@ class Where(Primitive):
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
         None,
         lambda g, out, cond, a, b: where(cond, g, 0.0),
-        lambda g, out, cond, a, b: where(cond, 0.0, g))
-    lecture = Lecture("where({0}, {1}, {2})", (None, "{dz} · [{0}]", "{dz} · [not {0}]"),
-                      symbol="where",
-                      gate="where routes: each element's gradient goes to the branch that was "
-                           "chosen")
+        lambda g, out, cond, a, b: where(cond, 0.0, g),
+    )
+    lecture = Lecture(
+        "where({0}, {1}, {2})",
+        (None, "{dz} · [{0}]", "{dz} · [not {0}]"),
+        symbol="where",
+        gate="where routes: each element's gradient goes to the branch that was chosen",
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for sc, sa, sb in (((), (), ()), ((4,), (4,), (4,)), ((2, 3), (2, 3), (3,)),
-                           ((2, 1), (1, 3), (2, 3)), ((3,), (), (2, 3))):
+        for sc, sa, sb in (
+            ((), (), ()),
+            ((4,), (4,), (4,)),
+            ((2, 3), (2, 3), (3,)),
+            ((2, 1), (1, 3), (2, 3)),
+            ((3,), (), (2, 3)),
+        ):
             yield (rng.random(sc) > 0.5, rng.normal(size=sa), rng.normal(size=sb)), {}
 
 
@@ -100,12 +108,17 @@ class Maximum(Primitive):
         return np.maximum(a, b)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, a, b: _routed(g, out, a, b),
-        lambda g, out, a, b: _routed(g, out, b, a))
-    lecture = Lecture("max({0}, {1})", ("{dz} · [{0} > {1}]", "{dz} · [{1} > {0}]"),
-                      numeric=True, symbol="max", expr_name="max",
-                      gate="max gate routes: the larger input receives the whole upstream "
-                           "gradient, the other receives 0 (a tie splits it ½–½)")
+        lambda g, out, a, b: _routed(g, out, a, b), lambda g, out, a, b: _routed(g, out, b, a)
+    )
+    lecture = Lecture(
+        "max({0}, {1})",
+        ("{dz} · [{0} > {1}]", "{dz} · [{1} > {0}]"),
+        numeric=True,
+        symbol="max",
+        expr_name="max",
+        gate="max gate routes: the larger input receives the whole upstream "
+        "gradient, the other receives 0 (a tie splits it ½–½)",
+    )
 
 
 def maximum(a: TensorLike, b: TensorLike) -> Tensor:
@@ -139,10 +152,15 @@ class Minimum(Primitive):
 
     # the routing only asks which input the output shows: max's rules
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(*Maximum.vjp)
-    lecture = Lecture("min({0}, {1})", ("{dz} · [{0} < {1}]", "{dz} · [{1} < {0}]"),
-                      numeric=True, symbol="min", expr_name="min",
-                      gate="min gate routes: the smaller input receives the whole upstream "
-                           "gradient, the other receives 0 (a tie splits it ½–½)")
+    lecture = Lecture(
+        "min({0}, {1})",
+        ("{dz} · [{0} < {1}]", "{dz} · [{1} < {0}]"),
+        numeric=True,
+        symbol="min",
+        expr_name="min",
+        gate="min gate routes: the smaller input receives the whole upstream "
+        "gradient, the other receives 0 (a tie splits it ½–½)",
+    )
 
 
 def minimum(a: TensorLike, b: TensorLike) -> Tensor:
@@ -178,11 +196,15 @@ class Clip(Primitive):
         return np.clip(x, low, high)
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high))
-    lecture = Lecture("clip({0}, {low}, {high})", ("{dz} · [{low} ≤ {0} ≤ {high}]",),
-                      numeric=True, symbol="clip",
-                      gate="clip routes: the gradient passes inside [low, high] and is 0 "
-                           "outside")
+        lambda g, out, x, *, low=None, high=None: _clip_rule(g, x, low, high)
+    )
+    lecture = Lecture(
+        "clip({0}, {low}, {high})",
+        ("{dz} · [{low} ≤ {0} ≤ {high}]",),
+        numeric=True,
+        symbol="clip",
+        gate="clip routes: the gradient passes inside [low, high] and is 0 outside",
+    )
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
@@ -206,21 +228,31 @@ def clip(x: TensorLike, low: float | None = None, high: float | None = None) -> 
     Tensor([-1. ,  0.5,  1. ])
     """
     if low is None and high is None:
-        raise OpError("clip: both bounds are None, so there is nothing to clip; give `low`, "
-                      "`high` or both (None leaves that side open)")
+        raise OpError(
+            "clip: both bounds are None, so there is nothing to clip; give `low`, "
+            "`high` or both (None leaves that side open)"
+        )
     return apply(Clip, x, low=low, high=high)
 
 
 def _comparison(opname: str, ufunc: Any, symbol: str) -> tuple[type, Any]:
-    cls = type(opname.capitalize(), (Primitive,), {
-        "__doc__": f"z = a {symbol} b elementwise, a bool tensor; records no gradient.",
-        "name": opname,
-        "differentiable": False,
-        "forward": staticmethod(ufunc),
-        "__module__": __name__,
-        "lecture": Lecture(f"{{0}} {symbol} {{1}}", (None, None), symbol=symbol,
-                           gate="a comparison gives bools: it records no gradient"),
-    })
+    cls = type(
+        opname.capitalize(),
+        (Primitive,),
+        {
+            "__doc__": f"z = a {symbol} b elementwise, a bool tensor; records no gradient.",
+            "name": opname,
+            "differentiable": False,
+            "forward": staticmethod(ufunc),
+            "__module__": __name__,
+            "lecture": Lecture(
+                f"{{0}} {symbol} {{1}}",
+                (None, None),
+                symbol=symbol,
+                gate="a comparison gives bools: it records no gradient",
+            ),
+        },
+    )
 
     def fn(a: Any, b: Any) -> Any:
         return apply(cls, a, b)

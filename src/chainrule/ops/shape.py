@@ -38,11 +38,14 @@ def check_axis(axis: Any, ndim: int, opname: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise ShapeError(f"{opname}: axis must be an int, got {axis!r}")
     if ndim == 0:
-        raise ShapeError(f"{opname}: a 0-d tensor has no axis {axis}; reshape it to 1-d "
-                         f"first (x.reshape(1))")
+        raise ShapeError(
+            f"{opname}: a 0-d tensor has no axis {axis}; reshape it to 1-d first (x.reshape(1))"
+        )
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{opname}: axis {axis} is out of range for a tensor with {ndim} "
-                         f"dimension(s) (valid: {-ndim}..{ndim - 1})")
+        raise ShapeError(
+            f"{opname}: axis {axis} is out of range for a tensor with {ndim} "
+            f"dimension(s) (valid: {-ndim}..{ndim - 1})"
+        )
     return int(axis) % ndim
 
 
@@ -58,8 +61,9 @@ class Reshape(Primitive):
     """Same values, new shape: the gradient is reshaped back."""
 
     name = "reshape"
-    lecture = Lecture("reshape({0}, {shape})", ("{dz} reshaped back to the shape of {0}",),
-                      symbol="reshape")
+    lecture = Lecture(
+        "reshape({0}, {shape})", ("{dz} reshaped back to the shape of {0}",), symbol="reshape"
+    )
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x: Any, *, shape: tuple[int, ...]) -> Any:
@@ -71,8 +75,13 @@ class Reshape(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for src, dst in (((6,), (2, 3)), ((2, 3), (3, 2)), ((2, 3, 4), (4, -1)), ((), (1, 1)),
-                         ((1,), ())):
+        for src, dst in (
+            ((6,), (2, 3)),
+            ((2, 3), (3, 2)),
+            ((2, 3, 4), (4, -1)),
+            ((), (1, 1)),
+            ((1,), ()),
+        ):
             yield (rng.normal(size=src),), {"shape": dst}
 
 
@@ -112,8 +121,12 @@ class Transpose(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axes in (((2, 3), (1, 0)), ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (0, 2, 1)),
-                            ((3,), (0,))):
+        for shape, axes in (
+            ((2, 3), (1, 0)),
+            ((2, 3, 4), (2, 0, 1)),
+            ((2, 3, 4), (0, 2, 1)),
+            ((3,), (0,)),
+        ):
             yield (rng.normal(size=shape),), {"axes": axes}
 
 
@@ -131,12 +144,16 @@ def transpose(x: TensorLike, axes: Sequence[int] | None = None) -> Tensor:
         axes = tuple(range(nd))[::-1]
     axes = tuple(axes)
     if len(axes) != nd:
-        raise ShapeError(f"transpose: axes {axes} must list each of the {nd} axes of a "
-                         f"tensor of shape {np.shape(x)} once")
+        raise ShapeError(
+            f"transpose: axes {axes} must list each of the {nd} axes of a "
+            f"tensor of shape {np.shape(x)} once"
+        )
     axes = tuple(check_axis(a, nd, "transpose") for a in axes)
     if sorted(axes) != list(range(nd)):
-        raise ShapeError(f"transpose: axes {axes} are not a permutation of 0..{nd - 1} "
-                         f"for a tensor of shape {np.shape(x)}")
+        raise ShapeError(
+            f"transpose: axes {axes} are not a permutation of 0..{nd - 1} "
+            f"for a tensor of shape {np.shape(x)}"
+        )
     return apply(Transpose, x, axes=axes)
 
 
@@ -160,8 +177,11 @@ class ExpandDims(Primitive):
     """Insert a length-1 axis; the gradient is reshaped back."""
 
     name = "expand_dims"
-    lecture = Lecture("expand_dims({0}, {axis})", ("{dz} reshaped back to the shape of {0}",),
-                      symbol="expand_dims")
+    lecture = Lecture(
+        "expand_dims({0}, {axis})",
+        ("{dz} reshaped back to the shape of {0}",),
+        symbol="expand_dims",
+    )
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x: Any, *, axis: int | Sequence[int]) -> Any:
@@ -193,8 +213,9 @@ class Squeeze(Primitive):
     """Remove length-1 axes; the gradient is reshaped back."""
 
     name = "squeeze"
-    lecture = Lecture("squeeze({0}{reduce})", ("{dz} reshaped back to the shape of {0}",),
-                      symbol="squeeze")
+    lecture = Lecture(
+        "squeeze({0}{reduce})", ("{dz} reshaped back to the shape of {0}",), symbol="squeeze"
+    )
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x: Any, *, axis: Axis = None) -> Any:
@@ -206,8 +227,13 @@ class Squeeze(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for shape, axis in (((1,), None), ((1, 3), 0), ((2, 1, 3), 1), ((1, 2, 1), None),
-                            ((1, 2, 1), (0, 2))):
+        for shape, axis in (
+            ((1,), None),
+            ((1, 3), 0),
+            ((2, 1, 3), 1),
+            ((1, 2, 1), None),
+            ((1, 2, 1), (0, 2)),
+        ):
             yield (rng.normal(size=shape),), {"axis": axis}
 
 
@@ -227,10 +253,12 @@ class BroadcastTo(Primitive):
     """Repeat along broadcast axes; the engine sums the gradient back (broadcasts = True)."""
 
     name = "broadcast_to"
-    lecture = Lecture("broadcast_to({0}, {shape})", ("{dz} summed over the broadcast axes",),
-                      symbol="broadcast",
-                      gate="broadcasting copies values, so the gradient sums over the "
-                           "broadcast axes")
+    lecture = Lecture(
+        "broadcast_to({0}, {shape})",
+        ("{dz} summed over the broadcast axes",),
+        symbol="broadcast",
+        gate="broadcasting copies values, so the gradient sums over the broadcast axes",
+    )
     views = True  # the output may share the input's memory (one version counter)
     broadcasts = True
 
@@ -249,8 +277,13 @@ class BroadcastTo(Primitive):
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        for src, dst in (((), (3,)), ((3,), (2, 3)), ((2, 1), (2, 4)), ((1, 3), (2, 2, 3)),
-                         ((2, 3), (2, 3))):
+        for src, dst in (
+            ((), (3,)),
+            ((3,), (2, 3)),
+            ((2, 1), (2, 4)),
+            ((1, 3), (2, 2, 3)),
+            ((2, 3), (2, 3)),
+        ):
             yield (rng.normal(size=src),), {"shape": dst}
 
 
@@ -277,10 +310,12 @@ class Concatenate(Primitive):
     """Join tensors along an axis; each input's gradient is its slice of the upstream one."""
 
     name = "concatenate"
-    lecture = Lecture("concatenate([{args}], axis={axis})",
-                      each_grad="the slice of {dz} that {arg} filled", symbol="concat",
-                      gate="concatenate splits: each input receives its own slice of the "
-                           "upstream gradient")
+    lecture = Lecture(
+        "concatenate([{args}], axis={axis})",
+        each_grad="the slice of {dz} that {arg} filled",
+        symbol="concat",
+        gate="concatenate splits: each input receives its own slice of the upstream gradient",
+    )
     variadic = True
 
     def forward(*xs: Any, axis: int = 0) -> Any:
@@ -296,8 +331,10 @@ class Concatenate(Primitive):
 
     def jvp_batched(tans: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
         b = next(t.shape[0] for t in tans if t is not None)
-        parts = [t if t is not None else np.zeros((b,) + np.shape(x), dtype=out.dtype)
-                 for t, x in zip(tans, args, strict=True)]  # unseeded pieces: zero tangents
+        parts = [
+            t if t is not None else np.zeros((b,) + np.shape(x), dtype=out.dtype)
+            for t, x in zip(tans, args, strict=True)
+        ]  # unseeded pieces: zero tangents
         return np.concatenate(parts, axis=params.get("axis", 0) + 1)
 
     def vjp_batched(i: Any, g: Any, out: Any, args: list[Any], params: dict[str, Any]) -> Any:
@@ -308,8 +345,10 @@ class Concatenate(Primitive):
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
         yield (rng.normal(size=(2,)), rng.normal(size=(3,))), {"axis": 0}
-        yield (rng.normal(size=(2, 3)), rng.normal(size=(1, 3)), rng.normal(size=(2, 3))), \
-            {"axis": 0}
+        yield (
+            (rng.normal(size=(2, 3)), rng.normal(size=(1, 3)), rng.normal(size=(2, 3))),
+            {"axis": 0},
+        )
         yield (rng.normal(size=(2, 3)), rng.normal(size=(2, 1))), {"axis": 1}
         yield (rng.normal(size=(2, 3, 2)), rng.normal(size=(2, 3, 1))), {"axis": 2}
 
@@ -325,12 +364,15 @@ def concatenate(xs: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """
     xs = tuple(xs)
     if not xs:
-        raise OpError("concatenate: got an empty sequence; pass a list of at least one "
-                      "tensor, e.g. concatenate([a, b], axis=0)")
+        raise OpError(
+            "concatenate: got an empty sequence; pass a list of at least one "
+            "tensor, e.g. concatenate([a, b], axis=0)"
+        )
     nd = np.ndim(xs[0])
     if nd == 0:
-        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated; "
-                         "use stack()")
+        raise ShapeError(
+            "concatenate: zero-dimensional tensors cannot be concatenated; use stack()"
+        )
     return apply(Concatenate, *xs, axis=check_axis(axis, nd, "concatenate"))
 
 
@@ -345,8 +387,10 @@ def stack(xs: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """
     xs = tuple(xs)
     if not xs:
-        raise OpError("stack: got an empty sequence; pass a list of at least one tensor, "
-                      "e.g. stack([a, b], axis=0)")
+        raise OpError(
+            "stack: got an empty sequence; pass a list of at least one tensor, "
+            "e.g. stack([a, b], axis=0)"
+        )
     nd = np.ndim(xs[0]) + 1
     axis = check_axis(axis, nd, "stack")
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)

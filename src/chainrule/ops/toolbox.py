@@ -48,15 +48,81 @@ from .shape import broadcast_to, check_axis, concatenate, expand_dims, reshape, 
 from .trig import logaddexp, sin
 
 __all__ = [
-    "absolute", "amax", "amin", "angle", "append", "array_split", "atleast_1d", "atleast_2d",
-    "atleast_3d", "average", "cbrt", "clip", "column_stack", "conj", "conjugate", "cross",
-    "deg2rad", "degrees", "diag", "diff", "divide", "dot", "equal", "greater",
-    "greater_equal", "less", "less_equal", "not_equal", "dsplit", "dstack", "exp2", "fabs",
-    "fliplr", "flipud", "fmax", "fmin", "full", "gradient", "hsplit", "hstack", "imag", "inner",
-    "kron", "linspace", "logaddexp2", "mod", "moveaxis", "multiply", "nan_to_num", "negative",
-    "outer", "power", "rad2deg", "radians", "ravel", "real", "real_if_close", "reciprocal",
-    "repeat", "rollaxis", "rot90", "row_stack", "select", "sinc", "split", "square", "std",
-    "subtract", "tile", "tril", "triu", "true_divide", "var", "vsplit", "vstack",
+    "absolute",
+    "amax",
+    "amin",
+    "angle",
+    "append",
+    "array_split",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "average",
+    "cbrt",
+    "clip",
+    "column_stack",
+    "conj",
+    "conjugate",
+    "cross",
+    "deg2rad",
+    "degrees",
+    "diag",
+    "diff",
+    "divide",
+    "dot",
+    "equal",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "not_equal",
+    "dsplit",
+    "dstack",
+    "exp2",
+    "fabs",
+    "fliplr",
+    "flipud",
+    "fmax",
+    "fmin",
+    "full",
+    "gradient",
+    "hsplit",
+    "hstack",
+    "imag",
+    "inner",
+    "kron",
+    "linspace",
+    "logaddexp2",
+    "mod",
+    "moveaxis",
+    "multiply",
+    "nan_to_num",
+    "negative",
+    "outer",
+    "power",
+    "rad2deg",
+    "radians",
+    "ravel",
+    "real",
+    "real_if_close",
+    "reciprocal",
+    "repeat",
+    "rollaxis",
+    "rot90",
+    "row_stack",
+    "select",
+    "sinc",
+    "split",
+    "square",
+    "std",
+    "subtract",
+    "tile",
+    "tril",
+    "triu",
+    "true_divide",
+    "var",
+    "vsplit",
+    "vstack",
 ]
 
 
@@ -86,8 +152,9 @@ def _flip(x: Any, axis: int) -> Tensor:
 
 
 # ---------------------------------------------------------------------- statistics
-def var(x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0,
-        keepdims: bool = False) -> Tensor:
+def var(
+    x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0, keepdims: bool = False
+) -> Tensor:
     """Variance over ``axis``: the mean squared deviation, divided by ``N - ddof``.
 
     As ``np.var``: integer inputs give float64; ``ddof=1`` is the unbiased estimate; a
@@ -115,8 +182,9 @@ def var(x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0,
     return div(total, total.dtype.type(n) if total.dtype.kind == "f" else n)
 
 
-def std(x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0,
-        keepdims: bool = False) -> Tensor:
+def std(
+    x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0, keepdims: bool = False
+) -> Tensor:
     """Standard deviation over ``axis``: ``sqrt(var(x, axis, dtype, ddof, keepdims))``.
 
     Where the variance is 0 (all values equal) the derivative does not exist: the gradient
@@ -131,8 +199,9 @@ def std(x: Any, axis: Any = None, dtype: Any = None, ddof: float = 0,
     return sqrt(var(x, axis, dtype, ddof, keepdims))
 
 
-def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
-            keepdims: bool = False) -> Any:
+def average(
+    a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *, keepdims: bool = False
+) -> Any:
     """Weighted mean ``sum(a * w, axis) / sum(w, axis)`` (``np.average``).
 
     ``weights`` (differentiable too) has ``a``'s shape, or is 1-d along a single ``axis``.
@@ -147,29 +216,38 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     nd = np.ndim(a)
     if weights is None:
         avg = mean(a, axis, keepdims)
-        scl = Tensor._wrap(np.full(avg.shape, _count(np.shape(a),
-                                                     normalize_axes(axis, nd, "average")),
-                                   dtype=avg.dtype))
+        scl = Tensor._wrap(
+            np.full(
+                avg.shape, _count(np.shape(a), normalize_axes(axis, nd, "average")), dtype=avg.dtype
+            )
+        )
         return (avg, scl) if returned else avg
     ashape, wshape = np.shape(a), np.shape(weights)
     w = weights
     if wshape != ashape:
         if axis is None:
-            raise OpError(f"average: weights of shape {wshape} differ from a's shape {ashape}: "
-                          "give the axis they run along (axis=...)")
+            raise OpError(
+                f"average: weights of shape {wshape} differ from a's shape {ashape}: "
+                "give the axis they run along (axis=...)"
+            )
         if len(wshape) != 1 or not isinstance(axis, int | np.integer):
-            raise ShapeError(f"average: weights of shape {wshape} must be 1-d along one axis "
-                             f"(int) when they differ from a's shape {ashape}")
+            raise ShapeError(
+                f"average: weights of shape {wshape} must be 1-d along one axis "
+                f"(int) when they differ from a's shape {ashape}"
+            )
         ax = check_axis(axis, nd, "average")
         if wshape[0] != ashape[ax]:
-            raise ShapeError(f"average: {wshape[0]} weights do not fit axis {ax} of length "
-                             f"{ashape[ax]}")
+            raise ShapeError(
+                f"average: {wshape[0]} weights do not fit axis {ax} of length {ashape[ax]}"
+            )
         w = reshape(weights, (1,) * ax + (-1,) + (1,) * (nd - ax - 1))
     axes = normalize_axes(axis, nd, "average")
     scl = _sum(broadcast_to(w, ashape) if wshape != ashape else w, axes, keepdims)
     if np.any(values_of(scl) == 0):
-        raise OpError("average: the weights sum to zero, so they cannot be normalized; "
-                      "check the weights (or use cr.mean)")
+        raise OpError(
+            "average: the weights sum to zero, so they cannot be normalized; "
+            "check the weights (or use cr.mean)"
+        )
     avg = div(_sum(mul(a, w), axes, keepdims), scl)
     if returned:
         return avg, broadcast_to(scl, avg.shape)
@@ -203,11 +281,14 @@ def inner(a: Any, b: Any) -> Tensor:
     if not sa or not sb:
         return mul(a, b)
     if sa[-1] != sb[-1]:
-        raise ShapeError(f"inner: the last axes differ in length ({sa} and {sb}); they are "
-                         f"summed over together, so they must match")
+        raise ShapeError(
+            f"inner: the last axes differ in length ({sa} and {sb}); they are "
+            f"summed over together, so they must match"
+        )
     k = sa[-1]
-    rows = matmul(reshape(a, (math.prod(sa[:-1]), k)),
-                  transpose(reshape(b, (math.prod(sb[:-1]), k))))
+    rows = matmul(
+        reshape(a, (math.prod(sa[:-1]), k)), transpose(reshape(b, (math.prod(sb[:-1]), k)))
+    )
     return reshape(rows, sa[:-1] + sb[:-1])
 
 
@@ -234,8 +315,10 @@ def dot(a: Any, b: Any) -> Tensor:
         right = reshape(b, (k, 1))
     else:
         if sb[-2] != k:
-            raise ShapeError(f"dot: shapes {sa} and {sb} are not aligned (the last axis of a "
-                             f"and the second-to-last of b must match)")
+            raise ShapeError(
+                f"dot: shapes {sa} and {sb} are not aligned (the last axis of a "
+                f"and the second-to-last of b must match)"
+            )
         rest_b = sb[:-2] + sb[-1:]
         right = reshape(moveaxis(b, -2, 0), (k, math.prod(rest_b)))
     out = matmul(reshape(a, (math.prod(sa[:-1]), k)), right)
@@ -257,13 +340,16 @@ def kron(a: Any, b: Any) -> Tensor:
         return mul(a, b)
     sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
     # (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...) -> (a0, b0, a1, b1, ...): the blocks in order
-    wide = mul(reshape(a, tuple(v for s in sa for v in (s, 1))),
-               reshape(b, tuple(v for s in sb for v in (1, s))))
+    wide = mul(
+        reshape(a, tuple(v for s in sa for v in (s, 1))),
+        reshape(b, tuple(v for s in sb for v in (1, s))),
+    )
     return reshape(wide, tuple(p * q for p, q in zip(sa, sb, strict=True)))
 
 
-def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
-          axis: int | None = None) -> Tensor:
+def cross(
+    a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None
+) -> Tensor:
     """Cross product of 3-vectors (or 2-vectors, taken with a zero third component).
 
     Two 2-vectors give the scalar z component, as NumPy does.
@@ -283,6 +369,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
 
     def part(v: Tensor, n: int, i: int) -> Any:
         return getitem(v, (Ellipsis, i)) if i < n else 0.0
+
     a0, a1, a2 = (part(a, na, i) for i in range(3))
     b0, b1, b2 = (part(b, nb, i) for i in range(3))
     z = sub(mul(a0, b1), mul(a1, b0))
@@ -317,8 +404,10 @@ def diag(v: Any, k: int = 0) -> Tensor:
         m = max(0, min(r, c - k) if k >= 0 else min(r + k, c))
         i = np.arange(m)
         return getitem(v, (i, i + k) if k >= 0 else (i - k, i))
-    raise ShapeError(f"diag: the input must be 1-d (a diagonal to place) or 2-d (a matrix), "
-                     f"got shape {shape}; for stacks of matrices use x.diagonal(...)")
+    raise ShapeError(
+        f"diag: the input must be 1-d (a diagonal to place) or 2-d (a matrix), "
+        f"got shape {shape}; for stacks of matrices use x.diagonal(...)"
+    )
 
 
 def _triangle(m: Any, k: int, lower: bool, name: str) -> Tensor:
@@ -358,8 +447,7 @@ def triu(m: Any, k: int = 0) -> Tensor:
 
 
 # ---------------------------------------------------------------------- differences
-def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None,
-         append: Any = None) -> Tensor:
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Tensor:
     """The ``n``-th discrete difference along ``axis``: ``a[1:] - a[:-1]``, ``n`` times.
 
     ``prepend``/``append`` are joined to ``a`` first (a scalar stands for a slice of it).
@@ -381,17 +469,25 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None,
     axis = check_axis(axis, len(shape), "diff")
     x = _tensor(a)
     if prepend is not None or append is not None:
-        edge = shape[:axis] + (1,) + shape[axis + 1:]
+        edge = shape[:axis] + (1,) + shape[axis + 1 :]
 
         def side(v: Any) -> Any:  # a scalar stands for a slice of the input's shape
             return broadcast_to(v, edge) if np.ndim(v) == 0 else v
-        x = concatenate(([side(prepend)] if prepend is not None else []) + [x]
-                        + ([side(append)] if append is not None else []), axis=axis)
+
+        x = concatenate(
+            ([side(prepend)] if prepend is not None else [])
+            + [x]
+            + ([side(append)] if append is not None else []),
+            axis=axis,
+        )
     hi, lo = _along(axis, slice(1, None)), _along(axis, slice(None, -1))
     for _ in range(n):
         # bool differences are "changed or not", as in NumPy
-        x = ne(getitem(x, hi), getitem(x, lo)) if x.dtype == np.bool_ else \
-            sub(getitem(x, hi), getitem(x, lo))
+        x = (
+            ne(getitem(x, hi), getitem(x, lo))
+            if x.dtype == np.bool_
+            else sub(getitem(x, hi), getitem(x, lo))
+        )
     return x
 
 
@@ -423,8 +519,9 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
     elif len(varargs) == len(axes):
         spacing = list(varargs)
     else:
-        raise OpError(f"gradient: give one spacing, or one per axis ({len(axes)}); got "
-                      f"{len(varargs)}")
+        raise OpError(
+            f"gradient: give one spacing, or one per axis ({len(axes)}); got {len(varargs)}"
+        )
     if any(np.ndim(h) != 0 for h in spacing):
         raise OpError("gradient: only scalar spacings are supported (not coordinates)")
     x = _tensor(f)
@@ -433,15 +530,18 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
     out = []
     for ax, h in zip(axes, spacing, strict=True):
         if shape[ax] < 2:
-            raise ShapeError(f"gradient: axis {ax} has {shape[ax]} point(s); at least 2 are "
-                             f"needed")
+            raise ShapeError(f"gradient: axis {ax} has {shape[ax]} point(s); at least 2 are needed")
         h = float(values_of(h))
-        first = div(sub(getitem(x, _along(ax, slice(1, 2))),
-                        getitem(x, _along(ax, slice(0, 1)))), h)
-        last = div(sub(getitem(x, _along(ax, slice(-1, None))),
-                       getitem(x, _along(ax, slice(-2, -1)))), h)
-        inside = div(sub(getitem(x, _along(ax, slice(2, None))),
-                         getitem(x, _along(ax, slice(None, -2)))), 2.0 * h)
+        first = div(
+            sub(getitem(x, _along(ax, slice(1, 2))), getitem(x, _along(ax, slice(0, 1)))), h
+        )
+        last = div(
+            sub(getitem(x, _along(ax, slice(-1, None))), getitem(x, _along(ax, slice(-2, -1)))), h
+        )
+        inside = div(
+            sub(getitem(x, _along(ax, slice(2, None))), getitem(x, _along(ax, slice(None, -2)))),
+            2.0 * h,
+        )
         out.append(concatenate([first, inside, last], axis=ax))
     return out[0] if len(out) == 1 else out
 
@@ -492,13 +592,14 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Tensor:
         if count < 0:
             raise OpError(f"repeat: the count must be >= 0, got {count}")
         # an int count is a broadcast along a new axis after `axis`, then a reshape
-        x = broadcast_to(expand_dims(a, axis + 1), shape[:axis + 1] + (count,) + shape[axis + 1:])
-        return reshape(x, shape[:axis] + (shape[axis] * count,) + shape[axis + 1:])
+        x = broadcast_to(expand_dims(a, axis + 1), shape[: axis + 1] + (count,) + shape[axis + 1 :])
+        return reshape(x, shape[:axis] + (shape[axis] * count,) + shape[axis + 1 :])
     try:
         idx = np.repeat(np.arange(shape[axis]), r)
     except ValueError as exc:
-        raise ShapeError(f"repeat: {r.size} counts do not fit axis {axis} of length "
-                         f"{shape[axis]} ({exc})") from exc
+        raise ShapeError(
+            f"repeat: {r.size} counts do not fit axis {axis} of length {shape[axis]} ({exc})"
+        ) from exc
     return take(a, idx, axis)
 
 
@@ -568,8 +669,10 @@ def _cast_all(xs: list, dtype: Any, casting: str, name: str) -> list:
         return xs
     for x in xs:  # NumPy's check of the cast that dtype= asks for
         if not np.can_cast(x.dtype, dtype, casting):  # type: ignore[arg-type]
-            raise OpError(f"{name}: cannot cast {x.dtype} to {np.dtype(dtype)} under casting="
-                          f"{casting!r}; pass casting='unsafe' to allow it")
+            raise OpError(
+                f"{name}: cannot cast {x.dtype} to {np.dtype(dtype)} under casting="
+                f"{casting!r}; pass casting='unsafe' to allow it"
+            )
     return [astype(x, dtype) for x in xs]
 
 
@@ -582,8 +685,7 @@ def vstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind")
     >>> cr.vstack([cr.Tensor([1.0, 2.0]), cr.Tensor([3.0, 4.0])]).shape
     (2, 2)
     """
-    xs = _cast_all([_at_least(x, 2) for x in _seq(tup, "vstack")], dtype, casting,
-                   "vstack")
+    xs = _cast_all([_at_least(x, 2) for x in _seq(tup, "vstack")], dtype, casting, "vstack")
     return concatenate(xs, axis=0)
 
 
@@ -599,8 +701,7 @@ def hstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind")
     >>> cr.hstack([cr.Tensor([1.0]), cr.Tensor([2.0, 3.0])])
     Tensor([1., 2., 3.])
     """
-    xs = _cast_all([_at_least(x, 1) for x in _seq(tup, "hstack")], dtype, casting,
-                   "hstack")
+    xs = _cast_all([_at_least(x, 1) for x in _seq(tup, "hstack")], dtype, casting, "hstack")
     return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
 
 
@@ -643,8 +744,9 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Tensor:
     src = [check_axis(s, nd, "moveaxis") for s in np.atleast_1d(source).tolist()]
     dst = [check_axis(d, nd, "moveaxis") for d in np.atleast_1d(destination).tolist()]
     if len(src) != len(dst):
-        raise ShapeError(f"moveaxis: source {source!r} and destination {destination!r} must "
-                         f"name as many axes")
+        raise ShapeError(
+            f"moveaxis: source {source!r} and destination {destination!r} must name as many axes"
+        )
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise ShapeError("moveaxis: an axis is repeated in source or destination")
     order = [i for i in range(nd) if i not in src]
@@ -752,15 +854,19 @@ def _split(x: Any, ios: Any, axis: int, equal: bool, name: str) -> list[Tensor]:
         if sections <= 0:
             raise OpError(f"{name}: the number of sections must be > 0, got {sections}")
         if equal and n % sections:
-            raise ShapeError(f"{name}: axis {axis} of length {n} does not split into "
-                             f"{sections} equal sections (use array_split for unequal ones)")
+            raise ShapeError(
+                f"{name}: axis {axis} of length {n} does not split into "
+                f"{sections} equal sections (use array_split for unequal ones)"
+            )
         each, extra = divmod(n, sections)
         sizes = [each + 1] * extra + [each] * (sections - extra)
         bounds = [0, *np.cumsum(sizes).tolist()]
     else:
         bounds = [0, *(operator.index(i) for i in ios), n]
-    return [getitem(x, _along(axis, slice(lo, hi)))
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [
+        getitem(x, _along(axis, slice(lo, hi)))
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
@@ -858,8 +964,13 @@ def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
     return y
 
 
-def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
-               neginf: float | None = None) -> Tensor:
+def nan_to_num(
+    x: Any,
+    copy: bool = True,
+    nan: float = 0.0,
+    posinf: float | None = None,
+    neginf: float | None = None,
+) -> Tensor:
     """NaN and infinities replaced by finite numbers (``np.nan_to_num``).
 
     The gradient is 1 where ``x`` is finite and 0 where a value was replaced (the
@@ -893,8 +1004,10 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     Tensor([ 1. ,  0.5, 30. ])
     """
     if len(condlist) != len(choicelist):
-        raise OpError(f"select: {len(condlist)} conditions for {len(choicelist)} choices; "
-                      f"give one condition per choice")
+        raise OpError(
+            f"select: {len(condlist)} conditions for {len(choicelist)} choices; "
+            f"give one condition per choice"
+        )
     out = _tensor(default)
     for cond, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
         out = where(np.asarray(values_of(cond), dtype=bool), choice, out)
@@ -955,8 +1068,7 @@ class Cbrt(Primitive):
 
     forward = np.cbrt
 
-    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, x: g / (3.0 * out * out))
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (3.0 * out * out))
     lecture = Lecture("∛{0}", ("{dz} / (3 · {z}²)",), numeric=True, symbol="∛")
 
 
@@ -1120,8 +1232,15 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Tensor:
     return mul(fill, np.ones(shape, dtype=fill.dtype))
 
 
-def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
-             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    axis: int = 0,
+) -> Any:
     """``num`` evenly spaced values from ``start`` to ``stop`` (differentiable in both).
 
     Examples
@@ -1147,8 +1266,9 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
         step = mul(delta, np.nan)
         y = add(mul(steps, delta), start)
     if endpoint and num > 1:  # the last value is exactly stop
-        y = concatenate([getitem(y, slice(None, -1)),
-                         expand_dims(broadcast_to(stop, y.shape[1:]), 0)])
+        y = concatenate(
+            [getitem(y, slice(None, -1)), expand_dims(broadcast_to(stop, y.shape[1:]), 0)]
+        )
     if axis != 0:
         y = moveaxis(y, 0, axis)
     if dtype is not None:
@@ -1166,8 +1286,9 @@ mod = _np_proto.remainder
 
 
 # ---------------------------------------------------------------------- NumPy routing
-def _numpy_style(fn: Callable[..., Any], *, refuse: dict[str, Any] | None = None
-                 ) -> Callable[..., Any]:
+def _numpy_style(
+    fn: Callable[..., Any], *, refuse: dict[str, Any] | None = None
+) -> Callable[..., Any]:
     """A handler for ``np.<name>(tensor, ...)`` calling ``fn`` with NumPy's arguments.
 
     Arguments ``fn`` lacks (``out=None`` aside) or values it does not support (``refuse``:
@@ -1189,22 +1310,38 @@ def _numpy_style(fn: Callable[..., Any], *, refuse: dict[str, Any] | None = None
             if key in bound.arguments and bound.arguments[key] != ok:
                 raise _np_proto._Unsupported(key)
         return fn(*args, **kwargs)
+
     return handler
 
 
 def _var_handler(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def h(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0,
-          keepdims: Any = False, **kw: Any) -> Any:
+    def h(
+        a: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        out: Any = None,
+        ddof: float = 0,
+        keepdims: Any = False,
+        **kw: Any,
+    ) -> Any:
         for key in ("where", "mean", "correction"):
             if _np_proto._given(kw, key):
                 raise _np_proto._Unsupported(key)
         return fn(a, axis, dtype, ddof, False if keepdims is _np_proto._NO else bool(keepdims))
+
     return h
 
 
-def _clip_handler(a: Any, a_min: Any = _np_proto._NO, a_max: Any = _np_proto._NO,
-                  out: Any = None, *, min: Any = _np_proto._NO,  # noqa: A002 - NumPy's names
-                  max: Any = _np_proto._NO, **kw: Any) -> Any:  # noqa: A002
+def _clip_handler(
+    a: Any,
+    a_min: Any = _np_proto._NO,
+    a_max: Any = _np_proto._NO,
+    out: Any = None,
+    *,
+    min: Any = _np_proto._NO,  # noqa: A002 - NumPy's names
+    max: Any = _np_proto._NO,
+    **kw: Any,
+) -> Any:  # noqa: A002
     if kw:
         raise _np_proto._Unsupported(sorted(kw)[0])
     lo = a_min if a_min is not _np_proto._NO else (None if min is _np_proto._NO else min)
@@ -1214,20 +1351,68 @@ def _clip_handler(a: Any, a_min: Any = _np_proto._NO, a_max: Any = _np_proto._NO
 
 def _register() -> None:
     functions: dict[Any, Callable[..., Any]] = {
-        np.var: _var_handler(var), np.std: _var_handler(std), np.clip: _clip_handler,
+        np.var: _var_handler(var),
+        np.std: _var_handler(std),
+        np.clip: _clip_handler,
         np.nan_to_num: _numpy_style(nan_to_num, refuse={"copy": True}),
     }
-    for fn in (average, dot, outer, inner, kron, cross, diag, tril, triu, diff, gradient, tile,
-               repeat, atleast_1d, atleast_2d, atleast_3d, vstack, hstack, dstack,
-               column_stack, moveaxis, rollaxis, fliplr, flipud, rot90, split, array_split,
-               hsplit, vsplit, dsplit, append, select, real, imag, conjugate, real_if_close,
-               angle, sinc, linspace):
+    for fn in (
+        average,
+        dot,
+        outer,
+        inner,
+        kron,
+        cross,
+        diag,
+        tril,
+        triu,
+        diff,
+        gradient,
+        tile,
+        repeat,
+        atleast_1d,
+        atleast_2d,
+        atleast_3d,
+        vstack,
+        hstack,
+        dstack,
+        column_stack,
+        moveaxis,
+        rollaxis,
+        fliplr,
+        flipud,
+        rot90,
+        split,
+        array_split,
+        hsplit,
+        vsplit,
+        dsplit,
+        append,
+        select,
+        real,
+        imag,
+        conjugate,
+        real_if_close,
+        angle,
+        sinc,
+        linspace,
+    ):
         functions[getattr(np, fn.__name__)] = _numpy_style(fn)
     _np_proto.FUNCTIONS.update(functions)
-    for ufunc, fn in ((np.cbrt, cbrt), (np.fabs, fabs), (np.reciprocal, reciprocal),
-                      (np.exp2, exp2), (np.logaddexp2, logaddexp2), (np.deg2rad, deg2rad),
-                      (np.rad2deg, rad2deg), (np.radians, deg2rad), (np.degrees, rad2deg),
-                      (np.fmax, fmax), (np.fmin, fmin), (np.conjugate, conjugate)):
+    for ufunc, fn in (
+        (np.cbrt, cbrt),
+        (np.fabs, fabs),
+        (np.reciprocal, reciprocal),
+        (np.exp2, exp2),
+        (np.logaddexp2, logaddexp2),
+        (np.deg2rad, deg2rad),
+        (np.rad2deg, rad2deg),
+        (np.radians, deg2rad),
+        (np.degrees, rad2deg),
+        (np.fmax, fmax),
+        (np.fmin, fmin),
+        (np.conjugate, conjugate),
+    ):
         _np_proto.register_ufunc(ufunc, fn)
 
 

@@ -25,9 +25,26 @@ if TYPE_CHECKING:
     from ..core.tensor import Tensor
     from ..core.typing import TensorLike
 
-__all__ = ["arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cos",
-           "cosh", "expm1", "hypot", "log1p", "log2", "log10", "logaddexp", "sin", "sinh",
-           "tan"]
+__all__ = [
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "cos",
+    "cosh",
+    "expm1",
+    "hypot",
+    "log1p",
+    "log2",
+    "log10",
+    "logaddexp",
+    "sin",
+    "sinh",
+    "tan",
+]
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -42,8 +59,7 @@ class Sin(Primitive):
     forward = np.sin
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * cos(x))
-    lecture = Lecture("sin({0})", ("{dz} · cos({0})",), numeric=True, symbol="sin",
-                      expr_name="sin")
+    lecture = Lecture("sin({0})", ("{dz} · cos({0})",), numeric=True, symbol="sin", expr_name="sin")
 
 
 def sin(x: TensorLike) -> Tensor:
@@ -67,8 +83,9 @@ class Cos(Primitive):
     forward = np.cos
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: -g * sin(x))
-    lecture = Lecture("cos({0})", ("−{dz} · sin({0})",), numeric=True, symbol="cos",
-                      expr_name="cos")
+    lecture = Lecture(
+        "cos({0})", ("−{dz} · sin({0})",), numeric=True, symbol="cos", expr_name="cos"
+    )
 
 
 def cos(x: TensorLike) -> Tensor:
@@ -93,8 +110,9 @@ class Tan(Primitive):
     forward = np.tan
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g + g * out * out)
-    lecture = Lecture("tan({0})", ("{dz} · (1 + {z}²)",), numeric=True, symbol="tan",
-                      expr_name="tan")
+    lecture = Lecture(
+        "tan({0})", ("{dz} · (1 + {z}²)",), numeric=True, symbol="tan", expr_name="tan"
+    )
 
 
 def tan(x: TensorLike) -> Tensor:
@@ -119,8 +137,9 @@ class ArcSin(Primitive):
     forward = np.arcsin
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(1 - x * x))
-    lecture = Lecture("arcsin({0})", ("{dz} / √(1 − {0}²)",), numeric=True, symbol="arcsin",
-                      expr_name="arcsin")
+    lecture = Lecture(
+        "arcsin({0})", ("{dz} / √(1 − {0}²)",), numeric=True, symbol="arcsin", expr_name="arcsin"
+    )
 
 
 def arcsin(x: TensorLike) -> Tensor:
@@ -145,8 +164,9 @@ class ArcCos(Primitive):
     forward = np.arccos
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: -g / sqrt(1 - x * x))
-    lecture = Lecture("arccos({0})", ("−{dz} / √(1 − {0}²)",), numeric=True, symbol="arccos",
-                      expr_name="arccos")
+    lecture = Lecture(
+        "arccos({0})", ("−{dz} / √(1 − {0}²)",), numeric=True, symbol="arccos", expr_name="arccos"
+    )
 
 
 def arccos(x: TensorLike) -> Tensor:
@@ -170,8 +190,9 @@ class ArcTan(Primitive):
     forward = np.arctan
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (1 + x * x))
-    lecture = Lecture("arctan({0})", ("{dz} / (1 + {0}²)",), numeric=True, symbol="arctan",
-                      expr_name="arctan")
+    lecture = Lecture(
+        "arctan({0})", ("{dz} / (1 + {0}²)",), numeric=True, symbol="arctan", expr_name="arctan"
+    )
 
 
 def arctan(x: TensorLike) -> Tensor:
@@ -195,8 +216,9 @@ class Sinh(Primitive):
     forward = np.sinh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * cosh(x))
-    lecture = Lecture("sinh({0})", ("{dz} · cosh({0})",), numeric=True, symbol="sinh",
-                      expr_name="sinh")
+    lecture = Lecture(
+        "sinh({0})", ("{dz} · cosh({0})",), numeric=True, symbol="sinh", expr_name="sinh"
+    )
 
 
 def sinh(x: TensorLike) -> Tensor:
@@ -220,8 +242,9 @@ class Cosh(Primitive):
     forward = np.cosh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * sinh(x))
-    lecture = Lecture("cosh({0})", ("{dz} · sinh({0})",), numeric=True, symbol="cosh",
-                      expr_name="cosh")
+    lecture = Lecture(
+        "cosh({0})", ("{dz} · sinh({0})",), numeric=True, symbol="cosh", expr_name="cosh"
+    )
 
 
 def cosh(x: TensorLike) -> Tensor:
@@ -245,8 +268,9 @@ class ArcSinh(Primitive):
     forward = np.arcsinh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(x * x + 1))
-    lecture = Lecture("arcsinh({0})", ("{dz} / √({0}² + 1)",), numeric=True, symbol="arcsinh",
-                      expr_name="arcsinh")
+    lecture = Lecture(
+        "arcsinh({0})", ("{dz} / √({0}² + 1)",), numeric=True, symbol="arcsinh", expr_name="arcsinh"
+    )
 
 
 def arcsinh(x: TensorLike) -> Tensor:
@@ -271,8 +295,9 @@ class ArcCosh(Primitive):
     forward = np.arccosh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / sqrt(x * x - 1))
-    lecture = Lecture("arccosh({0})", ("{dz} / √({0}² − 1)",), numeric=True, symbol="arccosh",
-                      expr_name="arccosh")
+    lecture = Lecture(
+        "arccosh({0})", ("{dz} / √({0}² − 1)",), numeric=True, symbol="arccosh", expr_name="arccosh"
+    )
 
 
 def arccosh(x: TensorLike) -> Tensor:
@@ -297,8 +322,9 @@ class ArcTanh(Primitive):
     forward = np.arctanh
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (1 - x * x))
-    lecture = Lecture("arctanh({0})", ("{dz} / (1 − {0}²)",), numeric=True, symbol="arctanh",
-                      expr_name="arctanh")
+    lecture = Lecture(
+        "arctanh({0})", ("{dz} / (1 − {0}²)",), numeric=True, symbol="arctanh", expr_name="arctanh"
+    )
 
 
 def arctanh(x: TensorLike) -> Tensor:
@@ -323,8 +349,9 @@ class Log1p(Primitive):
     forward = np.log1p
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x + 1))
-    lecture = Lecture("log1p({0})", ("{dz} / (1 + {0})",), numeric=True, symbol="log1p",
-                      expr_name="log1p")
+    lecture = Lecture(
+        "log1p({0})", ("{dz} / (1 + {0})",), numeric=True, symbol="log1p", expr_name="log1p"
+    )
 
 
 def log1p(x: TensorLike) -> Tensor:
@@ -348,8 +375,9 @@ class Expm1(Primitive):
     forward = np.expm1
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g * out + g)
-    lecture = Lecture("expm1({0})", ("{dz} · ({z} + 1)",), numeric=True, symbol="expm1",
-                      expr_name="expm1")
+    lecture = Lecture(
+        "expm1({0})", ("{dz} · ({z} + 1)",), numeric=True, symbol="expm1", expr_name="expm1"
+    )
 
 
 def expm1(x: TensorLike) -> Tensor:
@@ -374,8 +402,9 @@ class Log2(Primitive):
     forward = np.log2
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x * _LN2))
-    lecture = Lecture("log2({0})", ("{dz} / ({0} · ln 2)",), numeric=True, symbol="log2",
-                      expr_name="log2")
+    lecture = Lecture(
+        "log2({0})", ("{dz} / ({0} · ln 2)",), numeric=True, symbol="log2", expr_name="log2"
+    )
 
 
 def log2(x: TensorLike) -> Tensor:
@@ -400,8 +429,9 @@ class Log10(Primitive):
     forward = np.log10
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(lambda g, out, x: g / (x * _LN10))
-    lecture = Lecture("log10({0})", ("{dz} / ({0} · ln 10)",), numeric=True, symbol="log10",
-                      expr_name="log10")
+    lecture = Lecture(
+        "log10({0})", ("{dz} / ({0} · ln 10)",), numeric=True, symbol="log10", expr_name="log10"
+    )
 
 
 def log10(x: TensorLike) -> Tensor:
@@ -428,12 +458,15 @@ class ArcTan2(Primitive):
     forward = np.arctan2
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, y, x: g * x / (x * x + y * y),
-        lambda g, out, y, x: -g * y / (x * x + y * y))
-    lecture = Lecture("arctan2({0}, {1})", ("{dz} · {1} / ({0}² + {1}²)",
-                                            "−{dz} · {0} / ({0}² + {1}²)"),
-                      numeric=True, symbol="arctan2",
-                      expr_name="arctan2")
+        lambda g, out, y, x: g * x / (x * x + y * y), lambda g, out, y, x: -g * y / (x * x + y * y)
+    )
+    lecture = Lecture(
+        "arctan2({0}, {1})",
+        ("{dz} · {1} / ({0}² + {1}²)", "−{dz} · {0} / ({0}² + {1}²)"),
+        numeric=True,
+        symbol="arctan2",
+        expr_name="arctan2",
+    )
 
 
 def arctan2(y: TensorLike, x: TensorLike) -> Tensor:
@@ -459,11 +492,15 @@ class Hypot(Primitive):
     forward = np.hypot
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, a, b: g * a / out,
-        lambda g, out, a, b: g * b / out)
-    lecture = Lecture("hypot({0}, {1})", ("{dz} · {0} / {z}", "{dz} · {1} / {z}"),
-                      numeric=True, symbol="hypot",
-                      expr_name="hypot")
+        lambda g, out, a, b: g * a / out, lambda g, out, a, b: g * b / out
+    )
+    lecture = Lecture(
+        "hypot({0}, {1})",
+        ("{dz} · {0} / {z}", "{dz} · {1} / {z}"),
+        numeric=True,
+        symbol="hypot",
+        expr_name="hypot",
+    )
 
 
 def hypot(a: TensorLike, b: TensorLike) -> Tensor:
@@ -489,11 +526,15 @@ class LogAddExp(Primitive):
     forward = np.logaddexp
 
     vjp, jvp, jvp_batched, vjp_batched = from_derivative(
-        lambda g, out, a, b: g * exp(a - out),
-        lambda g, out, a, b: g * exp(b - out))
-    lecture = Lecture("logaddexp({0}, {1})", ("{dz} · exp({0} − {z})", "{dz} · exp({1} − {z})"),
-                      numeric=True, symbol="logaddexp",
-                      expr_name="logaddexp")
+        lambda g, out, a, b: g * exp(a - out), lambda g, out, a, b: g * exp(b - out)
+    )
+    lecture = Lecture(
+        "logaddexp({0}, {1})",
+        ("{dz} · exp({0} − {z})", "{dz} · exp({1} − {z})"),
+        numeric=True,
+        symbol="logaddexp",
+        expr_name="logaddexp",
+    )
 
 
 def logaddexp(a: TensorLike, b: TensorLike) -> Tensor:

@@ -24,7 +24,17 @@ from .optimizer import Optimizer, OptimizerStateError
 from .optimizers import SGD, Adagrad, Adam, AdamW
 
 __all__ = [
-    "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler",
-    "Optimizer", "OptimizerStateError", "StepLR", "clip_grad_norm_", "clip_grad_value_",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "Optimizer",
+    "OptimizerStateError",
+    "StepLR",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "lr_scheduler",
 ]

@@ -18,8 +18,9 @@ def _check(owner: str, what: str, value: Any, positive: bool = False) -> float:
     """``value`` as a float if it is a real number >= 0 (> 0 when ``positive``), not NaN."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not ok or math.isnan(value) or value < 0 or (positive and value == 0):
-        raise ChainruleError(f"{owner}: {what} must be a number {'>' if positive else '>='} "
-                             f"0, got {value!r}")
+        raise ChainruleError(
+            f"{owner}: {what} must be a number {'>' if positive else '>='} 0, got {value!r}"
+        )
     return float(value)
 
 
@@ -36,8 +37,12 @@ def _sparse_values(p: Tensor) -> np.ndarray:
     return p.grad.values
 
 
-def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Iterable[Tensor] | Tensor,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
     """Scale all gradients together so their joint norm is at most ``max_norm``.
 
     The norm is taken over every gradient as if concatenated into one vector;
@@ -76,11 +81,14 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         # a BLAS dot per gradient: no temporary the size of the gradient
         total = math.sqrt(sum(float(np.dot(a.ravel(), a.ravel())) for a in arrays))
     else:
-        total = sum(float(np.sum(np.abs(a, dtype=np.float64) ** norm_type))
-                    for a in arrays) ** (1.0 / norm_type)
+        total = sum(float(np.sum(np.abs(a, dtype=np.float64) ** norm_type)) for a in arrays) ** (
+            1.0 / norm_type
+        )
     if error_if_nonfinite and not math.isfinite(total):
-        raise GradientError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is "
-                            f"{total}; some gradient holds NaN or inf (try detect_anomaly())")
+        raise GradientError(
+            f"clip_grad_norm_: the total {norm_type}-norm of the gradients is "
+            f"{total}; some gradient holds NaN or inf (try detect_anomaly())"
+        )
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p in params:

@@ -85,7 +85,8 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise ChainruleError(
                 f"{type(self).__name__}: params must be an iterable of Tensors (e.g. "
-                f"model.parameters() or [w]), got a single Tensor")
+                f"model.parameters() or [w]), got a single Tensor"
+            )
         groups = list(params)
         if not groups:
             raise ChainruleError(f"{type(self).__name__} got an empty parameter list")
@@ -106,26 +107,33 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(ps):
             if not isinstance(p, Tensor):
-                raise ChainruleError(f"{name}: parameter {i} of the group is a "
-                                     f"{type(p).__name__}, not a Tensor")
+                raise ChainruleError(
+                    f"{name}: parameter {i} of the group is a {type(p).__name__}, not a Tensor"
+                )
             if not p.is_leaf:
                 raise GradientError(
                     f"{name}: cannot optimise a non-leaf tensor (parameter {i}, made by "
                     f"{p.op!r}, shape {p.shape}): its value is computed from other tensors, so "
                     f"an update would be overwritten. Optimise the leaf it was computed from "
-                    f"(or .detach() it and set requires_grad=True).")
+                    f"(or .detach() it and set requires_grad=True)."
+                )
             if p.data.dtype.kind != "f":
-                raise GradientError(f"{name}: parameter {i} has dtype {p.data.dtype}; only "
-                                    f"floating-point tensors can be optimised")
+                raise GradientError(
+                    f"{name}: parameter {i} has dtype {p.data.dtype}; only "
+                    f"floating-point tensors can be optimised"
+                )
             if id(p) in seen:
-                raise ChainruleError(f"{name}: parameter {i} (shape {p.shape}) appears in "
-                                     f"more than one place; each tensor may be given once")
+                raise ChainruleError(
+                    f"{name}: parameter {i} (shape {p.shape}) appears in "
+                    f"more than one place; each tensor may be given once"
+                )
             seen.add(id(p))
         group["params"] = ps
         for k, v in self.defaults.items():
             if v is required and k not in group:
-                raise ChainruleError(f"{name}: hyper-parameter {k!r} is required "
-                                     f"(e.g. {name}(params, {k}=0.1))")
+                raise ChainruleError(
+                    f"{name}: hyper-parameter {k!r} is required (e.g. {name}(params, {k}=0.1))"
+                )
             group.setdefault(k, v)
         self._check_group(group)
         self.param_groups.append(group)
@@ -139,21 +147,30 @@ class Optimizer:
         if "lr" in group:
             self._check_number(group, "lr", "learning rate")
 
-    def _check_number(self, group: Mapping[str, Any], key: str, what: str | None = None,
-                      low: float = 0.0, high: float | None = None) -> None:
+    def _check_number(
+        self,
+        group: Mapping[str, Any],
+        key: str,
+        what: str | None = None,
+        low: float = 0.0,
+        high: float | None = None,
+    ) -> None:
         """``group[key]`` must be a finite real number in ``[low, high)`` (high: no bound)."""
         v = group[key]
         ok = isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
         ok = ok and math.isfinite(v) and v >= low and (high is None or v < high)
         if not ok:
             bound = f">= {low:g}" if high is None else f"in [{low:g}, {high:g})"
-            raise ChainruleError(f"{type(self).__name__}: invalid {what or key} {v!r} (must "
-                                 f"be a finite number {bound})")
+            raise ChainruleError(
+                f"{type(self).__name__}: invalid {what or key} {v!r} (must "
+                f"be a finite number {bound})"
+            )
 
     def _check_flag(self, group: Mapping[str, Any], key: str) -> None:
         if not isinstance(group[key], bool | np.bool_):
-            raise ChainruleError(f"{type(self).__name__}: {key} must be True or False, got "
-                                 f"{group[key]!r}")
+            raise ChainruleError(
+                f"{type(self).__name__}: {key} must be True or False, got {group[key]!r}"
+            )
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -191,16 +208,19 @@ class Optimizer:
                         if gd.shape != p.data.shape:
                             raise GradientError(
                                 f"{type(self).__name__}: gradient of shape {gd.shape} for a "
-                                f"parameter of shape {p.data.shape}")
+                                f"parameter of shape {p.data.shape}"
+                            )
                         self._update(p, gd, group, state)
         return loss
 
-    def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any],
-                state: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
-    def _update_sparse(self, p: Tensor, g: RowSparse, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _update_sparse(
+        self, p: Tensor, g: RowSparse, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         # Default: treat the row-sparse gradient as the dense array it stands for.
         self._update(p, g.to_dense(), group, state)
 
@@ -285,16 +305,20 @@ class Optimizer:
             return OptimizerStateError(f"{name}.load_state_dict: nothing was loaded; {msg}")
 
         if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
-            raise OptimizerStateError(f"{name}.load_state_dict: expected a dict with "
-                                      f"'state' and 'param_groups' (from state_dict())")
+            raise OptimizerStateError(
+                f"{name}.load_state_dict: expected a dict with "
+                f"'state' and 'param_groups' (from state_dict())"
+            )
         saved_groups = state_dict["param_groups"]
         if not isinstance(saved_groups, list | tuple) or not all(
-                isinstance(sg, Mapping) for sg in saved_groups):
+            isinstance(sg, Mapping) for sg in saved_groups
+        ):
             raise bad("'param_groups' must be a list of dicts")
         if len(saved_groups) != len(self.param_groups):
             raise OptimizerStateError(
                 f"{name}.load_state_dict: the state has {len(saved_groups)} parameter "
-                f"group(s) but this optimizer has {len(self.param_groups)}")
+                f"group(s) but this optimizer has {len(self.param_groups)}"
+            )
         saved_state = state_dict.get("state", {})
         if not isinstance(saved_state, Mapping):
             raise bad("'state' must be a dict of parameter index to state")
@@ -307,7 +331,8 @@ class Optimizer:
                 n = len(indices) if isinstance(indices, list | tuple) else "no list of"
                 raise OptimizerStateError(
                     f"{name}.load_state_dict: group {i} holds {n} parameter(s) in the state "
-                    f"but {len(g['params'])} here (was the model changed?)")
+                    f"but {len(g['params'])} here (was the model changed?)"
+                )
             for saved_i, p in zip(indices, g["params"], strict=True):
                 if not _is_index(saved_i):
                     raise bad(f"group {i} lists {saved_i!r} as a parameter; expected indices")
@@ -316,8 +341,10 @@ class Optimizer:
                 id_map[int(saved_i)] = p
             missing = sorted(k for k in self.defaults if k not in sg)
             if missing:
-                raise bad(f"group {i} lacks hyper-parameters {missing} (a state dict of "
-                          f"another optimizer?)")
+                raise bad(
+                    f"group {i} lacks hyper-parameters {missing} (a state dict of "
+                    f"another optimizer?)"
+                )
             candidate = dict(g)
             for k, v in sg.items():
                 if k != "params":
@@ -336,7 +363,8 @@ class Optimizer:
             if p is None:
                 raise OptimizerStateError(
                     f"{name}.load_state_dict: state entry {key!r} names no parameter (this "
-                    f"optimizer has {len(id_map)})")
+                    f"optimizer has {len(id_map)})"
+                )
             if p in new_state:
                 raise bad(f"two state entries ({key!r} and another) for parameter {index}")
             if not isinstance(entry, Mapping):
@@ -349,17 +377,24 @@ class Optimizer:
             g.update(candidate)
         self.state = new_state
 
-    def _convert_state(self, p: Tensor, key: Any, entry: Mapping[str, Any],
-                       group: Mapping[str, Any],
-                       bad: Callable[[str], OptimizerStateError]) -> dict[str, Any]:
+    def _convert_state(
+        self,
+        p: Tensor,
+        key: Any,
+        entry: Mapping[str, Any],
+        group: Mapping[str, Any],
+        bad: Callable[[str], OptimizerStateError],
+    ) -> dict[str, Any]:
         """Check and convert one parameter's saved state (arrays copied to its dtype)."""
         where = f"state {key!r}"
         known = self._state_arrays
         if known is not None and entry:
             unknown = sorted(str(k) for k in entry if k not in known | self._state_counters)
             if unknown:
-                raise bad(f"{where} has entries {unknown} that {type(self).__name__} does "
-                          f"not keep (a state dict of another optimizer?)")
+                raise bad(
+                    f"{where} has entries {unknown} that {type(self).__name__} does "
+                    f"not keep (a state dict of another optimizer?)"
+                )
             absent = sorted(self._required_state(group) - set(entry))
             if absent:
                 raise bad(f"{where} lacks {absent}")
@@ -370,13 +405,16 @@ class Optimizer:
                 if converted[k] is None:
                     raise bad(f"{where}: {k!r} must be a non-negative integer, got {v!r}")
             elif (known is not None and k in known) or (
-                    known is None and isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0):
+                known is None and isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0
+            ):
                 arr = v.data if isinstance(v, Tensor) else v
                 if not isinstance(arr, np.ndarray):
                     raise bad(f"{where}: {k!r} must be an array, got {type(v).__name__}")
                 if arr.shape != p.data.shape:
-                    raise bad(f"{where}: {k!r} has shape {arr.shape}, but the parameter has "
-                              f"shape {p.data.shape}")
+                    raise bad(
+                        f"{where}: {k!r} has shape {arr.shape}, but the parameter has "
+                        f"shape {p.data.shape}"
+                    )
                 problem = cast_problem(arr, p.data.dtype)
                 if problem is not None:
                     raise bad(f"{where}: {k!r}: {problem}")

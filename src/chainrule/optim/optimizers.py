@@ -74,11 +74,25 @@ class SGD(Optimizer):
     Tensor([ 0.8, -1.6], requires_grad=True)
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = required, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = required,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "momentum": momentum,
+                "dampening": dampening,
+                "weight_decay": weight_decay,
+                "nesterov": nesterov,
+            },
+        )
 
     _state_arrays = frozenset({"momentum_buffer"})
 
@@ -91,8 +105,9 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ChainruleError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
 
-    def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any],
-                state: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
         tmp = self._scratch(state, p)
         d = g
@@ -119,8 +134,9 @@ class SGD(Optimizer):
         np.multiply(d, lr, out=tmp)
         p.sub_(tmp)
 
-    def _update_sparse(self, p: Tensor, g: RowSparse, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _update_sparse(
+        self, p: Tensor, g: RowSparse, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         if group["momentum"]:
             self._update(p, g.to_dense(), group, state)  # see the module notes
             return
@@ -139,12 +155,25 @@ class Adagrad(Optimizer):
     included, lazily).
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10) -> None:
-        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value,
-                                  "eps": eps})
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "lr_decay": lr_decay,
+                "weight_decay": weight_decay,
+                "initial_accumulator_value": initial_accumulator_value,
+                "eps": eps,
+            },
+        )
 
     _state_arrays = frozenset({"sum"})
     _state_counters = frozenset({"step"})
@@ -162,8 +191,9 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
 
-    def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any],
-                state: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         self._init(p, group, state)
         state["step"] += 1
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
@@ -178,8 +208,9 @@ class Adagrad(Optimizer):
         tmp *= clr
         p.sub_(tmp)
 
-    def _update_sparse(self, p: Tensor, g: RowSparse, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _update_sparse(
+        self, p: Tensor, g: RowSparse, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         self._init(p, group, state)
         state["step"] += 1
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
@@ -213,11 +244,25 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": _pair(betas), "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": _pair(betas),
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "amsgrad": amsgrad,
+            },
+        )
 
     _state_arrays = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
     _state_counters = frozenset({"step"})
@@ -230,8 +275,9 @@ class Adam(Optimizer):
         super()._check_group(group)
         betas = group["betas"]
         if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ChainruleError(f"{type(self).__name__}: betas must be a pair (beta1, "
-                                 f"beta2), got {betas!r}")
+            raise ChainruleError(
+                f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}"
+            )
         for i in (0, 1):
             self._check_number({"b": betas[i]}, "b", f"betas[{i}]", high=1.0)
         self._check_number(group, "eps")
@@ -248,10 +294,11 @@ class Adam(Optimizer):
 
     def _scales(self, group: dict[str, Any], step: int) -> tuple[float, float]:
         b1, b2 = group["betas"]
-        return group["lr"] / (1 - b1 ** step), math.sqrt(1 - b2 ** step)
+        return group["lr"] / (1 - b1**step), math.sqrt(1 - b2**step)
 
-    def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any],
-                state: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         self._init(p, group, state)
         b1, b2 = group["betas"]
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
@@ -263,10 +310,10 @@ class Adam(Optimizer):
                 g = g + wd * p.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp = self._scratch(state, p)
-        np.subtract(g, m, out=tmp)          # m += (1-β1)(g - m)  ==  β1·m + (1-β1)·g
+        np.subtract(g, m, out=tmp)  # m += (1-β1)(g - m)  ==  β1·m + (1-β1)·g
         tmp *= 1 - b1
         m += tmp
-        np.multiply(g, g, out=tmp)          # v = β2·v + (1-β2)·g²
+        np.multiply(g, g, out=tmp)  # v = β2·v + (1-β2)·g²
         tmp *= 1 - b2
         v *= b2
         v += tmp
@@ -282,8 +329,9 @@ class Adam(Optimizer):
         tmp *= step_size
         p.sub_(tmp)
 
-    def _update_sparse(self, p: Tensor, g: RowSparse, group: dict[str, Any],
-                       state: dict[str, Any]) -> None:
+    def _update_sparse(
+        self, p: Tensor, g: RowSparse, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         self._init(p, group, state)
         b1, b2 = group["betas"]
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
@@ -320,7 +368,13 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -10,6 +10,16 @@ from .checks import (
 from .gradcheck import GradcheckError, gradcheck, numeric_jvp, numeric_vjp
 from .sweep import SweepFailure, sweep
 
-__all__ = ["GradcheckError", "GraphCheckResult", "OperationCheckResult", "SweepFailure",
-           "check_graph", "check_operation", "default_tolerances", "gradcheck", "numeric_jvp",
-           "numeric_vjp", "sweep"]
+__all__ = [
+    "GradcheckError",
+    "GraphCheckResult",
+    "OperationCheckResult",
+    "SweepFailure",
+    "check_graph",
+    "check_operation",
+    "default_tolerances",
+    "gradcheck",
+    "numeric_jvp",
+    "numeric_vjp",
+    "sweep",
+]

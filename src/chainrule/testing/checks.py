@@ -25,8 +25,15 @@ from ..core.forward import forward_level
 from ..core.graph import Node, walk
 from .gradcheck import GradcheckError
 
-__all__ = ["ArgCheck", "GraphCheckResult", "NodeCheck", "OperationCheckResult",
-           "check_graph", "check_operation", "default_tolerances"]
+__all__ = [
+    "ArgCheck",
+    "GraphCheckResult",
+    "NodeCheck",
+    "OperationCheckResult",
+    "check_graph",
+    "check_operation",
+    "default_tolerances",
+]
 
 # (eps, atol, rtol) by the lowest floating precision involved
 _TOLERANCES = {
@@ -48,8 +55,9 @@ def default_tolerances(dtype: Any) -> tuple[float, float, float]:
     dt = np.dtype(dtype)
     if dt in _TOLERANCES:
         return _TOLERANCES[dt]
-    return _TOLERANCES[np.dtype(np.float64)] if dt.itemsize >= 8 else \
-        _TOLERANCES[np.dtype(np.float16)]
+    return (
+        _TOLERANCES[np.dtype(np.float64)] if dt.itemsize >= 8 else _TOLERANCES[np.dtype(np.float16)]
+    )
 
 
 def _measure(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, float]:
@@ -67,7 +75,7 @@ def _measure(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, float]:
 class ArgCheck:
     """One comparison for one argument."""
 
-    check: str          # "vjp", "jvp" or "adjoint"
+    check: str  # "vjp", "jvp" or "adjoint"
     arg: int
     max_abs: float
     max_rel: float
@@ -76,11 +84,15 @@ class ArgCheck:
 
     def __str__(self) -> str:
         status = "ok  " if self.ok else "FAIL"
-        what = {"vjp": "backward vs finite differences",
-                "jvp": "jvp vs finite differences",
-                "adjoint": "<u, J v> vs <J^T u, v>"}[self.check]
-        return (f"  {status} argument {self.arg}: {what}: max abs error {self.max_abs:.3g}, "
-                f"max rel error {self.max_rel:.3g}{self.note}")
+        what = {
+            "vjp": "backward vs finite differences",
+            "jvp": "jvp vs finite differences",
+            "adjoint": "<u, J v> vs <J^T u, v>",
+        }[self.check]
+        return (
+            f"  {status} argument {self.arg}: {what}: max abs error {self.max_abs:.3g}, "
+            f"max rel error {self.max_rel:.3g}{self.note}"
+        )
 
 
 @dataclass
@@ -107,11 +119,14 @@ class OperationCheckResult:
             raise GradcheckError(str(self))
 
     def __str__(self) -> str:
-        head = (f"check_operation({self.name!r}): "
-                f"{'all checks pass' if self.ok else f'{len(self.failures)} check(s) FAIL'} "
-                f"(atol={self.atol:g}, rtol={self.rtol:g})")
-        return "\n".join([head, *(str(c) for c in self.checks),
-                          *(f"  skipped: {s}" for s in self.skipped)])
+        head = (
+            f"check_operation({self.name!r}): "
+            f"{'all checks pass' if self.ok else f'{len(self.failures)} check(s) FAIL'} "
+            f"(atol={self.atol:g}, rtol={self.rtol:g})"
+        )
+        return "\n".join(
+            [head, *(str(c) for c in self.checks), *(f"  skipped: {s}" for s in self.skipped)]
+        )
 
 
 def _callable_for(op: Any, params: dict) -> tuple[Callable[..., Any], str]:
@@ -121,13 +136,21 @@ def _callable_for(op: Any, params: dict) -> tuple[Callable[..., Any], str]:
         name = getattr(op, "op_name", None)
         name = name() if callable(name) else getattr(op, "__name__", type(op).__name__)
         return op, name
-    raise ChainruleError(f"check_operation: expected an Operation, a Primitive subclass or a "
-                         f"function of Tensors, got {type(op).__name__}")
+    raise ChainruleError(
+        f"check_operation: expected an Operation, a Primitive subclass or a "
+        f"function of Tensors, got {type(op).__name__}"
+    )
 
 
-def check_operation(op: Any, *example_inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-                    rtol: float = 1e-4, seed: int = 0,
-                    params: dict | None = None) -> OperationCheckResult:
+def check_operation(
+    op: Any,
+    *example_inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    seed: int = 0,
+    params: dict | None = None,
+) -> OperationCheckResult:
     """Check an operation's backward and jvp against finite differences and each other.
 
     Parameters
@@ -175,8 +198,9 @@ def check_operation(op: Any, *example_inputs: Any, eps: float = 1e-6, atol: floa
     args = [np.array(a.data if isinstance(a, Tensor) else a) for a in example_inputs]
     fl = [i for i, a in enumerate(args) if a.dtype.kind == "f"]
     args = [a.astype(np.float64) if i in fl else a for i, a in enumerate(args)]
-    ts = [Tensor(a.copy(), requires_grad=True) if i in fl else Tensor(a)
-          for i, a in enumerate(args)]
+    ts = [
+        Tensor(a.copy(), requires_grad=True) if i in fl else Tensor(a) for i, a in enumerate(args)
+    ]
     out = fn(*ts)
     if not isinstance(out, Tensor):
         raise ChainruleError(f"check_operation: {name} must return a Tensor")
@@ -213,9 +237,16 @@ def check_operation(op: Any, *example_inputs: Any, eps: float = 1e-6, atol: floa
         rhs = float(np.sum(vjps[i] * v))
         scale = float(np.sum(np.abs(u * jv))) + float(np.sum(np.abs(vjps[i] * v)))
         diff = abs(lhs - rhs)
-        checks.append(ArgCheck("adjoint", i, diff, diff / scale if scale else 0.0,
-                               diff <= 1e-8 * scale + 1e-12,
-                               note=f" (<u, J v> = {lhs:.10g}, <J^T u, v> = {rhs:.10g})"))
+        checks.append(
+            ArgCheck(
+                "adjoint",
+                i,
+                diff,
+                diff / scale if scale else 0.0,
+                diff <= 1e-8 * scale + 1e-12,
+                note=f" (<u, J v> = {lhs:.10g}, <J^T u, v> = {rhs:.10g})",
+            )
+        )
     return OperationCheckResult(name, checks, atol, rtol, skipped)
 
 
@@ -228,7 +259,7 @@ def _scale(n: np.ndarray) -> float:
 class NodeCheck:
     """The check of one node's VJP rule, for one argument."""
 
-    index: int                   # position of the node in creation order (0 = first)
+    index: int  # position of the node in creation order (0 = first)
     op: str
     arg: int
     shape: tuple[int, ...]
@@ -239,7 +270,7 @@ class NodeCheck:
     ok: bool
     source: tuple[str, int, str] | None = None
     custom: bool = False
-    error: str | None = None     # the rule raised instead of returning
+    error: str | None = None  # the rule raised instead of returning
 
     @property
     def where(self) -> str:
@@ -252,9 +283,11 @@ class NodeCheck:
         head = f"node {self.index}, {kind} {self.op!r} created at {self.where}"
         if self.error:
             return f"{head}: its VJP rule for argument {self.arg} raised {self.error}"
-        return (f"{head}: VJP for argument {self.arg} (shape {self.shape}, {self.dtype}) "
-                f"disagrees with finite differences: max abs error {self.max_abs:.3g}, "
-                f"max rel error {self.max_rel:.3g} (allowed {self.tol:.3g})")
+        return (
+            f"{head}: VJP for argument {self.arg} (shape {self.shape}, {self.dtype}) "
+            f"disagrees with finite differences: max abs error {self.max_abs:.3g}, "
+            f"max rel error {self.max_rel:.3g} (allowed {self.tol:.3g})"
+        )
 
 
 @dataclass
@@ -278,10 +311,14 @@ class GraphCheckResult:
 
     def __str__(self) -> str:
         if self.ok:
-            return (f"check_graph: all {self.n_checked} checked node(s) pass "
-                    f"({self.n_nodes} in the graph, mode={self.mode!r})")
-        return (f"check_graph: FIRST FAILING NODE (mode={self.mode!r}, "
-                f"{self.n_checked} of {self.n_nodes} nodes checked):\n  {self.failure}")
+            return (
+                f"check_graph: all {self.n_checked} checked node(s) pass "
+                f"({self.n_nodes} in the graph, mode={self.mode!r})"
+            )
+        return (
+            f"check_graph: FIRST FAILING NODE (mode={self.mode!r}, "
+            f"{self.n_checked} of {self.n_nodes} nodes checked):\n  {self.failure}"
+        )
 
 
 def _node_vjp(n: Node, vals: list, i: int, u: np.ndarray) -> Any:
@@ -296,9 +333,16 @@ def _node_vjp(n: Node, vals: list, i: int, u: np.ndarray) -> Any:
     return gi
 
 
-def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None = None,
-                rtol: float | None = None, mode: str = "full", seed: int = 0,
-                stop_at_first: bool = True) -> GraphCheckResult:
+def check_graph(
+    output: Tensor,
+    *,
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    mode: str = "full",
+    seed: int = 0,
+    stop_at_first: bool = True,
+) -> GraphCheckResult:
     """Check the VJP rule of every node of a recorded graph at its recorded inputs.
 
     Walks the graph that produced ``output`` in creation order and, for each node and each
@@ -345,8 +389,10 @@ def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None 
     if mode not in ("full", "directional"):
         raise ChainruleError(f"check_graph: mode must be 'full' or 'directional', got {mode!r}")
     if not isinstance(output, Tensor) or output._op is None:
-        raise ChainruleError("check_graph: output must be a Tensor produced by recorded "
-                             "operations (inputs that require grad, grad mode on)")
+        raise ChainruleError(
+            "check_graph: output must be a Tensor produced by recorded "
+            "operations (inputs that require grad, grad mode on)"
+        )
     nodes = walk([output], who="check_graph")
     rng = np.random.default_rng(seed)
     checks: list[NodeCheck] = []
@@ -354,8 +400,11 @@ def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None 
     n_checked = 0
     for index, t in enumerate(nodes):
         ins = t.inputs
-        targets = [i for i, a in enumerate(ins) if isinstance(a, Tensor) and a.requires_grad
-                   and a.data.dtype.kind == "f"]
+        targets = [
+            i
+            for i, a in enumerate(ins)
+            if isinstance(a, Tensor) and a.requires_grad and a.data.dtype.kind == "f"
+        ]
         if not targets:
             continue
         n_checked += 1
@@ -368,23 +417,33 @@ def check_graph(output: Tensor, *, eps: float | None = None, atol: float | None 
     return GraphCheckResult(len(nodes), n_checked, mode, first, checks)
 
 
-def _check_node(t: Node, index: int, targets: list[int], eps: float | None,
-                atol: float | None, rtol: float | None, mode: str,
-                rng: np.random.Generator) -> list[NodeCheck]:
+def _check_node(
+    t: Node,
+    index: int,
+    targets: list[int],
+    eps: float | None,
+    atol: float | None,
+    rtol: float | None,
+    mode: str,
+    rng: np.random.Generator,
+) -> list[NodeCheck]:
     op = t.op
     params = t.params
     vals = t.input_values()
     out_dtype = t.value.dtype
     float_dtypes = [np.asarray(v).dtype for v in vals if np.asarray(v).dtype.kind == "f"]
-    lowest = min([*float_dtypes, out_dtype] if out_dtype.kind == "f" else float_dtypes,
-                 key=lambda d: d.itemsize)
+    lowest = min(
+        [*float_dtypes, out_dtype] if out_dtype.kind == "f" else float_dtypes,
+        key=lambda d: d.itemsize,
+    )
     d_eps, d_atol, d_rtol = default_tolerances(lowest)
     eps = d_eps if eps is None else eps
     atol = d_atol if atol is None else atol
     rtol = d_rtol if rtol is None else rtol
 
-    hi_vals = [np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v
-               for v in vals]
+    hi_vals = [
+        np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else v for v in vals
+    ]
 
     def f64(*xs: Any) -> np.ndarray:
         with no_grad(), raw_mode():  # the bare forward: no recording, observers, tangents
@@ -395,19 +454,42 @@ def _check_node(t: Node, index: int, targets: list[int], eps: float | None,
     results = []
     custom = bool(getattr(op, "is_custom", False))
     for i in targets:
-        common = dict(index=index, op=op.name, arg=i, shape=tuple(np.shape(vals[i])),
-                      dtype=str(np.asarray(vals[i]).dtype), source=t.source, custom=custom)
+        common = dict(
+            index=index,
+            op=op.name,
+            arg=i,
+            shape=tuple(np.shape(vals[i])),
+            dtype=str(np.asarray(vals[i]).dtype),
+            source=t.source,
+            custom=custom,
+        )
         try:
             gi = _node_vjp(t, vals, i, u_node)
         except Exception as exc:  # a crashing rule is the failing node
-            results.append(NodeCheck(max_abs=float("inf"), max_rel=float("inf"), tol=0.0,
-                                     ok=False, error=f"{type(exc).__name__}: {exc}", **common))
+            results.append(
+                NodeCheck(
+                    max_abs=float("inf"),
+                    max_rel=float("inf"),
+                    tol=0.0,
+                    ok=False,
+                    error=f"{type(exc).__name__}: {exc}",
+                    **common,
+                )
+            )
             continue
         analytic = np.zeros(np.shape(vals[i])) if gi is None else gi.astype(np.float64)
         if analytic.shape != np.shape(vals[i]):
-            results.append(NodeCheck(max_abs=float("inf"), max_rel=float("inf"), tol=0.0,
-                                     ok=False, error=f"a gradient of shape {analytic.shape} "
-                                     f"for an input of shape {np.shape(vals[i])}", **common))
+            results.append(
+                NodeCheck(
+                    max_abs=float("inf"),
+                    max_rel=float("inf"),
+                    tol=0.0,
+                    ok=False,
+                    error=f"a gradient of shape {analytic.shape} "
+                    f"for an input of shape {np.shape(vals[i])}",
+                    **common,
+                )
+            )
             continue
         base = hi_vals[i]
         if mode == "full":
@@ -439,9 +521,8 @@ def _check_node(t: Node, index: int, targets: list[int], eps: float | None,
             err = abs(analytic_s - numeric_s)
             rel = err / abs(numeric_s) if numeric_s else (0.0 if err == 0 else float("inf"))
             # the projection sums many terms: scale the tolerance by their magnitude
-            tol = atol * np.sqrt(base.size) + rtol * max(abs(numeric_s),
-                                                         float(np.sum(np.abs(analytic * v))))
-        results.append(NodeCheck(max_abs=err, max_rel=rel, tol=float(tol), ok=err <= tol,
-                                 **common))
+            tol = atol * np.sqrt(base.size) + rtol * max(
+                abs(numeric_s), float(np.sum(np.abs(analytic * v)))
+            )
+        results.append(NodeCheck(max_abs=err, max_rel=rel, tol=float(tol), ok=err <= tol, **common))
     return results
-

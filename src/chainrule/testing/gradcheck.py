@@ -38,8 +38,9 @@ class Mismatch:
         return abs(self.analytic - self.numeric)
 
 
-def central_difference(value: Callable[..., float], args: Sequence[Any], k: int,
-                       eps: float) -> np.ndarray:
+def central_difference(
+    value: Callable[..., float], args: Sequence[Any], k: int, eps: float
+) -> np.ndarray:
     """d value / d args[k], elementwise by centered differences.
 
     ``args[k]`` is perturbed in place one element at a time (and restored): it must be a
@@ -64,6 +65,7 @@ def _scalar_fn(f: Callable[..., Any], u: np.ndarray | None) -> Callable[..., flo
         out = f(*xs)
         data = out.data if isinstance(out, Tensor) else np.asarray(out)
         return float(np.sum(data * u)) if u is not None else float(data)
+
     return value
 
 
@@ -141,26 +143,38 @@ def gradcheck(
     worst = max(bad, key=lambda m: m.abs_err)
     lines = [f"gradcheck failed: {len(bad)} element(s) disagree (atol={atol}, rtol={rtol})."]
     for m in sorted(bad, key=lambda m: -m.abs_err)[:8]:
-        lines.append(f"  input {m.arg}, element {m.index}: analytic {m.analytic:.6g}, "
-                     f"numeric {m.numeric:.6g}, abs err {m.abs_err:.3g}")
+        lines.append(
+            f"  input {m.arg}, element {m.index}: analytic {m.analytic:.6g}, "
+            f"numeric {m.numeric:.6g}, abs err {m.abs_err:.3g}"
+        )
     lines.append(f"largest error: input {worst.arg}, element {worst.index}")
     raise GradcheckError("\n".join(lines))
 
 
-def numeric_vjp(f: Callable[..., Any], inputs: Sequence[np.ndarray], u: np.ndarray,
-                eps: float = 1e-6) -> list[np.ndarray]:
+def numeric_vjp(
+    f: Callable[..., Any], inputs: Sequence[np.ndarray], u: np.ndarray, eps: float = 1e-6
+) -> list[np.ndarray]:
     """Centered-difference estimate of uᵀJ for each floating input of ``f`` (float64)."""
-    xs = [np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
-          for a in inputs]
+    xs = [
+        np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+        for a in inputs
+    ]
     ts = [Tensor(x) for x in xs]
     value = _scalar_fn(f, u)
-    return [central_difference(value, ts, k, eps) if t.data.dtype.kind == "f" else None
-            for k, t in enumerate(ts)]
+    return [
+        central_difference(value, ts, k, eps) if t.data.dtype.kind == "f" else None
+        for k, t in enumerate(ts)
+    ]
 
 
-def numeric_jvp(f: Callable[..., Any], inputs: Sequence[np.ndarray],
-                tangents: Sequence[np.ndarray | None], eps: float = 1e-6) -> np.ndarray:
+def numeric_jvp(
+    f: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    tangents: Sequence[np.ndarray | None],
+    eps: float = 1e-6,
+) -> np.ndarray:
     """Centered-difference estimate of J·v: (f(x + eps·v) - f(x - eps·v)) / (2·eps)."""
+
     def at(sign: float) -> np.ndarray:
         ts = []
         for x, v in zip(inputs, tangents, strict=True):
@@ -168,4 +182,5 @@ def numeric_jvp(f: Callable[..., Any], inputs: Sequence[np.ndarray],
             ts.append(Tensor(x + sign * eps * v if v is not None else x))
         with no_grad():
             return np.asarray(f(*ts).data, dtype=np.float64)
+
     return (at(1.0) - at(-1.0)) / (2 * eps)

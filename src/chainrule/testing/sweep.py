@@ -56,19 +56,41 @@ from ..core.engine import backward as _backward
 from ..core.forward import forward_level
 from .gradcheck import central_difference, numeric_jvp, numeric_vjp
 
-__all__ = ["CHECKS", "INTEGER_DTYPES", "MissingSamplesError", "SweepError", "SweepFailure",
-           "applicable_checks", "binary_sample",
-           "check_sample", "integer_mismatch", "integer_version", "reduction_sample",
-           "sample_inputs", "sweep", "sweep_cases", "unary_sample"]
+__all__ = [
+    "CHECKS",
+    "INTEGER_DTYPES",
+    "MissingSamplesError",
+    "SweepError",
+    "SweepFailure",
+    "applicable_checks",
+    "binary_sample",
+    "check_sample",
+    "integer_mismatch",
+    "integer_version",
+    "reduction_sample",
+    "sample_inputs",
+    "sweep",
+    "sweep_cases",
+    "unary_sample",
+]
 
 CHECKS = ("samples", "vjp", "jvp", "adjoint", "second", "integer", "nondiff")
-INTEGER_DTYPES = (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int8),
-                  np.dtype(np.bool_))
+INTEGER_DTYPES = (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int8), np.dtype(np.bool_))
 
 UNARY_SHAPES = ((), (4,), (2, 3))
-BINARY_SHAPES = (((), ()), ((3,), (3,)), ((), (3,)), ((3,), ()), ((2, 3), (3,)),
-                 ((3,), (2, 3)), ((2, 1), (1, 3)), ((1, 3), (2, 1)), ((2, 3), (2, 3)),
-                 ((2, 3), ()), ((2, 3), (2, 1)))
+BINARY_SHAPES = (
+    ((), ()),
+    ((3,), (3,)),
+    ((), (3,)),
+    ((3,), ()),
+    ((2, 3), (3,)),
+    ((3,), (2, 3)),
+    ((2, 1), (1, 3)),
+    ((1, 3), (2, 1)),
+    ((2, 3), (2, 3)),
+    ((2, 3), ()),
+    ((2, 3), (2, 1)),
+)
 REDUCTION_SHAPES = ((), (4,), (2, 3), (2, 3, 4))
 
 # float64 tolerances: centered differences with eps=1e-6 are good to ~1e-9 here
@@ -108,14 +130,16 @@ class SweepFailure:
 def _resolve(op: str | type[Primitive]) -> type[Primitive]:
     if isinstance(op, str):
         if op not in REGISTRY:
-            raise NotFoundError(f"no primitive named {op!r} in the registry; known: "
-                                f"{', '.join(sorted(REGISTRY))}")
+            raise NotFoundError(
+                f"no primitive named {op!r} in the registry; known: {', '.join(sorted(REGISTRY))}"
+            )
         return REGISTRY[op]
     return op
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: float,
-             away_from_zero: bool) -> np.ndarray:
+def _uniform(
+    rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: float, away_from_zero: bool
+) -> np.ndarray:
     x = rng.uniform(lo, hi, shape)
     if away_from_zero:
         for _ in range(1000):
@@ -128,8 +152,7 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: fl
     return np.asarray(x, dtype=np.float64)
 
 
-def _spaced(rng: np.random.Generator, shape: tuple[int, ...], lo: float,
-            hi: float) -> np.ndarray:
+def _spaced(rng: np.random.Generator, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
     """Distinct values at least (hi - lo) / (2n) apart, in random order (no ties)."""
     n = int(np.prod(shape)) if shape else 1
     if n == 0:
@@ -159,16 +182,18 @@ def _canonical_axis(axis: Any, ndim: int) -> Any:
     return tuple(sorted({a % ndim for a in axes}))
 
 
-def unary_sample(op: str | type[Primitive], rng: np.random.Generator,
-                 shape: tuple[int, ...]) -> np.ndarray:
+def unary_sample(
+    op: str | type[Primitive], rng: np.random.Generator, shape: tuple[int, ...]
+) -> np.ndarray:
     """One float64 input of ``shape`` from ``op``'s domain (off the kink at 0 if not smooth)."""
     prim = _resolve(op)
     lo, hi = prim.domain
     return _uniform(rng, shape, lo, hi, not prim.smooth)
 
 
-def binary_sample(op: str | type[Primitive], rng: np.random.Generator,
-                  sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def binary_sample(
+    op: str | type[Primitive], rng: np.random.Generator, sa: tuple[int, ...], sb: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Two float64 inputs of shapes ``sa``, ``sb`` (|a - b| > KINK if not smooth)."""
     prim = _resolve(op)
     lo, hi = prim.domain
@@ -185,22 +210,26 @@ def binary_sample(op: str | type[Primitive], rng: np.random.Generator,
     return a, b
 
 
-def reduction_sample(op: str | type[Primitive], rng: np.random.Generator,
-                     shape: tuple[int, ...], axis: Any, keepdims: bool
-                     ) -> tuple[tuple, dict]:
+def reduction_sample(
+    op: str | type[Primitive],
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    axis: Any,
+    keepdims: bool,
+) -> tuple[tuple, dict]:
     """``(args, params)`` for a reduction over ``axis`` (any NumPy form; passed canonical).
 
     Non-smooth reductions (max, min) get distinct values, so no element ties.
     """
     prim = _resolve(op)
     lo, hi = prim.domain
-    x = (_uniform(rng, shape, lo, hi, False) if prim.smooth
-         else _spaced(rng, shape, lo, hi))
+    x = _uniform(rng, shape, lo, hi, False) if prim.smooth else _spaced(rng, shape, lo, hi)
     return (x,), {"axis": _canonical_axis(axis, len(shape)), "keepdims": keepdims}
 
 
-def sample_inputs(op: str | type[Primitive],
-                  rng: np.random.Generator) -> Iterator[tuple[tuple, dict]]:
+def sample_inputs(
+    op: str | type[Primitive], rng: np.random.Generator
+) -> Iterator[tuple[tuple, dict]]:
     """The ``(args, params)`` samples the sweep uses for ``op`` (float64 arrays).
 
     Raises :class:`MissingSamplesError` (a ``LookupError``) for a primitive with neither
@@ -226,10 +255,13 @@ def sample_inputs(op: str | type[Primitive],
             f"primitive {prim.name!r} ({prim.__module__}.{prim.__qualname__}) has neither "
             f"`kind` nor `samples`, so the registry sweep cannot check its gradients. Set "
             f"kind = 'unary' | 'binary' | 'reduction', or add a `samples(rng)` staticmethod "
-            f"yielding (args, params) pairs.")
+            f"yielding (args, params) pairs."
+        )
     else:
-        raise MissingSamplesError(f"primitive {prim.name!r} has unknown kind {prim.kind!r} "
-                                  f"(expected 'unary', 'binary' or 'reduction')")
+        raise MissingSamplesError(
+            f"primitive {prim.name!r} has unknown kind {prim.kind!r} "
+            f"(expected 'unary', 'binary' or 'reduction')"
+        )
 
 
 def _nondiff_inputs(prim: type[Primitive], rng: np.random.Generator) -> list[tuple]:
@@ -241,11 +273,12 @@ def _nondiff_inputs(prim: type[Primitive], rng: np.random.Generator) -> list[tup
     nin = getattr(prim.forward, "nin", None)  # a NumPy ufunc
     if nin is None:
         sig = inspect.signature(prim.forward)
-        nin = sum(1 for p in sig.parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty)
-    return [(tuple(rng.uniform(-2, 2, shape) for _ in range(nin)), {})
-            for shape in UNARY_SHAPES]
+        nin = sum(
+            1
+            for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        )
+    return [(tuple(rng.uniform(-2, 2, shape) for _ in range(nin)), {}) for shape in UNARY_SHAPES]
 
 
 # ---------------------------------------------------------------------- the checks
@@ -266,8 +299,11 @@ def sweep_cases(ops: Iterable[str | type[Primitive]] | None = None) -> list[tupl
 
 
 def _float_args(args: tuple) -> list[int]:
-    return [i for i, a in enumerate(args)
-            if isinstance(a, np.ndarray | float | np.floating) and np.asarray(a).dtype.kind == "f"]
+    return [
+        i
+        for i, a in enumerate(args)
+        if isinstance(a, np.ndarray | float | np.floating) and np.asarray(a).dtype.kind == "f"
+    ]
 
 
 def _err(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> str | None:
@@ -281,8 +317,10 @@ def _err(a: np.ndarray, n: np.ndarray, atol: float, rtol: float) -> str | None:
     bad = err > atol + rtol * np.abs(n)
     if bad.any():
         k = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-        return (f"max abs error {err.max():.3g} at element {tuple(int(j) for j in k)} "
-                f"(analytic {a[k]:.8g}, numeric {n[k]:.8g}; atol={atol}, rtol={rtol})")
+        return (
+            f"max abs error {err.max():.3g} at element {tuple(int(j) for j in k)} "
+            f"(analytic {a[k]:.8g}, numeric {n[k]:.8g}; atol={atol}, rtol={rtol})"
+        )
     return None
 
 
@@ -292,10 +330,18 @@ def _describe(args: tuple, params: dict) -> str:
     return f"inputs of shapes [{shapes}]{extra}"
 
 
-def _vjp(prim: type[Primitive], args: tuple, params: dict, fl: list[int], u: np.ndarray,
-         create_graph: bool = False) -> tuple[list[Any], list[Tensor]]:
-    ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) if i in fl else a
-          for i, a in enumerate(args)]
+def _vjp(
+    prim: type[Primitive],
+    args: tuple,
+    params: dict,
+    fl: list[int],
+    u: np.ndarray,
+    create_graph: bool = False,
+) -> tuple[list[Any], list[Tensor]]:
+    ts = [
+        Tensor(np.array(a, dtype=np.float64), requires_grad=True) if i in fl else a
+        for i, a in enumerate(args)
+    ]
     out = apply(prim, *ts, **params)
     xs = [ts[i] for i in fl]
     if not out.requires_grad:
@@ -331,9 +377,11 @@ def integer_mismatch(out: Any, ref: Any, in_dtypes: Sequence[Any]) -> str | None
     if out.dtype.kind in "biu":
         exact = np.isfinite(ref).all() and np.array_equal(ref, np.round(ref))
         if not exact:
-            return (f"an integral result of dtype {out.dtype} ({_show(out)}) where the "
-                    f"computation is not integral ({_show(ref)}): compute in floating point "
-                    f"(see chainrule.ops._dtypes.as_floating)")
+            return (
+                f"an integral result of dtype {out.dtype} ({_show(out)}) where the "
+                f"computation is not integral ({_show(ref)}): compute in floating point "
+                f"(see chainrule.ops._dtypes.as_floating)"
+            )
         if not np.array_equal(out, ref.astype(out.dtype)):  # NumPy's wrap-around/bool rules
             return f"integral result {_show(out)} differs from {_show(ref)}"
         return None
@@ -341,8 +389,10 @@ def integer_mismatch(out: Any, ref: Any, in_dtypes: Sequence[Any]) -> str | None
         return f"unexpected result dtype {out.dtype}"
     want = np.result_type(*[np.promote_types(d, np.float16) for d in in_dtypes])
     if not np.can_cast(want, out.dtype):
-        return (f"result dtype {out.dtype} is narrower than NumPy's float ufuncs give these "
-                f"inputs ({want})")
+        return (
+            f"result dtype {out.dtype} is narrower than NumPy's float ufuncs give these "
+            f"inputs ({want})"
+        )
     tol = 16 * float(np.finfo(out.dtype).eps)  # a few roundings in the result's precision
     with np.errstate(all="ignore"):
         ok = np.isclose(out.astype(np.float64), ref, rtol=tol, atol=tol, equal_nan=True)
@@ -355,8 +405,7 @@ def _show(a: Any) -> str:
     return np.array2string(np.asarray(a).reshape(-1)[:6], precision=4, separator=", ")
 
 
-def _check_integer(prim: type[Primitive], args: tuple, params: dict,
-                   fl: list[int]) -> str | None:
+def _check_integer(prim: type[Primitive], args: tuple, params: dict, fl: list[int]) -> str | None:
     rejects_bool = prim.rejects_bool
     for dtype in INTEGER_DTYPES:
         iargs = [integer_version(a, dtype) if i in fl else a for i, a in enumerate(args)]
@@ -364,7 +413,7 @@ def _check_integer(prim: type[Primitive], args: tuple, params: dict,
         with np.errstate(all="ignore"):  # log(0), 1/0, ...: both sides must agree on them
             try:
                 ref = np.asarray(apply(prim, *fargs, **params).data, dtype=np.float64)
-            except ChainruleError:   # refused for these values (max of nothing): so are ints
+            except ChainruleError:  # refused for these values (max of nothing): so are ints
                 try:
                     apply(prim, *iargs, **params)
                 except ChainruleError:
@@ -384,8 +433,9 @@ def _check_integer(prim: type[Primitive], args: tuple, params: dict,
     return None
 
 
-def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
-                  rng: np.random.Generator) -> str | None:
+def _check_sample(
+    prim: type[Primitive], check: str, args: tuple, params: dict, rng: np.random.Generator
+) -> str | None:
     fl = _float_args(args)
     if not fl:
         return None
@@ -395,8 +445,11 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
     def f(*ts: Any) -> Any:
         return apply(prim, *ts, **params)
 
-    out = apply(prim, *[np.asarray(a, dtype=np.float64) if i in fl else a
-                        for i, a in enumerate(args)], **params)
+    out = apply(
+        prim,
+        *[np.asarray(a, dtype=np.float64) if i in fl else a for i, a in enumerate(args)],
+        **params,
+    )
     u = rng.normal(size=out.shape)
     vs = {i: rng.normal(size=np.shape(args[i])) for i in fl}
     if check == "vjp":
@@ -410,8 +463,7 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
                 return f"VJP of argument {i} disagrees with finite differences: {msg}"
         return None
     if check in ("jvp", "adjoint"):
-        ts = [Tensor(np.array(a, dtype=np.float64)) if i in fl else a
-              for i, a in enumerate(args)]
+        ts = [Tensor(np.array(a, dtype=np.float64)) if i in fl else a for i, a in enumerate(args)]
         with forward_level() as level:
             for i in fl:
                 level.seed(ts[i], vs[i])
@@ -424,14 +476,20 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
             return f"JVP disagrees with finite differences: {msg}" if msg else None
         grads, _ = _vjp(prim, args, params, fl, u)
         lhs = float(np.sum(u * jv))
-        rhs = sum(float(np.sum(g.data * vs[i])) for g, i in zip(grads, fl, strict=True)
-                  if g is not None)
-        scale = float(np.sum(np.abs(u * jv))) + sum(
-            float(np.sum(np.abs(g.data * vs[i]))) for g, i in zip(grads, fl, strict=True)
-            if g is not None) + 1e-300
+        rhs = sum(
+            float(np.sum(g.data * vs[i])) for g, i in zip(grads, fl, strict=True) if g is not None
+        )
+        scale = (
+            float(np.sum(np.abs(u * jv)))
+            + sum(
+                float(np.sum(np.abs(g.data * vs[i])))
+                for g, i in zip(grads, fl, strict=True)
+                if g is not None
+            )
+            + 1e-300
+        )
         if abs(lhs - rhs) > ADJOINT_RTOL * scale:
-            return (f"JVP and VJP are not adjoint: <u, J v> = {lhs:.12g} but "
-                    f"<J^T u, v> = {rhs:.12g}")
+            return f"JVP and VJP are not adjoint: <u, J v> = {lhs:.12g} but <J^T u, v> = {rhs:.12g}"
         return None
     if check == "second":
         ws = {i: rng.normal(size=np.shape(args[i])) for i in fl}
@@ -441,12 +499,18 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
             for i, x in zip(fl, xs, strict=True):
                 full[i] = x
             grads, _ = _vjp(prim, tuple(full), params, fl, u)
-            return sum(float(np.sum(g.data * ws[i])) for g, i in zip(grads, fl, strict=True)
-                       if g is not None)
+            return sum(
+                float(np.sum(g.data * ws[i]))
+                for g, i in zip(grads, fl, strict=True)
+                if g is not None
+            )
 
         grads, xs = _vjp(prim, args, params, fl, u, create_graph=True)
-        terms = [(g * ws[i]).sum() for g, i in zip(grads, fl, strict=True)
-                 if g is not None and g.requires_grad]
+        terms = [
+            (g * ws[i]).sum()
+            for g, i in zip(grads, fl, strict=True)
+            if g is not None and g.requires_grad
+        ]
         if terms:
             total = terms[0]
             for t in terms[1:]:
@@ -460,14 +524,21 @@ def _check_sample(prim: type[Primitive], check: str, args: tuple, params: dict,
             a = np.zeros(base[k].shape) if second[k] is None else second[k].data
             msg = _err(a, numeric, SECOND_ATOL, SECOND_RTOL)
             if msg:
-                return (f"second derivative (gradient of <w, VJP> for argument {i}) "
-                        f"disagrees with finite differences: {msg}")
+                return (
+                    f"second derivative (gradient of <w, VJP> for argument {i}) "
+                    f"disagrees with finite differences: {msg}"
+                )
         return None
     raise SweepError(f"unknown check {check!r}; known: {CHECKS}")
 
 
-def check_sample(op: str | type[Primitive], check: str, args: Sequence[Any],
-                 params: dict | None = None, seed: int = 0) -> str | None:
+def check_sample(
+    op: str | type[Primitive],
+    check: str,
+    args: Sequence[Any],
+    params: dict | None = None,
+    seed: int = 0,
+) -> str | None:
     """Run one sweep check on one ``(args, params)`` sample: None if it passes, else why.
 
     ``check`` is one of "vjp", "jvp", "adjoint", "second", "integer". For building your
@@ -484,8 +555,7 @@ def check_sample(op: str | type[Primitive], check: str, args: Sequence[Any],
         raise SweepError(f"check_sample: unknown check {check!r}")
     if check != "integer" and not prim.differentiable:
         return None
-    return _check_sample(prim, check, tuple(args), dict(params or {}),
-                         np.random.default_rng(seed))
+    return _check_sample(prim, check, tuple(args), dict(params or {}), np.random.default_rng(seed))
 
 
 def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
@@ -504,12 +574,20 @@ def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
     if check == "nondiff":
         fails = []
         for k, (args, params) in enumerate(_nondiff_inputs(prim, rng)):
-            ts = [Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a
-                  for a in args]
+            ts = [
+                Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a
+                for a in args
+            ]
             out = apply(prim, *ts, **params)
             if out.requires_grad:
-                fails.append(SweepFailure(name, check, "a non-differentiable primitive "
-                                          "returned an output that requires grad", k))
+                fails.append(
+                    SweepFailure(
+                        name,
+                        check,
+                        "a non-differentiable primitive returned an output that requires grad",
+                        k,
+                    )
+                )
         return fails
     try:
         samples = list(sample_inputs(prim, rng))
@@ -530,10 +608,12 @@ def _run(prim: type[Primitive], check: str, seed: int) -> list[SweepFailure]:
     return fails
 
 
-def sweep(ops: Iterable[str | type[Primitive]] | None = None,
-          checks: Sequence[str] = CHECKS, seed: int = 0,
-          on_result: Callable[[str, str, list[SweepFailure]], Any] | None = None,
-          ) -> list[SweepFailure]:
+def sweep(
+    ops: Iterable[str | type[Primitive]] | None = None,
+    checks: Sequence[str] = CHECKS,
+    seed: int = 0,
+    on_result: Callable[[str, str, list[SweepFailure]], Any] | None = None,
+) -> list[SweepFailure]:
     """Check registered primitives; returns the list of failures (empty: all good).
 
     Parameters

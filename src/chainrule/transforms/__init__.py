@@ -23,5 +23,14 @@ from .forward import hvp, jvp, linearize
 from .jacobian import JacobianInfo, hessian, jacobian
 from .reverse import grad, value_and_grad, vjp
 
-__all__ = ["JacobianInfo", "grad", "hessian", "hvp", "jacobian", "jvp", "linearize",
-           "value_and_grad", "vjp"]
+__all__ = [
+    "JacobianInfo",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "linearize",
+    "value_and_grad",
+    "vjp",
+]

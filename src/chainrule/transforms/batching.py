@@ -24,8 +24,14 @@ from ..core import Tensor, raw_mode
 from ..core.errors import ChainruleError
 from ..core.graph import Node, walk
 
-__all__ = ["Unbatchable", "batched_jvp", "batched_vjp", "dependent_nodes", "has_batched_rule",
-           "has_external"]
+__all__ = [
+    "Unbatchable",
+    "batched_jvp",
+    "batched_vjp",
+    "dependent_nodes",
+    "has_batched_rule",
+    "has_external",
+]
 
 
 class Unbatchable(ChainruleError):
@@ -46,8 +52,11 @@ def dependent_nodes(outs: Sequence[Tensor], xs: Sequence[Tensor]) -> list[Node]:
 def has_external(nodes: Sequence[Node], xs: Sequence[Tensor]) -> bool:
     """Whether the Jacobian depends on a tensor (other than xs) that requires grad."""
     dep = {id(x) for x in xs} | {id(n.tensor) for n in nodes}
-    return any(isinstance(a, Tensor) and a.requires_grad and id(a) not in dep
-               for n in nodes for a in n.inputs)
+    return any(
+        isinstance(a, Tensor) and a.requires_grad and id(a) not in dep
+        for n in nodes
+        for a in n.inputs
+    )
 
 
 def has_batched_rule(op: type) -> bool:
@@ -56,8 +65,10 @@ def has_batched_rule(op: type) -> bool:
     That is, whether ``op`` defines both ``jvp_batched`` and ``vjp_batched`` (see
     :mod:`chainrule.core.primitive`).
     """
-    return (getattr(op, "jvp_batched", None) is not None
-            and getattr(op, "vjp_batched", None) is not None)
+    return (
+        getattr(op, "jvp_batched", None) is not None
+        and getattr(op, "vjp_batched", None) is not None
+    )
 
 
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -71,11 +82,12 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         core = g.shape[1:]
     lead = len(core) - len(shape)
     axes = tuple(range(1, 1 + lead)) + tuple(
-        1 + lead + k for k, n in enumerate(shape) if n == 1 and core[lead + k] != 1)
+        1 + lead + k for k, n in enumerate(shape) if n == 1 and core[lead + k] != 1
+    )
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     if g.shape[1:] != shape:
-        g = np.broadcast_to(g.reshape((b,) + g.shape[1 + lead:]), (b,) + shape)
+        g = np.broadcast_to(g.reshape((b,) + g.shape[1 + lead :]), (b,) + shape)
     return g
 
 
@@ -83,8 +95,13 @@ def _no_rule(n: Node) -> Unbatchable:
     return Unbatchable(f"{n.name!r} has no batched rule")
 
 
-def batched_jvp(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor],
-                seeds: Sequence[np.ndarray | None], dry_run: bool = False) -> list[Any]:
+def batched_jvp(
+    nodes: Sequence[Node],
+    outs: Sequence[Tensor],
+    xs: Sequence[Tensor],
+    seeds: Sequence[np.ndarray | None],
+    dry_run: bool = False,
+) -> list[Any]:
     """Push batched tangents ``seeds`` ((B,)+x.shape per x, or None) through ``nodes``.
 
     Returns the batched tangent of each output ((B,)+out.shape), or None for an output the
@@ -129,8 +146,9 @@ def batched_jvp(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tens
     return [tan.get(id(o)) for o in outs]
 
 
-def batched_vjp(nodes: Sequence[Node], out: Tensor, xs: Sequence[Tensor],
-                seed: np.ndarray) -> list[Any]:
+def batched_vjp(
+    nodes: Sequence[Node], out: Tensor, xs: Sequence[Tensor], seed: np.ndarray
+) -> list[Any]:
     """Pull the batched cotangent ``seed`` ((B,)+out.shape) back to each x ((B,)+x.shape)."""
     b = seed.shape[0]
     dep = {id(n.tensor) for n in nodes}

@@ -25,18 +25,21 @@ __all__ = ["hvp", "jvp", "linearize"]
 def _tangent_array(t: Any, x: Tensor, i: int) -> Any:
     if isinstance(t, Tensor):
         if t.shape != x.shape:
-            raise ShapeError(f"jvp: tangent {i} has shape {t.shape} but primal {i} has shape "
-                             f"{x.shape}; a tangent must have its primal's shape")
+            raise ShapeError(
+                f"jvp: tangent {i} has shape {t.shape} but primal {i} has shape "
+                f"{x.shape}; a tangent must have its primal's shape"
+            )
         return t
     arr = np.asarray(t, dtype=x.data.dtype if x.data.dtype.kind == "f" else None)
     if arr.shape != x.shape:
-        raise ShapeError(f"jvp: tangent {i} has shape {arr.shape} but primal {i} has shape "
-                         f"{x.shape}; a tangent must have its primal's shape")
+        raise ShapeError(
+            f"jvp: tangent {i} has shape {arr.shape} but primal {i} has shape "
+            f"{x.shape}; a tangent must have its primal's shape"
+        )
     return arr
 
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any],
-        tangents: Sequence[Any]) -> tuple[Any, Any]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Evaluate ``f(*primals)`` and its directional derivative along ``tangents``.
 
     Parameters
@@ -79,16 +82,19 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any],
             if t is None:
                 continue
             if x.data.dtype.kind != "f":
-                raise ChainruleError(f"jvp: primal {i} has dtype {x.data.dtype}; only "
-                                     f"floating-point primals can carry a tangent")
+                raise ChainruleError(
+                    f"jvp: primal {i} has dtype {x.data.dtype}; only "
+                    f"floating-point primals can carry a tangent"
+                )
             level.seed(x, _tangent_array(t, x, i))
         res = f(*xs)
         outs, single = as_outputs(res, "jvp")
         tans = []
         for o in outs:
             tan = level.tangent(o)
-            tans.append(tan if tan is not None else
-                        Tensor._wrap(np.zeros(o.shape, dtype=o.data.dtype)))
+            tans.append(
+                tan if tan is not None else Tensor._wrap(np.zeros(o.shape, dtype=o.data.dtype))
+            )
     if single:
         return outs[0], tans[0]
     return tuple(outs), tuple(tans)
@@ -152,6 +158,7 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
 
         def nested_fn(*tangents: Any) -> Any:
             return jvp(f, primals, tangents)[1]
+
         return out, nested_fn
 
     xs = [alias(p, "linearize", requires_grad=True) for p in primals]
@@ -171,8 +178,7 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
 
     def lin_fn(*tangents: Any) -> Tensor:
         if len(tangents) != len(xs):
-            raise ChainruleError(f"linearize: {len(xs)} tangent(s) expected, got "
-                                 f"{len(tangents)}")
+            raise ChainruleError(f"linearize: {len(xs)} tangent(s) expected, got {len(tangents)}")
         # (the ignores: jvp's tangent mirrors f's output, a single Tensor here)
         if not replay:
             return jvp(f, primals, tangents)[1]  # type: ignore[no-any-return]
@@ -193,4 +199,3 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         return Tensor._wrap(res_t[0])
 
     return out.detach(), lin_fn
-

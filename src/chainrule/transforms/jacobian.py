@@ -93,9 +93,11 @@ class JacobianInfo:
     def __str__(self) -> str:
         how = ("batched pass" if self.batched else "pass") + ("es" if self.passes != 1 else "")
         kind = "JVPs (columns)" if self.mode == "fwd" else "VJPs (rows)"
-        return (f"jacobian: mode={self.requested!r} used {self.mode!r} ({kind}) for "
-                f"{self.n_in} input -> {self.n_out} output elements: {self.passes} {how}; "
-                f"{self.reason}")
+        return (
+            f"jacobian: mode={self.requested!r} used {self.mode!r} ({kind}) for "
+            f"{self.n_in} input -> {self.n_out} output elements: {self.passes} {how}; "
+            f"{self.reason}"
+        )
 
 
 # ---------------------------------------------------------------------- jacobian
@@ -112,23 +114,32 @@ def _choose(requested: str, n_in: int, n_out: int) -> tuple[str, str]:
     if requested == "rev":
         return "rev", "mode='rev' requested"
     if n_in < n_out:
-        return "fwd", (f"auto chose 'fwd' because {n_in} input elements < {n_out} output "
-                       f"elements (one JVP per input element)")
-    return "rev", (f"auto chose 'rev' because {n_out} output elements <= {n_in} input "
-                   f"elements (one VJP per output element)")
+        return "fwd", (
+            f"auto chose 'fwd' because {n_in} input elements < {n_out} output "
+            f"elements (one JVP per input element)"
+        )
+    return "rev", (
+        f"auto chose 'rev' because {n_out} output elements <= {n_in} input "
+        f"elements (one VJP per output element)"
+    )
 
 
-def _chunk(chunk_size: int | None, nodes: Sequence[Node], xs: Sequence[Tensor],
-           outs: Sequence[Tensor]) -> int:
+def _chunk(
+    chunk_size: int | None, nodes: Sequence[Node], xs: Sequence[Tensor], outs: Sequence[Tensor]
+) -> int:
     if chunk_size is not None:
         return max(1, int(chunk_size))
-    per_item = sum(n.value.size for n in nodes) + sum(x.data.size for x in xs) + \
-        sum(o.data.size for o in outs)
+    per_item = (
+        sum(n.value.size for n in nodes)
+        + sum(x.data.size for x in xs)
+        + sum(o.data.size for o in outs)
+    )
     return max(1, _BUDGET // max(per_item, 1))
 
 
-def _fast_rev(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor],
-              chunk: int) -> tuple[list[list[np.ndarray]], int]:
+def _fast_rev(
+    nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor], chunk: int
+) -> tuple[list[list[np.ndarray]], int]:
     blocks = []
     passes = 0
     for o in outs:
@@ -140,8 +151,11 @@ def _fast_rev(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor
                 gs = batched_vjp(nodes, o, xs, seed)
                 passes += 1
                 for k, (x, g) in enumerate(zip(xs, gs, strict=True)):
-                    row[k].append(g if g is not None else
-                                  np.zeros((stop - start,) + x.shape, dtype=x.data.dtype))
+                    row[k].append(
+                        g
+                        if g is not None
+                        else np.zeros((stop - start,) + x.shape, dtype=x.data.dtype)
+                    )
         blocks.append([_assemble_rows(parts, o, x) for parts, x in zip(row, xs, strict=True)])
     return blocks, passes
 
@@ -153,8 +167,9 @@ def _assemble_rows(parts: list[np.ndarray], o: Tensor, x: Tensor) -> np.ndarray:
     return np.ascontiguousarray(rows).reshape(o.shape + x.shape)
 
 
-def _fast_fwd(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor],
-              chunk: int) -> tuple[list[list[np.ndarray]], int]:
+def _fast_fwd(
+    nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor], chunk: int
+) -> tuple[list[list[np.ndarray]], int]:
     cols: list[list[list[np.ndarray]]] = [[[] for _ in xs] for _ in outs]
     passes = 0
     for k, x in enumerate(xs):
@@ -165,8 +180,9 @@ def _fast_fwd(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor
             ts = batched_jvp(nodes, outs, xs, seeds)
             passes += 1
             for j, (o, t) in enumerate(zip(outs, ts, strict=True)):
-                cols[j][k].append(t if t is not None else
-                                  np.zeros((stop - start,) + o.shape, dtype=o.data.dtype))
+                cols[j][k].append(
+                    t if t is not None else np.zeros((stop - start,) + o.shape, dtype=o.data.dtype)
+                )
     blocks = []
     for j, o in enumerate(outs):
         row = []
@@ -177,14 +193,18 @@ def _fast_fwd(nodes: Sequence[Node], outs: Sequence[Tensor], xs: Sequence[Tensor
                 continue
             t = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
             # t[c, i...] = ∂o[i...]/∂x_flat[c]: move the column axis last
-            row.append(np.ascontiguousarray(t.reshape(x.data.size, o.data.size).T)
-                       .reshape(o.shape + x.shape))
+            row.append(
+                np.ascontiguousarray(t.reshape(x.data.size, o.data.size).T).reshape(
+                    o.shape + x.shape
+                )
+            )
         blocks.append(row)
     return blocks, passes
 
 
-def _loop_rev(outs: Sequence[Tensor], xs: Sequence[Tensor],
-              create_graph: bool) -> tuple[list[list[Any]], int]:
+def _loop_rev(
+    outs: Sequence[Tensor], xs: Sequence[Tensor], create_graph: bool
+) -> tuple[list[list[Any]], int]:
     from ..ops.shape import reshape, stack
 
     blocks = []
@@ -195,8 +215,13 @@ def _loop_rev(outs: Sequence[Tensor], xs: Sequence[Tensor],
             for i in range(o.data.size):
                 e = np.zeros(o.data.size, dtype=o.data.dtype)
                 e[i] = 1
-                gs = _engine_backward([o], [e.reshape(o.shape)], retain_graph=True,
-                                      create_graph=create_graph, inputs=xs)
+                gs = _engine_backward(
+                    [o],
+                    [e.reshape(o.shape)],
+                    retain_graph=True,
+                    create_graph=create_graph,
+                    inputs=xs,
+                )
                 passes += 1
                 # gs is a list: backward returns one when `inputs` is given
                 for k, (x, g) in enumerate(zip(xs, gs, strict=True)):  # type: ignore[arg-type]
@@ -210,15 +235,21 @@ def _loop_rev(outs: Sequence[Tensor], xs: Sequence[Tensor],
             elif create_graph:
                 row.append(reshape(stack(rows[k]), o.shape + x.shape))
             else:
-                row.append(Tensor._wrap(np.stack([g.data for g in rows[k]])
-                                        .reshape(o.shape + x.shape)))
+                row.append(
+                    Tensor._wrap(np.stack([g.data for g in rows[k]]).reshape(o.shape + x.shape))
+                )
         blocks.append(row)
     return blocks, passes
 
 
-def _loop_fwd(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
-              nums: Sequence[int], outs: Sequence[Tensor],
-              composable: bool) -> tuple[list[list[Any]], int]:
+def _loop_fwd(
+    f: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    nums: Sequence[int],
+    outs: Sequence[Tensor],
+    composable: bool,
+) -> tuple[list[list[Any]], int]:
     from ..ops.shape import reshape, stack
 
     primals = [args[i] for i in nums]
@@ -233,8 +264,7 @@ def _loop_fwd(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
     cols: list[list[list[Any]]] = [[[] for _ in nums] for _ in outs]
     passes = 0
     for k, shape in enumerate(shapes):
-        dtype = np.asarray(primals[k].data if isinstance(primals[k], Tensor)
-                           else primals[k]).dtype
+        dtype = np.asarray(primals[k].data if isinstance(primals[k], Tensor) else primals[k]).dtype
         for c in range(math.prod(shape)):
             e = np.zeros(math.prod(shape), dtype=dtype)
             e[c] = 1
@@ -258,18 +288,30 @@ def _loop_fwd(f: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
                     continue
                 row.append(reshape(reshape(m, (n, o.data.size)).T, o.shape + shape))
             else:
-                m = np.stack([t.data for t in cols[j][k]]) if n else \
-                    np.zeros((0,) + o.shape, dtype=o.data.dtype)
-                row.append(Tensor._wrap(np.ascontiguousarray(
-                    m.reshape(n, o.data.size).T).reshape(o.shape + shape)))
+                m = (
+                    np.stack([t.data for t in cols[j][k]])
+                    if n
+                    else np.zeros((0,) + o.shape, dtype=o.data.dtype)
+                )
+                row.append(
+                    Tensor._wrap(
+                        np.ascontiguousarray(m.reshape(n, o.data.size).T).reshape(o.shape + shape)
+                    )
+                )
         blocks.append(row)
     return blocks, passes
 
 
-def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
-             mode: str = "auto", vectorize: bool = True, chunk_size: int | None = None,
-             return_info: bool = False,
-             report: bool | Callable[[JacobianInfo], Any] = False) -> Callable[..., Any]:
+def jacobian(
+    f: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    *,
+    mode: str = "auto",
+    vectorize: bool = True,
+    chunk_size: int | None = None,
+    return_info: bool = False,
+    report: bool | Callable[[JacobianInfo], Any] = False,
+) -> Callable[..., Any]:
     """The Jacobian of ``f`` with respect to the arguments in ``argnums``, as a function.
 
     Parameters
@@ -341,8 +383,9 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
             composable = nested or (recording and has_external(nodes, xs))
             batched = False
             if composable:
-                reason += "; computed one by one with recorded passes so the result " \
-                          "stays differentiable"
+                reason += (
+                    "; computed one by one with recorded passes so the result stays differentiable"
+                )
                 if chosen == "rev":
                     blocks, passes = _loop_rev(outs, xs, create_graph=True)
                 else:
@@ -360,17 +403,18 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
                         batched = True
                         reason += "; identity batches pushed through the graph"
                     except Unbatchable as exc:
-                        reason += f"; not batched ({exc}), so one pass per " + \
-                                  ("row" if chosen == "rev" else "column")
+                        reason += f"; not batched ({exc}), so one pass per " + (
+                            "row" if chosen == "rev" else "column"
+                        )
                 else:
-                    reason += "; vectorize=False, so one pass per " + \
-                              ("row" if chosen == "rev" else "column")
+                    reason += "; vectorize=False, so one pass per " + (
+                        "row" if chosen == "rev" else "column"
+                    )
                 if blocks is None:
                     if chosen == "rev":
                         blocks, passes = _loop_rev(outs, xs, create_graph=False)
                     else:
-                        blocks, passes = _loop_fwd(f, args, kwargs, nums, outs,
-                                                   composable=False)
+                        blocks, passes = _loop_fwd(f, args, kwargs, nums, outs, composable=False)
         info = JacobianInfo(mode, chosen, n_in, n_out, passes, batched, reason)
         jac_fn.last_info = info  # type: ignore[attr-defined]  # a function attribute
         logger.info("%s", info)
@@ -388,8 +432,13 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
     return jac_fn
 
 
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, mode: str = "fwd",
-            **jacobian_options: Any) -> Callable[..., Any]:
+def hessian(
+    f: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    *,
+    mode: str = "fwd",
+    **jacobian_options: Any,
+) -> Callable[..., Any]:
     """The Hessian of a scalar function: the Jacobian of its gradient.
 
     Parameters

@@ -38,7 +38,8 @@ def normalize_argnums(argnums: int | Sequence[int], nargs: int, who: str) -> tup
         if not -nargs <= a < nargs:
             raise ChainruleError(
                 f"{who}: argnums={argnums!r} but the function was called with {nargs} "
-                f"positional argument(s)")
+                f"positional argument(s)"
+            )
         out.append(int(a) % nargs)
     if len(set(out)) != len(out):
         raise ChainruleError(f"{who}: argnums={argnums!r} repeats an argument")
@@ -94,8 +95,7 @@ def touches_external(roots: Sequence[Tensor], xs: Sequence[Tensor]) -> bool:
     mine = {id(x) for x in xs}
     for n in walk(roots, stop_at=xs, skip_freed=True):
         for a in n.inputs:
-            if isinstance(a, Tensor) and a._op is None and a.requires_grad \
-                    and id(a) not in mine:
+            if isinstance(a, Tensor) and a._op is None and a.requires_grad and id(a) not in mine:
                 return True
     return False
 
@@ -105,7 +105,8 @@ def _require_grad(t: Tensor, who: str) -> None:
         raise GradientError(
             f"{who}: cannot differentiate with respect to an argument of dtype "
             f"{t.data.dtype} (shape {t.shape}): only floating-point inputs have derivatives. "
-            f"Pass floats (e.g. np.asarray(x, dtype=float)) or leave it out of argnums.")
+            f"Pass floats (e.g. np.asarray(x, dtype=float)) or leave it out of argnums."
+        )
     t.requires_grad = True
 
 
@@ -117,7 +118,8 @@ def as_outputs(out: Any, who: str) -> tuple[list[Tensor], bool]:
         return list(out), False
     raise ChainruleError(
         f"{who}: the function must return a Tensor (or a tuple of Tensors), got "
-        f"{type(out).__name__}. Compute with chainrule ops on the Tensors it receives.")
+        f"{type(out).__name__}. Compute with chainrule ops on the Tensors it receives."
+    )
 
 
 def zeros_for(x: Tensor) -> Tensor:
@@ -128,29 +130,40 @@ def _split_aux(res: Any, has_aux: bool, who: str) -> tuple[Any, Any]:
     if not has_aux:
         return res, None
     if not (isinstance(res, tuple | list) and len(res) == 2):
-        raise ChainruleError(f"{who}(has_aux=True): the function must return a pair "
-                             f"(output, aux), got {type(res).__name__}")
+        raise ChainruleError(
+            f"{who}(has_aux=True): the function must return a pair "
+            f"(output, aux), got {type(res).__name__}"
+        )
     return res[0], res[1]
 
 
 def _scalar_output(out: Any, who: str) -> Tensor:
     if not isinstance(out, Tensor):
         raise ChainruleError(
-            f"{who}: the function must return a one-element Tensor, got "
-            f"{type(out).__name__}")
+            f"{who}: the function must return a one-element Tensor, got {type(out).__name__}"
+        )
     if out.data.size != 1:
         raise GradientError(
             f"{who}: the function returned a tensor of shape {out.shape}; grad needs a "
             f"one-element output (a loss). For a vector output use vjp() or jacobian(), or "
-            f"reduce it first (e.g. .sum()).")
+            f"reduce it first (e.g. .sum())."
+        )
     if out.data.dtype.kind != "f":
-        raise GradientError(f"{who}: the output has dtype {out.data.dtype}; only "
-                            f"floating-point outputs can be differentiated")
+        raise GradientError(
+            f"{who}: the output has dtype {out.data.dtype}; only "
+            f"floating-point outputs can be differentiated"
+        )
     return out
 
 
-def _value_and_grad_call(f: Callable[..., Any], argnums: int | Sequence[int], has_aux: bool,
-                         who: str, args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
+def _value_and_grad_call(
+    f: Callable[..., Any],
+    argnums: int | Sequence[int],
+    has_aux: bool,
+    who: str,
+    args: tuple,
+    kwargs: dict,
+) -> tuple[Any, Any, Any]:
     nums = normalize_argnums(argnums, len(args), who)
     recording = is_grad_enabled()
     nested = any(is_live(a) for a in args) or bool(active_levels())
@@ -177,8 +190,9 @@ def _value_and_grad_call(f: Callable[..., Any], argnums: int | Sequence[int], ha
 
 
 # ---------------------------------------------------------------------- public API
-def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[..., Any]:
+def grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """The gradient of a scalar-valued function, as a function.
 
     Parameters
@@ -228,8 +242,9 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     return grad_fn
 
 
-def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """Like :func:`grad`, but the function returns ``(value, gradient)``.
 
     With ``has_aux=True`` it returns ``((value, aux), gradient)`` (JAX's convention).
@@ -252,8 +267,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     return vg_fn
 
 
-def vjp(f: Callable[..., Any], *primals: Any,
-        has_aux: bool = False) -> tuple[Any, Callable[..., Any]] | tuple[Any, Any, Any]:
+def vjp(
+    f: Callable[..., Any], *primals: Any, has_aux: bool = False
+) -> tuple[Any, Callable[..., Any]] | tuple[Any, Any, Any]:
     """Evaluate ``f(*primals)`` and return a function computing vector-Jacobian products.
 
     Parameters
@@ -305,7 +321,8 @@ def vjp(f: Callable[..., Any], *primals: Any,
             if ushape != o.shape:
                 raise ChainruleError(
                     f"vjp_fn: cotangent of shape {ushape} for an output of shape {o.shape}; "
-                    f"a cotangent must have its output's shape")
+                    f"a cotangent must have its output's shape"
+                )
             if o.requires_grad:
                 roots.append(o)
                 seeds.append(u)
@@ -323,23 +340,33 @@ def vjp(f: Callable[..., Any], *primals: Any,
                 from ..ops.reduce import sum as _sum
                 from ..ops.shape import reshape
 
-                aliases = [reshape(u, u.shape) if isinstance(u, Tensor) else u
-                           for u in seeds]
+                aliases = [reshape(u, u.shape) if isinstance(u, Tensor) else u for u in seeds]
                 total = None
                 for o, ua in zip(roots, aliases, strict=True):
                     term = _sum(o * ua)
                     total = term if total is None else total + term
                 # total is a Tensor: there is at least one root
-                grads = _engine_backward([total], retain_graph=True, create_graph=True,  # type: ignore[list-item]
-                                         inputs=xs, constants=[a for a in aliases
-                                                               if isinstance(a, Tensor)])
+                grads = _engine_backward(
+                    [total],  # type: ignore[list-item]
+                    retain_graph=True,
+                    create_graph=True,
+                    inputs=xs,
+                    constants=[a for a in aliases if isinstance(a, Tensor)],
+                )
             else:
                 seeds = [u.data if isinstance(u, Tensor) else u for u in seeds]
-                grads = _engine_backward(roots, seeds, retain_graph=True, create_graph=create,
-                                         inputs=xs)
+                grads = _engine_backward(
+                    roots, seeds, retain_graph=True, create_graph=create, inputs=xs
+                )
         # a list, as in grad() above
-        return tuple(g if g is not None else zeros_for(x) for g, x in zip(grads, xs,  # type: ignore[arg-type]
-                                                                              strict=True))
+        return tuple(
+            g if g is not None else zeros_for(x)
+            for g, x in zip(
+                grads,  # type: ignore[arg-type]
+                xs,
+                strict=True,
+            )
+        )
 
     shown: Any = outs[0] if single else tuple(outs)
     if not nested:

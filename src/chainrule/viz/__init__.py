@@ -38,5 +38,15 @@ def _explain_method(self: Tensor, **kwargs: Any) -> Explanation:
 
 install_methods({"explain": _explain_method})
 
-__all__ = ["Drawing", "Explanation", "ExpressionError", "GraphvizMissingWarning", "Page",
-           "Step", "draw", "explain", "explain_expression", "page"]
+__all__ = [
+    "Drawing",
+    "Explanation",
+    "ExpressionError",
+    "GraphvizMissingWarning",
+    "Page",
+    "Step",
+    "draw",
+    "explain",
+    "explain_expression",
+    "page",
+]

@@ -30,8 +30,15 @@ from ..core.lecture import GENERIC, Lecture, lecture_of
 from ..core.primitive import REGISTRY
 from . import expr as _expr
 
-__all__ = ["RULES", "SYMBOLS", "EXPR_OPS", "FUNCTION_ARITY", "MATH_FUNCTIONS",
-           "TENSOR_FUNCTIONS", "lecture_for"]
+__all__ = [
+    "RULES",
+    "SYMBOLS",
+    "EXPR_OPS",
+    "FUNCTION_ARITY",
+    "MATH_FUNCTIONS",
+    "TENSOR_FUNCTIONS",
+    "lecture_for",
+]
 
 
 class _Live(Mapping):
@@ -44,8 +51,10 @@ class _Live(Mapping):
         self.__doc__ = doc
 
     def _current(self) -> dict[str, Any]:
-        key = tuple((id(c), id(c.__dict__.get("lecture", getattr(c, "lecture", None))))
-                    for c in REGISTRY.values())
+        key = tuple(
+            (id(c), id(c.__dict__.get("lecture", getattr(c, "lecture", None))))
+            for c in REGISTRY.values()
+        )
         if key != self._key:
             self._table, self._key = self._build(), key
         return self._table
@@ -68,8 +77,11 @@ def _rules() -> dict[str, Lecture]:
 
 
 def _symbols() -> dict[str, str]:
-    return {n: c.lecture.symbol for n, c in REGISTRY.items()
-            if isinstance(c.lecture, Lecture) and c.lecture.symbol}
+    return {
+        n: c.lecture.symbol
+        for n, c in REGISTRY.items()
+        if isinstance(c.lecture, Lecture) and c.lecture.symbol
+    }
 
 
 def _expr_ops() -> dict[str, Any]:
@@ -96,6 +108,7 @@ def _float_function(cls: Any) -> Callable[..., float]:
             if "overflow" in str(exc):
                 raise OverflowError(f"math range error ({exc})") from None
             raise ValueError(f"math domain error ({exc})") from None
+
     f.__name__ = cls.lecture.expr_name
     f.__doc__ = f"{cls.name} on Python floats (the primitive's own NumPy forward)."
     return f
@@ -104,6 +117,7 @@ def _float_function(cls: Any) -> Callable[..., float]:
 def _tensor_function(cls: Any) -> Callable[..., Any]:
     def f(*xs: Any) -> Any:
         return apply(cls, *xs)
+
     f.__name__ = cls.lecture.expr_name
     f.__doc__ = f"{cls.name} on chainrule tensors (recorded like any call of the op)."
     return f
@@ -117,13 +131,16 @@ SYMBOLS: Mapping[str, str] = _Live(_symbols, "op name -> drawing symbol")
 EXPR_OPS: Mapping[str, Any] = _Live(_expr_ops, "expression name -> primitive")
 #: expression-language name -> number of arguments.
 FUNCTION_ARITY: Mapping[str, int] = _Live(
-    lambda: {n: _arity(c) for n, c in EXPR_OPS.items()}, "expression name -> arity")
+    lambda: {n: _arity(c) for n, c in EXPR_OPS.items()}, "expression name -> arity"
+)
 #: expression-language name -> the op on Python floats (its NumPy forward).
 MATH_FUNCTIONS: Mapping[str, Callable[..., float]] = _Live(
-    lambda: {n: _float_function(c) for n, c in EXPR_OPS.items()}, "name -> float function")
+    lambda: {n: _float_function(c) for n, c in EXPR_OPS.items()}, "name -> float function"
+)
 #: expression-language name -> the op on chainrule tensors.
 TENSOR_FUNCTIONS: Mapping[str, Callable[..., Any]] = _Live(
-    lambda: {n: _tensor_function(c) for n, c in EXPR_OPS.items()}, "name -> tensor function")
+    lambda: {n: _tensor_function(c) for n, c in EXPR_OPS.items()}, "name -> tensor function"
+)
 
 
 _expr._install(arity=FUNCTION_ARITY, math=MATH_FUNCTIONS)

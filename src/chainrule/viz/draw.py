@@ -55,7 +55,7 @@ from .trace import Trace, record
 __all__ = ["CollapsedGroup", "Drawing", "GraphvizMissingWarning", "SYMBOLS", "draw"]
 
 VALUE_COLOR = "#1a7f37"  # green, like the lecture figures' forward values
-GRAD_COLOR = "#cf222e"   # red, for gradients
+GRAD_COLOR = "#cf222e"  # red, for gradients
 
 #: How each op is labelled in a picture: ``lecture.symbol`` of each primitive (a live view,
 #: :mod:`chainrule.viz.catalog`); ops without one show their name.
@@ -142,15 +142,17 @@ class Drawing:
         if fmt is None:
             raise ChainruleError(
                 f"draw: cannot tell the format of {str(target)!r} from its suffix; use one of "
-                f"{', '.join(_SUFFIX_FORMATS)} or pass format=")
+                f"{', '.join(_SUFFIX_FORMATS)} or pass format="
+            )
         fmt = fmt.lower()
         if fmt in ("dot", "gv"):
             target.write_text(self.source, encoding="utf-8")
             self.path, self.format, self.rendered, self.command = target, "dot", False, None
             return target
         if fmt not in _render.RENDER_FORMATS:
-            raise ChainruleError(f"draw: unknown format {fmt!r}; use dot, "
-                                 f"{', '.join(_render.RENDER_FORMATS)}")
+            raise ChainruleError(
+                f"draw: unknown format {fmt!r}; use dot, {', '.join(_render.RENDER_FORMATS)}"
+            )
         if _render.find_dot() is None:
             dot_path = target.with_suffix(".dot")
             dot_path.write_text(self.source, encoding="utf-8")
@@ -158,7 +160,10 @@ class Drawing:
             warnings.warn(
                 f"Graphviz's `dot` program was not found, so {str(target)!r} was not rendered; "
                 f"wrote the graph to {str(dot_path)!r} instead. Render it with `{cmd}` "
-                f"({_render.INSTALL_HINT}).", GraphvizMissingWarning, stacklevel=3)
+                f"({_render.INSTALL_HINT}).",
+                GraphvizMissingWarning,
+                stacklevel=3,
+            )
             self.path, self.format, self.rendered, self.command = dot_path, "dot", False, cmd
             return dot_path
         target.write_bytes(_render.render(self.source, fmt))
@@ -174,8 +179,10 @@ class Drawing:
         if _render.find_dot() is not None:
             return None  # Jupyter then shows the SVG
         hint = html.escape(_render.INSTALL_HINT)
-        return (f"<p>Graphviz's <code>dot</code> is not installed ({hint}); the graph in "
-                f"DOT:</p><pre>{html.escape(self.source)}</pre>")
+        return (
+            f"<p>Graphviz's <code>dot</code> is not installed ({hint}); the graph in "
+            f"DOT:</p><pre>{html.escape(self.source)}</pre>"
+        )
 
     def __str__(self) -> str:
         return self.source
@@ -225,14 +232,19 @@ def _signatures(ops: list[Tensor]) -> list[int]:
                 ins.append(("leaf", a.shape, a.dtype.str))
             else:
                 ins.append(("const", np.shape(a.data if isinstance(a, Tensor) else a)))
-        key = (t._op.name, tuple(sorted((n, _param_key(v)) for n, v in (t._params or {}).items())),
-               t.shape, tuple(ins))
+        key = (
+            t._op.name,
+            tuple(sorted((n, _param_key(v)) for n, v in (t._params or {}).items())),
+            t.shape,
+            tuple(ins),
+        )
         out.append(table.setdefault(key, len(table)))
     return out
 
 
-def _find_runs(sig: list[int], names: list[str], max_nodes: int,
-               max_period: int = 128) -> list[tuple[int, int, int]]:
+def _find_runs(
+    sig: list[int], names: list[str], max_nodes: int, max_period: int = 128
+) -> list[tuple[int, int, int]]:
     """``(start, period, count)`` of each collapsed block: ``count`` repetitions of a unit of
     ``period`` op nodes starting at ``start`` (forward order), chosen greedily, largest first.
     """
@@ -317,8 +329,11 @@ class _Writer:
         tr = self.tr
         ops = tr.forward_ops
         pos = {id(t): k for k, t in enumerate(ops)}
-        runs = (_find_runs(_signatures(ops), [t._op.name for t in ops], self.max_nodes)
-                if len(ops) > self.max_nodes else [])
+        runs = (
+            _find_runs(_signatures(ops), [t._op.name for t in ops], self.max_nodes)
+            if len(ops) > self.max_nodes
+            else []
+        )
         group_of: dict[int, int] = {}
         for g, (start, p, count) in enumerate(runs):
             for q in range(start, start + count * p):
@@ -337,17 +352,21 @@ class _Writer:
             for a in t._inputs:
                 if isinstance(a, Tensor) and id(a) in consumers:
                     consumers[id(a)].add(node_of(t))
-        hidden_leaves = {lid for lid, users in consumers.items()
-                         if len(users) == 1 and next(iter(users)).startswith("group")}
-        sent = {id(t): dict(pairs) for t, pairs in
-                ((t, tr.sent.get(id(t), [])) for t in ops)}
+        hidden_leaves = {
+            lid
+            for lid, users in consumers.items()
+            if len(users) == 1 and next(iter(users)).startswith("group")
+        }
+        sent = {id(t): dict(pairs) for t, pairs in ((t, tr.sent.get(id(t), [])) for t in ops)}
 
         out_name = tr.name(tr.output)
         title = self.title or (f"{out_name}: values (green) above, gradients (red) below")
         L = self.lines
         L.append("digraph chainrule {")
-        L.append(f'  graph [rankdir=LR, fontname="Helvetica", fontsize=12, nodesep=0.35, '
-                 f'ranksep=0.55, labelloc=t, label=<{_h(title)}>];')
+        L.append(
+            f'  graph [rankdir=LR, fontname="Helvetica", fontsize=12, nodesep=0.35, '
+            f"ranksep=0.55, labelloc=t, label=<{_h(title)}>];"
+        )
         L.append('  node [fontname="Helvetica", fontsize=11];')
         L.append('  edge [fontname="Helvetica", fontsize=10, arrowsize=0.7];')
         for j, t in enumerate(tr.leaves):
@@ -355,33 +374,47 @@ class _Writer:
                 continue
             name = tr.name(t)
             label = f"<b>{_h(name)}</b><br/>" + self.pair(tr.values[id(t)], tr.grad(t))
-            tip = f"{name} = {self.full(tr.values[id(t)])}; d{out_name}/d{name} = " \
-                  f"{self.full(tr.grad(t))}"
-            L.append(f"  leaf{j} [id={_q('leaf:' + name)}, shape=box, style=rounded, "
-                     f"color=\"#888888\", label=<{label}>, tooltip={_q(tip)}];")
+            tip = (
+                f"{name} = {self.full(tr.values[id(t)])}; d{out_name}/d{name} = "
+                f"{self.full(tr.grad(t))}"
+            )
+            L.append(
+                f"  leaf{j} [id={_q('leaf:' + name)}, shape=box, style=rounded, "
+                f'color="#888888", label=<{label}>, tooltip={_q(tip)}];'
+            )
         for k, t in enumerate(ops):
             if k in group_of:
                 continue
             name, op = tr.name(t), t._op.name
             sym = symbol(t._op, t._params or {}, self.p)
-            label = f"<b>{_h(sym)}</b><br/><font point-size=\"9\">{_h(name)}</font>"
-            tip = f"{name} = {op}(...) = {self.full(tr.values[id(t)])}; " \
-                  f"d{out_name}/d{name} = {self.full(tr.grad(t))}"
-            L.append(f"  n{k} [id={_q('op:' + name)}, shape=ellipse, label=<{label}>, "
-                     f"tooltip={_q(tip)}];")
+            label = f'<b>{_h(sym)}</b><br/><font point-size="9">{_h(name)}</font>'
+            tip = (
+                f"{name} = {op}(...) = {self.full(tr.values[id(t)])}; "
+                f"d{out_name}/d{name} = {self.full(tr.grad(t))}"
+            )
+            L.append(
+                f"  n{k} [id={_q('op:' + name)}, shape=ellipse, label=<{label}>, "
+                f"tooltip={_q(tip)}];"
+            )
         for g, (start, p, count) in enumerate(runs):
             first, last = ops[start], ops[start + count * p - 1]
             unit = tuple(ops[start + q]._op.name for q in range(p))
-            n_leaves = sum(1 for lid in hidden_leaves
-                           if next(iter(consumers[lid])) == f"group{g + 1}")
-            grp = CollapsedGroup(f"group{g + 1}", unit, count, count * p, n_leaves,
-                                 tr.name(first), tr.name(last))
+            n_leaves = sum(
+                1 for lid in hidden_leaves if next(iter(consumers[lid])) == f"group{g + 1}"
+            )
+            grp = CollapsedGroup(
+                f"group{g + 1}", unit, count, count * p, n_leaves, tr.name(first), tr.name(last)
+            )
             self.groups.append(grp)
-            label = (f"<b>×{count}</b> [{_h(' → '.join(unit))}]<br/>"
-                     f"<font point-size=\"9\">{_h(grp.first)} … {_h(grp.last)}: {grp.ops} ops, "
-                     f"{n_leaves} leaves hidden</font>")
-            L.append(f"  group{g + 1} [id={_q('group:' + str(g + 1))}, shape=box3d, "
-                     f"style=filled, fillcolor=\"#f2f2f2\", label=<{label}>];")
+            label = (
+                f"<b>×{count}</b> [{_h(' → '.join(unit))}]<br/>"
+                f'<font point-size="9">{_h(grp.first)} … {_h(grp.last)}: {grp.ops} ops, '
+                f"{n_leaves} leaves hidden</font>"
+            )
+            L.append(
+                f"  group{g + 1} [id={_q('group:' + str(g + 1))}, shape=box3d, "
+                f'style=filled, fillcolor="#f2f2f2", label=<{label}>];'
+            )
         # Edges: one per (producer node, consumer node, tensor); a box's internal edges vanish
         # and what several hidden nodes sent back through the same tensor is summed.
         edges: dict[tuple[str, str, int], list[Any]] = {}
@@ -404,26 +437,37 @@ class _Writer:
                     n_const += 1
                     arr = np.asarray(a.data if isinstance(a, Tensor) else a)
                     text = tr.const_name(a) or (
-                        a.name if isinstance(a, Tensor) and a.name else
-                        format_array(arr, self.p, 4) if arr.size <= 4 else
-                        f"const {format_shape(arr.shape)}")
-                    L.append(f"  const{n_const} [shape=plaintext, fontcolor=\"#666666\", "
-                             f"label=<{_h(text)}>];")
-                    L.append(f"  const{n_const} -> {dst} [color=\"#aaaaaa\"];")
+                        a.name
+                        if isinstance(a, Tensor) and a.name
+                        else format_array(arr, self.p, 4)
+                        if arr.size <= 4
+                        else f"const {format_shape(arr.shape)}"
+                    )
+                    L.append(
+                        f'  const{n_const} [shape=plaintext, fontcolor="#666666", '
+                        f"label=<{_h(text)}>];"
+                    )
+                    L.append(f'  const{n_const} -> {dst} [color="#aaaaaa"];')
         for (src, dst, _), (a, gi) in edges.items():
             name = tr.name(a)
             value = tr.values[id(a)]
             tip = f"{name} = {self.full(value)}; gradient along this edge {self.full(gi)}"
             target = dst if dst.startswith("group") else tr.name(ops[int(dst[1:])])
-            L.append(f"  {src} -> {dst} [id={_q('edge:' + name + '->' + target)}, "
-                     f"label=<{self.pair(value, gi)}>, tooltip={_q(tip)}];")
+            L.append(
+                f"  {src} -> {dst} [id={_q('edge:' + name + '->' + target)}, "
+                f"label=<{self.pair(value, gi)}>, tooltip={_q(tip)}];"
+            )
         out = tr.output
-        L.append(f"  output [id={_q('output:' + out_name)}, shape=plaintext, "
-                 f"label=<<b>{_h(out_name)}</b>>];")
+        L.append(
+            f"  output [id={_q('output:' + out_name)}, shape=plaintext, "
+            f"label=<<b>{_h(out_name)}</b>>];"
+        )
         src = node_of(out)
         tip = f"{out_name} = {self.full(tr.values[id(out)])}; seed {self.full(tr.seed)}"
-        L.append(f"  {src} -> output [id={_q('edge:' + out_name + '->output')}, "
-                 f"label=<{self.pair(tr.values[id(out)], tr.seed)}>, tooltip={_q(tip)}];")
+        L.append(
+            f"  {src} -> output [id={_q('edge:' + out_name + '->output')}, "
+            f"label=<{self.pair(tr.values[id(out)], tr.seed)}>, tooltip={_q(tip)}];"
+        )
         L.append("}")
         return "\n".join(L) + "\n"
 

@@ -55,11 +55,20 @@ from .numbers import format_array, format_number, format_shape
 from .rules import FANOUT_GATE, GENERIC_RULE, rule_for, template_fields
 from .trace import Trace, record
 
-__all__ = ["Contribution", "Downstream", "Explanation", "InputRef", "Step",
-           "TENSOR_FUNCTIONS", "explain", "explain_expression"]
+__all__ = [
+    "Contribution",
+    "Downstream",
+    "Explanation",
+    "InputRef",
+    "Step",
+    "TENSOR_FUNCTIONS",
+    "explain",
+    "explain_expression",
+]
 
 FORMATS = ("text", "markdown", "html", "rich")
 _FORMAT_ALIASES = {"md": "markdown", "txt": "text", "htm": "html"}
+
 
 # ---------------------------------------------------------------------- the structured steps
 @dataclass(frozen=True)
@@ -170,21 +179,27 @@ class Step:
 # ---------------------------------------------------------------------- building the steps
 def _broadcastable(src: tuple[int, ...], dst: tuple[int, ...]) -> bool:
     return len(src) <= len(dst) and all(
-        s == d or s == 1 for s, d in zip(src[::-1], dst[::-1], strict=False))
+        s == d or s == 1 for s, d in zip(src[::-1], dst[::-1], strict=False)
+    )
 
 
 def _same(a: str, b: str) -> bool:
     """Equal up to a pair of parentheses around a number and the spelling of minus."""
+
     def norm(t: str) -> str:
         t = t.replace("−", "-")
         return t[1:-1] if t.startswith("(") and t.endswith(")") and "(" not in t[1:] else t
+
     return norm(a) == norm(b)
 
 
 def _chain(parts: list[str]) -> list[str]:
     """Drop a step of ``a = b = c`` that only repeats the next one (keeping the last)."""
-    return [p for k, p in enumerate(parts)
-            if k == 0 or k == len(parts) - 1 or not _same(p, parts[k + 1])]
+    return [
+        p
+        for k, p in enumerate(parts)
+        if k == 0 or k == len(parts) - 1 or not _same(p, parts[k + 1])
+    ]
 
 
 def _wrap_negative(text: str) -> str:
@@ -199,7 +214,7 @@ def _local_template(grad_template: str) -> str | None:
         return "−1"
     for prefix, lead in (("{dz} · ", ""), ("−{dz} · ", "−"), ("{dz} / ", "1 / ")):
         if grad_template.startswith(prefix):
-            return lead + grad_template[len(prefix):]
+            return lead + grad_template[len(prefix) :]
     return None
 
 
@@ -244,8 +259,13 @@ def _sigmoid_chains(tr: Trace) -> dict[int, tuple[Tensor, Tensor, list[Tensor]]]
         u = t._inputs[1]
         if _op_name(u) != "add":
             continue
-        e = (u._inputs[1] if _is_one(u._inputs[0]) else
-             u._inputs[0] if _is_one(u._inputs[1]) else None)
+        e = (
+            u._inputs[1]
+            if _is_one(u._inputs[0])
+            else u._inputs[0]
+            if _is_one(u._inputs[1])
+            else None
+        )
         if _op_name(e) != "exp" or _op_name(e._inputs[0]) != "neg":
             continue
         n = e._inputs[0]
@@ -272,8 +292,9 @@ class _Builder:
 
     def received(self, t: Tensor) -> tuple[Contribution, ...]:
         got = sorted(self.tr.received.get(id(t), []), key=lambda r: (r.consumer._seq, r.arg))
-        return tuple(Contribution(self.tr.name(r.consumer), r.consumer._op.name, r.arg, r.grad)
-                     for r in got)
+        return tuple(
+            Contribution(self.tr.name(r.consumer), r.consumer._op.name, r.arg, r.grad) for r in got
+        )
 
     def op_step(self, index: int, t: Tensor) -> Step:
         tr, p = self.tr, self.p
@@ -284,29 +305,40 @@ class _Builder:
         for key, v in (t._params or {}).items():  # a parameter array given a name
             if isinstance(v, np.ndarray) and tr.const_name(v):
                 fields[key] = tr.const_name(v)
-        args = [tr.name(a) if isinstance(a, Tensor) and a.requires_grad
-                else _const_text(a, p, tr) for a in t._inputs]
+        args = [
+            tr.name(a) if isinstance(a, Tensor) and a.requires_grad else _const_text(a, p, tr)
+            for a in t._inputs
+        ]
         fields.update(z=name, dz=f"d{name}", args=", ".join(args))
         formula = _fill(rule.formula, args, fields) or _fill(GENERIC_RULE.formula, args, fields)
         inputs = tuple(
-            InputRef(args[i], tuple(np.shape(a.data if isinstance(a, Tensor) else a)),
-                     not (isinstance(a, Tensor) and a.requires_grad))
-            for i, a in enumerate(t._inputs))
+            InputRef(
+                args[i],
+                tuple(np.shape(a.data if isinstance(a, Tensor) else a)),
+                not (isinstance(a, Tensor) and a.requires_grad),
+            )
+            for i, a in enumerate(t._inputs)
+        )
         value = tr.values[id(t)]
         upstream = tr.upstream[id(t)]
-        scalar_node = value.size == 1 and all(np.size(a.data if isinstance(a, Tensor) else a)
-                                              == 1 for a in t._inputs)
+        scalar_node = value.size == 1 and all(
+            np.size(a.data if isinstance(a, Tensor) else a) == 1 for a in t._inputs
+        )
         nums = None
         if rule.numeric and scalar_node:
-            nums = {"args": [self.num(a.data if isinstance(a, Tensor) else a)
-                             for a in t._inputs],
-                    "fields": {**fields, "z": self.num(value), "dz": self.num(upstream)}}
+            nums = {
+                "args": [self.num(a.data if isinstance(a, Tensor) else a) for a in t._inputs],
+                "fields": {**fields, "z": self.num(value), "dz": self.num(upstream)},
+            }
         local_vals = tr.local.get(id(t), {})
         rules_text, local_text, downs, notes = [], [], [], []
         for i, gi in tr.sent.get(id(t), []):
             a = t._inputs[i]
-            template = (rule.grads[i] if i < len(rule.grads) and rule.grads[i] else
-                        (rule.each_grad or GENERIC_RULE.each_grad))
+            template = (
+                rule.grads[i]
+                if i < len(rule.grads) and rule.grads[i]
+                else (rule.each_grad or GENERIC_RULE.each_grad)
+            )
             f_i = {**fields, "arg": args[i]}
             rhs = _fill(template, args, f_i) or _fill(GENERIC_RULE.each_grad, args, f_i)
             rules_text.append(f"d{args[i]} = {rhs}")
@@ -322,61 +354,94 @@ class _Builder:
                 chain.append(format_number(local_vals[i], p))
                 local_text.append(" = ".join(_chain([c for c in chain if c])))
             partial = len(tr.received.get(id(a), [])) > 1
-            downs.append(Downstream(i, args[i], rhs, gi, local_vals.get(i), numeric, partial,
-                                    p, self.m))
-            if (op.broadcasts and op.name != "matmul" and isinstance(a, Tensor)
-                    and a.shape != value.shape and _broadcastable(a.shape, value.shape)):
+            downs.append(
+                Downstream(i, args[i], rhs, gi, local_vals.get(i), numeric, partial, p, self.m)
+            )
+            if (
+                op.broadcasts
+                and op.name != "matmul"
+                and isinstance(a, Tensor)
+                and a.shape != value.shape
+                and _broadcastable(a.shape, value.shape)
+            ):
                 lead = value.ndim - a.ndim
                 axes = tuple(range(lead)) + tuple(
-                    k + lead for k, n in enumerate(a.shape)
-                    if n == 1 and value.shape[k + lead] != 1)
+                    k + lead for k, n in enumerate(a.shape) if n == 1 and value.shape[k + lead] != 1
+                )
                 notes.append(
                     f"{args[i]} {format_shape(a.shape)} was broadcast to "
                     f"{format_shape(value.shape)}: its gradient sums over the broadcast axes "
-                    f"{axes}")
+                    f"{axes}"
+                )
             if op.name in ("maximum", "minimum") and scalar_node and i == 0:
-                b0, b1 = (np.asarray(x.data if isinstance(x, Tensor) else x)
-                          for x in t._inputs)
+                b0, b1 = (np.asarray(x.data if isinstance(x, Tensor) else x) for x in t._inputs)
                 if float(b0.reshape(-1)[0]) == float(b1.reshape(-1)[0]):
                     notes.append("tie: both inputs are equal, so each receives half")
         notes.extend(self.sigmoid_notes(t))
-        return Step(index=index, kind="op", name=name, op=op.name,
-                    formula=f"{name} = {formula}", inputs=inputs, shape=tuple(value.shape),
-                    value=value, upstream=upstream, gate=rule.gate, rule=", ".join(rules_text),
-                    local=tuple(local_text), downstream=tuple(downs),
-                    received=self.received(t), notes=tuple(notes),
-                    is_output=t is tr.output)
+        return Step(
+            index=index,
+            kind="op",
+            name=name,
+            op=op.name,
+            formula=f"{name} = {formula}",
+            inputs=inputs,
+            shape=tuple(value.shape),
+            value=value,
+            upstream=upstream,
+            gate=rule.gate,
+            rule=", ".join(rules_text),
+            local=tuple(local_text),
+            downstream=tuple(downs),
+            received=self.received(t),
+            notes=tuple(notes),
+            is_output=t is tr.output,
+        )
 
     def sigmoid_notes(self, t: Tensor) -> list[str]:
         tr = self.tr
         if id(t) in self.sigmoid_tops:
             top, s, gates = self.sigmoid_tops[id(t)]
             names = ", ".join(f"{tr.name(g)} ({g._op.name})" for g in gates)
-            return [f"the gates {names} compute the sigmoid σ({tr.name(s)}) = "
-                    f"1/(1 + e^(−{tr.name(s)})); taken together their local gradient is "
-                    f"(1 − σ)·σ"]
+            return [
+                f"the gates {names} compute the sigmoid σ({tr.name(s)}) = "
+                f"1/(1 + e^(−{tr.name(s)})); taken together their local gradient is "
+                f"(1 − σ)·σ"
+            ]
         if id(t) in self.sigmoids:
             top, s, _ = self.sigmoids[id(t)]
             sig, sname, top_name = tr.values[id(top)], tr.name(s), tr.name(top)
             if sig.size != 1:
-                return [f"this completes σ({sname}) = {top_name}: "
-                        f"d{sname} = d{top_name} · (1 − {top_name})·{top_name}"]
+                return [
+                    f"this completes σ({sname}) = {top_name}: "
+                    f"d{sname} = d{top_name} · (1 − {top_name})·{top_name}"
+                ]
             sv = format_number(sig.reshape(-1)[0], self.p)
             local = float((1 - sig) * sig)
             ds = tr.upstream[id(top)] * local
-            return [f"sigmoid gate: this completes σ({sname}) = {top_name} = {sv}, whose local "
-                    f"gradient is (1 − σ)·σ = (1 − {sv})·{sv} = {format_number(local, self.p)}; "
-                    f"so ∂{self.out_name}/∂{sname} = d{top_name} · {format_number(local, self.p)}"
-                    f" = {format_number(np.asarray(ds).reshape(-1)[0], self.p)}"]
+            return [
+                f"sigmoid gate: this completes σ({sname}) = {top_name} = {sv}, whose local "
+                f"gradient is (1 − σ)·σ = (1 − {sv})·{sv} = {format_number(local, self.p)}; "
+                f"so ∂{self.out_name}/∂{sname} = d{top_name} · {format_number(local, self.p)}"
+                f" = {format_number(np.asarray(ds).reshape(-1)[0], self.p)}"
+            ]
         return []
 
     def leaf_step(self, index: int, t: Tensor) -> Step:
         tr = self.tr
         value = tr.values[id(t)]
-        return Step(index=index, kind="leaf", name=tr.name(t), op=None,
-                    formula=f"{tr.name(t)} (leaf)", inputs=(), shape=tuple(value.shape),
-                    value=value, upstream=tr.upstream[id(t)], received=self.received(t),
-                    is_output=t is tr.output)
+        return Step(
+            index=index,
+            kind="leaf",
+            name=tr.name(t),
+            op=None,
+            formula=f"{tr.name(t)} (leaf)",
+            inputs=(),
+            shape=tuple(value.shape),
+            value=value,
+            upstream=tr.upstream[id(t)],
+            received=self.received(t),
+            is_output=t is tr.output,
+        )
 
     def steps(self) -> list[Step]:
         out = [self.op_step(k + 1, t) for k, t in enumerate(self.tr.ops)]
@@ -388,7 +453,7 @@ class _Builder:
 # ---------------------------------------------------------------------- the document
 @dataclass
 class _Block:
-    kind: str                      # "title", "para", "step", "table"
+    kind: str  # "title", "para", "step", "table"
     title: str = ""
     rows: list[tuple[str, list[str]]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
@@ -413,9 +478,18 @@ class Explanation:
         What ``str()`` gives: ``"text"``, ``"markdown"``, ``"html"`` or ``"rich"``.
     """
 
-    def __init__(self, steps: list[Step], output: str, seed: np.ndarray, *, format: str,
-                 precision: int, max_elements: int, title: str | None = None,
-                 collapse: bool = True) -> None:
+    def __init__(
+        self,
+        steps: list[Step],
+        output: str,
+        seed: np.ndarray,
+        *,
+        format: str,
+        precision: int,
+        max_elements: int,
+        title: str | None = None,
+        collapse: bool = True,
+    ) -> None:
         self.collapse = collapse
         self.steps = steps
         self.output = output
@@ -442,7 +516,8 @@ class Explanation:
             if s.name == name:
                 return s
         raise NotFoundError(
-            f"no node named {name!r}; nodes: {', '.join(s.name for s in self.steps)}")
+            f"no node named {name!r}; nodes: {', '.join(s.name for s in self.steps)}"
+        )
 
     def grad(self, name: str) -> np.ndarray:
         """∂output/∂(node ``name``)."""
@@ -470,7 +545,7 @@ class Explanation:
         while i < n:
             for p in range(1, min(8, (n - i) // 3) + 1):
                 k = 1
-                while sig[i + k * p:i + (k + 1) * p] == sig[i:i + p]:
+                while sig[i + k * p : i + (k + 1) * p] == sig[i : i + p]:
                     k += 1
                 if k >= 3:
                     runs.append((i, p, k))
@@ -485,11 +560,17 @@ class Explanation:
         n_ops, n_leaves = len(self.ops), len(self.leaves)
         blocks = [_Block("title", title=self.title or f"Backpropagation through {f}")]
         seed = self._arr(self.seed)
-        blocks.append(_Block("para", title=(
-            f"{n_ops} op{'s' if n_ops != 1 else ''} and {n_leaves} "
-            f"lea{'ves' if n_leaves != 1 else 'f'}, visited from the output back to the "
-            f"leaves (reverse topological order), starting from ∂{f}/∂{f} = {seed}. "
-            f"Notation: dv = ∂{f}/∂v, the gradient of {f} with respect to v.")))
+        blocks.append(
+            _Block(
+                "para",
+                title=(
+                    f"{n_ops} op{'s' if n_ops != 1 else ''} and {n_leaves} "
+                    f"lea{'ves' if n_leaves != 1 else 'f'}, visited from the output back to the "
+                    f"leaves (reverse topological order), starting from ∂{f}/∂{f} = {seed}. "
+                    f"Notation: dv = ∂{f}/∂v, the gradient of {f} with respect to v."
+                ),
+            )
+        )
         hidden: dict[int, tuple[int, int, int]] = {}
         if self.collapse:
             for start, p, k in self.repeats():
@@ -499,17 +580,30 @@ class Explanation:
             if pos in hidden:
                 start, p, k = hidden[pos]
                 if pos == start + p:  # one block for the repetitions after the first
-                    group = self.ops[start + p:start + k * p]
-                    unit = " → ".join(x.op or "" for x in self.ops[start:start + p])
-                    blocks.append(_Block("step", title=(
-                        f"{group[0].index}–{group[-1].index}. the same {p} step"
-                        f"{'s' if p > 1 else ''} ({unit}) {k - 1} more times   [collapsed]"),
-                        rows=[(x.op or "", [f"{x.formula}; ∂{f}/∂{x.name} = "
-                                           f"{self._arr(x.upstream)}"]) for x in group]))
+                    group = self.ops[start + p : start + k * p]
+                    unit = " → ".join(x.op or "" for x in self.ops[start : start + p])
+                    blocks.append(
+                        _Block(
+                            "step",
+                            title=(
+                                f"{group[0].index}–{group[-1].index}. the same {p} step"
+                                f"{'s' if p > 1 else ''} ({unit}) {k - 1} more times   [collapsed]"
+                            ),
+                            rows=[
+                                (
+                                    x.op or "",
+                                    [f"{x.formula}; ∂{f}/∂{x.name} = {self._arr(x.upstream)}"],
+                                )
+                                for x in group
+                            ],
+                        )
+                    )
                 continue
             rows: list[tuple[str, list[str]]] = []
-            ins = ", ".join(f"{i.name} {format_shape(i.shape)}" + (" const" if i.constant else "")
-                            for i in s.inputs)
+            ins = ", ".join(
+                f"{i.name} {format_shape(i.shape)}" + (" const" if i.constant else "")
+                for i in s.inputs
+            )
             rows.append(("shapes", [f"{ins} → {s.name} {format_shape(s.shape)}"]))
             rows.append(("value", [f"{s.name} = {self._arr(s.value)}"]))
             up = f"∂{f}/∂{s.name} = {self._arr(s.upstream)}"
@@ -528,22 +622,44 @@ class Explanation:
                 rows.append(("note", list(s.notes)))
             blocks.append(_Block("step", title=f"{s.index}. {s.formula}   [{s.op}]", rows=rows))
         if self.leaves:
-            blocks.append(_Block("para", title=(
-                f"Leaves (inputs and parameters): their gradients ∂{f}/∂leaf are the result "
-                f"of the pass.")))
+            blocks.append(
+                _Block(
+                    "para",
+                    title=(
+                        f"Leaves (inputs and parameters): their gradients ∂{f}/∂leaf are the "
+                        f"result of the pass."
+                    ),
+                )
+            )
             table = []
             for s in self.leaves:
-                table.append([s.name, format_shape(s.shape), self._arr(s.value),
-                              self._arr(s.upstream),
-                              self._gathered(s) if s.summed else
-                              (f"from {s.received[0].source} ({s.received[0].op})"
-                               if s.received else "(the output itself)")])
-            blocks.append(_Block("table", header=["leaf", "shape", "value", f"∂{f}/∂leaf",
-                                                  "contributions"], table=table))
+                table.append(
+                    [
+                        s.name,
+                        format_shape(s.shape),
+                        self._arr(s.value),
+                        self._arr(s.upstream),
+                        self._gathered(s)
+                        if s.summed
+                        else (
+                            f"from {s.received[0].source} ({s.received[0].op})"
+                            if s.received
+                            else "(the output itself)"
+                        ),
+                    ]
+                )
+            blocks.append(
+                _Block(
+                    "table",
+                    header=["leaf", "shape", "value", f"∂{f}/∂leaf", "contributions"],
+                    table=table,
+                )
+            )
             fanned = [s.name for s in self.leaves if s.summed]
             if fanned:
-                blocks.append(_Block("para", title=(
-                    f"{', '.join(fanned)} fed several gates: {FANOUT_GATE}.")))
+                blocks.append(
+                    _Block("para", title=(f"{', '.join(fanned)} fed several gates: {FANOUT_GATE}."))
+                )
         return blocks
 
     # ------------------------------------------------------------------ renderers
@@ -566,14 +682,17 @@ class Explanation:
                 widths = [max(len(r[c]) for r in cols) for c in range(len(b.header))]
                 lines.append("")
                 for k, r in enumerate(cols):
-                    lines.append("    " + "  ".join(
-                        v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+                    lines.append(
+                        "    "
+                        + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                    )
                     if k == 0:
                         lines.append("    " + "  ".join("-" * w for w in widths))
         return "\n".join(lines) + "\n"
 
     def to_markdown(self) -> str:
         """GitHub-flavoured Markdown: a section and a table per step, a table of leaves."""
+
         def cell(t: str) -> str:
             return t.replace("|", "\\|")
 
@@ -588,12 +707,16 @@ class Explanation:
                 number, _, formula = head.partition(" ")
                 out.append(f"### {number} `{formula}` {op}")
                 rows = ["| | |", "|---|---|"]
-                rows += [f"| **{label}** | {'<br>'.join(cell(t) for t in texts)} |"
-                         for label, texts in b.rows]
+                rows += [
+                    f"| **{label}** | {'<br>'.join(cell(t) for t in texts)} |"
+                    for label, texts in b.rows
+                ]
                 out.append("\n".join(rows))
             else:
-                rows = ["| " + " | ".join(cell(h) for h in b.header) + " |",
-                        "|" + "---|" * len(b.header)]
+                rows = [
+                    "| " + " | ".join(cell(h) for h in b.header) + " |",
+                    "|" + "---|" * len(b.header),
+                ]
                 rows += ["| " + " | ".join(cell(v) for v in r) + " |" for r in b.table]
                 out.append("\n".join(rows))
         return "\n\n".join(out) + "\n"
@@ -617,8 +740,9 @@ class Explanation:
                 for label, texts in b.rows:
                     color = red if label in _GRAD_LABELS else ""
                     body = "<br>".join(e(t) for t in texts)
-                    out.append(f"<tr><th{td}>{e(label)}</th><td{td}><span{color}>{body}"
-                               f"</span></td></tr>")
+                    out.append(
+                        f"<tr><th{td}>{e(label)}</th><td{td}><span{color}>{body}</span></td></tr>"
+                    )
                 out.append("</table>")
             else:
                 out.append("<table>")
@@ -640,7 +764,8 @@ class Explanation:
         except ImportError as exc:
             raise ChainruleError(
                 "format='rich' needs the optional 'rich' package (pip install rich); "
-                "the plain text format needs nothing") from exc
+                "the plain text format needs nothing"
+            ) from exc
         parts: list[Any] = []
         for b in self._blocks():
             if b.kind == "title":
@@ -648,8 +773,9 @@ class Explanation:
             elif b.kind == "para":
                 parts.append(Text(b.title))
             elif b.kind == "step":
-                t = Table(title=b.title, title_justify="left", show_header=False,
-                          box=None, padding=(0, 1))
+                t = Table(
+                    title=b.title, title_justify="left", show_header=False, box=None, padding=(0, 1)
+                )
                 t.add_column(style="bold")
                 t.add_column()
                 for label, texts in b.rows:
@@ -715,7 +841,8 @@ def _check_format(format: str) -> str:  # noqa: A002
     if fmt not in FORMATS:
         raise ChainruleError(
             f"unknown explanation format {format!r}; use one of {', '.join(FORMATS)} "
-            f"(or 'md' for markdown)")
+            f"(or 'md' for markdown)"
+        )
     return fmt
 
 
@@ -791,17 +918,30 @@ def explain(
         try:
             import rich  # noqa: F401
         except ImportError:
-            warnings.warn("format='rich' needs the optional 'rich' package (pip install rich);"
-                          " using plain text", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "format='rich' needs the optional 'rich' package (pip install rich);"
+                " using plain text",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             fmt = "text"
     if max_elements < 1 or precision < 0:
         raise ChainruleError(
             f"explain: max_elements must be >= 1 and precision >= 0, got {max_elements} "
-            f"and {precision}")
+            f"and {precision}"
+        )
     tr = record(output, grad, names)
     steps = _Builder(tr, precision, max_elements).steps()
-    ex = Explanation(steps, tr.name(tr.output), tr.seed, format=fmt, precision=precision,
-                     max_elements=max_elements, title=title, collapse=collapse)
+    ex = Explanation(
+        steps,
+        tr.name(tr.output),
+        tr.seed,
+        format=fmt,
+        precision=precision,
+        max_elements=max_elements,
+        title=title,
+        collapse=collapse,
+    )
     ex._trace = tr  # for to_page(): the graph's structure (the tensors are kept alive)
     return ex
 
@@ -852,23 +992,33 @@ def explain_expression(
     tree = _expr.parse(expression)
     names = _expr.variables(tree)
     if not names:
-        raise _expr.ExpressionError("the expression has no variables to differentiate",
-                                    expression, 1, "use a name such as x")
+        raise _expr.ExpressionError(
+            "the expression has no variables to differentiate",
+            expression,
+            1,
+            "use a name such as x",
+        )
     missing = [n for n in names if n not in values]
     if missing:
         column = _first_column(tree, missing[0])
         raise _expr.ExpressionError(
-            f"no value given for {', '.join(repr(n) for n in missing)}", expression, column,
-            f"given: {', '.join(values) or 'none'}")
-    env = {n: Tensor(np.asarray(values[n], dtype=np.float64), requires_grad=True, name=n)
-           for n in names}
+            f"no value given for {', '.join(repr(n) for n in missing)}",
+            expression,
+            column,
+            f"given: {', '.join(values) or 'none'}",
+        )
+    env = {
+        n: Tensor(np.asarray(values[n], dtype=np.float64), requires_grad=True, name=n)
+        for n in names
+    }
     with np.errstate(all="ignore"):  # inf/nan are shown in the explanation, not warned
         out = _expr.evaluate(tree, env, TENSOR_FUNCTIONS, text=expression)
-        title = (f"Backpropagation through f = {_expr.to_source(tree)} at "
-                 + ", ".join(f"{n} = {format_array(env[n].data, precision, max_elements)}"
-                             for n in names))
-        ex = explain(out, format=format, max_elements=max_elements, precision=precision,
-                     title=title)
+        title = f"Backpropagation through f = {_expr.to_source(tree)} at " + ", ".join(
+            f"{n} = {format_array(env[n].data, precision, max_elements)}" for n in names
+        )
+        ex = explain(
+            out, format=format, max_elements=max_elements, precision=precision, title=title
+        )
     return ex, out
 
 

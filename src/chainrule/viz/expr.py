@@ -69,7 +69,6 @@ MAX_LENGTH = 1000
 MAX_DEPTH = 100
 
 
-
 class _Installed(Mapping):
     """A read-only view of a table installed by :mod:`chainrule.viz.catalog`.
 

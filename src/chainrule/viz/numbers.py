@@ -64,7 +64,7 @@ def format_number(value: Any, precision: int = 4, *, fixed: bool = False) -> str
         return str(int(v))
     a = abs(v)
     # Scientific only where fixed decimals would round the value to 0 or grow too wide.
-    if a < 10.0 ** -precision or a >= 1e6:
+    if a < 10.0**-precision or a >= 1e6:
         return f"{v:.{precision}e}"
     return f"{v:.{precision}f}"
 
@@ -108,15 +108,15 @@ def _summary(a: np.ndarray, precision: int) -> str:
             f"norm {format_number(norm, precision)}, [{first}, …], "
             f"mean {format_number(data.mean(), precision)}, "
             f"min {format_number(data.min(), precision)}, "
-            f"max {format_number(data.max(), precision)}")
+            f"max {format_number(data.max(), precision)}"
+        )
     if n_bad:
         n_nan = int(np.isnan(a).sum())
         parts.append(f"({n_nan} nan, {n_bad - n_nan} inf)")
     return " ".join(parts)
 
 
-def format_array(a: Any, precision: int = 4, max_elements: int = 12, *,
-                 fixed: bool = False) -> str:
+def format_array(a: Any, precision: int = 4, max_elements: int = 12, *, fixed: bool = False) -> str:
     """Write a value in full when it has at most ``max_elements`` elements, else summarise.
 
     Parameters
@@ -152,6 +152,10 @@ def format_array(a: Any, precision: int = 4, max_elements: int = 12, *,
     if arr.size == 0:
         return f"[] (shape {format_shape(arr.shape)})"
     text = np.array2string(
-        arr, separator=", ", max_line_width=1_000_000, threshold=max_elements + 1,
-        formatter={"all": lambda v: format_number(v, precision, fixed=fixed)})
+        arr,
+        separator=", ",
+        max_line_width=1_000_000,
+        threshold=max_elements + 1,
+        formatter={"all": lambda v: format_number(v, precision, fixed=fixed)},
+    )
     return " ".join(text.split())  # rows of a matrix on one line

@@ -48,7 +48,7 @@ __all__ = ["Page", "page", "page_data", "render_page"]
 
 _NODE_W, _NODE_H, _NODE_MAX_W, _PAD = 120, 58, 260, 24
 _PORT_GAP, _ROW_GAP, _SLOT_H, _SLOT_GAP, _CURVE = 30, 26, 14, 8, 36
-_CHAR_W, _HEAD_W, _LABEL_W = 6.4, 8.6, 6.0     # px per character: 12px, 14px bold, 11px text
+_CHAR_W, _HEAD_W, _LABEL_W = 6.4, 8.6, 6.0  # px per character: 12px, 14px bold, 11px text
 
 
 class Page:
@@ -85,9 +85,11 @@ class Page:
     def _repr_html_(self) -> str:
         """Jupyter: the page inline, in an iframe (its script and style stay isolated)."""
         height = min(900, max(420, int(self.data["height"]) + 330))
-        return (f'<iframe srcdoc="{_html.escape(self.html, quote=True)}" '
-                f'style="width:100%;height:{height}px;border:1px solid #ddd" '
-                f'sandbox="allow-scripts"></iframe>')
+        return (
+            f'<iframe srcdoc="{_html.escape(self.html, quote=True)}" '
+            f'style="width:100%;height:{height}px;border:1px solid #ddd" '
+            f'sandbox="allow-scripts"></iframe>'
+        )
 
     def __str__(self) -> str:
         return self.html
@@ -151,13 +153,21 @@ def _spread(items: list[tuple[Any, float, float, bool]]) -> dict[Any, float]:
             members = prev + members
             top = best(members)
         blocks.append((members, top))
-    return {m[0]: top + o for members, top in blocks
-            for m, o in zip(members, offsets(members), strict=True)}
+    return {
+        m[0]: top + o
+        for members, top in blocks
+        for m, o in zip(members, offsets(members), strict=True)
+    }
 
 
-def _layout(tr: Trace, nodes: list[Tensor], edges: list[tuple[Tensor, int, Tensor]],
-            label_w: dict[tuple[int, int], float], out_w: float,
-            node_w: dict[int, float]) -> dict[str, Any]:
+def _layout(
+    tr: Trace,
+    nodes: list[Tensor],
+    edges: list[tuple[Tensor, int, Tensor]],
+    label_w: dict[tuple[int, int], float],
+    out_w: float,
+    node_w: dict[int, float],
+) -> dict[str, Any]:
     """A layered layout, from the leaves (left) to the output (right).
 
     An op sits one column right of its latest input, a leaf in the column before its first
@@ -195,7 +205,7 @@ def _layout(tr: Trace, nodes: list[Tensor], edges: list[tuple[Tensor, int, Tenso
     lead[ncol] = out_w + 16
 
     top: dict[int, float] = {}
-    slot: dict[tuple[int, int, int], float] = {}       # (consumer, input, column) -> y
+    slot: dict[tuple[int, int, int], float] = {}  # (consumer, input, column) -> y
 
     def port(dst: Tensor, i: int) -> float:
         k = [j for j, _ in ins[id(dst)]].index(i)
@@ -212,8 +222,9 @@ def _layout(tr: Trace, nodes: list[Tensor], edges: list[tuple[Tensor, int, Tenso
         items: list[tuple[Any, float, float, bool]] = []
         for t in by_col.get(c, []):
             feeds = [ahead(dst, i, c) for dst, i, src in edges if src is t]
-            items.append((("n", id(t)), sum(feeds) / len(feeds) if feeds else 0.0,
-                          height[id(t)], True))
+            items.append(
+                (("n", id(t)), sum(feeds) / len(feeds) if feeds else 0.0, height[id(t)], True)
+            )
         for dst, i, src in edges:
             if col[id(src)] < c < col[id(dst)]:
                 items.append((("s", id(dst), i), ahead(dst, i, c), float(_SLOT_H), False))
@@ -233,8 +244,9 @@ def _layout(tr: Trace, nodes: list[Tensor], edges: list[tuple[Tensor, int, Tenso
         x += (_CURVE + lead[c]) if c else 0.0
         xs.append(x)
         x += col_w[c]
-    bottom = max([top[id(t)] + height[id(t)] for t in nodes] +
-                 [y + _SLOT_H / 2 for y in slot.values()])
+    bottom = max(
+        [top[id(t)] + height[id(t)] for t in nodes] + [y + _SLOT_H / 2 for y in slot.values()]
+    )
     runs: dict[tuple[int, int], list[list[float]]] = {}
     for dst, i, src in edges:
         cs, cd = col[id(src)], col[id(dst)]
@@ -243,9 +255,16 @@ def _layout(tr: Trace, nodes: list[Tensor], edges: list[tuple[Tensor, int, Tenso
             r.append([xs[c] - lead[c], xs[c] + col_w[c], slot[(id(dst), i, c)]])
         r.append([xs[cd] - lead[cd], xs[cd], port(dst, i)])
         runs[(id(dst), i)] = r
-    return {"x": {k: xs[c] for k, c in col.items()}, "y": top, "h": height,
-            "w": {k: col_w[c] for k, c in col.items()}, "runs": runs, "lead": lead,
-            "width": x + lead[ncol] + 30 + _PAD, "height": bottom + _PAD}
+    return {
+        "x": {k: xs[c] for k, c in col.items()},
+        "y": top,
+        "h": height,
+        "w": {k: col_w[c] for k, c in col.items()},
+        "runs": runs,
+        "lead": lead,
+        "width": x + lead[ncol] + 30 + _PAD,
+        "height": bottom + _PAD,
+    }
 
 
 def page_data(ex: Any) -> dict[str, Any]:
@@ -257,31 +276,41 @@ def page_data(ex: Any) -> dict[str, Any]:
     arr = ex._arr
     f = ex.output
     steps_by_name = {s.name: s for s in ex.steps}
-    ops_bw = ex.ops                            # backward order: step k = ops_bw[k - 1]
+    ops_bw = ex.ops  # backward order: step k = ops_bw[k - 1]
     step_of = {s.name: k + 1 for k, s in enumerate(ops_bw)}
     n = len(ops_bw)
     ids = {id(t): f"n{k}" for k, t in enumerate(tr.leaves + tr.forward_ops)}
     all_nodes = tr.leaves + tr.forward_ops
-    drawn = [(t, i, a) for t in tr.forward_ops for i, a in enumerate(t._inputs)
-             if isinstance(a, Tensor) and id(a) in ids]
+    drawn = [
+        (t, i, a)
+        for t in tr.forward_ops
+        for i, a in enumerate(t._inputs)
+        if isinstance(a, Tensor) and id(a) in ids
+    ]
     sent = {id(t): dict(tr.sent.get(id(t), [])) for t in tr.forward_ops}
     labels: dict[tuple[int, int], tuple[str, str]] = {}
     for t, i, a in drawn:
         g = sent[id(t)].get(i)
-        labels[(id(t), i)] = (_compact(tr.values[id(a)], p),
-                              "" if g is None else _compact(g, p))
+        labels[(id(t), i)] = (_compact(tr.values[id(a)], p), "" if g is None else _compact(g, p))
     out = tr.output
     out_label = (_compact(tr.values[id(out)], p), _compact(tr.seed, p))
     node_w = {}
     for t in all_nodes:
         s = steps_by_name[tr.name(t)]
         head = tr.name(t) if s.kind == "leaf" else f"{_symbol(t)}  {tr.name(t)}"
-        node_w[id(t)] = 20 + max(len(head) * (_CHAR_W if s.kind == "leaf" else _HEAD_W),
-                                 len(_short(s.value, p)) * _CHAR_W,
-                                 len(_short(s.upstream, p)) * _CHAR_W)
-    lay = _layout(tr, all_nodes, drawn,
-                  {k: max(len(v), len(g)) * _LABEL_W for k, (v, g) in labels.items()},
-                  max(len(out_label[0]), len(out_label[1])) * _LABEL_W + 8, node_w)
+        node_w[id(t)] = 20 + max(
+            len(head) * (_CHAR_W if s.kind == "leaf" else _HEAD_W),
+            len(_short(s.value, p)) * _CHAR_W,
+            len(_short(s.upstream, p)) * _CHAR_W,
+        )
+    lay = _layout(
+        tr,
+        all_nodes,
+        drawn,
+        {k: max(len(v), len(g)) * _LABEL_W for k, (v, g) in labels.items()},
+        max(len(out_label[0]), len(out_label[1])) * _LABEL_W + 8,
+        node_w,
+    )
     width, height = lay["width"], lay["height"]
 
     # When each node's gradient is complete: an op at its own step, a leaf after its last
@@ -299,45 +328,90 @@ def page_data(ex: Any) -> dict[str, Any]:
     for t in all_nodes:
         name = tr.name(t)
         s = steps_by_name[name]
-        nodes.append({
-            "id": ids[id(t)], "name": name, "kind": s.kind, "op": s.op or "",
-            "symbol": _symbol(t), "x": lay["x"][id(t)], "y": lay["y"][id(t)],
-            "w": lay["w"][id(t)], "h": lay["h"][id(t)],
-            "value": _short(s.value, p), "grad": _short(s.upstream, p),
-            "shape": format_shape(s.shape), "done_at": done_at[name],
-            "output": t is tr.output})
+        nodes.append(
+            {
+                "id": ids[id(t)],
+                "name": name,
+                "kind": s.kind,
+                "op": s.op or "",
+                "symbol": _symbol(t),
+                "x": lay["x"][id(t)],
+                "y": lay["y"][id(t)],
+                "w": lay["w"][id(t)],
+                "h": lay["h"][id(t)],
+                "value": _short(s.value, p),
+                "grad": _short(s.upstream, p),
+                "shape": format_shape(s.shape),
+                "done_at": done_at[name],
+                "output": t is tr.output,
+            }
+        )
     edges = []
     for t, i, a in drawn:
         g = sent[id(t)].get(i)
         value, grad = labels[(id(t), i)]
-        edges.append({"id": f"e{len(edges)}", "src": ids[id(a)], "dst": ids[id(t)],
-                      "name": tr.name(a), "value": value, "grad": grad,
-                      "full": f"{tr.name(a)} → {tr.name(t)}: value "
-                              f"{_short(tr.values[id(a)], p)}"
-                              + ("" if g is None else f"; gradient {_short(g, p)}"),
-                      "runs": lay["runs"][(id(t), i)], "step": step_of[tr.name(t)]})
+        edges.append(
+            {
+                "id": f"e{len(edges)}",
+                "src": ids[id(a)],
+                "dst": ids[id(t)],
+                "name": tr.name(a),
+                "value": value,
+                "grad": grad,
+                "full": f"{tr.name(a)} → {tr.name(t)}: value "
+                f"{_short(tr.values[id(a)], p)}"
+                + ("" if g is None else f"; gradient {_short(g, p)}"),
+                "runs": lay["runs"][(id(t), i)],
+                "step": step_of[tr.name(t)],
+            }
+        )
     o = nodes[[id(t) for t in all_nodes].index(id(out))]
     x0, y0 = o["x"] + o["w"], o["y"] + o["h"] / 2
-    edges.append({"id": "eout", "src": ids[id(out)], "dst": "", "name": f,
-                  "value": out_label[0], "grad": out_label[1],
-                  "full": f"{f} = {_short(tr.values[id(out)], p)}; seed {_short(tr.seed, p)}",
-                  "runs": [[x0, x0, y0], [x0, x0 + lay["lead"][-1], y0]],
-                  "step": 1 if n else 0})
+    edges.append(
+        {
+            "id": "eout",
+            "src": ids[id(out)],
+            "dst": "",
+            "name": f,
+            "value": out_label[0],
+            "grad": out_label[1],
+            "full": f"{f} = {_short(tr.values[id(out)], p)}; seed {_short(tr.seed, p)}",
+            "runs": [[x0, x0, y0], [x0, x0 + lay["lead"][-1], y0]],
+            "step": 1 if n else 0,
+        }
+    )
 
     steps = []
     for k, s in enumerate(ops_bw, start=1):
         rows: list[dict[str, Any]] = []
-        ins = ", ".join(f"{i.name} {format_shape(i.shape)}" + (" const" if i.constant else "")
-                        for i in s.inputs)
+        ins = ", ".join(
+            f"{i.name} {format_shape(i.shape)}" + (" const" if i.constant else "") for i in s.inputs
+        )
         rows.append(_row("shapes", "shapes", [_line(f"{ins} → {s.name} {format_shape(s.shape)}")]))
         rows.append(_row("value", "value", [_line(f"{s.name} =", arr(s.value))]))
-        rows.append(_row("upstream", "upstream", [_line(
-            f"∂{f}/∂{s.name} =", arr(s.upstream),
-            " (the seed)" if s.is_output else "", target=s.name)]))
+        rows.append(
+            _row(
+                "upstream",
+                "upstream",
+                [
+                    _line(
+                        f"∂{f}/∂{s.name} =",
+                        arr(s.upstream),
+                        " (the seed)" if s.is_output else "",
+                        target=s.name,
+                    )
+                ],
+            )
+        )
         if s.summed:
             parts = " + ".join(f"{arr(c.grad)} from {c.source} ({c.op})" for c in s.received)
-            rows.append(_row("gathered", "gathered", [_line(
-                f"{s.name}: {parts} =", arr(s.upstream), "", target=s.name)]))
+            rows.append(
+                _row(
+                    "gathered",
+                    "gathered",
+                    [_line(f"{s.name}: {parts} =", arr(s.upstream), "", target=s.name)],
+                )
+            )
         if s.gate:
             rows.append(_row("gate", "gate", [_line(s.gate)]))
         if s.rule:
@@ -348,46 +422,81 @@ def page_data(ex: Any) -> dict[str, Any]:
         for d in s.downstream:
             full = d.text(f)
             result = arr(d.grad)
-            prefix = full[:-len(result)].rstrip().rstrip("=").rstrip() if full.endswith(
-                result) else full
+            prefix = (
+                full[: -len(result)].rstrip().rstrip("=").rstrip()
+                if full.endswith(result)
+                else full
+            )
             sep = " += " if d.partial else " = "
             head, _, rest = prefix.partition(sep)
-            downs.append(_line(f"{head}{sep}{rest} =" if rest else f"{head}{sep.rstrip()}",
-                               result, target=d.name))
+            downs.append(
+                _line(
+                    f"{head}{sep}{rest} =" if rest else f"{head}{sep.rstrip()}",
+                    result,
+                    target=d.name,
+                )
+            )
         if downs:
             rows.append(_row("downstream", "downstream", downs))
         sums = []
         for d in s.downstream:
             if not d.partial:
                 continue
-            got = [c for c in steps_by_name[d.name].received
-                   if step_of.get(c.source, n + 1) <= k]
+            got = [c for c in steps_by_name[d.name].received if step_of.get(c.source, n + 1) <= k]
             total_paths = len(steps_by_name[d.name].received)
             so_far = got[0].grad
             for c in got[1:]:
                 so_far = so_far + c.grad
             parts = " + ".join(f"{arr(c.grad)} from {c.source}" for c in got)
-            state = ("all paths in: complete" if len(got) == total_paths else
-                     f"{len(got)} of {total_paths} paths so far")
-            sums.append(_line(f"{d.name}: {parts} =", arr(so_far), f" ({state})",
-                              target=d.name))
+            state = (
+                "all paths in: complete"
+                if len(got) == total_paths
+                else f"{len(got)} of {total_paths} paths so far"
+            )
+            sums.append(_line(f"{d.name}: {parts} =", arr(so_far), f" ({state})", target=d.name))
         if sums:
             rows.append(_row("running sum", "sums", sums))
         if s.notes:
             rows.append(_row("note", "note", [_line(t) for t in s.notes]))
-        steps.append({"k": k, "node": ids[id(_tensor_named(tr, s.name))], "name": s.name,
-                      "title": f"{s.formula}   [{s.op}]", "rows": rows})
+        steps.append(
+            {
+                "k": k,
+                "node": ids[id(_tensor_named(tr, s.name))],
+                "name": s.name,
+                "title": f"{s.formula}   [{s.op}]",
+                "rows": rows,
+            }
+        )
 
     leaves = []
     for s in ex.leaves:
-        contrib = (" + ".join(f"{arr(c.grad)} from {c.source}" for c in s.received)
-                   if s.received else "(the output itself)")
-        leaves.append({"name": s.name, "shape": format_shape(s.shape), "value": arr(s.value),
-                       "grad": arr(s.upstream), "from": contrib})
+        contrib = (
+            " + ".join(f"{arr(c.grad)} from {c.source}" for c in s.received)
+            if s.received
+            else "(the output itself)"
+        )
+        leaves.append(
+            {
+                "name": s.name,
+                "shape": format_shape(s.shape),
+                "value": arr(s.value),
+                "grad": arr(s.upstream),
+                "from": contrib,
+            }
+        )
     title = ex.title or f"Backpropagation through {f}"
-    return {"title": title, "output": f, "seed": arr(ex.seed), "precision": p,
-            "width": width, "height": height, "nodes": nodes, "edges": edges,
-            "steps": steps, "leaves": leaves}
+    return {
+        "title": title,
+        "output": f,
+        "seed": arr(ex.seed),
+        "precision": p,
+        "width": width,
+        "height": height,
+        "nodes": nodes,
+        "edges": edges,
+        "steps": steps,
+        "leaves": leaves,
+    }
 
 
 def _symbol(t: Tensor) -> str:
@@ -415,19 +524,32 @@ def _row(label: str, cls: str, lines: list[dict]) -> dict:
 def _json_for_script(data: Any) -> str:
     """JSON that cannot close the <script> element or start a comment inside it."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def render_page(data: dict[str, Any]) -> str:
     """The HTML document for :func:`page_data`'s content."""
-    return (_TEMPLATE.replace("__TITLE__", _html.escape(data["title"]))
-            .replace("__DATA__", _json_for_script(data)))
+    return _TEMPLATE.replace("__TITLE__", _html.escape(data["title"])).replace(
+        "__DATA__", _json_for_script(data)
+    )
 
 
-def page(output: Tensor, path: str | os.PathLike[str] | None = None, *, grad: Any = None,
-         names: Any = None, precision: int = 4, max_elements: int = 12,
-         title: str | None = None) -> Page:
+def page(
+    output: Tensor,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    grad: Any = None,
+    names: Any = None,
+    precision: int = 4,
+    max_elements: int = 12,
+    title: str | None = None,
+) -> Page:
     """Write the step-through page of the backward pass from ``output``.
 
     Parameters
@@ -448,8 +570,9 @@ def page(output: Tensor, path: str | os.PathLike[str] | None = None, *, grad: An
     """
     from .explain import explain
 
-    ex = explain(output, grad=grad, names=names, precision=precision,
-                 max_elements=max_elements, title=title)
+    ex = explain(
+        output, grad=grad, names=names, precision=precision, max_elements=max_elements, title=title
+    )
     return ex.to_page(path)
 
 

@@ -31,8 +31,15 @@ from ..core.lecture import FANOUT_GATE, GENERIC, Lecture, lecture_of
 from .catalog import RULES, lecture_for
 from .numbers import format_number
 
-__all__ = ["Rule", "RULES", "GENERIC_RULE", "FANOUT_GATE", "rule_for", "template_fields",
-           "index_text"]
+__all__ = [
+    "Rule",
+    "RULES",
+    "GENERIC_RULE",
+    "FANOUT_GATE",
+    "rule_for",
+    "template_fields",
+    "index_text",
+]
 
 #: The lecture-notation record of one primitive (the same class as the ops carry).
 Rule = Lecture
@@ -64,8 +71,11 @@ def index_text(index: Any) -> str:
     out = []
     for i in parts:
         if isinstance(i, slice):
-            text = ("" if i.start is None else str(i.start)) + ":" + (
-                "" if i.stop is None else str(i.stop))
+            text = (
+                ("" if i.start is None else str(i.start))
+                + ":"
+                + ("" if i.stop is None else str(i.stop))
+            )
             if i.step is not None:
                 text += f":{i.step}"
             out.append(text)

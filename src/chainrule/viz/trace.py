@@ -104,8 +104,11 @@ class Trace:
         if isinstance(a, np.ndarray) and self.const_arrays:
             # a converted copy (e.g. targets cast to intp): recognised by equal contents
             for name, arr in self.const_arrays:
-                if arr.shape == a.shape and arr.dtype.kind == a.dtype.kind \
-                        and np.array_equal(arr, a):
+                if (
+                    arr.shape == a.shape
+                    and arr.dtype.kind == a.dtype.kind
+                    and np.array_equal(arr, a)
+                ):
                     return name
         return None
 
@@ -127,7 +130,8 @@ def _collect(output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         raise BackwardError(
             "cannot explain: the graph under this output was freed by a backward() "
             "without retain_graph=True. Call explain()/draw() before backward(), or use "
-            "backward(retain_graph=True), or recompute the forward pass.") from exc
+            "backward(retain_graph=True), or recompute the forward pass."
+        ) from exc
     return [n.tensor for n in nodes], graph_leaves([output])
 
 
@@ -158,7 +162,8 @@ def resolve_names(names: Any) -> tuple[dict[int, str], dict[int, str]]:
     if not isinstance(names, Mapping):
         raise BackwardError(
             f"names= takes a module or a mapping from names to tensors, arrays or modules, "
-            f"got {type(names).__name__}")
+            f"got {type(names).__name__}"
+        )
     for key, obj in names.items():
         key = str(key)
         if hasattr(obj, "named_parameters") and callable(obj.named_parameters):
@@ -173,19 +178,24 @@ def resolve_names(names: Any) -> tuple[dict[int, str], dict[int, str]]:
         else:
             raise BackwardError(
                 f"names=: {key!r} names a {type(obj).__name__}; give a Tensor, a NumPy "
-                f"array or a module")
+                f"array or a module"
+            )
     return tensors, consts
 
 
 def _named_arrays(names: Any) -> list[tuple[str, np.ndarray]]:
     if not isinstance(names, Mapping):
         return []
-    return [(str(k), v.data if isinstance(v, Tensor) else v) for k, v in names.items()
-            if isinstance(v, np.ndarray | Tensor)]
+    return [
+        (str(k), v.data if isinstance(v, Tensor) else v)
+        for k, v in names.items()
+        if isinstance(v, np.ndarray | Tensor)
+    ]
 
 
-def _assign_names(output: Tensor, ops: list[Tensor], leaves: list[Tensor],
-                  given: dict[int, str] | None = None) -> dict[int, str]:
+def _assign_names(
+    output: Tensor, ops: list[Tensor], leaves: list[Tensor], given: dict[int, str] | None = None
+) -> dict[int, str]:
     nodes = leaves + ops
     given = given or {}
     wanted = {t.name for t in nodes if t.name} | {given[id(t)] for t in nodes if id(t) in given}
@@ -271,25 +281,34 @@ def record(output: Tensor, grad: Any = None, names: Any = None) -> Trace:
     """
     if not isinstance(output, Tensor):
         raise BackwardError(
-            f"explain()/draw() take a chainrule Tensor, got {type(output).__name__}")
+            f"explain()/draw() take a chainrule Tensor, got {type(output).__name__}"
+        )
     if not output.requires_grad:
         raise BackwardError(
             "cannot explain a tensor that does not require grad: no operation that produced "
             "it was recorded. Create the inputs with requires_grad=True (outside no_grad()) "
-            "before computing it.")
+            "before computing it."
+        )
     if grad is None:
         seed = np.ones_like(output.data)
     else:
-        seed = np.array(grad.data if isinstance(grad, Tensor) else grad,
-                        dtype=output.data.dtype, copy=True)
+        seed = np.array(
+            grad.data if isinstance(grad, Tensor) else grad, dtype=output.data.dtype, copy=True
+        )
         if seed.shape != output.shape:
             raise BackwardError(
                 f"explain(grad=...) got a gradient of shape {seed.shape} for an output of "
-                f"shape {output.shape}; they must match")
+                f"shape {output.shape}; they must match"
+            )
     given, consts = resolve_names(names)
     ops, leaves = _collect(output)
-    tr = Trace(output=output, seed=seed, leaves=leaves, const_names=consts,
-               const_arrays=_named_arrays(names))
+    tr = Trace(
+        output=output,
+        seed=seed,
+        leaves=leaves,
+        const_names=consts,
+        const_arrays=_named_arrays(names),
+    )
     tr.names = _assign_names(output, ops, leaves, given)
     for t in leaves + ops:
         tr.values[id(t)] = np.array(t.data, copy=True)
@@ -310,12 +329,12 @@ def record(output: Tensor, grad: Any = None, names: Any = None) -> Trace:
     # remember those and put them back, so explaining leaves the user's state as it was.
     retained = [(t, t.grad) for t in ops if t._retain]
     try:
-        found = _engine_backward([output], [seed], retain_graph=True, inputs=leaves,
-                                 observer=observer)
+        found = _engine_backward(
+            [output], [seed], retain_graph=True, inputs=leaves, observer=observer
+        )
     finally:
         for t, g in retained:
             t.grad = g
     for leaf, g in zip(leaves, found or [], strict=False):
-        tr.upstream[id(leaf)] = (np.asarray(g.data) if g is not None
-                                 else np.zeros_like(leaf.data))
+        tr.upstream[id(leaf)] = np.asarray(g.data) if g is not None else np.zeros_like(leaf.data)
     return tr

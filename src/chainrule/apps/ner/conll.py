@@ -89,7 +89,8 @@ class Sentence:
         for j, col in enumerate(self.extra):
             if len(col) != n:
                 raise ConllFormatError(
-                    f"Sentence has {n} words but extra column {j} has {len(col)}")
+                    f"Sentence has {n} words but extra column {j} has {len(col)}"
+                )
 
     def __len__(self) -> int:
         return len(self.words)
@@ -217,16 +218,24 @@ def _check_field(value: str, what: str, i: int, j: int) -> str:
     # Everything read_conll would not give back unchanged: the reader splits lines at "\n",
     # fields at spaces/tabs, strips "\r" at line ends (CRLF files) and a leading byte-order
     # mark, and skips -DOCSTART- lines.
-    if (not isinstance(value, str) or not value or _FIELD_SEP.search(value) or "\n" in value
-            or "\r" in value or value.startswith("\ufeff")):
+    if (
+        not isinstance(value, str)
+        or not value
+        or _FIELD_SEP.search(value)
+        or "\n" in value
+        or "\r" in value
+        or value.startswith("\ufeff")
+    ):
         raise ConllFormatError(
             f"sentence {i}, token {j}: {what} {value!r} cannot be written as one CoNLL field "
             f"(it is empty or contains whitespace, a carriage return or a leading byte-order "
             f"mark)"
         )
     if what == "word" and value == DOCSTART:
-        raise ConllFormatError(f"sentence {i}, token {j}: the word {DOCSTART!r} would be read "
-                               f"back as a document marker")
+        raise ConllFormatError(
+            f"sentence {i}, token {j}: the word {DOCSTART!r} would be read "
+            f"back as a document marker"
+        )
     return value
 
 

@@ -59,8 +59,7 @@ def _arr(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _check(emissions: Any, mask: Any, start: Any, trans: Any, end: Any,
-           where: str) -> np.ndarray:
+def _check(emissions: Any, mask: Any, start: Any, trans: Any, end: Any, where: str) -> np.ndarray:
     shape = tuple(np.shape(emissions))
     if len(shape) != 3:
         raise ShapeError(f"{where}: emissions must have shape (batch, time, tags), got {shape}")
@@ -68,7 +67,8 @@ def _check(emissions: Any, mask: Any, start: Any, trans: Any, end: Any,
     if np.shape(trans) != (k, k) or np.shape(start) != (k,) or np.shape(end) != (k,):
         raise ShapeError(
             f"{where}: with {k} tags, start and end must have shape ({k},) and trans ({k}, {k});"
-            f" got {np.shape(start)}, {np.shape(end)} and {np.shape(trans)}")
+            f" got {np.shape(start)}, {np.shape(end)} and {np.shape(trans)}"
+        )
     m = _arr(mask).astype(bool, copy=False)
     if m.shape != (b, t):
         raise ShapeError(f"{where}: mask must have shape {(b, t)} (batch, time), got {m.shape}")
@@ -112,10 +112,10 @@ def crf_log_partition(emissions: Any, mask: Any, start: Any, trans: Any, end: An
     alpha = emissions[:, 0] + start
     trans_b = cr.expand_dims(trans, 0)  # (1, K, K): broadcast over the batch
     for t in range(1, n_time):
-        scores = cr.expand_dims(alpha, 2) + trans_b            # (B, K_prev, K_next)
+        scores = cr.expand_dims(alpha, 2) + trans_b  # (B, K_prev, K_next)
         new = cr.logsumexp(scores, axis=1) + emissions[:, t]
         if traced:
-            alpha = cr.where(mask[:, t:t + 1], new, alpha)
+            alpha = cr.where(mask[:, t : t + 1], new, alpha)
         elif m[:, t].all():
             alpha = new
         else:
@@ -124,8 +124,9 @@ def crf_log_partition(emissions: Any, mask: Any, start: Any, trans: Any, end: An
     return cr.logsumexp(alpha + end, axis=1)
 
 
-def crf_sequence_score(emissions: Any, tags: Any, mask: Any, start: Any, trans: Any,
-                       end: Any) -> Any:
+def crf_sequence_score(
+    emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: Any
+) -> Any:
     """Score of the given tag paths (the numerator of the CRF likelihood, in log space).
 
     Parameters
@@ -155,13 +156,15 @@ def crf_sequence_score(emissions: Any, tags: Any, mask: Any, start: Any, trans: 
     emissions, start, trans, end = (cr.as_tensor(x) for x in (emissions, start, trans, end))
     b, n_time = m.shape
     if y_now.shape != (b, n_time):
-        raise ShapeError(f"crf_sequence_score: tags must have shape {(b, n_time)}, got "
-                         f"{y_now.shape}")
+        raise ShapeError(
+            f"crf_sequence_score: tags must have shape {(b, n_time)}, got {y_now.shape}"
+        )
     k = np.shape(emissions)[2]
     y_ok = np.where(m, y_now, 0)
     if y_ok.size and (y_ok.min() < 0 or y_ok.max() >= k):
-        raise CRFError(f"crf_sequence_score: tag ids must lie in [0, {k}), got "
-                       f"{y_ok.min()}..{y_ok.max()}")
+        raise CRFError(
+            f"crf_sequence_score: tag ids must lie in [0, {k}), got {y_ok.min()}..{y_ok.max()}"
+        )
     rows = np.arange(b)[:, None]
     cols = np.arange(n_time)[None, :]
     if traced:
@@ -173,7 +176,7 @@ def crf_sequence_score(emissions: Any, tags: Any, mask: Any, start: Any, trans: 
         lengths: Any = cr.astype(mt, np.int64).sum(axis=1)
     else:
         y = y_ok.astype(np.int64, copy=False)  # padded positions point at a valid tag
-        w = m.astype(emissions.dtype)          # ... and are masked here
+        w = m.astype(emissions.dtype)  # ... and are masked here
         lengths = m.sum(axis=1)
     emit = (emissions[rows, cols, y] * w).sum(axis=1)
     last = y[np.arange(b), lengths - 1]
@@ -184,8 +187,9 @@ def crf_sequence_score(emissions: Any, tags: Any, mask: Any, start: Any, trans: 
     return score
 
 
-def crf_nll(emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: Any,
-            reduction: str = "sum") -> Any:
+def crf_nll(
+    emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: Any, reduction: str = "sum"
+) -> Any:
     """Negative sentence-level log-likelihood: ``log Z - score(gold path)``.
 
     Parameters
@@ -204,10 +208,12 @@ def crf_nll(emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: A
     2.0794
     """
     if reduction not in ("sum", "mean", "token_mean", "none"):
-        raise CRFError(f"crf_nll: unknown reduction {reduction!r}; use 'sum', 'mean', "
-                       f"'token_mean' or 'none'")
-    nll = (crf_log_partition(emissions, mask, start, trans, end)
-           - crf_sequence_score(emissions, tags, mask, start, trans, end))
+        raise CRFError(
+            f"crf_nll: unknown reduction {reduction!r}; use 'sum', 'mean', 'token_mean' or 'none'"
+        )
+    nll = crf_log_partition(emissions, mask, start, trans, end) - crf_sequence_score(
+        emissions, tags, mask, start, trans, end
+    )
     if reduction == "none":
         return nll
     if reduction == "sum":
@@ -219,8 +225,9 @@ def crf_nll(emissions: Any, tags: Any, mask: Any, start: Any, trans: Any, end: A
     return nll.sum() / max(int(np.asarray(_arr(mask)).sum()), 1)
 
 
-def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
-                   end: Any) -> tuple[np.ndarray, np.ndarray]:
+def viterbi_decode(
+    emissions: Any, mask: Any, start: Any, trans: Any, end: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """Best tag path of each sentence (max-product version of the forward algorithm).
 
     Parameters
@@ -266,9 +273,9 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
     itself = np.arange(k)[None, :]
     full = m.all(axis=0)  # time steps where no sentence has ended yet (the common case)
     for t in range(1, n_time):
-        cand = delta[:, :, None] + a                # (B, K_prev, K_next)
-        best = cand.argmax(axis=1)                  # (B, K_next)
-        new = cand.max(axis=1)                      # the value at best, without a gather
+        cand = delta[:, :, None] + a  # (B, K_prev, K_next)
+        best = cand.argmax(axis=1)  # (B, K_next)
+        new = cand.max(axis=1)  # the value at best, without a gather
         new += e[:, t]
         if full[t]:
             delta = new
@@ -291,8 +298,9 @@ def viterbi_decode(emissions: Any, mask: Any, start: Any, trans: Any,
     return paths, scores
 
 
-def _viterbi_ops(emissions: Any, mask: Any, start: Any, trans: Any,
-                 end: Any) -> tuple[Tensor, Tensor]:
+def _viterbi_ops(
+    emissions: Any, mask: Any, start: Any, trans: Any, end: Any
+) -> tuple[Tensor, Tensor]:
     """:func:`viterbi_decode` written with chainrule ops (traceable: the mask and the
     back-pointers are read by ops), same arithmetic as the NumPy version step for step, so
     the paths and scores are the same."""
@@ -303,19 +311,18 @@ def _viterbi_ops(emissions: Any, mask: Any, start: Any, trans: Any,
         if e.dtype.kind != "f":
             e = cr.astype(e, np.float64)
         mt = cr.as_tensor(mask)
-        a, s, en = (cr.astype(cr.as_tensor(x).detach(), np.float64)
-                    for x in (trans, start, end))
+        a, s, en = (cr.astype(cr.as_tensor(x).detach(), np.float64) for x in (trans, start, end))
         b, n_time, k = e.shape
         delta = e[:, 0] + s
         itself = np.broadcast_to(np.arange(k), (b, k))
         back: list[Any] = [None]
         for t in range(1, n_time):
-            cand = cr.expand_dims(delta, 2) + a          # (B, K_prev, K_next)
-            best = cr.argmax(cand, axis=1)               # (B, K_next)
+            cand = cr.expand_dims(delta, 2) + a  # (B, K_prev, K_next)
+            best = cr.argmax(cand, axis=1)  # (B, K_next)
             new = cand.max(axis=1) + e[:, t]
-            step = mt[:, t:t + 1]
+            step = mt[:, t : t + 1]
             delta = cr.where(step, new, delta)
-            back.append(cr.where(step, best, itself))    # finished: point at themselves
+            back.append(cr.where(step, best, itself))  # finished: point at themselves
         final = delta + en
         last = cr.argmax(final, axis=1)
         rows = np.arange(b)
@@ -329,8 +336,9 @@ def _viterbi_ops(emissions: Any, mask: Any, start: Any, trans: Any,
         return cr.where(mt, paths, -1), scores
 
 
-def constraint_penalties(start_ok: np.ndarray, trans_ok: np.ndarray, end_ok: np.ndarray,
-                         dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def constraint_penalties(
+    start_ok: np.ndarray, trans_ok: np.ndarray, end_ok: np.ndarray, dtype: Any = np.float32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Additive scores that forbid transitions: 0 where allowed, a large negative elsewhere.
 
     Takes the boolean masks of :meth:`chainrule.apps.ner.tags.TagSet.transition_mask`.
@@ -342,6 +350,7 @@ def constraint_penalties(start_ok: np.ndarray, trans_ok: np.ndarray, end_ok: np.
     >>> s.tolist()
     [0.0, -10000.0]
     """
+
     def pen(ok: np.ndarray) -> np.ndarray:
         return np.where(np.asarray(ok, dtype=bool), 0.0, FORBIDDEN).astype(dtype)
 

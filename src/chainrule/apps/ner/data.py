@@ -107,8 +107,8 @@ class FeatureConfig:
         for f in self.features:
             if not _FEATURE_RE.match(f):
                 raise FeatureError(
-                    f"unknown feature {f!r}: use word, caps, shape, suffixN or prefixN "
-                    f"(N = 1..9)")
+                    f"unknown feature {f!r}: use word, caps, shape, suffixN or prefixN (N = 1..9)"
+                )
         if len(set(self.features)) != len(self.features):
             raise FeatureError(f"repeated feature in {self.features}")
         if self.window < 0:
@@ -200,8 +200,12 @@ class FeatureExtractor:
         self.tagset = tagset
 
     @classmethod
-    def build(cls, sentences: Sequence[Sentence], config: FeatureConfig | None = None,
-              tagset: TagSet | None = None) -> FeatureExtractor:
+    def build(
+        cls,
+        sentences: Sequence[Sentence],
+        config: FeatureConfig | None = None,
+        tagset: TagSet | None = None,
+    ) -> FeatureExtractor:
         """Build the vocabularies (and the tag set, unless given) from training sentences."""
         config = config or FeatureConfig()
         if not sentences:
@@ -219,8 +223,10 @@ class FeatureExtractor:
             freq: dict[str, int] = {}
             for w, c in counts.items():
                 freq[value[w]] = freq.get(value[w], 0) + c
-            kept = sorted((v for v, c in freq.items() if c >= config.affix_min_freq),
-                          key=lambda v: (-freq[v], v))
+            kept = sorted(
+                (v for v, c in freq.items() if c >= config.affix_min_freq),
+                key=lambda v: (-freq[v], v),
+            )
             vocabs[f] = Vocab(kept, [freq[v] for v in kept], normalize=False)
         if tagset is None:
             tagset = TagSet.from_tags(s.tags for s in sentences)
@@ -252,8 +258,9 @@ class FeatureExtractor:
             out[f] = per_type[where] if len(types) else np.zeros(0, np.int64)
         return out
 
-    def encode(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]],
-               with_tags: bool = True) -> EncodedCorpus:
+    def encode(
+        self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], with_tags: bool = True
+    ) -> EncodedCorpus:
         """Encode sentences (``Sentence`` objects, or lists of words when ``with_tags`` is
         False) into windows of ids."""
         word_lists = [getattr(s, "words", s) for s in sentences]
@@ -275,18 +282,20 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------------ batching
     @staticmethod
-    def word_batches(corpus: EncodedCorpus, batch_size: int,
-                     rng: np.random.Generator | None = None) -> Iterable[Batch]:
+    def word_batches(
+        corpus: EncodedCorpus, batch_size: int, rng: np.random.Generator | None = None
+    ) -> Iterable[Batch]:
         """Mini-batches of single tokens (shuffled when ``rng`` is given)."""
         n = corpus.n_tokens
         order = rng.permutation(n) if rng is not None else np.arange(n)
         for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             yield Batch({f: w[idx] for f, w in corpus.windows.items()}, corpus.tags[idx])
 
     @staticmethod
-    def sentence_batches(corpus: EncodedCorpus, batch_size: int,
-                         rng: np.random.Generator | None = None) -> Iterable[Batch]:
+    def sentence_batches(
+        corpus: EncodedCorpus, batch_size: int, rng: np.random.Generator | None = None
+    ) -> Iterable[Batch]:
         """Mini-batches of whole sentences, padded to the longest one in the batch.
 
         Sentences of similar length are grouped (sorted by length, with random tie-breaks
@@ -298,7 +307,7 @@ class FeatureExtractor:
             order = np.lexsort((rng.random(n), lengths))
         else:
             order = np.argsort(lengths, kind="stable")
-        chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+        chunks = [order[i : i + batch_size] for i in range(0, n, batch_size)]
         if rng is not None:
             chunks = [chunks[j] for j in rng.permutation(len(chunks))]
         for sel in chunks:
@@ -323,9 +332,12 @@ class FeatureExtractor:
         return {
             "format": "chainrule.ner.FeatureExtractor",
             "version": 1,
-            "config": {"features": list(self.config.features), "window": self.config.window,
-                       "min_freq": self.config.min_freq,
-                       "affix_min_freq": self.config.affix_min_freq},
+            "config": {
+                "features": list(self.config.features),
+                "window": self.config.window,
+                "min_freq": self.config.min_freq,
+                "affix_min_freq": self.config.affix_min_freq,
+            },
             "vocabs": {f: v.to_dict() for f, v in self.vocabs.items()},
             "tagset": self.tagset.to_dict(),
         }
@@ -342,14 +354,17 @@ class FeatureExtractor:
         True
         """
         if not isinstance(d, dict) or d.get("format") != "chainrule.ner.FeatureExtractor":
-            raise FeatureError("not a feature-extractor description (missing format "
-                               "'chainrule.ner.FeatureExtractor')")
+            raise FeatureError(
+                "not a feature-extractor description (missing format "
+                "'chainrule.ner.FeatureExtractor')"
+            )
         if d.get("version") != 1:
             raise FeatureError(f"unsupported feature-extractor version {d.get('version')!r}")
         try:
             c = d["config"]
-            config = FeatureConfig(tuple(c["features"]), int(c["window"]), int(c["min_freq"]),
-                                   int(c["affix_min_freq"]))
+            config = FeatureConfig(
+                tuple(c["features"]), int(c["window"]), int(c["min_freq"]), int(c["affix_min_freq"])
+            )
             vocabs = {f: Vocab.from_dict(v) for f, v in d["vocabs"].items()}
             tagset = TagSet.from_dict(d["tagset"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -42,8 +42,15 @@ from .crf import constraint_penalties, crf_nll, viterbi_decode
 from .data import Batch, EncodedCorpus, FeatureExtractor
 
 __all__ = [
-    "ACTIVATIONS", "DECODERS", "MODEL_FILES", "MODEL_FOLDER_FILES", "ModelError", "WindowTagger",
-    "load_tagger", "padded_length", "save_tagger",
+    "ACTIVATIONS",
+    "DECODERS",
+    "MODEL_FILES",
+    "MODEL_FOLDER_FILES",
+    "ModelError",
+    "WindowTagger",
+    "load_tagger",
+    "padded_length",
+    "save_tagger",
 ]
 
 MODEL_FILES = {"config": "config.json", "vocab": "vocab.json", "weights": "model.ckpt"}
@@ -107,16 +114,27 @@ class WindowTagger(nn.Module):
     (1, 3)
     """
 
-    def __init__(self, table_sizes: Mapping[str, int], dims: Mapping[str, int], window: int,
-                 n_tags: int, hidden: int = 300, activation: str = "tanh",
-                 dropout: float = 0.0, decoder: str = "softmax",
-                 constraints: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float32,
-                 init_scale: float = 0.1) -> None:
+    def __init__(
+        self,
+        table_sizes: Mapping[str, int],
+        dims: Mapping[str, int],
+        window: int,
+        n_tags: int,
+        hidden: int = 300,
+        activation: str = "tanh",
+        dropout: float = 0.0,
+        decoder: str = "softmax",
+        constraints: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float32,
+        init_scale: float = 0.1,
+    ) -> None:
         super().__init__()
         if set(table_sizes) != set(dims):
-            raise ModelError(f"table_sizes and dims must name the same features, got "
-                             f"{sorted(table_sizes)} and {sorted(dims)}")
+            raise ModelError(
+                f"table_sizes and dims must name the same features, got "
+                f"{sorted(table_sizes)} and {sorted(dims)}"
+            )
         if activation not in ACTIVATIONS:
             raise ModelError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
         if decoder not in DECODERS:
@@ -128,10 +146,15 @@ class WindowTagger(nn.Module):
         self.arch = {
             "features": list(table_sizes),
             "table_sizes": {f: int(n) for f, n in table_sizes.items()},
-            "dims": {f: int(dims[f]) for f in table_sizes}, "window": int(window),
-            "n_tags": int(n_tags), "hidden": int(hidden), "activation": activation,
-            "dropout": float(dropout), "decoder": decoder,
-            "constrained": constraints is not None, "dtype": np.dtype(dtype).name,
+            "dims": {f: int(dims[f]) for f in table_sizes},
+            "window": int(window),
+            "n_tags": int(n_tags),
+            "hidden": int(hidden),
+            "activation": activation,
+            "dropout": float(dropout),
+            "decoder": decoder,
+            "constrained": constraints is not None,
+            "dtype": np.dtype(dtype).name,
         }
         self.features = tuple(table_sizes)
         self.window = int(window)
@@ -165,8 +188,7 @@ class WindowTagger(nn.Module):
         if constraints is not None:
             pen = constraint_penalties(*constraints, dtype=dt)
             if pen[1].shape != (n_tags, n_tags):
-                raise ModelError(f"constraints are for {pen[1].shape[0]} tags, model has "
-                                 f"{n_tags}")
+                raise ModelError(f"constraints are for {pen[1].shape[0]} tags, model has {n_tags}")
             self._penalties: tuple[np.ndarray, np.ndarray, np.ndarray] | None = pen
         else:
             self._penalties = None
@@ -189,8 +211,9 @@ class WindowTagger(nn.Module):
             if ids is None:
                 raise ModelError(f"the batch has no {f!r} feature (it has {sorted(windows)})")
             if ids.ndim != 2 or ids.shape[1] != self.width:
-                raise ModelError(f"feature {f!r}: expected windows of shape (n, {self.width}), "
-                                 f"got {ids.shape}")
+                raise ModelError(
+                    f"feature {f!r}: expected windows of shape (n, {self.width}), got {ids.shape}"
+                )
             out.append(ids)
         return out
 
@@ -232,8 +255,10 @@ class WindowTagger(nn.Module):
         :func:`chainrule.compile`.
         """
         n = ids[0].shape[0]
-        parts = [getattr(self, f"emb_{f}")(i).reshape(n, -1)      # (n, W * d)
-                 for f, i in zip(self.features, ids, strict=True)]
+        parts = [
+            getattr(self, f"emb_{f}")(i).reshape(n, -1)  # (n, W * d)
+            for f, i in zip(self.features, ids, strict=True)
+        ]
         x = parts[0] if len(parts) == 1 else cr.concatenate(parts, axis=1)
         if keep_in is not None:
             x = x * keep_in
@@ -318,8 +343,7 @@ class WindowTagger(nn.Module):
             tags, keep_in, keep_h, *ids = args
             return F.cross_entropy(self.network(keep_in, keep_h, *ids), tags)
         tags, mask, index, keep_in, keep_h, *ids = args
-        return self.crf_loss(self.emissions(self.network(keep_in, keep_h, *ids), index),
-                             tags, mask)
+        return self.crf_loss(self.emissions(self.network(keep_in, keep_h, *ids), index), tags, mask)
 
     @staticmethod
     def emissions(scores: Any, index: np.ndarray) -> Tensor:
@@ -347,16 +371,18 @@ class WindowTagger(nn.Module):
             return cr.compile(self.loss_fn)
         crf = cr.compile(self.crf_loss, cache_size=64)
 
-        def loss_fn(tags: Any, mask: Any, index: Any, keep_in: Any, keep_h: Any,
-                    *ids: Any) -> Tensor:
+        def loss_fn(
+            tags: Any, mask: Any, index: Any, keep_in: Any, keep_h: Any, *ids: Any
+        ) -> Tensor:
             return crf(self.emissions(self.network(keep_in, keep_h, *ids), index), tags, mask)
 
         loss_fn.compiled = crf  # type: ignore[attr-defined]  # for cache_info()
         return loss_fn
 
     # ------------------------------------------------------------------ decoding
-    def emission_scores(self, windows: Mapping[str, np.ndarray],
-                        chunk_size: int = 2048) -> np.ndarray:
+    def emission_scores(
+        self, windows: Mapping[str, np.ndarray], chunk_size: int = 2048
+    ) -> np.ndarray:
         """Tag scores ``(n, n_tags)`` of ``n`` windows as a NumPy array, without a graph.
 
         The network runs on ``chunk_size`` windows at a time: its intermediate arrays
@@ -371,14 +397,19 @@ class WindowTagger(nn.Module):
         try:
             with cr.no_grad():
                 for a in range(0, n, chunk_size):
-                    part = {f: w[a:a + chunk_size] for f, w in windows.items()}
-                    out[a:a + chunk_size] = self.scores(part).data
+                    part = {f: w[a : a + chunk_size] for f, w in windows.items()}
+                    out[a : a + chunk_size] = self.scores(part).data
         finally:
             self.train(was_training)
         return out
 
-    def decode(self, scores: np.ndarray, lengths: np.ndarray, constrained: bool = False,
-               max_cells: int = 65536) -> list[np.ndarray]:
+    def decode(
+        self,
+        scores: np.ndarray,
+        lengths: np.ndarray,
+        constrained: bool = False,
+        max_cells: int = 65536,
+    ) -> list[np.ndarray]:
         """Best tag ids of each sentence from per-token ``scores`` laid out sentence after
         sentence (``lengths`` tokens each).
 
@@ -388,8 +419,9 @@ class WindowTagger(nn.Module):
         """
         lengths = np.asarray(lengths, dtype=np.int64)
         if int(lengths.sum()) != scores.shape[0]:
-            raise ModelError(f"{scores.shape[0]} score rows for sentences of "
-                             f"{int(lengths.sum())} tokens")
+            raise ModelError(
+                f"{scores.shape[0]} score rows for sentences of {int(lengths.sum())} tokens"
+            )
         if self.decoder == "softmax" and not (constrained and self._penalties is not None):
             return np.split(scores.argmax(axis=1), np.cumsum(lengths)[:-1])
         if self.decoder == "softmax":
@@ -414,15 +446,16 @@ class WindowTagger(nn.Module):
             mask = np.arange(t_max)[None, :] < lengths[sel][:, None]
             padded = np.zeros((len(sel), t_max, logp.shape[1]), dtype=logp.dtype)
             for r, s in enumerate(sel):
-                padded[r, :lengths[s]] = logp[offsets[s]:offsets[s + 1]]
+                padded[r, : lengths[s]] = logp[offsets[s] : offsets[s + 1]]
             paths, _ = viterbi_decode(padded, mask, start, trans, end)
             for r, s in enumerate(sel):
-                out[s] = paths[r, :lengths[s]]
+                out[s] = paths[r, : lengths[s]]
             i = j
         return out
 
-    def predict(self, corpus: EncodedCorpus, batch_size: int = 256,
-                constrained: bool = False) -> list[np.ndarray]:
+    def predict(
+        self, corpus: EncodedCorpus, batch_size: int = 256, constrained: bool = False
+    ) -> list[np.ndarray]:
         """Best tag ids of every sentence of ``corpus`` (a list of int arrays).
 
         ``constrained`` (softmax decoder): Viterbi over the log-probabilities with the
@@ -440,8 +473,7 @@ class WindowTagger(nn.Module):
 
     # ------------------------------------------------------------------ description
     def extra_repr(self) -> str:
-        return (f"window={self.window}, activation={self.activation}, "
-                f"decoder={self.decoder}")
+        return f"window={self.window}, activation={self.activation}, decoder={self.decoder}"
 
 
 _LENGTHS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
@@ -469,8 +501,12 @@ def check_tables(model: WindowTagger, sizes: Mapping[str, int]) -> None:
         raise ModelError("the vocabulary does not match the model: " + "; ".join(bad))
 
 
-def save_tagger(folder: str | os.PathLike, model: WindowTagger, extractor: FeatureExtractor,
-                train_config: Mapping[str, Any] | None = None) -> dict[str, str]:
+def save_tagger(
+    folder: str | os.PathLike,
+    model: WindowTagger,
+    extractor: FeatureExtractor,
+    train_config: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """Write a model folder: ``model.ckpt`` (weights, :func:`chainrule.io.save`: npz + JSON,
     no pickle), ``vocab.json`` (vocabularies and tag set) and ``config.json`` (architecture,
     training settings and the SHA-256 of ``vocab.json``, which ties the two together).
@@ -485,7 +521,9 @@ def save_tagger(folder: str | os.PathLike, model: WindowTagger, extractor: Featu
     folder = os.fspath(folder)
     vocab_text = json.dumps(extractor.to_dict(), ensure_ascii=False, sort_keys=True)
     config = {
-        "format": _FORMAT, "version": 1, "architecture": model.arch,
+        "format": _FORMAT,
+        "version": 1,
+        "architecture": model.arch,
         "train": dict(train_config or {}),
         "vocab_sha256": hashlib.sha256(vocab_text.encode("utf-8")).hexdigest(),
         "files": dict(MODEL_FILES),
@@ -504,15 +542,19 @@ def save_tagger(folder: str | os.PathLike, model: WindowTagger, extractor: Featu
 
 def _read_json(path: str, role: str, folder: str) -> tuple[dict, str]:
     if not os.path.isfile(path):
-        raise ModelError(f"model folder {folder!r} has no {os.path.basename(path)} ({role}); "
-                         f"is this a folder written by `chainrule ner train --out`?")
+        raise ModelError(
+            f"model folder {folder!r} has no {os.path.basename(path)} ({role}); "
+            f"is this a folder written by `chainrule ner train --out`?"
+        )
     with open(path, "rb") as f:
         raw = f.read()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ModelError(f"{path}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset "
-                         f"{e.start}); the {role} file is damaged") from None
+        raise ModelError(
+            f"{path}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset "
+            f"{e.start}); the {role} file is damaged"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -533,24 +575,42 @@ def _check_architecture(arch: Any, where: str) -> dict[str, Any]:
     """Types and ranges of every setting of config.json's ``architecture``."""
     if not isinstance(arch, dict):
         raise ModelError(f"{where}: 'architecture' must be a JSON object")
-    keys = ("features", "table_sizes", "dims", "window", "n_tags", "hidden", "activation",
-            "dropout", "decoder", "constrained", "dtype")
+    keys = (
+        "features",
+        "table_sizes",
+        "dims",
+        "window",
+        "n_tags",
+        "hidden",
+        "activation",
+        "dropout",
+        "decoder",
+        "constrained",
+        "dtype",
+    )
     missing = [k for k in keys if k not in arch]
     if missing:
         raise ModelError(f"{where}: incomplete architecture (missing {', '.join(missing)})")
     bad: list[str] = []
     feats = arch["features"]
-    if (not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats)
-            or len(set(feats)) != len(feats)):
-        raise ModelError(f"{where}: architecture.features must be a list of distinct names, "
-                         f"got {feats!r}")
+    if (
+        not isinstance(feats, list)
+        or not feats
+        or not all(isinstance(f, str) for f in feats)
+        or len(set(feats)) != len(feats)
+    ):
+        raise ModelError(
+            f"{where}: architecture.features must be a list of distinct names, got {feats!r}"
+        )
     for key in ("table_sizes", "dims"):
         table = arch[key]
         if not isinstance(table, dict) or set(table) != set(feats):
-            raise ModelError(f"{where}: architecture.{key} must give a size for each of "
-                             f"{feats}")
-        bad += [f"{key}.{f} = {table[f]!r} (expected an integer >= 1)" for f in feats
-                if not (_is_int(table[f]) and table[f] >= 1)]
+            raise ModelError(f"{where}: architecture.{key} must give a size for each of {feats}")
+        bad += [
+            f"{key}.{f} = {table[f]!r} (expected an integer >= 1)"
+            for f in feats
+            if not (_is_int(table[f]) and table[f] >= 1)
+        ]
     for key, low in (("window", 0), ("n_tags", 1), ("hidden", 0)):
         if not (_is_int(arch[key]) and arch[key] >= low):
             bad.append(f"{key} = {arch[key]!r} (expected an integer >= {low})")
@@ -599,8 +659,11 @@ def _check_shapes(arch: Mapping[str, Any], params: Any, where: str) -> None:
         elif arr.shape != shape:
             problems.append(f"{k} has shape {arr.shape}, config.json implies {shape}")
     if problems:
-        raise ModelError(f"{where}: the weights do not fit config.json: "
-                         + "; ".join(problems[:6]) + ("; ..." if len(problems) > 6 else ""))
+        raise ModelError(
+            f"{where}: the weights do not fit config.json: "
+            + "; ".join(problems[:6])
+            + ("; ..." if len(problems) > 6 else "")
+        )
 
 
 def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtractor, dict]:
@@ -622,14 +685,18 @@ def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtract
     paths = {k: os.path.join(folder, v) for k, v in MODEL_FILES.items()}
     config, _ = _read_json(paths["config"], "configuration", folder)
     if config.get("format") != _FORMAT or config.get("version") != 1:
-        raise ModelError(f"{paths['config']}: not a chainrule NER model configuration "
-                         f"(format {config.get('format')!r}, version {config.get('version')!r})")
+        raise ModelError(
+            f"{paths['config']}: not a chainrule NER model configuration "
+            f"(format {config.get('format')!r}, version {config.get('version')!r})"
+        )
     vocab, vocab_text = _read_json(paths["vocab"], "vocabulary", folder)
     digest = hashlib.sha256(vocab_text.encode("utf-8")).hexdigest()
     if digest != config.get("vocab_sha256"):
-        raise ModelError(f"{paths['vocab']} does not belong to this model: its checksum differs "
-                         f"from the one recorded in config.json (the vocabulary was changed or "
-                         f"copied from another model). Retrain, or restore the original file.")
+        raise ModelError(
+            f"{paths['vocab']} does not belong to this model: its checksum differs "
+            f"from the one recorded in config.json (the vocabulary was changed or "
+            f"copied from another model). Retrain, or restore the original file."
+        )
     try:
         extractor = FeatureExtractor.from_dict(vocab)
     except (FeatureError, TagSchemeError) as e:
@@ -640,14 +707,19 @@ def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtract
     arch = _check_architecture(config.get("architecture"), paths["config"])
     feats = arch["features"]  # JSON objects are unordered: the order is kept here
     if tuple(feats) != tuple(extractor.config.features):
-        raise ModelError(f"config.json lists features {list(feats)} but vocab.json has "
-                         f"{list(extractor.config.features)}")
+        raise ModelError(
+            f"config.json lists features {list(feats)} but vocab.json has "
+            f"{list(extractor.config.features)}"
+        )
     if arch["n_tags"] != len(extractor.tagset) or arch["window"] != extractor.config.window:
-        raise ModelError("config.json and vocab.json disagree on the number of tags or the "
-                         "window size")
-    bad = [f"{f}: table has {arch['table_sizes'][f]} rows, vocabulary has "
-           f"{extractor.table_size(f)}" for f in feats
-           if arch["table_sizes"][f] != extractor.table_size(f)]
+        raise ModelError(
+            "config.json and vocab.json disagree on the number of tags or the window size"
+        )
+    bad = [
+        f"{f}: table has {arch['table_sizes'][f]} rows, vocabulary has {extractor.table_size(f)}"
+        for f in feats
+        if arch["table_sizes"][f] != extractor.table_size(f)
+    ]
     if bad:
         raise ModelError("the vocabulary does not match the model: " + "; ".join(bad))
     if not os.path.isfile(paths["weights"]):
@@ -659,10 +731,18 @@ def load_tagger(folder: str | os.PathLike) -> tuple[WindowTagger, FeatureExtract
     params = state.get("params") if isinstance(state, dict) else None
     _check_shapes(arch, params, paths["weights"])
     constraints = extractor.tagset.transition_mask() if arch["constrained"] else None
-    model = WindowTagger({f: arch["table_sizes"][f] for f in feats},
-                         {f: arch["dims"][f] for f in feats}, arch["window"], arch["n_tags"],
-                         arch["hidden"], arch["activation"], arch["dropout"], arch["decoder"],
-                         constraints=constraints, dtype=arch["dtype"])
+    model = WindowTagger(
+        {f: arch["table_sizes"][f] for f in feats},
+        {f: arch["dims"][f] for f in feats},
+        arch["window"],
+        arch["n_tags"],
+        arch["hidden"],
+        arch["activation"],
+        arch["dropout"],
+        arch["decoder"],
+        constraints=constraints,
+        dtype=arch["dtype"],
+    )
     try:
         model.load_state_dict(params)
     except (CheckpointError, KeyError, TypeError, ChainruleError) as e:

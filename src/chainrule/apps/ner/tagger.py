@@ -27,8 +27,15 @@ if TYPE_CHECKING:
     from .model import WindowTagger
 
 __all__ = [
-    "FORMATS", "TaggedSentence", "TaggingError", "format_output", "iter_sentences",
-    "iter_tag_text", "split_sentences", "tag_text", "tokenize",
+    "FORMATS",
+    "TaggedSentence",
+    "TaggingError",
+    "format_output",
+    "iter_sentences",
+    "iter_tag_text",
+    "split_sentences",
+    "tag_text",
+    "tokenize",
 ]
 
 FORMATS = ("conll", "json", "spans")
@@ -64,14 +71,16 @@ class TaggedSentence:
         """Entities as dicts with type, token span, character span and text."""
         out = []
         for e in get_entities(self.tags):
-            out.append({
-                "type": e.type,
-                "start": e.start,
-                "end": e.end,
-                "char_start": self.starts[e.start],
-                "char_end": self.ends[e.end - 1],
-                "text": " ".join(self.tokens[e.start:e.end]),
-            })
+            out.append(
+                {
+                    "type": e.type,
+                    "start": e.start,
+                    "end": e.end,
+                    "char_start": self.starts[e.start],
+                    "char_end": self.ends[e.end - 1],
+                    "text": " ".join(self.tokens[e.start : e.end]),
+                }
+            )
         return out
 
 
@@ -140,16 +149,23 @@ def format_output(sentences: Sequence[TaggedSentence], fmt: str = "conll") -> st
             lines.extend(f"{w} {t}" for w, t in zip(s.tokens, s.tags, strict=True))
             lines.append("")
         elif fmt == "json":
-            lines.append(json.dumps({"tokens": s.tokens, "tags": s.tags,
-                                     "entities": s.entities()}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {"tokens": s.tokens, "tags": s.tags, "entities": s.entities()},
+                    ensure_ascii=False,
+                )
+            )
         else:
-            lines.extend(f"{e['char_start']}\t{e['char_end']}\t{e['type']}\t{e['text']}"
-                         for e in s.entities())
+            lines.extend(
+                f"{e['char_start']}\t{e['char_end']}\t{e['type']}\t{e['text']}"
+                for e in s.entities()
+            )
     return "\n".join(lines)
 
 
-def _long_sentence_scores(model: WindowTagger, extractor: FeatureExtractor,
-                          words: Sequence[str], chunk: int) -> np.ndarray:
+def _long_sentence_scores(
+    model: WindowTagger, extractor: FeatureExtractor, words: Sequence[str], chunk: int
+) -> np.ndarray:
     """Tag scores of one long sentence, ``chunk`` tokens at a time.
 
     A token's window only reaches ``window`` neighbours on each side, so a chunk's windows
@@ -164,14 +180,20 @@ def _long_sentence_scores(model: WindowTagger, extractor: FeatureExtractor,
         ids = extractor.token_ids(list(words[lo:hi]))
         # Padding at lo/hi is only seen by margin tokens, whose rows are dropped, unless
         # lo/hi is the real sentence edge, where padding is right.
-        windows = {f: make_windows(v, w, extractor.pad_id(f))[a - lo:b - lo]
-                   for f, v in ids.items()}
+        windows = {
+            f: make_windows(v, w, extractor.pad_id(f))[a - lo : b - lo] for f, v in ids.items()
+        }
         out[a:b] = model.emission_scores(windows, chunk_size=chunk)
     return out
 
 
-def iter_tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
-                  constrained: bool = True, max_tokens: int = 1024) -> Iterator[TaggedSentence]:
+def iter_tag_text(
+    model: WindowTagger,
+    extractor: FeatureExtractor,
+    text: str,
+    constrained: bool = True,
+    max_tokens: int = 1024,
+) -> Iterator[TaggedSentence]:
     """Tag raw ``text`` sentence by sentence, in memory bounded by ``max_tokens``.
 
     Sentences are tagged in groups of about ``max_tokens`` tokens; a longer sentence is
@@ -196,8 +218,7 @@ def iter_tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
             if group:
                 yield from flush()
                 group, size = [], 0
-            scores = _long_sentence_scores(model, extractor, [t for t, _, _ in sent],
-                                           max_tokens)
+            scores = _long_sentence_scores(model, extractor, [t for t, _, _ in sent], max_tokens)
             [path] = model.decode(scores, np.array([len(sent)]), constrained)
             yield _tagged(sent, extractor.tagset.decode(path))
             continue
@@ -211,12 +232,18 @@ def iter_tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
 
 
 def _tagged(sent: list[tuple[str, int, int]], tags: list[str]) -> TaggedSentence:
-    return TaggedSentence([t for t, _, _ in sent], [a for _, a, _ in sent],
-                          [b for _, _, b in sent], tags)
+    return TaggedSentence(
+        [t for t, _, _ in sent], [a for _, a, _ in sent], [b for _, _, b in sent], tags
+    )
 
 
-def tag_text(model: WindowTagger, extractor: FeatureExtractor, text: str,
-             constrained: bool = True, max_tokens: int = 1024) -> list[TaggedSentence]:
+def tag_text(
+    model: WindowTagger,
+    extractor: FeatureExtractor,
+    text: str,
+    constrained: bool = True,
+    max_tokens: int = 1024,
+) -> list[TaggedSentence]:
     """Tokenise raw ``text``, split it into sentences and tag them with ``model``.
 
     See :func:`iter_tag_text`, which this collects into a list.

@@ -78,7 +78,8 @@ def _is_int(v: Any) -> bool:
 
 def _is_real(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
-        v, bool | np.bool_)
+        v, bool | np.bool_
+    )
 
 
 @dataclass
@@ -105,8 +106,17 @@ class TrainConfig:
     """
 
     decoder: str = "softmax"
-    features: tuple[str, ...] = ("word", "caps", "suffix2", "suffix3", "suffix4", "prefix2",
-                                 "prefix3", "prefix4", "shape")
+    features: tuple[str, ...] = (
+        "word",
+        "caps",
+        "suffix2",
+        "suffix3",
+        "suffix4",
+        "prefix2",
+        "prefix3",
+        "prefix4",
+        "shape",
+    )
     window: int = 2
     min_freq: int = 1
     affix_min_freq: int = 2
@@ -141,37 +151,54 @@ class TrainConfig:
         # Integers (bool and 2.5 are not), each with its least value; None allowed where
         # the setting is optional.
         for name, low, optional in (
-                ("window", 0, False), ("min_freq", 1, False), ("affix_min_freq", 1, False),
-                ("word_dim", 1, False), ("caps_dim", 1, False), ("affix_dim", 1, False),
-                ("shape_dim", 1, False), ("hidden", 0, False), ("batch_size", 1, True),
-                ("max_epochs", 1, False), ("patience", 1, False), ("seed", 0, False),
-                ("threads", 1, True)):
+            ("window", 0, False),
+            ("min_freq", 1, False),
+            ("affix_min_freq", 1, False),
+            ("word_dim", 1, False),
+            ("caps_dim", 1, False),
+            ("affix_dim", 1, False),
+            ("shape_dim", 1, False),
+            ("hidden", 0, False),
+            ("batch_size", 1, True),
+            ("max_epochs", 1, False),
+            ("patience", 1, False),
+            ("seed", 0, False),
+            ("threads", 1, True),
+        ):
             v = getattr(self, name)
             if v is None and optional:
                 continue
             if not _is_int(v) or v < low:
-                bad.append(f"{name} must be an integer >= {low}{' or None' if optional else ''}"
-                           f", got {v!r}")
+                bad.append(
+                    f"{name} must be an integer >= {low}{' or None' if optional else ''}, got {v!r}"
+                )
         # Finite numbers in range. A negative clip_norm would scale gradients by a negative
         # factor, i.e. gradient *ascent*; a negative time budget would stop after one epoch.
         for name, ok, rule, optional in (
-                ("lr", lambda v: v > 0, "> 0", False),
-                ("lr_gamma", lambda v: 0 < v <= 1, "in (0, 1]", False),
-                ("dropout", lambda v: 0 <= v < 1, "in [0, 1)", False),
-                ("unk_p", lambda v: 0 <= v <= 1, "in [0, 1]", False),
-                ("weight_decay", lambda v: v >= 0, ">= 0", False),
-                ("clip_norm", lambda v: v > 0, "> 0", True),
-                ("time_budget", lambda v: v > 0, "> 0", True)):
+            ("lr", lambda v: v > 0, "> 0", False),
+            ("lr_gamma", lambda v: 0 < v <= 1, "in (0, 1]", False),
+            ("dropout", lambda v: 0 <= v < 1, "in [0, 1)", False),
+            ("unk_p", lambda v: 0 <= v <= 1, "in [0, 1]", False),
+            ("weight_decay", lambda v: v >= 0, ">= 0", False),
+            ("clip_norm", lambda v: v > 0, "> 0", True),
+            ("time_budget", lambda v: v > 0, "> 0", True),
+        ):
             v = getattr(self, name)
             if v is None and optional:
                 continue
             if not (_is_real(v) and math.isfinite(v) and ok(v)):
-                bad.append(f"{name} must be a finite number {rule}"
-                           f"{' or None' if optional else ''}, got {v!r}")
+                bad.append(
+                    f"{name} must be a finite number {rule}"
+                    f"{' or None' if optional else ''}, got {v!r}"
+                )
         if not isinstance(self.compile, bool | np.bool_):
             bad.append(f"compile must be True or False, got {self.compile!r}")
-        for name, allowed in (("decoder", DECODERS), ("activation", ACTIVATIONS),
-                              ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        for name, allowed in (
+            ("decoder", DECODERS),
+            ("activation", ACTIVATIONS),
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+        ):
             if getattr(self, name) not in allowed:
                 bad.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if bad:
@@ -239,20 +266,33 @@ class TrainResult:
         return float(np.mean([h["seconds"] for h in self.history])) if self.history else 0.0
 
 
-def build_model(config: TrainConfig, extractor: FeatureExtractor,
-                rng: np.random.Generator) -> WindowTagger:
+def build_model(
+    config: TrainConfig, extractor: FeatureExtractor, rng: np.random.Generator
+) -> WindowTagger:
     """A fresh :class:`WindowTagger` sized for ``extractor``'s vocabularies."""
     feats = extractor.config.features
     constraints = extractor.tagset.transition_mask() if config.constrained else None
-    return WindowTagger({f: extractor.table_size(f) for f in feats},
-                        {f: config.dims()[f] for f in feats}, extractor.config.window,
-                        len(extractor.tagset), config.hidden, config.activation,
-                        config.dropout, config.decoder, constraints=constraints, rng=rng)
+    return WindowTagger(
+        {f: extractor.table_size(f) for f in feats},
+        {f: config.dims()[f] for f in feats},
+        extractor.config.window,
+        len(extractor.tagset),
+        config.hidden,
+        config.activation,
+        config.dropout,
+        config.decoder,
+        constraints=constraints,
+        rng=rng,
+    )
 
 
-def evaluate_model(model: WindowTagger, extractor: FeatureExtractor,
-                   sentences: Sequence[Sentence], encoded: EncodedCorpus | None = None,
-                   constrained: bool = True) -> tuple[Report, Report, list[list[str]]]:
+def evaluate_model(
+    model: WindowTagger,
+    extractor: FeatureExtractor,
+    sentences: Sequence[Sentence],
+    encoded: EncodedCorpus | None = None,
+    constrained: bool = True,
+) -> tuple[Report, Report, list[list[str]]]:
     """Tag ``sentences`` and score them: (conlleval report, strict IOB2 report, tags)."""
     enc = encoded if encoded is not None else extractor.encode(sentences)
     pred = [extractor.tagset.decode(p) for p in model.predict(enc, constrained=constrained)]
@@ -272,14 +312,17 @@ def _make_optimizer(config: TrainConfig, model: WindowTagger) -> optim.Optimizer
     return optim.Adam(params, lr=config.lr, weight_decay=wd)
 
 
-def _init_vectors(model: WindowTagger, extractor: FeatureExtractor, path: str,
-                  log: Callable[[str], None]) -> None:
+def _init_vectors(
+    model: WindowTagger, extractor: FeatureExtractor, path: str, log: Callable[[str], None]
+) -> None:
     table = model.table("word")
     vocab = extractor.vocabs["word"]
     matrix, found = load_vectors(path, vocab, dim=None)
     if matrix.shape[1] != table.shape[1]:
-        raise TrainError(f"--vectors {path}: vectors have dimension {matrix.shape[1]} but "
-                         f"word_dim is {table.shape[1]}; set word_dim to {matrix.shape[1]}")
+        raise TrainError(
+            f"--vectors {path}: vectors have dimension {matrix.shape[1]} but "
+            f"word_dim is {table.shape[1]}; set word_dim to {matrix.shape[1]}"
+        )
     hit = matrix.any(axis=1)
     hit[:2] = False  # <pad> and <unk> keep their random init
     # Rescale the file's vectors to the scale of our random init so both kinds of rows
@@ -304,8 +347,15 @@ def _progress_bar(total: int, desc: str, enabled: bool, stream: IO[str]) -> Any:
         from tqdm import tqdm
     except ImportError:  # tqdm is optional: fall back to the per-epoch lines only
         return None
-    return tqdm(total=total, desc=desc, unit="batch", file=stream, leave=False,
-                dynamic_ncols=True, mininterval=0.5)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="batch",
+        file=stream,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
 
 
 @contextlib.contextmanager
@@ -324,16 +374,16 @@ def blas_threads(n: int | None) -> Iterator[None]:
         yield
 
 
-def epoch_batches(config: TrainConfig, enc: EncodedCorpus,
-                  rng: np.random.Generator) -> list[Any]:
+def epoch_batches(config: TrainConfig, enc: EncodedCorpus, rng: np.random.Generator) -> list[Any]:
     """One epoch's shuffled batches: whole sentences for the CRF, words for softmax."""
     if config.decoder == "crf":
         return list(FeatureExtractor.sentence_batches(enc, config.effective_batch_size, rng))
     return list(FeatureExtractor.word_batches(enc, config.effective_batch_size, rng))
 
 
-def shard_batches(config: TrainConfig, enc: EncodedCorpus, rng: np.random.Generator,
-                  rank: int, n_ranks: int) -> list[Batch | None]:
+def shard_batches(
+    config: TrainConfig, enc: EncodedCorpus, rng: np.random.Generator, rank: int, n_ranks: int
+) -> list[Batch | None]:
     """This rank's part of one epoch's batches, when ``n_ranks`` processes train together.
 
     The global order is drawn from ``rng`` exactly as :func:`epoch_batches` draws it (the
@@ -347,7 +397,7 @@ def shard_batches(config: TrainConfig, enc: EncodedCorpus, rng: np.random.Genera
     if config.decoder == "crf":
         n = enc.n_sentences
         order = np.lexsort((rng.random(n), enc.lengths))
-        chunks = [order[i:i + size] for i in range(0, n, size)]
+        chunks = [order[i : i + size] for i in range(0, n, size)]
         chunks = [chunks[j] for j in rng.permutation(len(chunks))]
         for sel in chunks:
             part = np.array_split(sel, n_ranks)[rank]
@@ -355,15 +405,20 @@ def shard_batches(config: TrainConfig, enc: EncodedCorpus, rng: np.random.Genera
         return out
     order = rng.permutation(enc.n_tokens)
     for i in range(0, enc.n_tokens, size):
-        idx = np.array_split(order[i:i + size], n_ranks)[rank]
-        out.append(Batch({f: w[idx] for f, w in enc.windows.items()}, enc.tags[idx])
-                   if idx.size else None)
+        idx = np.array_split(order[i : i + size], n_ranks)[rank]
+        out.append(
+            Batch({f: w[idx] for f, w in enc.windows.items()}, enc.tags[idx]) if idx.size else None
+        )
     return out
 
 
-def _sharded_dev_f1(model: WindowTagger, extractor: FeatureExtractor,
-                    dev_sentences: Sequence[Sentence], enc_shard: EncodedCorpus | None,
-                    constrained: bool) -> tuple[Report, Report]:
+def _sharded_dev_f1(
+    model: WindowTagger,
+    extractor: FeatureExtractor,
+    dev_sentences: Sequence[Sentence],
+    enc_shard: EncodedCorpus | None,
+    constrained: bool,
+) -> tuple[Report, Report]:
     """Dev scores from every rank's predictions on its share (gathered in rank order)."""
     from chainrule import distributed as dist
 
@@ -373,8 +428,13 @@ def _sharded_dev_f1(model: WindowTagger, extractor: FeatureExtractor,
     return evaluate(gold, pred), evaluate(gold, pred, mode="strict")
 
 
-def train(config: TrainConfig, train_sentences: Sequence[Sentence],
-          dev_sentences: Sequence[Sentence], *, stream: IO[str] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    train_sentences: Sequence[Sentence],
+    dev_sentences: Sequence[Sentence],
+    *,
+    stream: IO[str] | None = None,
+) -> TrainResult:
     """Train a tagger; returns the model with the weights of its best dev epoch.
 
     Parameters
@@ -390,8 +450,12 @@ def train(config: TrainConfig, train_sentences: Sequence[Sentence],
         return _train(config, train_sentences, dev_sentences, stream)
 
 
-def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
-           dev_sentences: Sequence[Sentence], stream: IO[str] | None) -> TrainResult:
+def _train(
+    config: TrainConfig,
+    train_sentences: Sequence[Sentence],
+    dev_sentences: Sequence[Sentence],
+    stream: IO[str] | None,
+) -> TrainResult:
     from chainrule import distributed as dist
 
     stream = stream if stream is not None else sys.stderr
@@ -427,8 +491,10 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
         lo, hi = dist.shard_range(len(dev_sentences))
         enc_dev = extractor.encode(dev_sentences[lo:hi]) if hi > lo else None
         unit = "sentences" if config.decoder == "crf" else "tokens"
-        log(f"data-parallel on {n_ranks} ranks: global batch {config.effective_batch_size} "
-            f"{unit} x {n_ranks} = {config.effective_batch_size * n_ranks}")
+        log(
+            f"data-parallel on {n_ranks} ranks: global batch {config.effective_batch_size} "
+            f"{unit} x {n_ranks} = {config.effective_batch_size * n_ranks}"
+        )
     else:
         enc_dev = extractor.encode(dev_sentences)
     scheduler: Any = None
@@ -442,9 +508,11 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     best_state = model.state_dict()
     result.best_dev_f1 = -1.0  # the first epoch always counts as an improvement
     bad_epochs = 0
-    log(f"training {config.decoder} tagger: {enc_train.n_tokens} tokens, "
+    log(
+        f"training {config.decoder} tagger: {enc_train.n_tokens} tokens, "
         f"{model.num_parameters()} parameters, features {list(extractor.config.features)}"
-        f"{', compiled' if config.compile else ''}")
+        f"{', compiled' if config.compile else ''}"
+    )
     # Compiled: one trace per batch shape (sentence batches padded to a few lengths), kept
     # for the whole run; the dropout masks are drawn outside, by loss_args.
     loss_fn = model.compiled_loss() if config.compile else None
@@ -459,7 +527,7 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
         total_loss = 0.0
         n_words = 0
         for i, batch in enumerate(batches):
-            if batch is None:   # an empty share of a short last batch: weight 0
+            if batch is None:  # an empty share of a short last batch: weight 0
                 opt.synchronize(weight=0)
                 if config.clip_norm:
                     optim.clip_grad_norm_(params, config.clip_norm)
@@ -467,11 +535,12 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
                 opt.zero_grad()
                 continue
             if config.unk_p > 0:
-                batch.windows["word"] = replace_rare(batch.windows["word"], counts, local_rng,
-                                                     config.unk_p)
+                batch.windows["word"] = replace_rare(
+                    batch.windows["word"], counts, local_rng, config.unk_p
+                )
             loss = model.loss(batch, fn=loss_fn, pad=config.compile)
             loss.backward()
-            if n_ranks > 1:   # average (weighted by tokens) before clipping the norm
+            if n_ranks > 1:  # average (weighted by tokens) before clipping the norm
                 opt.synchronize(weight=batch.n_tokens)
             if config.clip_norm:
                 optim.clip_grad_norm_(params, config.clip_norm)
@@ -479,16 +548,19 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
             opt.zero_grad()
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainError(f"epoch {epoch}, batch {i}: the loss became {value}; lower "
-                                 f"the learning rate (now {opt.param_groups[0]['lr']:g})")
+                raise TrainError(
+                    f"epoch {epoch}, batch {i}: the loss became {value}; lower "
+                    f"the learning rate (now {opt.param_groups[0]['lr']:g})"
+                )
             total_loss += value * batch.n_tokens
             n_words += batch.n_tokens
             if bar is not None:
                 bar.update(1)
                 if i % 20 == 0:
                     el = time.perf_counter() - t0
-                    bar.set_postfix(loss=f"{total_loss / n_words:.4f}",
-                                    wps=f"{n_words / max(el, 1e-9):.0f}")
+                    bar.set_postfix(
+                        loss=f"{total_loss / n_words:.4f}", wps=f"{n_words / max(el, 1e-9):.0f}"
+                    )
         seconds = time.perf_counter() - t0
         if bar is not None:
             bar.close()
@@ -496,17 +568,25 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
         if n_ranks > 1:
             total_loss, n_words = dist.allreduce(np.array([total_loss, n_words], np.float64))
             seconds = float(dist.allreduce(np.array([seconds]), op="max")[0])
-            report, strict = _sharded_dev_f1(model, extractor, dev_sentences, enc_dev,
-                                             config.constrained)
+            report, strict = _sharded_dev_f1(
+                model, extractor, dev_sentences, enc_dev, config.constrained
+            )
         else:
-            report, strict, _ = evaluate_model(model, extractor, dev_sentences, enc_dev,
-                                               config.constrained)
+            report, strict, _ = evaluate_model(
+                model, extractor, dev_sentences, enc_dev, config.constrained
+            )
         dev_f1 = 100 * report.f1
-        result.history.append({
-            "epoch": epoch, "loss": total_loss / max(n_words, 1), "seconds": seconds,
-            "words_per_s": n_words / max(seconds, 1e-9), "lr": lr_now, "dev_f1": dev_f1,
-            "dev_f1_strict": 100 * strict.f1,
-        })
+        result.history.append(
+            {
+                "epoch": epoch,
+                "loss": total_loss / max(n_words, 1),
+                "seconds": seconds,
+                "words_per_s": n_words / max(seconds, 1e-9),
+                "lr": lr_now,
+                "dev_f1": dev_f1,
+                "dev_f1_strict": 100 * strict.f1,
+            }
+        )
         improved = dev_f1 > result.best_dev_f1
         if improved:
             result.best_dev_f1, result.best_epoch = dev_f1, epoch
@@ -514,9 +594,11 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
             bad_epochs = 0
         else:
             bad_epochs += 1
-        log(f"epoch {epoch:3d}  loss {total_loss / max(n_words, 1):.4f}  {seconds:5.1f}s  "
+        log(
+            f"epoch {epoch:3d}  loss {total_loss / max(n_words, 1):.4f}  {seconds:5.1f}s  "
             f"{n_words / max(seconds, 1e-9):7.0f} words/s  lr {lr_now:.2e}  "
-            f"dev F1 {dev_f1:6.2f} (strict {100 * strict.f1:6.2f}){'  *' if improved else ''}")
+            f"dev F1 {dev_f1:6.2f} (strict {100 * strict.f1:6.2f}){'  *' if improved else ''}"
+        )
         if scheduler is not None:
             scheduler.step()
         elif config.schedule == "plateau" and not improved:
@@ -528,7 +610,7 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
             stop = f"no dev improvement for {config.patience} epochs"
         elif config.time_budget is not None and elapsed + seconds > config.time_budget:
             stop = f"time budget of {config.time_budget:g}s reached"
-        stop = dist.broadcast_object(stop)   # rank 0's clock decides for all ranks
+        stop = dist.broadcast_object(stop)  # rank 0's clock decides for all ranks
         if stop:
             result.stop_reason = stop
             break
@@ -537,8 +619,10 @@ def _train(config: TrainConfig, train_sentences: Sequence[Sentence],
     model.load_state_dict(best_state)
     model.eval()
     result.seconds = time.perf_counter() - t_start
-    log(f"done in {result.seconds:.1f}s ({result.stop_reason}); best dev F1 "
-        f"{result.best_dev_f1:.2f} at epoch {result.best_epoch}")
+    log(
+        f"done in {result.seconds:.1f}s ({result.stop_reason}); best dev F1 "
+        f"{result.best_dev_f1:.2f} at epoch {result.best_epoch}"
+    )
     return result
 
 
@@ -555,8 +639,9 @@ def plot_learning_curve(history: Sequence[dict], path: str, title: str = "") -> 
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss", color="tab:blue")
     ax2 = ax1.twinx()
-    ax2.plot(epochs, [h["dev_f1"] for h in history], "s-", color="tab:red",
-             label="dev F1 (conlleval)")
+    ax2.plot(
+        epochs, [h["dev_f1"] for h in history], "s-", color="tab:red", label="dev F1 (conlleval)"
+    )
     ax2.set_ylabel("dev entity F1 (%)", color="tab:red")
     ax1.set_title(title or "NER training")
     fig.tight_layout()

@@ -421,10 +421,22 @@ def inv(a: TensorLike) -> Tensor:
 
 # ---------------------------------------------------------------------- solve
 def _solve_vector(a_ndim: int, b_ndim: int) -> bool:
-    """Whether ``np.linalg.solve`` reads b as a (stack of) vector(s), in this NumPy."""
-    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
-        return b_ndim == 1
-    return b_ndim == a_ndim - 1
+    """Whether solve reads b as a vector: when it is 1-d (NumPy 2's rule, on every NumPy)."""
+    return b_ndim == 1
+
+
+def _solve_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """NumPy 2's ``np.linalg.solve`` on NumPy 1.x too: b is a vector only when 1-d, and the
+    batch axes of a and b broadcast. (NumPy 1.x reads b as a stack of vectors whenever
+    ``b.ndim == a.ndim - 1``, so both are broadcast to one batch shape first.)"""
+    vec = b.ndim == 1
+    if vec:
+        b = b[:, None]
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    x = np.linalg.solve(a, b)
+    return x[..., 0] if vec else x
 
 
 _VECTOR: dict[tuple[int, int], bool] = {}  # (a.ndim, b.ndim) -> bool, once per pair
@@ -495,7 +507,7 @@ class Solve(Primitive):
         b = _floating(b, "solve")
         _square(a, "solve")
         return _lapack(
-            lambda: np.linalg.solve(a, b),
+            lambda: _solve_arrays(a, b),
             "solve",
             "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise",
         )
@@ -523,8 +535,8 @@ class Solve(Primitive):
 def solve(a: TensorLike, b: TensorLike) -> Tensor:
     """The solution X of A X = B (``np.linalg.solve``), batched over leading axes.
 
-    ``b`` is a vector when it is 1-d (NumPy 2; NumPy 1.x: when ``b.ndim == a.ndim - 1``),
-    else a stack of matrices; batch axes broadcast.
+    ``b`` is a vector when it is 1-d, else a stack of matrices; batch axes broadcast
+    (NumPy 2's rule, kept on NumPy 1.x too).
 
     Examples
     --------

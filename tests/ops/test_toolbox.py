@@ -26,6 +26,14 @@ M = RNG.normal(size=(4, 4))
 V3 = RNG.normal(size=(5, 3))
 W3 = RNG.normal(size=(5, 3))
 
+
+def _np_cross_2d(a, b):
+    """np.cross with a 2-vector operand, as NumPy < 2.5 computed it (z = 0 appended; NumPy
+    2.5 removed 2-vectors from np.cross, chainrule keeps them)."""
+    pad = [(0, 0)] * (a.ndim - 1) + [(0, 1)]
+    return np.cross(np.pad(a, pad) if a.shape[-1] == 2 else a, b)
+
+
 # (id, chainrule function, NumPy function, arguments): forward must equal NumPy's
 FORWARD = [
     ("var", cr.var, np.var, (A,), {}),
@@ -45,7 +53,7 @@ FORWARD = [
     ("kron-mixed", cr.kron, np.kron, (B[:3], A), {}),
     ("cross", cr.cross, np.cross, (V3, W3), {}),
     ("cross-axis", cr.cross, np.cross, (V3.T, W3.T), {"axis": 0}),
-    ("cross-2x3", cr.cross, np.cross, (V3[:, :2], W3), {}),
+    ("cross-2x3", cr.cross, _np_cross_2d, (V3[:, :2], W3), {}),
     ("diag-vec", cr.diag, np.diag, (B,), {}),
     ("diag-vec-k", cr.diag, np.diag, (B,), {"k": -2}),
     ("diag-mat", cr.diag, np.diag, (A,), {}),

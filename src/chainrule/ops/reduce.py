@@ -100,7 +100,7 @@ class Sum(Primitive):
     kind = "reduction"
 
     def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return np.sum(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload, unused-ignore]
 
     vjp = (lambda g, out, x, *, axis=None, keepdims=False: _spread(g, x, axis, keepdims),)
     jvp = (lambda t, out, x, *, axis=None, keepdims=False: t.sum(axis=axis, keepdims=keepdims),)
@@ -173,7 +173,7 @@ class Max(Primitive):
     smooth = False
 
     def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-        return np.max(x, axis=axis, keepdims=keepdims)
+        return np.max(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload, unused-ignore]
 
     vjp = (_ext_vjp,)
     jvp = (_ext_jvp,)
@@ -209,7 +209,7 @@ class Min(Primitive):
     smooth = False
 
     def forward(x: Any, *, axis: tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
-        return np.min(x, axis=axis, keepdims=keepdims)
+        return np.min(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload, unused-ignore]
 
     vjp = (_ext_vjp,)
     jvp = (_ext_jvp,)

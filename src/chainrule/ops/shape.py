@@ -185,7 +185,8 @@ class ExpandDims(Primitive):
     views = True  # the output may share the input's memory (one version counter)
 
     def forward(x: Any, *, axis: int | Sequence[int]) -> Any:
-        return np.expand_dims(x, axis)
+        # (NumPy >= 2.5's stubs take only a tuple; a sequence works at run time)
+        return np.expand_dims(x, axis)  # type: ignore[arg-type, unused-ignore]
 
     vjp = (lambda g, out, x, *, axis: g.reshape(x.shape),)
     jvp = (lambda t, out, x, *, axis: expand_dims(t, axis),)

@@ -532,3 +532,21 @@ def test_several_outputs_one_of_them_differentiable():
     loss.backward()
     close(w.grad, [1.0, -1.0])
     assert flags.data.tolist() == [True, False]
+
+
+def test_margin_losses_compile_and_reread_their_labels():
+    s = cr.Tensor(np.random.default_rng(7).normal(size=(4, 3)), requires_grad=True)
+    w = np.array([0.5, 1.0, 2.0])
+    for loss in (F.multiclass_svm_loss, lambda a, y: F.multi_margin_loss(a, y, weight=w)):
+        cf = cr.compile(loss)
+        for y in (np.array([0, 1, 2, 0]), np.array([2, 2, 1, 0])):
+            got = cf(s, y)
+            got.backward()
+            g = s.grad.data.copy()
+            s.grad = None
+            want = loss(s, y)
+            want.backward()
+            close(got, want)
+            close(g, s.grad)
+            s.grad = None
+        assert cf.cache_info()["traces"] == 1

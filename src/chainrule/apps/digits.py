@@ -193,22 +193,8 @@ def _make_optimizer(cfg: DigitsConfig, params: list[nn.Parameter]) -> optim.Opti
 
 def _data_loss(cfg: DigitsConfig, scores: Any, y: Any) -> Any:
     if cfg.loss == "svm":
-        return _svm_loss(scores, y) if cfg.compile else F.multiclass_svm_loss(scores, y)
+        return F.multiclass_svm_loss(scores, y)
     return F.cross_entropy(scores, y)
-
-
-def _svm_loss(scores: Any, y: Any) -> Any:
-    """:func:`chainrule.nn.functional.multiclass_svm_loss` (margin 1, mean over rows), the
-    same arithmetic, with the labels read by ops only: traceable by ``chainrule.compile``.
-
-    ``F.multiclass_svm_loss`` builds its "every class but the true one" mask from the
-    labels in NumPy; traced, that mask (and the labels) would be frozen at the first batch's.
-    """
-    n, c = scores.shape
-    t = cr.reshape(y, (n, 1))
-    hinge = cr.relu(scores - cr.gather(scores, t, axis=1) + 1.0)
-    others = cr.astype(t != np.arange(c)[None, :], scores.dtype)  # drop the j = y term
-    return cr.mean(cr.sum(hinge * others, axis=1))
 
 
 def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:

@@ -4,7 +4,7 @@ The core knows no specific op: primitives live in :mod:`chainrule.ops`.
 """
 
 from .dispatch import apply
-from .engine import backward, sum_to_shape
+from .engine import backward, fix_gradient, sum_to_shape
 from .errors import (
     AnomalyError,
     BackwardError,
@@ -55,6 +55,7 @@ __all__ = [
     "concretizing",
     "detect_anomaly",
     "enable_grad",
+    "fix_gradient",
     "forward_level",
     "is_anomaly_enabled",
     "is_freed",

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 _ndarray = np.ndarray
 _asarray = np.asarray
 _new = object.__new__
+# Constants that cannot be complex, let through before the complex check (a Tensor never
+# holds complex numbers: Tensor() refuses them, so only constants are checked)
+_SCALARS = (float, int)
 
 
 def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
@@ -55,12 +58,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                 da, needs_grad = a.data, a.requires_grad
             else:
                 da, needs_grad = a, False
-                k = type(a)  # a constant: refuse complex (a Tensor never holds any)
-                if (
-                    k is not float
-                    and k is not int
-                    and (a.dtype.kind == "c" if k is _ndarray else is_complex(a))
-                ):
+                if type(a) not in _SCALARS and is_complex(a):  # a constant: no complex
                     raise _complex_arg(op, a)
             if isinstance(b, Tensor):
                 db = b.data
@@ -68,12 +66,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                     needs_grad = True
             else:
                 db = b
-                k = type(b)  # a constant: refuse complex (a Tensor never holds any)
-                if (
-                    k is not float
-                    and k is not int
-                    and (b.dtype.kind == "c" if k is _ndarray else is_complex(b))
-                ):
+                if type(b) not in _SCALARS and is_complex(b):  # a constant: no complex
                     raise _complex_arg(op, b)
             datas: Any = (da, db)
             out = op.forward(da, db, **params) if params else op.forward(da, db)
@@ -83,12 +76,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                 da, needs_grad = a.data, a.requires_grad
             else:
                 da, needs_grad = a, False
-                k = type(a)  # a constant: refuse complex (a Tensor never holds any)
-                if (
-                    k is not float
-                    and k is not int
-                    and (a.dtype.kind == "c" if k is _ndarray else is_complex(a))
-                ):
+                if type(a) not in _SCALARS and is_complex(a):  # a constant: no complex
                     raise _complex_arg(op, a)
             datas = (da,)
             out = op.forward(da, **params) if params else op.forward(da)
@@ -101,7 +89,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                     if a.requires_grad:
                         needs_grad = True
                 else:
-                    if is_complex(a):
+                    if type(a) not in _SCALARS and is_complex(a):
                         raise _complex_arg(op, a)
                     datas.append(a)
             out = op.forward(*datas, **params)

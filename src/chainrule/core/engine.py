@@ -82,6 +82,14 @@ def _fix_grad(op: Any, i: int, a: Tensor, gi: Any, raw: bool) -> Any:
     return gi
 
 
+def fix_gradient(op: Any, i: int, a: Tensor, g: Any) -> Any:
+    """The engine's checks on what a rule returned for argument ``i`` (Tensor ``a``), in a
+    recorded pass: a Tensor of ``a``'s shape (broadcasting undone for ``broadcasts`` ops,
+    else a ShapeError naming the op) and dtype. For interpreters that run the rules
+    themselves (:mod:`chainrule.jit`), so the checks stay in one place."""
+    return _fix_grad(op, i, a, g, False)
+
+
 def _check_sparse(op: Any, i: int, a: Tensor, gi: RowSparse) -> Any:
     if gi.shape != a.data.shape:
         raise ShapeError(

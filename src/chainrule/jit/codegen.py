@@ -54,18 +54,6 @@ _TEMPLATES: dict[str, str] = {
     "ne": "np.not_equal({0}, {1})",
 }
 _REDUCTIONS = {"sum": "sum", "max": "max", "min": "min"}  # as ndarray methods
-_PRECEDENCE_SAFE = (
-    "{0} + {1}",
-    "{0} - {1}",
-    "{0} * {1}",
-    "{0} / {1}",
-    "{0} @ {1}",
-    "-{0}",
-    "{0} > {1}",
-    "{0} >= {1}",
-    "{0} < {1}",
-    "{0} <= {1}",
-)
 
 
 class Namer:

@@ -157,7 +157,8 @@ class _Entry:
             [np.ravel(outs[j]).astype(self.pack_dtype, copy=False) for j in self.diff]
         )
 
-    def unpack(self, g: np.ndarray) -> list[np.ndarray]:
+    def unpack(self, g: Any) -> list[Any]:
+        """The cotangent of each differentiable output (an array, or a Tensor in a replay)."""
         if len(self.diff) == 1:
             return [g]
         return [g[a:b].reshape(shape) for a, b, shape in self.pack_layout]
@@ -173,11 +174,7 @@ class _Entry:
 
     def replay_backward(self, g: Any, vals: tuple) -> list[Any]:
         env = self.replay_forward(vals)
-        if len(self.diff) == 1:
-            gs = [g]
-        else:
-            gs = [g[a:b].reshape(shape) for a, b, shape in self.pack_layout]
-        for var, gj in zip(self.cotangents, gs, strict=True):
+        for var, gj in zip(self.cotangents, self.unpack(g), strict=True):
             env[var.name] = gj.astype(var.dtype) if gj.dtype != var.dtype else gj
         _replay(self.backward_eqs, env)
         return [None if r is None else _read(r, env) for r in self.grad_refs]
@@ -529,7 +526,7 @@ def _trace_call(
 ) -> tuple[Tracer, list[Var], tuple, bool]:
     """Run ``fn`` once under a tracer: (tracer, argument variables, outputs, single)."""
     tracer = Tracer()
-    tracer.locate = perturbed is False
+    tracer.locate = not perturbed  # the source lines name the culprit in errors
     arg_vars: list[Var] = []
     leaf_of: dict[int, Tensor] = {}
     for name, a in bound:
@@ -871,7 +868,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
         "forward",
         node_names,
         entry.forward_eqs,
-        [_tuple(entry.outputs), [_var(n, entry) for n in entry.residuals]],
+        [tuple(entry.outputs), [_var(n, entry) for n in entry.residuals]],
     )
     fwd_only = Block(
         "forward",
@@ -970,13 +967,9 @@ def _constant_outputs(entry: _Entry) -> Callable[..., list[Any]]:
 
 def _int_array(r: Any) -> bool:
     if isinstance(r, DataOf):
-        return r.var.dtype.kind in "iu" and len(r.var.shape) >= 0
+        return r.var.dtype.kind in "iu"
     arr = r.array
     return isinstance(arr, np.ndarray) and arr.dtype.kind in "iu"
-
-
-def _tuple(refs: Any) -> Any:
-    return tuple(refs)
 
 
 def _var(name: str, entry: _Entry) -> Var:

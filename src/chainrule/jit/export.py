@@ -9,6 +9,7 @@ gradient becomes its dense array there (the module has no RowSparse class).
 from __future__ import annotations
 
 import base64
+import dis
 import inspect
 import io
 import textwrap
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ChainruleError
+from .trace import _is_plain
 
 __all__ = ["module_source"]
 
@@ -37,6 +39,17 @@ def _array_literal(a: np.ndarray) -> str:
     return f"_load({data!r})"
 
 
+def _globals_read(code: types.CodeType) -> set[str]:
+    """The global names a function reads (``LOAD_GLOBAL``), in nested code too; not
+    ``co_names``, which also holds attribute names (``np.matmul`` is not a global
+    ``matmul``)."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _globals_read(const)
+    return names
+
+
 def _function_source(fn: Any, name: str, done: dict[str, str]) -> None:
     """Add ``fn``'s source under ``name``, and (recursively) the helpers it calls."""
     if name in done:
@@ -51,13 +64,13 @@ def _function_source(fn: Any, name: str, done: dict[str, str]) -> None:
     done[name] = ""  # reserve (recursion)
     deps = []
     glb = getattr(fn, "__globals__", {})
-    for n in fn.__code__.co_names:
+    for n in sorted(_globals_read(fn.__code__)):
         if n not in glb or n in ("np", "numpy"):
             continue
         v = glb[n]
         if isinstance(v, types.FunctionType) and v.__module__.startswith("chainrule"):
             deps.append((v, n))
-        elif isinstance(v, int | float | str | bool | tuple) and not isinstance(v, type):
+        elif _is_plain(v):  # a constant whose repr is Python source
             done.setdefault(f"const:{n}", f"{n} = {v!r}\n")
     for v, n in deps:
         _function_source(v, n, done)

@@ -6,7 +6,8 @@ the traced values, and sums the contributions of a value used in several places 
 that value's equation is visited. The rules are written with chainrule ops, so while the
 tracer is installed every op they apply becomes an equation of the *gradient program*:
 the derivative of every op is read from the op, never written a second time. Broadcasting
-is undone by the engine's own :func:`chainrule.core.sum_to_shape`.
+is undone, and each gradient's shape and dtype checked, by the engine's own code
+(:func:`chainrule.core.fix_gradient`).
 
 What the gradient program reads from the forward pass (the values its equations use) is
 what a compiled forward must save for it: its *residuals*.
@@ -18,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Tensor, no_grad, observing, sum_to_shape, upstream
-from ..core.errors import ShapeError
+from ..core import Tensor, fix_gradient, no_grad, observing, upstream
 from .trace import Const, DataOf, Equation, Tracer, Var
 
 __all__ = ["GradProgram", "gradient_program"]
@@ -126,7 +126,7 @@ def gradient_program(
                     gi = g if rule is upstream else rule(g, out, *args, **params)
                     if gi is None:
                         continue
-                    gi = _fix(eq, i, r, gi)
+                    gi = fix_gradient(eq.op, i, _value(tracer, r), gi)
                     gname = gvar.name if gvar is not None else eq.out.name
                     for e in backward_eqs[before:]:
                         notes[e.out.name] = (eq, i, gname)
@@ -177,20 +177,3 @@ def _param_value(tracer: Tracer, v: Any) -> Any:
 
 def _add(a: Any, b: Any) -> Any:
     return a + b  # an add op: recorded, so fan-out sums are part of the program
-
-
-def _fix(eq: Equation, i: int, r: Any, gi: Any) -> Any:
-    """The engine's checks on a rule's gradient: undo broadcasting, match the dtype."""
-    if not isinstance(gi, Tensor):
-        gi = Tensor(np.asarray(gi))
-    shape, dtype = _shape(r), _dtype(r)
-    if tuple(gi.shape) != shape:
-        if not eq.op.broadcasts:
-            raise ShapeError(
-                f"the VJP rule of {eq.op.name!r} returned a gradient of shape "
-                f"{tuple(gi.shape)} for argument {i}, whose shape is {shape}"
-            )
-        gi = sum_to_shape(gi, shape)
-    if gi.dtype != dtype:
-        gi = gi.astype(dtype)
-    return gi

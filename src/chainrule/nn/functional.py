@@ -450,21 +450,24 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean", half: bool = Fals
 
 def _margin_terms(
     input: Any, target: Any, margin: float, p: int, who: str
-) -> tuple[Any, np.ndarray, int, tuple[int, ...]]:
+) -> tuple[Any, Any, int, tuple[int, ...]]:
+    """(hinge terms of the other classes, the targets as an (N, 1) column, C, batch shape)."""
     x, batch_shape = _flatten_classes(input, who)
     if len(batch_shape) > 1:
         raise ShapeError(f"{who}: scores must be (N, C) or (C,), got {tuple(input.shape)}")
     n, c = x.shape
     t = _int_targets(target, n, c, who)
-    correct = cr.gather(x, t.reshape(n, 1), axis=1)  # s_y, shape (N, 1)
+    # the labels enter through ops only (a Tensor target stays one), so a compiled call
+    # re-reads them: the mask of the other classes is an op too, not a NumPy array
+    col = cr.reshape(target if isinstance(target, Tensor) else t, (n, 1))
+    correct = cr.gather(x, col, axis=1)  # s_y, shape (N, 1)
     hinge = cr.relu(x - correct + margin)  # max(0, s_j - s_y + Δ)
     if p == 2:
         hinge = hinge * hinge
     elif p != 1:
         raise OpError(f"{who}: p must be 1 or 2, got {p}")
-    others = np.ones((n, c), dtype=x.dtype)
-    others[np.arange(n), t] = 0  # drop the j = y term
-    return hinge * others, t, c, batch_shape
+    others = cr.astype(col != np.arange(c), x.dtype)  # drop the j = y term
+    return hinge * others, col, c, batch_shape
 
 
 def multi_margin_loss(
@@ -488,7 +491,7 @@ def multi_margin_loss(
     terms, t, c, batch_shape = _margin_terms(_floating(input), target, margin, p, who)
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
-        terms = terms * w[t].astype(terms.dtype).reshape(-1, 1)
+        terms = terms * cr.take(w.astype(terms.dtype), t)  # w[y_i] per row, (N, 1)
     per = cr.sum(terms, axis=1) * (1.0 / c)
     if reduction == "none":
         return cr.reshape(per, batch_shape)

@@ -420,11 +420,6 @@ def inv(a: TensorLike) -> Tensor:
 
 
 # ---------------------------------------------------------------------- solve
-def _solve_vector(a_ndim: int, b_ndim: int) -> bool:
-    """Whether solve reads b as a vector: when it is 1-d (NumPy 2's rule, on every NumPy)."""
-    return b_ndim == 1
-
-
 def _solve_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """NumPy 2's ``np.linalg.solve`` on NumPy 1.x too: b is a vector only when 1-d, and the
     batch axes of a and b broadcast. (NumPy 1.x reads b as a stack of vectors whenever
@@ -439,15 +434,9 @@ def _solve_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x[..., 0] if vec else x
 
 
-_VECTOR: dict[tuple[int, int], bool] = {}  # (a.ndim, b.ndim) -> bool, once per pair
-
-
 def _is_vector(a: Any, b: Any) -> bool:
-    key = (a.ndim, b.ndim)
-    v = _VECTOR.get(key)
-    if v is None:
-        v = _VECTOR[key] = _solve_vector(*key)
-    return v
+    """Whether solve reads b as a vector: when it is 1-d (NumPy 2's rule, on every NumPy)."""
+    return bool(b.ndim == 1)
 
 
 def _solve_out_like(a: Any, y: Any, vec: bool) -> Any:

@@ -2,7 +2,10 @@
 
 Cases (issue #10's targets), float32, one BLAS thread:
 
-* ``small_mlp``: one SGD training step of an MLP 50-100-10 at batch 16 (overhead-bound);
+* ``small_mlp``: one SGD training step of an MLP 50-100-10 at batch 16 (overhead-bound),
+  with the loss compiled (a node of the eager graph, then ``backward()`` and ``step()``)
+  and with the whole step compiled (``optim.compile_step``: ``forward_backward``, then the
+  update);
 * ``chain``: 100 elementwise ops (add, mul, tanh) on 4x4, forward + backward, per op;
 * ``big_mlp``: one SGD step of an MLP 784-1024-1024-10 at batch 256 (BLAS-bound);
 * ``memory``: peak memory above setup of one forward + backward of 20 layers x 1024
@@ -52,8 +55,10 @@ def _model(sizes: tuple[int, ...], act: type = nn.ReLU, dtype: str = "float32") 
     return model
 
 
-def step_fn(sizes: tuple[int, ...], batch: int, compiled: bool):
-    """bench_mlp's chainrule step (float32 here), with the loss compiled or eager."""
+def step_fn(sizes: tuple[int, ...], batch: int, mode: str):
+    """bench_mlp's chainrule step (float32 here): ``mode`` "eager", "compiled" (the loss
+    compiled, one node of the eager graph, then backward() and step()) or "step" (the
+    whole step compiled: ``optim.compile_step``)."""
     model = _model(sizes)
     opt = optim.SGD(model.parameters(), lr=LR)
     X, y = _data(sizes, batch)
@@ -62,7 +67,10 @@ def step_fn(sizes: tuple[int, ...], batch: int, compiled: bool):
     def loss_fn(x, t):
         return F.cross_entropy(model(x), t)
 
-    loss = cr.compile(loss_fn) if compiled else loss_fn
+    if mode == "step":
+        compiled_step = optim.compile_step(loss_fn, opt)
+        return lambda: compiled_step(Xt, y)
+    loss = cr.compile(loss_fn) if mode == "compiled" else loss_fn
 
     def step() -> None:
         opt.zero_grad()
@@ -74,12 +82,17 @@ def step_fn(sizes: tuple[int, ...], batch: int, compiled: bool):
 
 # ---------------------------------------------------------------------- the 100-op chain
 def numpy_chain_fn():
-    """Forward saving what backward needs, then the backward loop, written by hand."""
+    """Forward saving what backward needs, then the backward loop, written by hand.
+
+    Returns the step, which returns dL/dc: c enters every add *and* every mul, so each mul
+    passes a gradient to c too (g·y) besides the one to y (g·c); the benchmark checks that
+    every contender computes this same gradient.
+    """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 4)).astype(np.float32)
     c = rng.uniform(0.5, 1.0, size=(4, 4)).astype(np.float32)
 
-    def fb() -> None:
+    def fb() -> np.ndarray:
         saved = []
         y = x
         for i in range(N_OPS):
@@ -87,6 +100,7 @@ def numpy_chain_fn():
             if k == 0:
                 y = y + c
             elif k == 1:
+                saved.append(y)  # the mul's input: its gradient for c
                 y = y * c
             else:
                 y = np.tanh(y)
@@ -98,10 +112,12 @@ def numpy_chain_fn():
             if k == 0:
                 gc += g
             elif k == 1:
+                gc += g * saved.pop()
                 g = g * c
             else:
                 t = saved.pop()
                 g = g * (1 - t * t)
+        return gc
 
     return fb
 
@@ -122,7 +138,15 @@ def chain_fns():
         c.grad = None
         cf(x).backward()
 
-    fns = {"numpy": numpy_chain_fn(), "eager": eager, "compiled": compiled}
+    def step() -> None:  # loss and gradients in one go (what compile_step runs)
+        c.grad = None
+        cf.forward_backward(x)
+
+    fns = {"numpy": numpy_chain_fn(), "eager": eager, "compiled": compiled, "step": step}
+    expected = fns["numpy"]()
+    for name in ("eager", "compiled", "step"):
+        fns[name]()
+        np.testing.assert_allclose(c.grad.data, expected, rtol=1e-4, err_msg=name)
     try:
         import torch
 
@@ -191,20 +215,22 @@ def run(quick: bool) -> list[str]:
     ):
         steps = {
             "numpy": numpy_step_fn(sizes, batch),
-            "eager": step_fn(sizes, batch, False),
-            "compiled": step_fn(sizes, batch, True),
+            "eager": step_fn(sizes, batch, "eager"),
+            "compiled": step_fn(sizes, batch, "compiled"),
+            "step": step_fn(sizes, batch, "step"),
         }
         tstep = torch_step_fn(sizes, batch)
         if tstep is not None:
             steps["torch"] = tstep
         best = compare(steps, min_time, rounds if name == "small_mlp" else max(3, rounds // 2))
         row = " | ".join(
-            f"{best.get(k, float('nan')):,.0f}" for k in ("numpy", "eager", "compiled", "torch")
+            f"{best.get(k, float('nan')):,.0f}"
+            for k in ("numpy", "eager", "compiled", "step", "torch")
         )
         lines.append(
             f"| {name} {'-'.join(map(str, sizes))} b{batch} | {row} | "
-            f"{best['compiled'] / best['numpy']:.2f}x | "
-            f"{best['compiled'] / best['eager']:.2f}x |"
+            f"{best['step'] / best['numpy']:.2f}x | "
+            f"{best['step'] / best['eager']:.2f}x |"
         )
         print(lines[-1], file=sys.stderr)
     fns = chain_fns()
@@ -213,14 +239,14 @@ def run(quick: bool) -> list[str]:
     chain = (
         f"| chain of {N_OPS} ops 4x4 (µs/op) | {per_op['numpy']:.2f} | "
         f"{per_op['eager']:.2f} | {per_op['compiled']:.2f} | "
-        f"{per_op.get('torch', float('nan')):.2f} | "
-        f"{per_op['compiled'] / per_op['numpy']:.2f}x (time) | "
-        f"{per_op['compiled'] / per_op['eager']:.2f}x (time) |"
+        f"{per_op['step']:.2f} | {per_op.get('torch', float('nan')):.2f} | "
+        f"{per_op['step'] / per_op['numpy']:.2f}x (time) | "
+        f"{per_op['step'] / per_op['eager']:.2f}x (time) |"
     )
     header = [
-        "| case | NumPy by hand | eager | compiled | PyTorch | compiled / NumPy | "
-        "compiled / eager |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| case | NumPy by hand | eager | compiled call | compiled step | PyTorch | "
+        "step / NumPy | step / eager |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     out = (
         ["### chainrule.compile (steps/s unless stated; ratios of speed, or of time per op)", ""]

@@ -115,7 +115,8 @@ def test_extras_mean_what_they_say():
     # rich is only used by chainrule.viz (Explanation.to_rich): its own extra, not `test`'s.
     assert names["viz"] == {"rich"}
     assert "rich" not in names["test"] and "tqdm" not in names["test"]
-    assert "chainrule[apps,viz]" in extras["test"]
+    assert "chainrule[apps,viz,linalg]" in extras["test"]  # the tests cover SciPy's path
+    assert names["linalg"] == {"scipy"}
     assert "chainrule[test]" in extras["dev"]
     # Every extra's non-self requirement is used somewhere in the source (no dead extras).
     used = {
@@ -124,9 +125,10 @@ def test_extras_mean_what_they_say():
         "scikit-learn": "sklearn",
         "threadpoolctl": "threadpoolctl",
         "rich": "rich",
+        "scipy": "scipy",
     }
     source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "src" / "chainrule").rglob("*.py")
     )
-    for dist in names["apps"] | names["viz"]:
+    for dist in names["apps"] | names["viz"] | names["linalg"]:
         assert re.search(rf"\b(import|from) {used[dist]}\b", source), dist

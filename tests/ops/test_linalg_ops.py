@@ -519,3 +519,70 @@ def test_repeated_singular_values_in_svdvals_are_fine():
     a = cr.Tensor(2 * np.eye(3), requires_grad=True)
     cr.linalg.norm(a, ord="nuc").backward()
     np.testing.assert_allclose(a.grad.data, np.eye(3), atol=1e-12)
+
+
+# ---------------------------------------------------------------------- solve's one LU
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sb", [(6,), (6, 3), (6, 9)])
+def test_solve_reuses_its_factorisation_and_equals_numpy_path(rng, monkeypatch, dtype, sb):
+    pytest.importorskip("scipy")
+    from chainrule.ops import decomp
+
+    a0 = (rng.normal(size=(6, 6)) + 4 * np.eye(6)).astype(dtype)
+    b0 = rng.normal(size=sb).astype(dtype)
+    w = rng.normal(size=sb).astype(dtype)
+
+    def grads():
+        a = cr.Tensor(a0, requires_grad=True)
+        b = cr.Tensor(b0, requires_grad=True)
+        x = cr.linalg.solve(a, b)
+        kept = id(x.data) in decomp._LU
+        (x * w).sum().backward()
+        return x.data, a.grad.data, b.grad.data, kept
+
+    calls = []
+    real = decomp._solve_transposed
+    monkeypatch.setattr(decomp, "_solve_transposed", lambda *args: calls.append(1) or real(*args))
+    x1, ga1, gb1, kept = grads()
+    assert kept and calls  # the forward kept its LU and the backward used it
+    monkeypatch.setattr(decomp, "_LAPACK", [None])  # as without SciPy: NumPy both ways
+    x2, ga2, gb2, kept2 = grads()
+    assert not kept2
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for u, v in ((x1, x2), (ga1, ga2), (gb1, gb2)):
+        np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+    # the exact gradient: b̄ = A⁻ᵀ w, Ā = −b̄ xᵀ
+    gb = np.linalg.solve(a0.T.astype(np.float64), w.astype(np.float64))
+    np.testing.assert_allclose(gb1, gb, rtol=50 * tol, atol=50 * tol)
+
+
+def test_solve_factorisation_is_forgotten_with_its_output(rng):
+    pytest.importorskip("scipy")
+    from chainrule.ops import decomp
+
+    a = cr.Tensor(rng.normal(size=(5, 5)) + 3 * np.eye(5), requires_grad=True)
+    before = len(decomp._LU)
+    x = cr.linalg.solve(a, cr.Tensor(rng.normal(size=5)))
+    assert len(decomp._LU) == before + 1
+    del x
+    assert len(decomp._LU) == before
+    with cr.no_grad():  # no backward can follow: nothing is kept
+        y = cr.linalg.solve(a, cr.Tensor(rng.normal(size=5)))
+    assert len(decomp._LU) == before and y.shape == (5,)
+
+
+def test_solve_lu_path_refuses_a_singular_matrix():
+    pytest.importorskip("scipy")
+    a = cr.Tensor(np.array([[1.0, 2.0], [2.0, 4.0]]), requires_grad=True)
+    with pytest.raises(LinAlgError, match="[Ss]ingular"):
+        cr.linalg.solve(a, cr.Tensor([1.0, 1.0]))
+
+
+def test_solve_after_the_matrix_changes_in_place_is_refused(rng):
+    # the kept factors belong to the old A: the engine's version check stops the backward
+    a = cr.Tensor(rng.normal(size=(4, 4)) + 3 * np.eye(4), requires_grad=True)
+    x = cr.linalg.solve(a, cr.Tensor(rng.normal(size=4)))
+    with cr.no_grad():
+        a.mul_(2.0)
+    with pytest.raises(ChainruleError, match="modified in place"):
+        x.sum().backward()

@@ -48,3 +48,11 @@ def test_numeric_helpers_match_analytic(rng):
     np.testing.assert_allclose(g, u * np.exp(a), rtol=1e-6)
     v = rng.normal(size=(3,))
     np.testing.assert_allclose(numeric_jvp(lambda x: cr.exp(x), [a], [v]), v * np.exp(a), rtol=1e-6)
+
+
+def test_gradcheck_on_a_zero_dimensional_input():
+    # a 0-d input used to crash the mismatch search (np.nonzero refuses 0-d arrays)
+    assert gradcheck(lambda x: x * x * 3.0, np.array(1.5))
+    assert gradcheck(lambda x: apply(WrongSquare, x), np.array(1.5), raise_exception=False) is False
+    with pytest.raises(GradcheckError, match=r"element \(\)"):
+        gradcheck(lambda x: apply(WrongSquare, x), np.array(1.5))

@@ -368,9 +368,9 @@ def _train_inner(
             loss = loss + F.l2_penalty(weights, cfg.l2)
         return loss
 
-    # Compiled: traced once per batch shape; the parameters are captured, and receive their
-    # gradients from the generated backward.
-    loss_fn = cr.compile(step_loss) if cfg.compile else step_loss
+    # Compiled: the whole step (loss, gradients, update) traced once per batch shape; the
+    # parameters are captured and receive their gradients from the generated backward.
+    compiled_step = optim.compile_step(step_loss, opt) if cfg.compile else None
 
     # The bar counts finished epochs: it is advanced after each epoch's numbers exist, so
     # what it shows (n/total and the postfix) always belongs to the same epoch.
@@ -378,10 +378,13 @@ def _train_inner(
     for _epoch in range(cfg.epochs):
         total, count = 0.0, 0
         for xb, yb in loader:
-            opt.zero_grad()
-            loss = loss_fn(xb, yb)
-            loss.backward()
-            opt.step()
+            if compiled_step is not None:
+                loss = compiled_step(xb, yb)
+            else:
+                opt.zero_grad()
+                loss = step_loss(xb, yb)
+                loss.backward()
+                opt.step()
             total += loss.item() * len(yb.data)
             count += len(yb.data)
         if sched is not None:

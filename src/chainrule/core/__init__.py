@@ -4,7 +4,7 @@ The core knows no specific op: primitives live in :mod:`chainrule.ops`.
 """
 
 from .dispatch import apply
-from .engine import backward, fix_gradient, sum_to_shape
+from .engine import accumulate_grads, backward, fix_gradient, sum_to_shape
 from .errors import (
     AnomalyError,
     BackwardError,
@@ -51,6 +51,7 @@ __all__ = [
     "active_levels",
     "apply",
     "as_tensor",
+    "accumulate_grads",
     "backward",
     "concretizing",
     "detect_anomaly",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -345,6 +345,31 @@ def backward(
     for a, g in leaves.values():
         _finalize(a, g, raw, seen)
     return None
+
+
+def accumulate_grads(pairs: Iterable[tuple[Tensor, Any]], arrays: Iterable[Any] = ()) -> None:
+    """Accumulate gradients into leaves' ``.grad`` exactly as ``backward()`` finishes.
+
+    ``pairs`` holds (leaf, gradient array or RowSparse) from one first-order pass; each
+    ``.grad`` gets its own array (never one shared with another leaf, a view, or one of
+    ``arrays``, e.g. the inputs the gradients were computed from) and the leaf's
+    post-accumulate-grad hooks run. For code that computes gradients without the engine
+    (:meth:`chainrule.jit.Compiled.forward_backward`).
+    """
+    seen = {id(a) for a in arrays}
+    for a, g in pairs:
+        if (  # the common case, a fresh array for a leaf without .grad or hooks: keep it
+            type(g) is np.ndarray
+            and a.grad is None
+            and g.base is None
+            and id(g) not in seen
+            and not _ACC_HOOKS
+            and g.flags.writeable
+        ):
+            seen.add(id(g))
+            a.grad = Tensor._wrap(g)
+        else:
+            _finalize(a, g, True, seen)
 
 
 def _finalize(a: Tensor, g: Any, raw: bool, seen: set[int]) -> None:

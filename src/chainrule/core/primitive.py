@@ -128,6 +128,13 @@ class Primitive:
     samples: ClassVar[Callable[..., Any] | None] = None
     # lecture notation, read by chainrule.viz (see chainrule.core.lecture)
     lecture: ClassVar[Lecture | None] = None
+    # compiled code only (chainrule.jit): ``keeps(*args, **params) -> (out, kept)`` is the
+    # forward that also returns an intermediate its gradient op can reuse; the gradient op
+    # says ``reuses = (ThatOp, fn)``, and where it reads the same argument 0 with the same
+    # params, compiled code calls ``fn(kept, *other_args, **params)`` instead of recomputing
+    # (cross_entropy keeps its softmax). Eager code never calls either.
+    keeps: ClassVar[Callable[..., Any] | None] = None
+    reuses: ClassVar[tuple[type, Callable[..., Any]] | None] = None
 
     forward: ClassVar[Callable[..., Any]]
 

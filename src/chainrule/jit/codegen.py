@@ -156,6 +156,7 @@ class Block:
         for r in self.returns:
             keep.update(reads(r))
         produced = {eq.out.name for eq in self.equations}
+        produced.update(eq.also.name for eq in self.equations if eq.also is not None)
         dying: dict[int, list[str]] = {}
         for n, k in last.items():
             if n in keep or sizes.get(n, 0) < self.free_min:
@@ -177,7 +178,10 @@ class Block:
                     f"out={namer[reuse[eq.out.name]]})"
                 )
             else:
-                line = f"    {namer[eq.out.name]} = {render(eq, namer, consts)}"
+                lhs = namer[eq.out.name]
+                if eq.also is not None:  # a forward that keeps a value for its gradient op
+                    lhs += f", {namer[eq.also.name]}"
+                line = f"    {lhs} = {render(eq, namer, consts)}"
             note = self.notes.get(eq.out.name) if comments else None
             if note:
                 line += f"  # {note}"

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Primitive, Tensor, apply, concretizing, observing
+from ..core import Primitive, Tensor, accumulate_grads, apply, concretizing, observing
 from ..core.dispatch import format_frame, user_frame
 from ..core.errors import BackwardError, ChainruleError, OpError
 from ..core.lecture import Lecture
@@ -124,14 +124,17 @@ class _Entry:
         self.arg_names: list[str] = []  # program names of the array arguments
         self.captured: list[Tensor] = []  # captured Tensors (node inputs after the args)
         self.captured_sig: list[tuple] = []  # (tensor, shape, dtype, requires_grad)
-        self.forward_eqs: list[Equation] = []
+        self.forward_eqs: list[Equation] = []  # the programs the replays run
         self.backward_eqs: list[Equation] = []
+        self.gen_forward: list[Equation] = []  # the programs the generated code runs
+        self.gen_backward: list[Equation] = []
         self.outputs: tuple = ()
         self.single = True
         self.diff: list[int] = []  # indices of outputs that carry gradients
         self.residuals: list[str] = []
         self.cotangents: list[Var] = []
         self.grad_refs: list[Any] = []  # per node input: gradient reference or None
+        self.grad_index: list[int] = []  # the node inputs that get a gradient
         self.node_inputs: list[str] = []  # program names of the node's inputs
         self.forward: Callable[..., Any] = _unset
         self.backward: Callable[..., Any] = _unset
@@ -308,6 +311,13 @@ class Compiled:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         bound = self._bind(args, kwargs)
+        entry = self._lookup(bound, args, kwargs)
+        if entry is _EAGER:
+            return self.fn(*args, **kwargs)
+        return _run(entry, [a for _, a in bound if isinstance(a, Tensor | np.ndarray)])
+
+    def _lookup(self, bound: list[tuple[str, Any]], args: tuple, kwargs: dict) -> Any:
+        """The entry of this call's signature (traced now if new or stale), or _EAGER."""
         key = self._key(bound)
         entry = self._cache.get(key)
         if entry is not None and entry is not _EAGER and not entry.captured_ok():
@@ -315,12 +325,66 @@ class Compiled:
             del self._cache[key]
             entry = None
         if entry is None:
-            entry = self._build(bound, key, args, kwargs)
-        else:
-            self._cache.move_to_end(key)
-        if entry is _EAGER:
-            return self.fn(*args, **kwargs)
-        return _run(entry, [a for _, a in bound if isinstance(a, Tensor | np.ndarray)])
+            return self._build(bound, key, args, kwargs)
+        self._cache.move_to_end(key)
+        return entry
+
+    def forward_backward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``loss = fn(*args); loss.backward()`` in one go; returns the loss, detached.
+
+        The function must return one scalar floating Tensor. Its gradients accumulate into
+        ``.grad`` of every argument and captured Tensor that requires one, exactly as
+        ``loss.backward()`` would (same values, same post-accumulate-grad hooks), but the
+        generated forward and backward run back to back: no graph node, no engine pass.
+        This is the fast path of a training step (:func:`chainrule.optim.compile_step`).
+        Under forward mode, tracing, anomaly checks, or a function that runs eagerly
+        (``fallback="eager"``), it calls the function and ``backward()`` instead.
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> w = cr.Tensor([1.0, 2.0], requires_grad=True)
+        >>> step = cr.compile(lambda x: (w * x).sum())
+        >>> step.forward_backward(cr.Tensor([3.0, 4.0]))
+        Tensor(11.)
+        >>> w.grad
+        Tensor([3., 4.])
+        """
+        st = _get(None) or state()
+        bound = self._bind(args, kwargs)
+        entry = None
+        if not (st.extras or st.raw) and st.grad_enabled:
+            entry = self._lookup(bound, args, kwargs)
+        if entry is None or entry is _EAGER:
+            out = self.fn(*args, **kwargs) if entry is _EAGER else self(*args, **kwargs)
+            _check_loss(out, self.__name__)
+            out.backward()
+            return out.detach()
+        if not entry.single or entry.diff != [0] or entry.outputs[0].shape != ():
+            if not entry.diff:
+                raise BackwardError(
+                    f"forward_backward: the output of {self.__name__} does not depend on "
+                    f"any tensor that requires grad: there is nothing to differentiate"
+                )
+            shapes = [tuple(_shape_of(r)) for r in entry.outputs]
+            raise BackwardError(
+                f"forward_backward needs {self.__name__} to return one scalar loss, but it "
+                f"returns {len(shapes)} output(s) of shape(s) {shapes}; call it and "
+                f"backward() the result instead"
+            )
+        node_args = [a for _, a in bound if isinstance(a, Tensor | np.ndarray)]
+        node_args += entry.captured
+        if any(node_args[k]._op is not None for k in entry.grad_index):
+            # an argument computed by recorded ops: its graph needs the engine's backward
+            out = _run(entry, node_args[: len(node_args) - len(entry.captured)])
+            out.backward()
+            return out.detach()
+        arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
+        outs, res = entry.forward(*arrays)
+        loss = np.asarray(outs[0])
+        grads = entry.backward(np.ones_like(loss), res, *arrays)
+        accumulate_grads([(node_args[k], grads[k]) for k in entry.grad_index], arrays)
+        return Tensor._wrap(loss)
 
     def _build(self, bound: list[tuple[str, Any]], key: tuple, args: tuple, kwargs: dict) -> Any:
         self.traces += 1
@@ -482,6 +546,14 @@ def compile(
 
 
 # ---------------------------------------------------------------------- running an entry
+def _check_loss(out: Any, name: str) -> None:
+    if not isinstance(out, Tensor) or out.shape != ():
+        what = type(out).__name__ if not isinstance(out, Tensor) else f"shape {out.shape}"
+        raise BackwardError(
+            f"forward_backward needs {name} to return one scalar loss Tensor, got {what}"
+        )
+
+
 def _grad_mode() -> bool:
     st = _get(None)
     return st.grad_enabled if st is not None else is_grad_enabled()
@@ -740,27 +812,42 @@ def _compile_entry(
         grad_roots = [g for g in grads.values() if g is not None]
         backward_eqs = passes.eliminate_dead(backward_eqs, grad_roots)
     entry.grad_refs = [grads.get(r.name) for r in node_refs]
+    entry.grad_index = [k for k, g in enumerate(entry.grad_refs) if g is not None]
 
-    produced = {eq.out.name for eq in forward_eqs}
-    needed: list[str] = []
-    for eq in backward_eqs:
-        for n in passes.eq_reads(eq):
-            if n in produced and n not in needed:
-                needed.append(n)
-    for g in entry.grad_refs:  # a gradient may be a forward value itself
-        for n in passes.reads(g):
-            if n in produced and n not in needed:
-                needed.append(n)
-    entry.residuals = needed
-    forward_eqs = passes.eliminate_dead(
-        forward_eqs, list(outputs) + [Var(n, (), np.dtype(float)) for n in needed]
+    # the generated code may let a gradient op reuse what its forward op computed; the
+    # replays (create_graph, forward mode) run the programs as traced
+    gen_forward, gen_backward = passes.pair_kept(forward_eqs, backward_eqs)
+    entry.residuals = _residuals(gen_forward, gen_backward, entry.grad_refs)
+    roots = list(outputs)
+    entry.gen_forward = passes.eliminate_dead(
+        gen_forward, roots + [Var(n, (), np.dtype(float)) for n in entry.residuals]
     )
-    entry.forward_eqs = forward_eqs
+    entry.gen_backward = gen_backward
+    replay_needs = _residuals(forward_eqs, backward_eqs, entry.grad_refs)
+    entry.forward_eqs = passes.eliminate_dead(
+        forward_eqs, roots + [Var(n, (), np.dtype(float)) for n in replay_needs]
+    )
     entry.backward_eqs = backward_eqs
     entry.outputs = outputs
     _layout(entry)
     _generate(entry, tracer, node_refs, gp)
     return entry
+
+
+def _residuals(forward: list[Equation], backward: list[Equation], grad_refs: list) -> list[str]:
+    """The forward values the backward reads (in first-read order): what is saved."""
+    produced = {eq.out.name for eq in forward}
+    produced.update(eq.also.name for eq in forward if eq.also is not None)
+    needed: list[str] = []
+    for eq in backward:
+        for n in passes.eq_reads(eq):
+            if n in produced and n not in needed:
+                needed.append(n)
+    for g in grad_refs:  # a gradient may be a forward value itself
+        for n in passes.reads(g):
+            if n in produced and n not in needed:
+                needed.append(n)
+    return needed
 
 
 def _requires_grad(r: Var | Const, tracer: Tracer) -> bool:
@@ -802,6 +889,9 @@ def _sizes(eqs: list[Equation], refs: list[Any]) -> dict[str, int]:
     sizes = {}
     for eq in eqs:
         sizes[eq.out.name] = int(np.prod(eq.out.shape, dtype=np.int64)) * eq.out.dtype.itemsize
+        if eq.also is not None and isinstance(eq.inputs[0], Var):  # e.g. a kept softmax
+            x = eq.inputs[0]
+            sizes[eq.also.name] = int(np.prod(x.shape, dtype=np.int64)) * x.dtype.itemsize
     for r in refs:
         if isinstance(r, Var):
             sizes[r.name] = int(np.prod(r.shape, dtype=np.int64)) * r.dtype.itemsize
@@ -839,8 +929,10 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
             tname = r.value.name
             wish = tname if isinstance(tname, str) and tname.isidentifier() else r.name
         namer.give(r.name, wish)
-    for eq in entry.forward_eqs:
+    for eq in entry.gen_forward:
         namer.give(eq.out.name, eq.out.name)
+        if eq.also is not None:
+            namer.give(eq.also.name, f"{namer[eq.out.name]}_kept")
     if gp is not None:
         for j, var in enumerate(entry.cotangents):
             out = entry.outputs[entry.diff[j]]
@@ -848,7 +940,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
                 namer.names.get(out.name, f"out{j}") if isinstance(out, Var | Const) else f"out{j}"
             )
             namer.give(var.name, f"d{base}")
-        for eq in entry.backward_eqs:
+        for eq in entry.gen_backward:
             target = gp.names.get(eq.out.name)
             if target is not None and target in namer.names:
                 namer.give(eq.out.name, "d" + namer.names[target])
@@ -857,7 +949,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
 
     node_names = [r.name for r in node_refs]
     sizes = _sizes(
-        entry.forward_eqs + entry.backward_eqs, [r for r in node_refs if isinstance(r, Var)]
+        entry.gen_forward + entry.gen_backward, [r for r in node_refs if isinstance(r, Var)]
     )
     for r in node_refs:
         if isinstance(r, Const):
@@ -867,7 +959,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
     fwd = Block(
         "forward",
         node_names,
-        entry.forward_eqs,
+        entry.gen_forward,
         [tuple(entry.outputs), [_var(n, entry) for n in entry.residuals]],
     )
     fwd_only = Block(
@@ -882,7 +974,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
     if gp is not None:
         # one comment per chain-rule step, on the line that finishes it
         last_of: dict[tuple[int, int], str] = {}
-        for eq in entry.backward_eqs:
+        for eq in entry.gen_backward:
             step = gp.notes.get(eq.out.name)
             if step is not None:
                 last_of[(id(step[0]), step[1])] = eq.out.name
@@ -891,10 +983,10 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
             notes[name] = chain_note(feq, i, namer, gname)
         finals = {g.name for g in entry.grad_refs if isinstance(g, Var)}
         readers: dict[str, int] = {}
-        for eq in entry.backward_eqs:
+        for eq in entry.gen_backward:
             for n in passes.eq_reads(eq):
                 readers[n] = readers.get(n, 0) + 1
-        for eq in entry.backward_eqs:
+        for eq in entry.gen_backward:
             index = eq.params.get("index")
             if (
                 eq.op.name == "scatter_add"
@@ -909,7 +1001,7 @@ def _generate(entry: _Entry, tracer: Tracer, node_refs: list[Var | Const], gp: A
     bwd = Block(
         "backward",
         [c.name for c in entry.cotangents] + ["R"] + node_names,
-        entry.backward_eqs,
+        entry.gen_backward,
         list(entry.grad_refs) or [None],
         notes=notes,
         sparse=sparse,
@@ -973,9 +1065,11 @@ def _int_array(r: Any) -> bool:
 
 
 def _var(name: str, entry: _Entry) -> Var:
-    for eq in entry.forward_eqs:
+    for eq in entry.gen_forward:
         if eq.out.name == name:
             return eq.out
+        if eq.also is not None and eq.also.name == name:
+            return eq.also
     raise ChainruleError(f"internal: residual {name} is not a forward value")
 
 

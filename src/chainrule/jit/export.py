@@ -106,7 +106,7 @@ def module_source(entry: Any) -> str:
         f"forward(*inputs) returns (outputs, saved); backward(*cotangents, list(saved), "
         f"*inputs)\nreturns one gradient per input (None where none is computed).\n"
         f'"""\n\nfrom __future__ import annotations\n\n'
-        f"import base64\nimport io\n\nimport numpy as np\n\n\n"
+        f"import base64\nimport io\nimport math\n\nimport numpy as np\n\n\n"
         f"def _load(data):\n    return np.load(io.BytesIO(base64.b64decode(data)))\n"
     )
     body = header + _DENSE_ROWS + "\n"

@@ -11,7 +11,9 @@ the caller applies to whatever else names those variables (the outputs, the othe
 * :func:`simplify` removes equations that return an input unchanged (``x * 1``, a cast or a
   reshape to what ``x`` already is);
 * :func:`common_subexpressions` keeps one of several identical equations (same op, same
-  inputs, same params), e.g. the ``Wᵀ`` two rules both need.
+  inputs, same params), e.g. the ``Wᵀ`` two rules both need;
+* :func:`pair_kept` lets a gradient op reuse what its forward op computed (the softmax of
+  a cross-entropy), in the generated code only.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Tensor
+from ..core import Primitive, Tensor
 from .trace import Const, DataOf, Equation, Var
 
 __all__ = [
     "common_subexpressions",
     "eliminate_dead",
     "fold_constants",
+    "pair_kept",
     "reads",
     "simplify",
     "substitute",
@@ -93,7 +96,7 @@ def eliminate_dead(eqs: list[Equation], roots: list[Any]) -> list[Equation]:
         needed.update(reads(r))
     kept = []
     for eq in reversed(eqs):
-        if eq.out.name in needed:
+        if eq.out.name in needed or (eq.also is not None and eq.also.name in needed):
             kept.append(eq)
             needed.update(eq_reads(eq))
     kept.reverse()
@@ -226,3 +229,80 @@ def common_subexpressions(eqs: list[Equation]) -> tuple[list[Equation], dict[str
         seen[key] = eq.out
         kept.append(eq)
     return kept, subst
+
+
+_VARIANTS: dict[tuple[type, str], type] = {}
+
+
+def _variant(op: type, suffix: str, forward: Any) -> type:
+    """An unregistered primitive computing ``forward`` under ``op``'s name plus a suffix
+    (for generated code only: never applied through the engine)."""
+    key = (op, suffix)
+    made = _VARIANTS.get(key)
+    if made is None:
+        made = type(
+            f"{op.__name__}_{suffix}",
+            (Primitive,),
+            {
+                "name": f"{op.name}_{suffix}",
+                "register": False,
+                "differentiable": False,
+                "forward": staticmethod(forward),
+                "lecture": getattr(op, "lecture", None),
+            },
+        )
+        _VARIANTS[key] = made
+    return made
+
+
+def pair_kept(
+    forward: list[Equation], backward: list[Equation]
+) -> tuple[list[Equation], list[Equation]]:
+    """Let a gradient op reuse what its forward op computed (for generated code).
+
+    A backward equation whose op says ``reuses = (P, fn)`` and reads, as argument 0, the
+    same value with the same params as a forward equation of op ``P`` (an op that
+    ``keeps``): the forward equation also outputs the kept value (``out, kept = ...``) and
+    the backward one computes ``fn(kept, ...)``. The kept value becomes a residual instead
+    of being recomputed (cross_entropy's softmax). The programs the replays run are not
+    changed: this is only for the generated code.
+    """
+    producers: dict[Any, int] = {}
+    for k, eq in enumerate(forward):
+        if eq.op.keeps is not None and eq.inputs and isinstance(eq.inputs[0], Var):
+            try:
+                sig = (
+                    eq.op,
+                    eq.inputs[0].name,
+                    tuple(sorted((n, _key(v)) for n, v in eq.params.items())),
+                )
+            except TypeError:
+                continue
+            producers.setdefault(sig, k)
+    if not producers:
+        return forward, backward
+    fwd, bwd = list(forward), list(backward)
+    kept_of: dict[int, Var] = {}
+    for j, eq in enumerate(bwd):
+        pair = eq.op.reuses
+        if pair is None or not eq.inputs or not isinstance(eq.inputs[0], Var):
+            continue
+        try:
+            sig = (
+                pair[0],
+                eq.inputs[0].name,
+                tuple(sorted((n, _key(v)) for n, v in eq.params.items())),
+            )
+        except TypeError:
+            continue
+        k = producers.get(sig)
+        if k is None:
+            continue
+        if k not in kept_of:
+            f = fwd[k]
+            kept_of[k] = Var(f"{f.out.name}_kept", (), np.dtype(object))
+            fwd[k] = dataclasses.replace(f, op=_variant(f.op, "keep", f.op.keeps), also=kept_of[k])
+        bwd[j] = dataclasses.replace(
+            eq, op=_variant(eq.op, "reuse", pair[1]), inputs=(kept_of[k], *eq.inputs[1:])
+        )
+    return fwd, bwd

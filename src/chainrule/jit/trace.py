@@ -106,6 +106,9 @@ class Equation:
         passes no gradient back).
     where : tuple or None
         (file, line, function) of the user's code that applied the op.
+    also : Var or None
+        A second output, in generated code only: what an op's ``keeps`` forward returns
+        beside ``out`` for its gradient op to reuse (:func:`chainrule.jit.passes.pair_kept`).
     """
 
     op: type
@@ -114,6 +117,7 @@ class Equation:
     out: Var | None = None
     grad: bool = True
     where: tuple | None = field(default=None, compare=False)
+    also: Var | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

@@ -28,6 +28,7 @@ inf or nan, as in PyTorch; inv, solve and det need a non-singular matrix for the
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import numpy as np
 from ..core import Primitive, apply
 from ..core.errors import OpError
 from ..core.lecture import Lecture
+from ..core.modes import is_grad_enabled
 from ._batching import elementwise_batched
 from .index import getitem
 from .linalg import matmul
@@ -420,10 +422,71 @@ def inv(a: TensorLike) -> Tensor:
 
 
 # ---------------------------------------------------------------------- solve
+# NumPy's solve cannot hand back its LU factorisation, so the backward's transposed solve
+# would factorise A a second time. With SciPy installed (the `linalg` extra), an unbatched
+# solve factorises once (LAPACK getrf) and the factors are remembered beside the output
+# array, matched by identity (of the output and of A) and dropped when the output dies:
+# the VJP's A⁻ᵀ x̄ then costs two triangular solves. Without SciPy, or batched, NumPy.
+_LU: dict[int, tuple[Any, Any, Any, Any]] = {}  # id(x) -> (ref(x), ref(A), factors, getrs)
+_LAPACK: list[Any] = []  # [get_lapack_funcs] once SciPy was looked for; [None]: not there
+
+
+def _scipy_lapack() -> Any:
+    if not _LAPACK:
+        try:
+            from scipy.linalg.lapack import (  # type: ignore[import-untyped, unused-ignore]
+                get_lapack_funcs,
+            )
+        except ImportError:
+            get_lapack_funcs = None
+        _LAPACK.append(get_lapack_funcs)
+    return _LAPACK[0]
+
+
+def _solve_lu(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """x = A⁻¹ b through getrf + getrs, remembering the factors; None: not this path."""
+    funcs = _scipy_lapack()
+    if (
+        funcs is None
+        or a.ndim != 2
+        or b.ndim > 2
+        or a.dtype != b.dtype
+        or a.dtype not in (np.float32, np.float64)
+        or not is_grad_enabled()  # no backward can follow: nothing to remember
+    ):
+        return None
+    getrf, getrs = funcs(("getrf", "getrs"), (a,))
+    lu, piv, info = getrf(a)
+    if info > 0:
+        raise np.linalg.LinAlgError("Singular matrix")
+    x: np.ndarray
+    x, info = getrs(lu, piv, b[:, None] if b.ndim == 1 else b)
+    x = x[:, 0] if b.ndim == 1 else x
+    key = id(x)
+    _LU[key] = (weakref.ref(x, lambda _: _LU.pop(key, None)), weakref.ref(a), (lu, piv), getrs)
+    return x
+
+
+def _solve_transposed(out: Any, a: Any, g: Any) -> np.ndarray | None:
+    """A⁻ᵀ g from the factors remembered for ``out`` = A⁻¹ b, or None when there are none."""
+    hit = _LU.get(id(out))
+    if hit is None or hit[0]() is not out or hit[1]() is not a:
+        return None
+    if g.shape != out.shape or g.dtype != a.dtype:  # e.g. a batch of cotangents (jacobian)
+        return None
+    (lu, piv), getrs = hit[2], hit[3]
+    y: np.ndarray
+    y, _ = getrs(lu, piv, g[:, None] if g.ndim == 1 else g, trans=1)
+    return y[:, 0] if g.ndim == 1 else y
+
+
 def _solve_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """NumPy 2's ``np.linalg.solve`` on NumPy 1.x too: b is a vector only when 1-d, and the
     batch axes of a and b broadcast. (NumPy 1.x reads b as a stack of vectors whenever
     ``b.ndim == a.ndim - 1``, so both are broadcast to one batch shape first.)"""
+    x = _solve_lu(a, b)
+    if x is not None:
+        return x
     vec = b.ndim == 1
     if vec:
         b = b[:, None]
@@ -453,12 +516,16 @@ def _solve_out_like(a: Any, y: Any, vec: bool) -> Any:
 _SHARED: list[Any] = [None]
 
 
-def _solve_gb(g: Any, a: Any, b: Any) -> Any:
+def _solve_gb(g: Any, out: Any, a: Any, b: Any) -> Any:
+    if type(g) is np.ndarray:  # a first-order pass: the forward's LU, if it kept one
+        gb = _solve_transposed(out, a, g)
+        if gb is not None:
+            return gb
     return _solve_out_like(_mT(a), g, _is_vector(a, b))
 
 
 def _solve_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
-    gb = _solve_gb(g, a, b)
+    gb = _solve_gb(g, out, a, b)
     _SHARED[0] = (g, a, gb)
     if _is_vector(a, b):
         return expand_dims(-gb, -1) * expand_dims(out, -2)  # −b̄ xᵀ (negate the vector)
@@ -470,7 +537,7 @@ def _solve_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     _SHARED[0] = None
     if hit is not None and hit[0] is g and hit[1] is a:
         return hit[2]
-    return _solve_gb(g, a, b)
+    return _solve_gb(g, out, a, b)
 
 
 def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:

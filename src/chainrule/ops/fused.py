@@ -12,6 +12,7 @@ The user-facing functions (argument checks, reductions, ignore_index) are in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ class Linear(Primitive):
     def forward(x: Any, w: Any, b: Any) -> Any:
         y = np.matmul(x, w.T)
         if b is not None:
-            if np.result_type(y, b) == y.dtype:
+            if b.dtype == y.dtype or np.result_type(y, b) == y.dtype:
                 y += b  # the product is a fresh array: add the bias in place
             else:
                 y = y + b
@@ -128,12 +129,57 @@ def _ce_rows(
         coef = w if coef is None else coef * w
     if reduction == "mean":
         total = coef.sum() if coef is not None else x.shape[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = dtype.type(1) / dtype.type(total)  # all ignored: NaN, as PyTorch
+        if total:
+            scale = dtype.type(1) / dtype.type(total)
+        else:  # all ignored (or no rows): NaN, as PyTorch
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = dtype.type(1) / dtype.type(total)
         coef = scale if coef is None else coef * scale
     elif coef is None:
         coef = dtype.type(1)
     return t, coef
+
+
+def _ce_forward(
+    x: Any, target: Any, class_weights: Any, ignore_index: Any, reduction: str, keep: bool
+) -> Any:
+    """The loss; with ``keep``, (loss, (softmax rows, row indices, targets, coefficients))."""
+    x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
+    t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
+    m = x.max(axis=1, keepdims=True)
+    # all -inf rows: avoid inf - inf. (The sum of the row maxima is finite when they all
+    # are, but for an overflow, which takes the careful branch with the same result.)
+    if not math.isfinite(m.sum()):
+        m = np.where(np.isfinite(m), m, 0)
+    z = x - m
+    # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
+    # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
+    e = np.exp(z)
+    s = e.sum(axis=1)
+    rows = np.arange(x.shape[0])
+    per = np.log(s) - z[rows, t]
+    if reduction == "none":
+        loss = per * coef
+    elif np.ndim(coef):
+        loss = np.asarray((per * coef).sum(), dtype=x.dtype)
+    else:
+        loss = np.asarray(per.sum() * coef, dtype=x.dtype)
+    if not keep:
+        return loss
+    e /= s[:, None]  # the softmax: the same numbers _ce_grad computes
+    return loss, (e, rows, t, coef)
+
+
+def _ce_grad_kept(
+    kept: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
+) -> np.ndarray:
+    """_ce_grad from the softmax the forward kept (compiled code): no second softmax."""
+    p, rows, t, coef = kept
+    d: np.ndarray = p.copy()  # the kept softmax stays intact: a retained graph may backward again
+    d[rows, t] -= 1
+    gc = np.multiply(g, coef, dtype=d.dtype)
+    d *= gc if gc.ndim == 0 else gc.reshape(d.shape[0], 1)
+    return d
 
 
 def _ce_grad(
@@ -222,21 +268,11 @@ class CrossEntropy(Primitive):
     def forward(
         x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
     ) -> Any:
-        x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
-        n = x.shape[0]
-        t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
-        m = x.max(axis=1, keepdims=True)
-        if not np.isfinite(m).all():
-            m = np.where(np.isfinite(m), m, 0)  # all -inf rows: avoid inf - inf
-        z = x - m
-        # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
-        # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
-        per = np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), t]
-        if reduction == "none":
-            return per * coef
-        if np.ndim(coef):
-            return np.asarray((per * coef).sum(), dtype=x.dtype)
-        return np.asarray(per.sum() * coef, dtype=x.dtype)
+        return _ce_forward(x, target, class_weights, ignore_index, reduction, False)
+
+    def keeps(x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str) -> Any:
+        # compiled code: the loss and the softmax, which cross_entropy_grad then reuses
+        return _ce_forward(x, target, class_weights, ignore_index, reduction, True)
 
     vjp = (_ce_vjp,)
     jvp = (_ce_jvp,)
@@ -375,6 +411,7 @@ class CrossEntropyGrad(Primitive):
 
     vjp = (_ceg_vjp_x, _ceg_vjp_g)
     jvp = (_ceg_jvp_x, _ceg_jvp_g)
+    reuses = (CrossEntropy, _ce_grad_kept)
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:

@@ -22,12 +22,14 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, StepLR
 from .optimizer import Optimizer, OptimizerStateError
 from .optimizers import SGD, Adagrad, Adam, AdamW
+from .step import CompiledStep, compile_step
 
 __all__ = [
     "SGD",
     "Adagrad",
     "Adam",
     "AdamW",
+    "CompiledStep",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LRScheduler",
@@ -36,5 +38,6 @@ __all__ = [
     "StepLR",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "compile_step",
     "lr_scheduler",
 ]

@@ -133,8 +133,9 @@ def gradcheck(
         with no_grad():  # the perturbed evaluations need no graph
             numeric = central_difference(value, xs, k, eps)
         err = np.abs(analytic - numeric)
-        for idx in zip(*np.nonzero(err > atol + rtol * np.abs(numeric)), strict=True):
-            idx = tuple(int(j) for j in idx)
+        # argwhere, not nonzero: it also indexes a 0-d input (one row, the empty index)
+        for where in np.argwhere(err > atol + rtol * np.abs(numeric)):
+            idx = tuple(int(j) for j in where)
             bad.append(Mismatch(k, idx, float(analytic[idx]), float(numeric[idx])))
     if not bad:
         return True

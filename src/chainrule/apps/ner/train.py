@@ -516,6 +516,10 @@ def _train(
     # Compiled: one trace per batch shape (sentence batches padded to a few lengths), kept
     # for the whole run; the dropout masks are drawn outside, by loss_args.
     loss_fn = model.compiled_loss() if config.compile else None
+    # softmax on one rank: the whole step (loss, gradients, clipping, update) compiled
+    step = None
+    if config.compile and config.decoder == "softmax" and n_ranks == 1:
+        step = optim.compile_step(loss_fn, opt, clip_grad_norm=config.clip_norm or None)
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -538,14 +542,17 @@ def _train(
                 batch.windows["word"] = replace_rare(
                     batch.windows["word"], counts, local_rng, config.unk_p
                 )
-            loss = model.loss(batch, fn=loss_fn, pad=config.compile)
-            loss.backward()
-            if n_ranks > 1:  # average (weighted by tokens) before clipping the norm
-                opt.synchronize(weight=batch.n_tokens)
-            if config.clip_norm:
-                optim.clip_grad_norm_(params, config.clip_norm)
-            opt.step()
-            opt.zero_grad()
+            if step is not None:
+                loss = step(*model.loss_args(batch))
+            else:
+                loss = model.loss(batch, fn=loss_fn, pad=config.compile)
+                loss.backward()
+                if n_ranks > 1:  # average (weighted by tokens) before clipping the norm
+                    opt.synchronize(weight=batch.n_tokens)
+                if config.clip_norm:
+                    optim.clip_grad_norm_(params, config.clip_norm)
+                opt.step()
+                opt.zero_grad()
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainError(

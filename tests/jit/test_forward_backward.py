@@ -1,0 +1,254 @@
+"""Compiled.forward_backward and optim.compile_step: the fused training step equals eager;
+the generated code reuses what a forward op kept (cross_entropy's softmax)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.core import BackwardError, ChainruleError
+from chainrule.nn import functional as F
+from chainrule.transforms import hessian
+
+
+def mlp(seed: int = 0, sizes=(6, 9, 4)) -> nn.Sequential:
+    rng = np.random.default_rng(seed)
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers += [nn.Linear(a, b, rng=rng), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], rng=rng))
+    return nn.Sequential(*layers)
+
+
+def batch(seed: int = 1, n: int = 8):
+    rng = np.random.default_rng(seed)
+    return cr.Tensor(rng.normal(size=(n, 6))), rng.integers(0, 4, n)
+
+
+def grads_of(model):
+    return [None if p.grad is None else np.array(p.grad.data) for p in model.parameters()]
+
+
+# ---------------------------------------------------------------------- kept values
+def test_cross_entropy_keeps_its_softmax_for_the_gradient():
+    model = mlp()
+    cf = cr.compile(lambda x, t: F.cross_entropy(model(x), t))
+    x, y = batch()
+    cf(x, y)
+    src = cf.source()
+    assert "_kept = _f_cross_entropy_keep(" in src
+    assert "_f_cross_entropy_grad_reuse(" in src
+    # the scores are no longer saved for the backward: only the kept softmax is
+    saved = src.split("def backward")[1].splitlines()[1]
+    assert "_kept" in saved
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"reduction": "sum"},
+        {"reduction": "none"},
+        {"ignore_index": 2},
+        {"weight": np.array([0.5, 1.0, 2.0, 1.5])},
+    ],
+)
+def test_reused_softmax_gradient_equals_eager(kw):
+    model = mlp()
+    twin = mlp()
+    x, y = batch()
+    w = (
+        cr.Tensor(np.random.default_rng(3).normal(size=8))
+        if kw.get("reduction") == "none"
+        else None
+    )
+
+    def loss(m, x_, t):
+        out = F.cross_entropy(m(x_), t, **kw)
+        return (out * w).sum() if w is not None else out
+
+    cf = cr.compile(lambda x_, t: loss(model, x_, t))
+    cf(x, y).backward()
+    loss(twin, x, y).backward()
+    for a, b in zip(grads_of(model), grads_of(twin), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_kept_softmax_survives_a_retained_second_backward():
+    model = mlp()
+    cf = cr.compile(lambda x, t: F.cross_entropy(model(x), t))
+    x, y = batch()
+    out = cf(x, y)
+    out.backward(retain_graph=True)
+    first = grads_of(model)
+    out.backward()
+    for a, b in zip(grads_of(model), first, strict=True):
+        np.testing.assert_allclose(a, 2 * b, rtol=1e-12)
+
+
+def test_create_graph_replays_the_traced_program():
+    # a differentiable backward replays the ops as traced (not the kept variant)
+    x0 = np.random.default_rng(0).normal(size=(3, 4))
+    y = np.array([0, 3, 1])
+    cf = cr.compile(lambda s: F.cross_entropy(s, y))
+    hc = hessian(lambda s: cf(s))(x0)
+    he = hessian(lambda s: F.cross_entropy(s, y))(x0)
+    np.testing.assert_allclose(np.asarray(hc.data), np.asarray(he.data), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- forward_backward
+def test_forward_backward_equals_call_and_backward():
+    model, twin = mlp(), mlp()
+    x, y = batch()
+    cf = cr.compile(lambda x_, t: F.cross_entropy(model(x_), t))
+    loss = cf.forward_backward(x, y)
+    ref = F.cross_entropy(twin(x), y)
+    ref.backward()
+    assert loss.requires_grad is False and loss.shape == ()
+    np.testing.assert_allclose(loss.data, ref.data, rtol=1e-12)
+    for a, b in zip(grads_of(model), grads_of(twin), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_forward_backward_accumulates_and_owns_each_gradient():
+    w = cr.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c = cr.Tensor([0.5, -1.0, 2.0])
+    cf = cr.compile(lambda x: (w * c + x * x).sum())
+    x = cr.Tensor([1.0, 1.0, 1.0], requires_grad=True)
+    cf.forward_backward(x)
+    cf.forward_backward(x)
+    np.testing.assert_allclose(w.grad.data, 2 * c.data)
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+    w.grad.data[...] = 0  # a .grad is its own array: writing it changes nothing else
+    np.testing.assert_allclose(c.data, [0.5, -1.0, 2.0])
+
+
+def test_forward_backward_grad_aliasing_an_input_is_copied():
+    w = cr.Tensor([1.0, 2.0], requires_grad=True)
+    x = np.array([3.0, 4.0])
+    cf = cr.compile(lambda x_: (w * x_).sum())
+    cf.forward_backward(x)
+    w.grad.data *= 10
+    np.testing.assert_array_equal(x, [3.0, 4.0])
+
+
+def test_forward_backward_through_a_recorded_argument():
+    # an argument made by recorded ops: the gradient must go on through its graph
+    a = cr.Tensor([1.0, -2.0], requires_grad=True)
+    cf = cr.compile(lambda h: (h * h).sum())
+    loss = cf.forward_backward(a * 3.0)
+    np.testing.assert_allclose(loss.data, 45.0)
+    np.testing.assert_allclose(a.grad.data, 18 * a.data)
+
+
+def test_forward_backward_runs_hooks():
+    w = cr.Tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(np.array(t.grad.data)))
+    cr.compile(lambda x: (w * x).sum()).forward_backward(cr.Tensor([5.0, 6.0]))
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], [5.0, 6.0])
+
+
+def test_forward_backward_errors():
+    w = cr.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(BackwardError, match="one scalar loss"):
+        cr.compile(lambda x: w * x).forward_backward(cr.Tensor([1.0, 1.0]))
+    with pytest.raises(BackwardError, match="nothing to differentiate"):
+        cr.compile(lambda x: (x * 2).sum()).forward_backward(cr.Tensor([1.0, 1.0]))
+
+
+def test_forward_backward_eager_fallback():
+    w = cr.Tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        return (w * x).sum() if float(x[0]) > 0 else (w * w).sum()
+
+    with pytest.warns(UserWarning, match="eagerly"):
+        cf = cr.compile(f, fallback="eager")
+        loss = cf.forward_backward(cr.Tensor([1.0, 3.0]))
+    np.testing.assert_allclose(loss.data, 7.0)
+    np.testing.assert_allclose(w.grad.data, [1.0, 3.0])
+
+
+# ---------------------------------------------------------------------- compile_step
+def _eager_steps(model, opt, batches, clip=None):
+    losses = []
+    for x, y in batches:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if clip is not None:
+            optim.clip_grad_norm_(list(model.parameters()), clip)
+        opt.step()
+        losses.append(float(loss.data))
+    return losses
+
+
+@pytest.mark.parametrize(
+    "make, clip",
+    [
+        (lambda ps: optim.SGD(ps, lr=0.1), None),
+        (lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=1e-3), 0.5),
+        (lambda ps: optim.Adam(ps, lr=0.01), 0.1),
+        (lambda ps: optim.AdamW(ps, lr=0.01), None),
+    ],
+)
+def test_compile_step_equals_the_eager_loop(make, clip):
+    model, twin = mlp(), mlp()
+    opt, opt2 = make(list(model.parameters())), make(list(twin.parameters()))
+    batches = [batch(seed) for seed in range(5)]
+    step = optim.compile_step(lambda x, t: F.cross_entropy(model(x), t), opt, clip_grad_norm=clip)
+    losses = [float(step(x, y).data) for x, y in batches]
+    ref = _eager_steps(twin, opt2, batches, clip)
+    np.testing.assert_allclose(losses, ref, rtol=1e-12)
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-12, atol=1e-14)
+    assert step.loss_fn.cache_info()["traces"] == 1
+
+
+def test_compile_step_with_sparse_embedding_and_adam():
+    def build():
+        rng = np.random.default_rng(0)
+        emb = nn.Embedding(30, 5, sparse=True, rng=rng)
+        lin = nn.Linear(15, 4, rng=rng)
+        return emb, lin
+
+    (e1, l1), (e2, l2) = build(), build()
+    params1 = list(e1.parameters()) + list(l1.parameters())
+    params2 = list(e2.parameters()) + list(l2.parameters())
+    o1, o2 = optim.Adam(params1, lr=0.05), optim.Adam(params2, lr=0.05)
+    rng = np.random.default_rng(1)
+    data = [(rng.integers(0, 30, (8, 3)), rng.integers(0, 4, 8)) for _ in range(4)]
+
+    def loss_of(emb, lin, ids, t):
+        return F.cross_entropy(lin(emb(ids).reshape(ids.shape[0], -1)), t)
+
+    step = optim.compile_step(lambda ids, t: loss_of(e1, l1, ids, t), o1, clip_grad_norm=1.0)
+    for ids, t in data:
+        step(ids, t)
+        o2.zero_grad()
+        loss_of(e2, l2, ids, t).backward()
+        optim.clip_grad_norm_(params2, 1.0)
+        o2.step()
+        assert isinstance(e1.weight.grad, cr.RowSparse)
+    for p, q in zip(params1, params2, strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
+
+
+def test_compile_step_argument_checks():
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    fn = lambda x, t: F.cross_entropy(model(x), t)  # noqa: E731
+    with pytest.raises(ChainruleError, match="chainrule optimiser"):
+        optim.compile_step(fn, object())
+    for bad in (0, -1.0, float("nan"), "5", True):
+        with pytest.raises(ChainruleError, match="clip_grad_norm"):
+            optim.compile_step(fn, opt, clip_grad_norm=bad)
+    with pytest.raises(ChainruleError, match="compiled already"):
+        optim.compile_step(cr.compile(fn), opt, cache_size=2)
+    step = optim.compile_step(cr.compile(fn), opt, clip_grad_norm=1)
+    assert "SGD" in repr(step) and "clip_grad_norm=1" in repr(step)

@@ -74,10 +74,10 @@ class DigitsConfig:
 
     ``lr=None`` picks the optimiser's default from ``DEFAULT_LR``. ``l2`` is the λ of
     λ·ΣW² over the weight matrices (not the biases), added to the loss. ``out=None`` writes
-    nothing. ``compile`` (default True) computes each step's loss and gradients with
-    :func:`chainrule.compile` (one trace per batch shape: the full batches, and the smaller
-    last one): the same parameters as eager training, bit for bit, in about 0.8x the time of
-    an eager step (this small MLP is dispatch-bound); False trains eagerly.
+    nothing. ``compile`` (default True) runs each training step with
+    :func:`chainrule.optim.compile_step` (one trace per batch shape: the full batches, and
+    the smaller last one): the same parameters as eager training, bit for bit, in about 0.6x
+    the time of eager training (this small MLP is dispatch-bound); False trains eagerly.
     """
 
     hidden: tuple[int, ...] = (128,)

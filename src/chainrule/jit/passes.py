@@ -255,6 +255,16 @@ def _variant(op: type, suffix: str, forward: Any) -> type:
     return made
 
 
+def _reads_first(op: type, eq: Equation) -> tuple | None:
+    """(op, the variable eq reads as argument 0, eq's params): what a pair must share."""
+    if not eq.inputs or not isinstance(eq.inputs[0], Var):
+        return None
+    try:
+        return (op, eq.inputs[0].name, tuple(sorted((n, _key(v)) for n, v in eq.params.items())))
+    except TypeError:  # an unhashable param: never paired
+        return None
+
+
 def pair_kept(
     forward: list[Equation], backward: list[Equation]
 ) -> tuple[list[Equation], list[Equation]]:
@@ -269,15 +279,8 @@ def pair_kept(
     """
     producers: dict[Any, int] = {}
     for k, eq in enumerate(forward):
-        if eq.op.keeps is not None and eq.inputs and isinstance(eq.inputs[0], Var):
-            try:
-                sig = (
-                    eq.op,
-                    eq.inputs[0].name,
-                    tuple(sorted((n, _key(v)) for n, v in eq.params.items())),
-                )
-            except TypeError:
-                continue
+        sig = _reads_first(eq.op, eq) if eq.op.keeps is not None else None
+        if sig is not None:
             producers.setdefault(sig, k)
     if not producers:
         return forward, backward
@@ -285,17 +288,8 @@ def pair_kept(
     kept_of: dict[int, Var] = {}
     for j, eq in enumerate(bwd):
         pair = eq.op.reuses
-        if pair is None or not eq.inputs or not isinstance(eq.inputs[0], Var):
-            continue
-        try:
-            sig = (
-                pair[0],
-                eq.inputs[0].name,
-                tuple(sorted((n, _key(v)) for n, v in eq.params.items())),
-            )
-        except TypeError:
-            continue
-        k = producers.get(sig)
+        sig = _reads_first(pair[0], eq) if pair is not None else None
+        k = producers.get(sig) if sig is not None else None
         if k is None:
             continue
         if k not in kept_of:

@@ -494,7 +494,9 @@ def support_table() -> str:
         f"{len(rs)} NumPy functions run natively on tensors: {n_prim} primitives "
         f"(each checked against finite differences by the registry sweep, to the orders "
         f"shown) and {len(rs) - n_prim} composed from primitives (their derivatives are the "
-        f"primitives'). Names are NumPy's (`linalg.` for `np.linalg`); "
+        f"primitives'; those on HIPS autograd's list are also checked to second order, "
+        f"tests/ops/test_composed_second_order.py). Names are NumPy's (`linalg.` for "
+        f"`np.linalg`); "
         f"the chainrule function has the same name (`cr.var`, `cr.linalg.solve`).",
         "",
         "| NumPy function | in chainrule | orders | gradient where not smooth |",

@@ -252,3 +252,26 @@ def test_compile_step_argument_checks():
         optim.compile_step(cr.compile(fn), opt, cache_size=2)
     step = optim.compile_step(cr.compile(fn), opt, clip_grad_norm=1)
     assert "SGD" in repr(step) and "clip_grad_norm=1" in repr(step)
+
+
+def test_forward_backward_of_a_function_returning_a_captured_tensor():
+    w = cr.Tensor(2.0, requires_grad=True)
+    loss = cr.compile(lambda x: w).forward_backward(cr.Tensor([1.0]))
+    assert float(loss.data) == 2.0 and float(w.grad.data) == 1.0
+    loss.data[...] = 5.0  # the loss is not w's array
+    assert float(w.data) == 2.0
+
+
+def test_compiled_outputs_never_share_an_input_array():
+    w = cr.Tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x = cr.Tensor(np.arange(4.0))
+    for fn in (lambda x_: w, lambda x_: w.reshape(2, 2), lambda x_: x_.reshape(2, 2)):
+        out = cr.compile(fn)(x)
+        out.data[...] = -1.0
+        np.testing.assert_array_equal(w.data, [1.0, 2.0, 3.0, 4.0])
+        np.testing.assert_array_equal(x.data, np.arange(4.0))
+        with cr.no_grad():
+            out = cr.compile(fn)(x)
+        out.data[...] = -1.0
+        np.testing.assert_array_equal(w.data, [1.0, 2.0, 3.0, 4.0])
+        np.testing.assert_array_equal(x.data, np.arange(4.0))

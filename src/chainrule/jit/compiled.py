@@ -89,7 +89,7 @@ class _Call:
 
     def run_forward(self, arrays: tuple) -> np.ndarray:
         outs, self.res = self.entry.forward(*arrays)  # the saved values: a fresh list
-        return self.entry.pack(outs)
+        return _own(self.entry.pack(outs), arrays)
 
     def gradient(self, i: int, g: Any, vals: tuple) -> Any:
         cached = self.grads
@@ -360,7 +360,7 @@ class Compiled:
             _check_loss(out, self.__name__)
             out.backward()
             return out.detach()
-        if not entry.single or entry.diff != [0] or entry.outputs[0].shape != ():
+        if not entry.single or entry.diff != [0] or _shape_of(entry.outputs[0]) != ():
             if not entry.diff:
                 raise BackwardError(
                     f"forward_backward: the output of {self.__name__} does not depend on "
@@ -381,7 +381,7 @@ class Compiled:
             return out.detach()
         arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
         outs, res = entry.forward(*arrays)
-        loss = np.asarray(outs[0])
+        loss = _own(outs[0], arrays)
         grads = entry.backward(np.ones_like(loss), res, *arrays)
         accumulate_grads([(node_args[k], grads[k]) for k in entry.grad_index], arrays)
         return Tensor._wrap(loss)
@@ -546,6 +546,18 @@ def compile(
 
 
 # ---------------------------------------------------------------------- running an entry
+def _own(value: Any, inputs: Any) -> np.ndarray:
+    """An output array nobody else holds: a copy when the generated code returned an input's
+    array or a view of one (``lambda x: w``, a reshape of an argument), which eagerly would be
+    the same tensor or a view tracked by the engine's version counter."""
+    arr = np.asarray(value)
+    if arr.base is None and not any(arr is a for a in inputs):
+        return arr  # the common case: a fresh result
+    if any(isinstance(a, np.ndarray) and np.may_share_memory(arr, a) for a in inputs):
+        return arr.copy()
+    return arr
+
+
 def _check_loss(out: Any, name: str) -> None:
     if not isinstance(out, Tensor) or out.shape != ():
         what = type(out).__name__ if not isinstance(out, Tensor) else f"shape {out.shape}"
@@ -569,7 +581,7 @@ def _run(entry: _Entry, node_args: list[Any]) -> Any:
             outs = tuple(_read(r, env) for r in entry.outputs)
         else:
             arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
-            outs = tuple(Tensor._wrap(np.asarray(o)) for o in entry.forward_only(*arrays))
+            outs = tuple(Tensor._wrap(_own(o, arrays)) for o in entry.forward_only(*arrays))
         return outs[0] if entry.single else outs
     call = _Call(entry)
     node = apply(CompiledCall, *node_args, call=call)
@@ -1051,7 +1063,7 @@ def _constant_outputs(entry: _Entry) -> Callable[..., list[Any]]:
         values = entry.forward_only(*arrays)
         for j in range(len(entry.outputs)):
             if j not in entry.diff:
-                result[j] = Tensor._wrap(np.asarray(values[j]))
+                result[j] = Tensor._wrap(_own(values[j], arrays))
         return result
 
     return outs

@@ -275,3 +275,19 @@ def test_compiled_outputs_never_share_an_input_array():
         out.data[...] = -1.0
         np.testing.assert_array_equal(w.data, [1.0, 2.0, 3.0, 4.0])
         np.testing.assert_array_equal(x.data, np.arange(4.0))
+
+
+def test_eager_cross_entropy_backward_reuses_the_kept_softmax(monkeypatch):
+    from chainrule.ops import fused
+
+    calls = []
+    monkeypatch.setattr(fused, "_ce_grad", lambda *a: calls.append(1) or None)
+    x0 = np.random.default_rng(0).normal(size=(5, 4))
+    y = np.array([0, 3, 1, 1, 2])
+    s = cr.Tensor(x0, requires_grad=True)
+    F.cross_entropy(s, y).backward()  # recorded: the softmax was kept, never recomputed
+    assert not calls
+    p = np.exp(x0 - x0.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(5), y] -= 1
+    np.testing.assert_allclose(s.grad.data, p / 5, rtol=1e-12)

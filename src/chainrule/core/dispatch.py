@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import AnomalyError, ChainruleError, OpError, ShapeError
 from .forward import propagate_tangents
+from .kept import remember
 from .state import _get, state, tick
 from .tensor import Tensor, complex_error, is_complex, version_owner
 
@@ -48,6 +49,11 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
         st = state()
     if st.raw:
         return op.forward(*args, **params)  # type: ignore[no-any-return]  # an array: see above
+    fwd = op.forward
+    box: list[Any] | None = None
+    if op.keeps is not None and st.grad_enabled:  # a node may be recorded: keep what it offers
+        box = []
+        fwd = _keeping(op.keeps, box)
     # Unwrap the arguments. One and two arguments (nearly every call) are spelled out:
     # on small arrays, building a list and unpacking *datas cost as much as the NumPy call.
     n = len(args)
@@ -69,7 +75,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                 if type(b) not in _SCALARS and is_complex(b):  # a constant: no complex
                     raise _complex_arg(op, b)
             datas: Any = (da, db)
-            out = op.forward(da, db, **params) if params else op.forward(da, db)
+            out = fwd(da, db, **params) if params else fwd(da, db)
         elif n == 1:
             a = args[0]
             if isinstance(a, Tensor):
@@ -79,7 +85,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                 if type(a) not in _SCALARS and is_complex(a):  # a constant: no complex
                     raise _complex_arg(op, a)
             datas = (da,)
-            out = op.forward(da, **params) if params else op.forward(da)
+            out = fwd(da, **params) if params else fwd(da)
         else:
             datas = []
             needs_grad = False
@@ -92,7 +98,7 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
                     if type(a) not in _SCALARS and is_complex(a):
                         raise _complex_arg(op, a)
                     datas.append(a)
-            out = op.forward(*datas, **params)
+            out = fwd(*datas, **params)
     except ChainruleError:
         raise
     except (ValueError, IndexError, TypeError) as exc:
@@ -115,6 +121,8 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
         t._saved = datas  # the arrays a first-order backward hands to the rules
         t._params = params
         t._seq = tick()
+        if box:
+            remember(out, box[0])
     else:
         t.requires_grad = False
         t._op = None
@@ -127,6 +135,18 @@ def apply(op: type[Primitive], *args: Any, **params: Any) -> Tensor:
     if st.extras:
         _extras(st, op, args, params, t)
     return t
+
+
+def _keeping(keeps: Any, box: list[Any]) -> Any:
+    """A forward that runs ``keeps`` and puts the kept value (when not None) in ``box``."""
+
+    def forward(*args: Any, **params: Any) -> Any:
+        out, kept = keeps(*args, **params)
+        if kept is not None:
+            box.append(kept)
+        return out
+
+    return forward
 
 
 def _complex_arg(op: Any, value: Any) -> ChainruleError:

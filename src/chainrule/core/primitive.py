@@ -128,11 +128,12 @@ class Primitive:
     samples: ClassVar[Callable[..., Any] | None] = None
     # lecture notation, read by chainrule.viz (see chainrule.core.lecture)
     lecture: ClassVar[Lecture | None] = None
-    # compiled code only (chainrule.jit): ``keeps(*args, **params) -> (out, kept)`` is the
-    # forward that also returns an intermediate its gradient op can reuse; the gradient op
-    # says ``reuses = (ThatOp, fn)``, and where it reads the same argument 0 with the same
-    # params, compiled code calls ``fn(kept, *other_args, **params)`` instead of recomputing
-    # (cross_entropy keeps its softmax). Eager code never calls either.
+    # ``keeps(*args, **params) -> (out, kept)``: the forward that also returns an
+    # intermediate its gradient needs (kept None: nothing). apply() runs it when a node may
+    # be recorded and the VJP finds the value with core.kept.recall(out). In generated code
+    # (chainrule.jit) the gradient primitive that says ``reuses = (ThatOp, fn)`` and reads
+    # the same argument 0 with the same params runs ``fn(kept, *other_args, **params)``.
+    # cross_entropy keeps its softmax, solve its LU factors.
     keeps: ClassVar[Callable[..., Any] | None] = None
     reuses: ClassVar[tuple[type, Callable[..., Any]] | None] = None
 

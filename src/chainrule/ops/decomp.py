@@ -35,8 +35,8 @@ import numpy as np
 
 from ..core import Primitive, apply
 from ..core.errors import OpError
+from ..core.kept import recall
 from ..core.lecture import Lecture
-from ..core.modes import is_grad_enabled
 from ._batching import elementwise_batched
 from .index import getitem
 from .linalg import matmul
@@ -423,11 +423,10 @@ def inv(a: TensorLike) -> Tensor:
 
 # ---------------------------------------------------------------------- solve
 # NumPy's solve cannot hand back its LU factorisation, so the backward's transposed solve
-# would factorise A a second time. With SciPy installed (the `linalg` extra), an unbatched
-# solve factorises once (LAPACK getrf) and the factors are remembered beside the output
-# array, matched by identity (of the output and of A) and dropped when the output dies:
-# the VJP's A⁻ᵀ x̄ then costs two triangular solves. Without SciPy, or batched, NumPy.
-_LU: dict[int, tuple[Any, Any, Any, Any]] = {}  # id(x) -> (ref(x), ref(A), factors, getrs)
+# would factorise A a second time. With SciPy installed (the `linalg` extra), a recorded,
+# unbatched solve factorises once (LAPACK getrf, then getrs) and keeps the factors
+# (Primitive.keeps, chainrule.core.kept): the VJP's A⁻ᵀ x̄ then costs two triangular
+# solves. Without SciPy, or batched, NumPy does both solves.
 _LAPACK: list[Any] = []  # [get_lapack_funcs] once SciPy was looked for; [None]: not there
 
 
@@ -443,8 +442,8 @@ def _scipy_lapack() -> Any:
     return _LAPACK[0]
 
 
-def _solve_lu(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """x = A⁻¹ b through getrf + getrs, remembering the factors; None: not this path."""
+def _solve_keeping(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(x = A⁻¹ b, the LU factors to reuse, or None where SciPy's path does not apply)."""
     funcs = _scipy_lapack()
     if (
         funcs is None
@@ -452,29 +451,25 @@ def _solve_lu(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
         or b.ndim > 2
         or a.dtype != b.dtype
         or a.dtype not in (np.float32, np.float64)
-        or not is_grad_enabled()  # no backward can follow: nothing to remember
     ):
-        return None
+        return _solve_arrays(a, b), None
     getrf, getrs = funcs(("getrf", "getrs"), (a,))
     lu, piv, info = getrf(a)
     if info > 0:
         raise np.linalg.LinAlgError("Singular matrix")
     x: np.ndarray
     x, info = getrs(lu, piv, b[:, None] if b.ndim == 1 else b)
-    x = x[:, 0] if b.ndim == 1 else x
-    key = id(x)
-    _LU[key] = (weakref.ref(x, lambda _: _LU.pop(key, None)), weakref.ref(a), (lu, piv), getrs)
-    return x
+    return (x[:, 0] if b.ndim == 1 else x), (weakref.ref(a), lu, piv, getrs)
 
 
 def _solve_transposed(out: Any, a: Any, g: Any) -> np.ndarray | None:
-    """A⁻ᵀ g from the factors remembered for ``out`` = A⁻¹ b, or None when there are none."""
-    hit = _LU.get(id(out))
-    if hit is None or hit[0]() is not out or hit[1]() is not a:
+    """A⁻ᵀ g from the factors kept for ``out`` = A⁻¹ b, or None when there are none."""
+    kept = recall(out)
+    if kept is None or kept[0]() is not a:
         return None
     if g.shape != out.shape or g.dtype != a.dtype:  # e.g. a batch of cotangents (jacobian)
         return None
-    (lu, piv), getrs = hit[2], hit[3]
+    _, lu, piv, getrs = kept
     y: np.ndarray
     y, _ = getrs(lu, piv, g[:, None] if g.ndim == 1 else g, trans=1)
     return y[:, 0] if g.ndim == 1 else y
@@ -484,9 +479,6 @@ def _solve_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """NumPy 2's ``np.linalg.solve`` on NumPy 1.x too: b is a vector only when 1-d, and the
     batch axes of a and b broadcast. (NumPy 1.x reads b as a stack of vectors whenever
     ``b.ndim == a.ndim - 1``, so both are broadcast to one batch shape first.)"""
-    x = _solve_lu(a, b)
-    if x is not None:
-        return x
     vec = b.ndim == 1
     if vec:
         b = b[:, None]
@@ -546,6 +538,9 @@ def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
     return -_solve_out_like(a, tx, vec)  # −A⁻¹ dA X
 
 
+_SINGULAR = "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise"
+
+
 class Solve(Primitive):
     """X = A⁻¹ B (``np.linalg.solve``): B̄ = A⁻ᵀ X̄, Ā = −B̄ Xᵀ; dX = A⁻¹ (dB − dA X)."""
 
@@ -562,11 +557,14 @@ class Solve(Primitive):
         a = _floating(a, "solve")
         b = _floating(b, "solve")
         _square(a, "solve")
-        return _lapack(
-            lambda: _solve_arrays(a, b),
-            "solve",
-            "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise",
-        )
+        return _lapack(lambda: _solve_arrays(a, b), "solve", _SINGULAR)
+
+    def keeps(a: Any, b: Any) -> Any:
+        # recorded: the LU factors, for the backward's solve with Aᵀ (SciPy; else None)
+        a = _floating(a, "solve")
+        b = _floating(b, "solve")
+        _square(a, "solve")
+        return _lapack(lambda: _solve_keeping(a, b), "solve", _SINGULAR)
 
     vjp = (_solve_vjp_a, _solve_vjp_b)
     jvp = (_solve_jvp_a, lambda t, out, a, b: _solve_out_like(a, t, _is_vector(a, b)))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, apply
+from ..core.kept import recall
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .functions import softmax
@@ -201,6 +202,16 @@ def _ce_vjp(
     g: Any, out: Any, x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
 ) -> Any:
     if isinstance(x, np.ndarray):  # first-order pass: plain NumPy
+        kept = recall(out)  # the softmax, when the recorded forward kept it
+        if kept is not None:
+            return _ce_grad_kept(
+                kept,
+                g,
+                target=target,
+                class_weights=class_weights,
+                ignore_index=ignore_index,
+                reduction=reduction,
+            )
         return _ce_grad(x, g, target, class_weights, ignore_index, reduction)
     # recorded (or traced): the same computation as one primitive, itself differentiable
     return apply(
@@ -271,7 +282,7 @@ class CrossEntropy(Primitive):
         return _ce_forward(x, target, class_weights, ignore_index, reduction, False)
 
     def keeps(x: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str) -> Any:
-        # compiled code: the loss and the softmax, which cross_entropy_grad then reuses
+        # the loss and the softmax, which the backward (or cross_entropy_grad) reuses
         return _ce_forward(x, target, class_weights, ignore_index, reduction, True)
 
     vjp = (_ce_vjp,)

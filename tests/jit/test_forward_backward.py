@@ -291,3 +291,19 @@ def test_eager_cross_entropy_backward_reuses_the_kept_softmax(monkeypatch):
     p /= p.sum(1, keepdims=True)
     p[np.arange(5), y] -= 1
     np.testing.assert_allclose(s.grad.data, p / 5, rtol=1e-12)
+
+
+def test_eager_kept_softmax_with_a_retained_graph_and_after_the_last_pass():
+    from chainrule.core.kept import _KEPT
+
+    x0 = np.random.default_rng(1).normal(size=(4, 3))
+    y = np.array([0, 2, 1, 1])
+    s = cr.Tensor(x0, requires_grad=True)
+    loss = F.cross_entropy(s, y)
+    assert id(loss.data) in _KEPT
+    loss.backward(retain_graph=True)
+    first = np.array(s.grad.data)
+    assert id(loss.data) in _KEPT  # a retained graph may backward again
+    loss.backward()
+    np.testing.assert_allclose(s.grad.data, 2 * first, rtol=1e-12)
+    assert id(loss.data) not in _KEPT  # a loss kept for later keeps no softmax alive

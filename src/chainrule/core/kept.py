@@ -15,6 +15,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from .state import _get
+
 __all__ = ["recall", "remember"]
 
 _KEPT: dict[int, tuple[Any, Any]] = {}  # id(out) -> (weakref to out, kept value)
@@ -33,6 +35,17 @@ def remember(out: Any, value: Any) -> None:
 
 
 def recall(out: Any) -> Any:
-    """The value kept beside the array ``out`` by its op's forward, or None."""
-    hit = _KEPT.get(id(out))
-    return hit[1] if hit is not None and hit[0]() is out else None
+    """The value kept beside the array ``out`` by its op's forward, or None.
+
+    Called from a VJP rule: unless the running backward pass retains the graph, the entry
+    is dropped now, as the node's saved values are after the pass (a loss tensor kept for
+    later must not keep, say, a softmax alive).
+    """
+    key = id(out)
+    hit = _KEPT.get(key)
+    if hit is None or hit[0]() is not out:
+        return None
+    st = _get(None)
+    if st is None or not st.retain_graph:
+        del _KEPT[key]
+    return hit[1]

@@ -11,7 +11,9 @@ Cases (issue #10's targets), float32, one BLAS thread:
 * ``memory``: peak memory above setup of one forward + backward of 20 layers x 1024
   (tanh) at batch 512 (tracemalloc: NumPy reports its allocations to it);
 * ``first_call``: the first call of the compiled small-MLP loss (trace, gradient program,
-  passes, code generation), median of fresh compiles.
+  passes, code generation), median of fresh compiles;
+* ``--ner``: one CoNLL-2003 epoch of the softmax NER tagger, eager against the compiled
+  step (needs the data).
 
 Contenders are timed in interleaved rounds and keep their best round (see
 ``bench_mlp.compare``), so the ratios hold on a shared machine. Run
@@ -265,11 +267,71 @@ def run(quick: bool) -> list[str]:
     return out
 
 
+def ner_epochs(rounds: int = 2, batches: int | None = None) -> str:
+    """One CoNLL-2003 epoch of the default softmax tagger, eager and with the step compiled
+    (``optim.compile_step``, what ``chainrule ner train --compile`` runs), interleaved;
+    the same batches, dropout masks and unknown-word replacement off, clipping on as in
+    ``chainrule ner train``. Needs the data (``CHAINRULE_DATA`` or ``../shared/data``)."""
+    from bench_ner import _data
+
+    from chainrule.apps.ner.data import FeatureExtractor
+    from chainrule.apps.ner.train import (
+        TrainConfig,
+        _make_optimizer,
+        build_model,
+        epoch_batches,
+    )
+
+    train_s, _, source = _data()
+    cfg = TrainConfig(decoder="softmax")
+    fx = FeatureExtractor.build(train_s, cfg.feature_config())
+    enc = fx.encode(train_s)
+
+    def epoch(compiled: bool) -> tuple[float, float]:
+        rng = np.random.default_rng(0)
+        model = build_model(cfg, fx, rng)
+        opt = _make_optimizer(cfg, model)
+        params = list(model.parameters())
+        todo = epoch_batches(cfg, enc, rng)[:batches]
+        if compiled:
+            step = optim.compile_step(model.loss_fn, opt, clip_grad_norm=cfg.clip_norm)
+        t0 = time.perf_counter()
+        for b in todo:
+            if compiled:
+                step(*model.loss_args(b))
+            else:
+                opt.zero_grad()
+                model.loss(b).backward()
+                optim.clip_grad_norm_(params, cfg.clip_norm)
+                opt.step()
+        seconds = time.perf_counter() - t0
+        return seconds, float(np.abs(model.out.weight.data).sum())
+
+    best = {False: np.inf, True: np.inf}
+    weights = {}
+    for _ in range(rounds):
+        for compiled in (False, True):
+            seconds, weights[compiled] = epoch(compiled)
+            best[compiled] = min(best[compiled], seconds)
+    same = "same" if weights[False] == weights[True] else "different"
+    return (
+        f"NER softmax epoch ({source}, {enc.n_tokens} tokens): eager {best[False]:.2f} s, "
+        f"compiled step {best[True]:.2f} s ({best[True] / best[False]:.2f}x; {same} "
+        f"weights; best of {rounds})."
+    )
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter timings")
+    ap.add_argument(
+        "--ner", action="store_true", help="also one NER epoch, eager vs compiled (minutes)"
+    )
     args = ap.parse_args(argv)
-    text = "\n".join(run(args.quick))
+    lines = run(args.quick)
+    if args.ner:
+        lines.append(ner_epochs(batches=200 if args.quick else None))
+    text = "\n".join(lines)
     print(text)
     return text
 

@@ -358,18 +358,7 @@ def accumulate_grads(pairs: Iterable[tuple[Tensor, Any]], arrays: Iterable[Any] 
     """
     seen = {id(a) for a in arrays}
     for a, g in pairs:
-        if (  # the common case, a fresh array for a leaf without .grad or hooks: keep it
-            type(g) is np.ndarray
-            and a.grad is None
-            and g.base is None
-            and id(g) not in seen
-            and not _ACC_HOOKS
-            and g.flags.writeable
-        ):
-            seen.add(id(g))
-            a.grad = Tensor._wrap(g)
-        else:
-            _finalize(a, g, True, seen)
+        _finalize(a, g, True, seen)
 
 
 def _finalize(a: Tensor, g: Any, raw: bool, seen: set[int]) -> None:

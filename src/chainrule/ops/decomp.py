@@ -127,6 +127,15 @@ def _floating(a: np.ndarray, opname: str) -> np.ndarray:
     return a
 
 
+def _symmetrised(a: Any, opname: str) -> np.ndarray:
+    """(A + Aᵀ)/2 of a floating stack of square matrices (cholesky and eigh read only it)."""
+    a = _floating(a, opname)
+    _square(a, opname)
+    s: np.ndarray = a + np.swapaxes(a, -1, -2)
+    s *= a.dtype.type(0.5)
+    return s
+
+
 def _square(a: np.ndarray, opname: str) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise OpError(
@@ -538,7 +547,16 @@ def _solve_jvp_a(t: Any, out: Any, a: Any, b: Any) -> Any:
     return -_solve_out_like(a, tx, vec)  # −A⁻¹ dA X
 
 
-_SINGULAR = "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise"
+def _solve_checked(how: Any, a: Any, b: Any) -> Any:
+    """``how(a, b)`` on floating arrays, A square, a singular A explained."""
+    a = _floating(a, "solve")
+    b = _floating(b, "solve")
+    _square(a, "solve")
+    return _lapack(
+        lambda: how(a, b),
+        "solve",
+        "the matrix is singular: use lstsq-style pinv(a) @ b, or regularise",
+    )
 
 
 class Solve(Primitive):
@@ -554,17 +572,11 @@ class Solve(Primitive):
     broadcasts = True  # batch axes of a and b broadcast; the engine sums them back
 
     def forward(a: Any, b: Any) -> Any:
-        a = _floating(a, "solve")
-        b = _floating(b, "solve")
-        _square(a, "solve")
-        return _lapack(lambda: _solve_arrays(a, b), "solve", _SINGULAR)
+        return _solve_checked(_solve_arrays, a, b)
 
     def keeps(a: Any, b: Any) -> Any:
         # recorded: the LU factors, for the backward's solve with Aᵀ (SciPy; else None)
-        a = _floating(a, "solve")
-        b = _floating(b, "solve")
-        _square(a, "solve")
-        return _lapack(lambda: _solve_keeping(a, b), "solve", _SINGULAR)
+        return _solve_checked(_solve_keeping, a, b)
 
     vjp = (_solve_vjp_a, _solve_vjp_b)
     jvp = (_solve_jvp_a, lambda t, out, a, b: _solve_out_like(a, t, _is_vector(a, b)))
@@ -726,10 +738,7 @@ class Cholesky(Primitive):
     )
 
     def forward(a: Any) -> Any:
-        a = _floating(a, "cholesky")
-        _square(a, "cholesky")
-        s = a + np.swapaxes(a, -1, -2)
-        s *= a.dtype.type(0.5)
+        s = _symmetrised(a, "cholesky")
         return _lapack(
             lambda: np.linalg.cholesky(s),
             "cholesky",
@@ -797,10 +806,7 @@ class Eigh(Primitive):
     )
 
     def forward(a: Any) -> Any:
-        a = _floating(a, "eigh")
-        _square(a, "eigh")
-        s = a + np.swapaxes(a, -1, -2)
-        s *= a.dtype.type(0.5)
+        s = _symmetrised(a, "eigh")
         w, v = _lapack(lambda: np.linalg.eigh(s), "eigh", "the iteration did not converge")
         out = np.empty(w.shape[:-1] + (w.shape[-1] + 1, w.shape[-1]), dtype=v.dtype)
         out[..., 0, :] = w

@@ -176,11 +176,16 @@ def _ce_grad_kept(
 ) -> np.ndarray:
     """_ce_grad from the softmax the forward kept (compiled code): no second softmax."""
     p, rows, t, coef = kept
-    d: np.ndarray = p.copy()  # the kept softmax stays intact: a retained graph may backward again
-    d[rows, t] -= 1
-    gc = np.multiply(g, coef, dtype=d.dtype)
-    d *= gc if gc.ndim == 0 else gc.reshape(d.shape[0], 1)
-    return d
+    # a copy: the kept softmax stays intact, a retained graph may backward again
+    return _minus_onehot_scaled(p.copy(), rows, t, coef, g)
+
+
+def _minus_onehot_scaled(p: np.ndarray, rows: Any, t: Any, coef: Any, g: Any) -> np.ndarray:
+    """(p − onehot(t))·c·g, in place on the softmax rows ``p``."""
+    p[rows, t] -= 1
+    gc = np.multiply(g, coef, dtype=p.dtype)  # a scalar, or one factor per row
+    p *= gc if gc.ndim == 0 else gc.reshape(p.shape[0], 1)
+    return p
 
 
 def _ce_grad(
@@ -188,14 +193,10 @@ def _ce_grad(
 ) -> np.ndarray:
     """dL/dx = (softmax(x) - onehot(t))·c·g on arrays, in place on one N x C array."""
     x = as_floating(x)
-    n = x.shape[0]
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
     p: np.ndarray = np.exp(x - x.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(n), t] -= 1
-    gc = np.asarray(g, dtype=x.dtype) * coef  # a scalar, or one factor per row
-    p *= gc if np.ndim(gc) == 0 else np.reshape(gc, (n, 1))
-    return p
+    return _minus_onehot_scaled(p, np.arange(x.shape[0]), t, coef, g)
 
 
 def _ce_vjp(

@@ -188,6 +188,34 @@ def test_a_captured_tensor_that_changes_shape_or_requires_grad_retraces():
     assert cf.cache_info()["retraces"] == 1
 
 
+def test_repeated_calls_check_every_part_of_the_signature():
+    # the latest signature is checked argument by argument (no cache key): each change
+    # below must still reach the cache, and an equal but distinct static value hit it
+    w = cr.Tensor(np.ones(3), requires_grad=True)
+    cf = cr.compile(lambda x, k: (x * w).sum() * k)
+    x = cr.Tensor(np.arange(3.0))
+    close(cf(x, 2), 6.0)
+    close(cf(x, 2), 6.0)
+    close(cf(cr.Tensor(np.arange(4.0))[:3], 2), 6.0)  # same signature, another tensor
+    assert cf.cache_info()["traces"] == 1
+    close(cf(x, 3), 9.0)  # a new static value
+    close(cf(x, 2.0), 6.0)  # equal to 2 but a float: its own signature, as in the key
+    close(cf(cr.Tensor(np.arange(3, dtype=np.float32)), 2), 6.0)  # new dtype
+    xr = cr.Tensor(np.arange(3.0), requires_grad=True)
+    cf(xr, 2).backward()  # now x requires grad
+    close(xr.grad, 2 * np.ones(3))
+    with cr.no_grad():  # grad mode is part of the signature
+        assert not cf(xr, 2).requires_grad
+    assert cf.cache_info()["traces"] == 6
+    close(cf(x, 2), 6.0)  # the first signature, from the cache
+    close(cf(x.data, 2), 6.0)  # an array instead of a Tensor: a signature of its own
+    assert cf.cache_info()["traces"] == 7
+    w.data = np.ones(4)  # a captured tensor changed shape: a retrace
+    close(cf(cr.Tensor(np.arange(4.0)), 2), 12.0)
+    close(cf(cr.Tensor(np.arange(4.0)), 2), 12.0)
+    assert cf.cache_info()["traces"] == 8
+
+
 def test_no_grad_runs_the_forward_only():
     w = cr.Tensor(np.ones((2, 2)), requires_grad=True)
     cf = cr.compile(lambda x: cr.tanh(x @ w).sum())

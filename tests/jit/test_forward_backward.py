@@ -307,3 +307,47 @@ def test_eager_kept_softmax_with_a_retained_graph_and_after_the_last_pass():
     loss.backward()
     np.testing.assert_allclose(s.grad.data, 2 * first, rtol=1e-12)
     assert id(loss.data) not in _KEPT  # a loss kept for later keeps no softmax alive
+
+
+# ---------------------------------------------------------------------- targets at run time
+@pytest.mark.parametrize("bad", [[0, 4], [-1, 0], [-100, 9]])
+def test_compiled_cross_entropy_checks_targets_on_every_call(bad):
+    # the Python-side checks of F.cross_entropy run only while tracing: the op itself
+    # refuses a target that is no class (a negative one would silently wrap around)
+    model = mlp()
+    cf = cr.compile(lambda x, t: F.cross_entropy(model(x), t))
+    x, y = batch(n=2)
+    cf.forward_backward(x, y)
+    for call in (cf, cf.forward_backward):
+        with pytest.raises(cr.OpError, match=r"targets must lie in \[0, 4\)"):
+            call(x, np.array(bad))
+    assert cf.cache_info()["traces"] == 1
+
+
+def test_compiled_cross_entropy_ignore_index_inside_the_classes():
+    model = mlp()
+    loss = lambda x, t: F.cross_entropy(model(x), t, ignore_index=2)  # noqa: E731
+    cf = cr.compile(loss)
+    x, _ = batch()
+    for y in (np.array([0, 1, 3, 0, 1, 3, 0, 1]), np.array([2, 1, 2, 0, 2, 3, 2, 1])):
+        model.zero_grad()
+        loss(x, y).backward()
+        expected = grads_of(model)
+        model.zero_grad()
+        cf.forward_backward(x, y)
+        for g, e in zip(grads_of(model), expected, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+
+
+def test_forward_backward_seed_is_never_written():
+    model = mlp()
+    cf = cr.compile(lambda x, t: F.cross_entropy(model(x), t))
+    x, y = batch()
+    cf.forward_backward(x, y)
+    seed = cf._last.seed
+    assert seed is not None and not seed.flags.writeable and seed == 1
+    per_row = cr.compile(lambda x, t: F.cross_entropy(model(x), t, reduction="none"))
+    per_row(x, y)
+    assert per_row._last.seed is None  # not one scalar: forward_backward refuses it
+    with pytest.raises(BackwardError, match="one scalar loss"):
+        per_row.forward_backward(x, y)

@@ -87,15 +87,18 @@ CASES = [
 ]
 
 
+# width 3000: the weight (12,000 elements) takes the scratch-buffer path of the updates,
+# the bias (3,000) the temporary-array one
+@pytest.mark.parametrize("width", [3, 3000])
 @pytest.mark.parametrize("name,kw", CASES)
-def test_matches_torch_over_10_steps(name, kw):
+def test_matches_torch_over_10_steps(name, kw, width):
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    w0 = rng.normal(size=(4, 3))
-    b0 = rng.normal(size=3)
+    w0 = rng.normal(size=(4, width))
+    b0 = rng.normal(size=width)
     X = rng.normal(size=(8, 4))
-    Y = rng.normal(size=(8, 3))
+    Y = rng.normal(size=(8, width))
     w, b = nn.Parameter(w0), nn.Parameter(b0)
     opt = getattr(optim, name)([w, b], **kw)
     tw = torch.tensor(w0, requires_grad=True)

@@ -358,7 +358,20 @@ def accumulate_grads(pairs: Iterable[tuple[Tensor, Any]], arrays: Iterable[Any] 
     """
     seen = {id(a) for a in arrays}
     for a, g in pairs:
-        _finalize(a, g, True, seen)
+        if (
+            a.grad is None
+            and type(g) is np.ndarray
+            and g.base is None
+            and id(g) not in seen
+            and not _ACC_HOOKS
+            and g.flags.writeable
+        ):
+            # the common case after zero_grad (what _finalize does, without its branches):
+            # a fresh array of this pass becomes the first .grad as it is
+            seen.add(id(g))
+            a.grad = Tensor._wrap(g)
+        else:
+            _finalize(a, g, True, seen)
 
 
 def _finalize(a: Tensor, g: Any, raw: bool, seen: set[int]) -> None:

@@ -244,6 +244,8 @@ def render(eq: Equation, namer: Namer, consts: Callable[[Any], str]) -> str:
     args = [_lit(r, namer, consts) for r in eq.inputs]
     params = {k: _lit(v, namer, consts) for k, v in eq.params.items()}
     name = op.name
+    if name == "transpose" and tuple(eq.params.get("axes") or ()) == (1, 0):
+        return f"{args[0]}.T"  # what a person writes, and an attribute, not a call
     template = _TEMPLATES.get(name)
     if template is not None and not op.variadic:
         try:

@@ -143,6 +143,9 @@ class _Entry:
         self.module_text = ""
         self.pack_layout: list[tuple[int, int, tuple[int, ...]]] = []
         self.pack_dtype: np.dtype | None = None
+        # d(loss)/d(loss) = 1 for forward_backward, when the function returns one scalar
+        # that carries a gradient (read-only: the generated code never writes into it)
+        self.seed: np.ndarray | None = None
 
     def captured_ok(self) -> bool:
         """Whether every captured Tensor still has the shape, dtype and requires_grad traced."""
@@ -240,6 +243,9 @@ class Compiled:
         self.evictions = 0
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._last: _Entry | None = None
+        # the latest signature looked up: (grad mode, per-argument expectations, entry), so
+        # a training loop's repeated call checks its arguments without building a cache key
+        self._hot: tuple[bool, list[tuple], Any] | None = None
         self._warned = False
         try:
             self._sig: inspect.Signature | None = inspect.signature(fn)
@@ -318,6 +324,16 @@ class Compiled:
 
     def _lookup(self, bound: list[tuple[str, Any]], args: tuple, kwargs: dict) -> Any:
         """The entry of this call's signature (traced now if new or stale), or _EAGER."""
+        hot = self._hot
+        if hot is not None and hot[0] is _grad_mode() and _matches(bound, hot[1]):
+            entry = hot[2]
+            if entry is _EAGER or entry.captured_ok():
+                return entry
+        entry = self._lookup_key(bound, args, kwargs)
+        self._hot = (_grad_mode(), [_expect(a) for _, a in bound], entry)
+        return entry
+
+    def _lookup_key(self, bound: list[tuple[str, Any]], args: tuple, kwargs: dict) -> Any:
         key = self._key(bound)
         entry = self._cache.get(key)
         if entry is not None and entry is not _EAGER and not entry.captured_ok():
@@ -360,7 +376,7 @@ class Compiled:
             _check_loss(out, self.__name__)
             out.backward()
             return out.detach()
-        if not entry.single or entry.diff != [0] or _shape_of(entry.outputs[0]) != ():
+        if entry.seed is None:  # not one scalar loss (the seed is made for one)
             if not entry.diff:
                 raise BackwardError(
                     f"forward_backward: the output of {self.__name__} does not depend on "
@@ -374,15 +390,16 @@ class Compiled:
             )
         node_args = [a for _, a in bound if isinstance(a, Tensor | np.ndarray)]
         node_args += entry.captured
-        if any(node_args[k]._op is not None for k in entry.grad_index):
-            # an argument computed by recorded ops: its graph needs the engine's backward
-            out = _run(entry, node_args[: len(node_args) - len(entry.captured)])
-            out.backward()
-            return out.detach()
+        for k in entry.grad_index:
+            if node_args[k]._op is not None:
+                # an argument computed by recorded ops: its graph needs the engine's backward
+                out = _run(entry, node_args[: len(node_args) - len(entry.captured)])
+                out.backward()
+                return out.detach()
         arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
         outs, res = entry.forward(*arrays)
         loss = _own(outs[0], arrays)
-        grads = entry.backward(np.ones_like(loss), res, *arrays)
+        grads = entry.backward(entry.seed, res, *arrays)
         accumulate_grads([(node_args[k], grads[k]) for k in entry.grad_index], arrays)
         return Tensor._wrap(loss)
 
@@ -564,6 +581,36 @@ def _check_loss(out: Any, name: str) -> None:
         raise BackwardError(
             f"forward_backward needs {name} to return one scalar loss Tensor, got {what}"
         )
+
+
+def _expect(a: Any) -> tuple:
+    """What :func:`_matches` checks of an argument: what the cache key holds of it."""
+    if isinstance(a, Tensor):
+        return (Tensor, a.data.shape, a.data.dtype, a.requires_grad)
+    if isinstance(a, np.ndarray):
+        return (np.ndarray, a.shape, a.dtype, None)
+    return (None, a, None, None)
+
+
+def _matches(bound: list[tuple[str, Any]], expected: list[tuple]) -> bool:
+    """Whether the arguments have the signature ``expected`` (from :func:`_expect`): the
+    same shapes, dtypes and requires_grad, and the very same static values (anything
+    else, e.g. an equal but distinct static value, goes to the cache's key lookup)."""
+    if len(bound) != len(expected):
+        return False
+    for (_, a), (kind, shape, dtype, rg) in zip(bound, expected, strict=True):
+        if kind is Tensor:
+            if not isinstance(a, Tensor):
+                return False
+            d = a.data
+            if d.shape != shape or d.dtype is not dtype or a.requires_grad is not rg:
+                return False
+        elif kind is np.ndarray:
+            if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype:
+                return False
+        elif a is not shape or isinstance(a, Tensor | np.ndarray):
+            return False
+    return True
 
 
 def _grad_mode() -> bool:
@@ -825,6 +872,9 @@ def _compile_entry(
         backward_eqs = passes.eliminate_dead(backward_eqs, grad_roots)
     entry.grad_refs = [grads.get(r.name) for r in node_refs]
     entry.grad_index = [k for k, g in enumerate(entry.grad_refs) if g is not None]
+    if single and entry.diff == [0] and _shape_of(outputs[0]) == ():
+        entry.seed = np.ones((), dtype=entry.out_dtypes[0])
+        entry.seed.flags.writeable = False
 
     # the generated code may let a gradient op reuse what its forward op computed; the
     # replays (create_graph, forward mode) run the programs as traced

@@ -70,6 +70,11 @@ def _function_source(fn: Any, name: str, done: dict[str, str]) -> None:
         v = glb[n]
         if isinstance(v, types.FunctionType) and v.__module__.startswith("chainrule"):
             deps.append((v, n))
+        elif isinstance(v, type) and issubclass(v, ChainruleError):
+            # an error a helper raises: the built-in exception it also is (OpError is a
+            # ValueError), so the module needs no chainrule
+            base = next(b for b in v.__mro__ if b.__module__ == "builtins")
+            done.setdefault(f"const:{n}", f"{n} = {base.__name__}\n")
         elif _is_plain(v):  # a constant whose repr is Python source
             done.setdefault(f"const:{n}", f"{n} = {v!r}\n")
     for v, n in deps:

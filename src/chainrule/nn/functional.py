@@ -222,7 +222,12 @@ def _check_reduction(reduction: str, who: str) -> None:
 
 
 def _int_targets(
-    target: Any, n: int, n_classes: int, who: str, ignore_index: int | None = None
+    target: Any,
+    n: int,
+    n_classes: int,
+    who: str,
+    ignore_index: int | None = None,
+    check_range: bool = True,
 ) -> np.ndarray:
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
@@ -234,6 +239,8 @@ def _int_targets(
         t = t.reshape(-1)  # (a 1-d array is passed on as it is: a traced call re-reads it)
     if t.shape[0] != n:
         raise ShapeError(f"{who}: {n} rows of scores but {t.shape[0]} targets")
+    if not check_range:
+        return t
     check = t if ignore_index is None else t[t != ignore_index]
     if check.size and (check.min() < 0 or check.max() >= n_classes):
         raise OpError(
@@ -305,9 +312,10 @@ def cross_entropy(
             raise ShapeError(f"{who}: weight must have shape ({c},) (one per class), got {w.shape}")
     if tgt.dtype.kind == "f":
         return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
-    t = _int_targets(tgt, n, c, who, ignore_index)
-    # ignore_index, the class weights and the mean's denominator are applied inside the op,
-    # from this call's targets (no decision on their values here: see CrossEntropy)
+    # the op checks that the targets are classes (a compiled call runs only the op) and
+    # applies ignore_index, the class weights and the mean's denominator, from this call's
+    # targets (no decision on their values here: see CrossEntropy)
+    t = _int_targets(tgt, n, c, who, ignore_index, check_range=False)
     loss = apply(
         CrossEntropy, x, target=t, class_weights=w, ignore_index=ignore_index, reduction=reduction
     )

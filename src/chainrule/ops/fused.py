@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Primitive, apply
+from ..core import OpError, Primitive, apply
 from ..core.kept import recall
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
@@ -107,6 +107,15 @@ class Linear(Primitive):
             yield (rng.normal(size=xs), rng.normal(size=(o, i)), rng.normal(size=o)), {}
 
 
+def _all_classes(t: np.ndarray, n_classes: int) -> bool:
+    """Whether every target is a class index in [0, n_classes): one reduction, because a
+    negative integer read as unsigned is larger than any class count."""
+    if not t.size:
+        return True
+    u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
+    return bool(u.max() < n_classes)
+
+
 def _ce_rows(
     x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index: Any, reduction: str
 ) -> tuple[np.ndarray, Any]:
@@ -115,16 +124,28 @@ def _ce_rows(
     The coefficient is w[t_i] (class weights), 0 for an ignored target, divided by the sum
     of those weights for ``"mean"``: a scalar when every row counts the same. It is
     computed here, inside the op, from the targets of *this* call, so nothing about the
-    targets is decided in Python outside the op (what a compiled, traced call needs).
+    targets is decided in Python outside the op (what a compiled, traced call needs), and
+    a target that is no class raises here, in eager and compiled code alike.
     """
     dtype = x.dtype
+    n_classes = x.shape[1]
     t = target
     coef: Any = None
-    if ignore_index is not None:
+    ok = _all_classes(t, n_classes)
+    # An ignore_index outside [0, C) can only be met when some target is out of range:
+    # the common case (every target a class) costs the one reduction above.
+    if ignore_index is not None and (not ok or 0 <= ignore_index < n_classes):
         valid = t != ignore_index
         if not valid.all():
             t = np.where(valid, t, 0)
             coef = valid.astype(dtype)
+            ok = ok or _all_classes(t, n_classes)
+    if not ok:
+        bad = target if ignore_index is None else target[target != ignore_index]
+        raise OpError(
+            f"cross_entropy: targets must lie in [0, {n_classes}) (scores have {n_classes} "
+            f"classes); got values from {bad.min()} to {bad.max()}"
+        )
     if class_weights is not None:
         w = np.asarray(class_weights, dtype=dtype)[t]
         coef = w if coef is None else coef * w
@@ -132,10 +153,11 @@ def _ce_rows(
         total = coef.sum() if coef is not None else x.shape[0]
         if total:
             scale = dtype.type(1) / dtype.type(total)
-        else:  # all ignored (or no rows): NaN, as PyTorch
+            coef = scale if coef is None else coef * scale
+        else:  # all ignored (or no rows): NaN, as PyTorch, and no warning
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = dtype.type(1) / dtype.type(total)
-        coef = scale if coef is None else coef * scale
+                coef = scale if coef is None else coef * scale
     elif coef is None:
         coef = dtype.type(1)
     return t, coef
@@ -148,27 +170,32 @@ def _ce_forward(
     x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
     m = x.max(axis=1, keepdims=True)
-    # all -inf rows: avoid inf - inf. (The sum of the row maxima is finite when they all
-    # are, but for an overflow, which takes the careful branch with the same result.)
-    if not math.isfinite(m.sum()):
-        m = np.where(np.isfinite(m), m, 0)
-    z = x - m
-    # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
-    # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
-    e = np.exp(z)
-    s = e.sum(axis=1)
     rows = np.arange(x.shape[0])
-    per = np.log(s) - z[rows, t]
+    e, s, per, total = _ce_terms(x, m, rows, t, coef)
+    if not math.isfinite(total) and not np.isfinite(m).all():
+        # an overflow, or all -inf rows: shift those rows by 0 instead (no inf - inf). Only
+        # a non-finite loss can come from such rows, so the common case tests one float.
+        e, s, per, total = _ce_terms(x, np.where(np.isfinite(m), m, 0), rows, t, coef)
     if reduction == "none":
         loss = per * coef
-    elif np.ndim(coef):
-        loss = np.asarray((per * coef).sum(), dtype=x.dtype)
     else:
-        loss = np.asarray(per.sum() * coef, dtype=x.dtype)
+        loss = np.asarray(total, dtype=x.dtype)
     if not keep:
         return loss
     e /= s[:, None]  # the softmax: the same numbers _ce_grad computes
     return loss, (e, rows, t, coef)
+
+
+def _ce_terms(x: np.ndarray, m: np.ndarray, rows: np.ndarray, t: np.ndarray, coef: Any) -> Any:
+    """exp(x - m), its row sums, each row's loss and their (weighted) total."""
+    # log Σ exp(z) - z[t] rather than logsumexp(x) - x[t]: for scores near 1e4 the
+    # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
+    z = x - m
+    e = np.exp(z)
+    s = e.sum(axis=1)
+    per = np.log(s) - z[rows, t]
+    total = (per * coef).sum() if np.ndim(coef) else per.sum() * coef
+    return e, s, per, total
 
 
 def _ce_grad_kept(

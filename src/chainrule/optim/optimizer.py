@@ -24,6 +24,10 @@ from chainrule.io._cast import cast_problem, lossless_cast
 
 __all__ = ["Optimizer", "OptimizerStateError", "required"]
 
+# Parameters of at least this many elements get per-step scratch buffers (Optimizer._scratch):
+# below it a temporary array costs less than keeping and checking a buffer.
+_SCRATCH_MIN = 1 << 13
+
 
 class OptimizerStateError(ChainruleError, ValueError):
     """An optimizer state dict does not fit this optimizer (nothing was loaded)."""

@@ -31,7 +31,7 @@ import numpy as np
 
 from chainrule.core import ChainruleError, RowSparse, Tensor
 
-from .optimizer import Optimizer, required
+from .optimizer import _SCRATCH_MIN, Optimizer, required
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW"]
 
@@ -109,9 +109,9 @@ class SGD(Optimizer):
         self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
-        tmp = self._scratch(state, p)
         d = g
         if wd:
+            tmp = self._scratch(state, p)
             np.multiply(p.data, wd, out=tmp)
             tmp += g
             d = tmp
@@ -130,9 +130,13 @@ class SGD(Optimizer):
                 d = d + mom * buf
             else:
                 d = buf
-        # lr·d into the scratch buffer, then one in-place subtract: no allocation per step
-        np.multiply(d, lr, out=tmp)
-        p.sub_(tmp)
+        # lr·d, then one in-place subtract; a large parameter's lr·d goes into a scratch
+        # buffer (no allocation per step), a small one's into a temporary (cheaper than
+        # the buffer's bookkeeping)
+        if d.size >= _SCRATCH_MIN:
+            p.sub_(np.multiply(d, lr, out=self._scratch(state, p)))
+        else:
+            p.sub_(d * lr)
 
     def _update_sparse(
         self, p: Tensor, g: RowSparse, group: dict[str, Any], state: dict[str, Any]

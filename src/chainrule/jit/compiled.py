@@ -23,7 +23,7 @@ import builtins
 import inspect
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -149,11 +149,19 @@ class _Entry:
 
     def captured_ok(self) -> bool:
         """Whether every captured Tensor still has the shape, dtype and requires_grad traced."""
+        return self.captured_arrays() is not None
+
+    def captured_arrays(self) -> list[np.ndarray] | None:
+        """The captured Tensors' arrays, or None if one no longer has the shape, dtype or
+        requires_grad traced."""
+        out = []
         for t, shape, dtype, rg in self.captured_sig:
             d = t.data
             if d.shape != shape or d.dtype is not dtype or t.requires_grad is not rg:
-                return d.shape == shape and d.dtype == dtype and t.requires_grad == rg
-        return True
+                if not (d.shape == shape and d.dtype == dtype and t.requires_grad == rg):
+                    return None
+            out.append(d)
+        return out
 
     # ------------------------------------------------------------ packing several outputs
     def pack(self, outs: tuple) -> np.ndarray:
@@ -325,7 +333,11 @@ class Compiled:
     def _lookup(self, bound: list[tuple[str, Any]], args: tuple, kwargs: dict) -> Any:
         """The entry of this call's signature (traced now if new or stale), or _EAGER."""
         hot = self._hot
-        if hot is not None and hot[0] is _grad_mode() and _matches(bound, hot[1]):
+        if (
+            hot is not None
+            and hot[0] is _grad_mode()
+            and _node_args_if(hot[1], [a for _, a in bound]) is not None
+        ):
             entry = hot[2]
             if entry is _EAGER or entry.captured_ok():
                 return entry
@@ -367,6 +379,10 @@ class Compiled:
         Tensor([3., 4.])
         """
         st = _get(None) or state()
+        if not (st.extras or st.raw) and st.grad_enabled:
+            hot = self._hot_arrays(args, kwargs)
+            if hot is not None:  # the training loop's case: the latest signature again
+                return _forward_backward(*hot)
         bound = self._bind(args, kwargs)
         entry = None
         if not (st.extras or st.raw) and st.grad_enabled:
@@ -390,18 +406,26 @@ class Compiled:
             )
         node_args = [a for _, a in bound if isinstance(a, Tensor | np.ndarray)]
         node_args += entry.captured
-        for k in entry.grad_index:
-            if node_args[k]._op is not None:
-                # an argument computed by recorded ops: its graph needs the engine's backward
-                out = _run(entry, node_args[: len(node_args) - len(entry.captured)])
-                out.backward()
-                return out.detach()
         arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
-        outs, res = entry.forward(*arrays)
-        loss = _own(outs[0], arrays)
-        grads = entry.backward(entry.seed, res, *arrays)
-        accumulate_grads([(node_args[k], grads[k]) for k in entry.grad_index], arrays)
-        return Tensor._wrap(loss)
+        return _forward_backward(entry, node_args, arrays)
+
+    def _hot_arrays(self, args: tuple, kwargs: dict) -> tuple[_Entry, list, list] | None:
+        """(entry, node inputs, their arrays) when a positional call has the latest
+        signature (what :meth:`_lookup` would find without tracing), else None."""
+        hot, names = self._hot, self._names
+        if hot is None or kwargs or names is None or len(args) != len(names):
+            return None
+        entry = hot[2]
+        if entry is _EAGER or entry.seed is None or hot[0] is not _grad_mode():
+            return None  # (no seed: not one scalar loss, which the general path explains)
+        node = _node_args_if(hot[1], args)
+        if node is None:
+            return None
+        captured = entry.captured_arrays()
+        if captured is None:
+            return None
+        arrays = [a.data if isinstance(a, Tensor) else a for a in node] + captured
+        return entry, node + entry.captured, arrays
 
     def _build(self, bound: list[tuple[str, Any]], key: tuple, args: tuple, kwargs: dict) -> Any:
         self.traces += 1
@@ -567,9 +591,13 @@ def _own(value: Any, inputs: Any) -> np.ndarray:
     """An output array nobody else holds: a copy when the generated code returned an input's
     array or a view of one (``lambda x: w``, a reshape of an argument), which eagerly would be
     the same tensor or a view tracked by the engine's version counter."""
-    arr = np.asarray(value)
-    if arr.base is None and not any(arr is a for a in inputs):
-        return arr  # the common case: a fresh result
+    arr = value if type(value) is np.ndarray else np.asarray(value)
+    if arr.base is None:
+        for a in inputs:
+            if a is arr:
+                break
+        else:
+            return arr  # the common case: a fresh result
     if any(isinstance(a, np.ndarray) and np.may_share_memory(arr, a) for a in inputs):
         return arr.copy()
     return arr
@@ -592,25 +620,45 @@ def _expect(a: Any) -> tuple:
     return (None, a, None, None)
 
 
-def _matches(bound: list[tuple[str, Any]], expected: list[tuple]) -> bool:
-    """Whether the arguments have the signature ``expected`` (from :func:`_expect`): the
-    same shapes, dtypes and requires_grad, and the very same static values (anything
-    else, e.g. an equal but distinct static value, goes to the cache's key lookup)."""
-    if len(bound) != len(expected):
-        return False
-    for (_, a), (kind, shape, dtype, rg) in zip(bound, expected, strict=True):
+def _node_args_if(expected: list[tuple], values: Sequence[Any]) -> list[Any] | None:
+    """The tensor and array arguments among ``values`` if they have the signature
+    ``expected`` (from :func:`_expect`): the same shapes, dtypes and requires_grad, and
+    the very same static values; else None (an equal but distinct static value goes to
+    the cache's key lookup)."""
+    if len(values) != len(expected):
+        return None
+    node = []
+    for a, (kind, shape, dtype, rg) in zip(values, expected, strict=True):
         if kind is Tensor:
             if not isinstance(a, Tensor):
-                return False
+                return None
             d = a.data
             if d.shape != shape or d.dtype is not dtype or a.requires_grad is not rg:
-                return False
+                return None
+            node.append(a)
         elif kind is np.ndarray:
             if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype:
-                return False
+                return None
+            node.append(a)
         elif a is not shape or isinstance(a, Tensor | np.ndarray):
-            return False
-    return True
+            return None
+    return node
+
+
+def _forward_backward(entry: _Entry, node_args: list[Any], arrays: list[Any]) -> Tensor:
+    """Compiled.forward_backward once the entry is found: generated forward, then
+    generated backward, gradients into ``.grad``."""
+    for k in entry.grad_index:
+        if node_args[k]._op is not None:
+            # an argument computed by recorded ops: its graph needs the engine's backward
+            out = _run(entry, node_args[: len(node_args) - len(entry.captured)])
+            out.backward()
+            return out.detach()
+    outs, res = entry.forward(*arrays)
+    loss = _own(outs[0], arrays)
+    grads = entry.backward(entry.seed, res, *arrays)
+    accumulate_grads([(node_args[k], grads[k]) for k in entry.grad_index], arrays)
+    return Tensor._wrap(loss)
 
 
 def _grad_mode() -> bool:

@@ -86,7 +86,8 @@ class Linear(Primitive):
     )
 
     def forward(x: Any, w: Any, b: Any) -> Any:
-        y = np.matmul(x, w.T)
+        # np.dot is matmul for 2-D operands, with less dispatch (measured ~0.4 µs a call)
+        y = np.dot(x, w.T) if x.ndim == 2 else np.matmul(x, w.T)
         if b is not None:
             if b.dtype == y.dtype or np.result_type(y, b) == y.dtype:
                 y += b  # the product is a fresh array: add the bias in place
@@ -169,7 +170,8 @@ def _ce_forward(
     """The loss; with ``keep``, (loss, (softmax rows, row indices, targets, coefficients))."""
     x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
-    m = x.max(axis=1, keepdims=True)
+    # (the ufuncs' reduce: the ndarray methods add a Python layer, ~0.3 µs a call)
+    m = np.maximum.reduce(x, axis=1, keepdims=True)
     rows = np.arange(x.shape[0])
     e, s, per, total = _ce_terms(x, m, rows, t, coef)
     if not math.isfinite(total) and not np.isfinite(m).all():
@@ -192,9 +194,9 @@ def _ce_terms(x: np.ndarray, m: np.ndarray, rows: np.ndarray, t: np.ndarray, coe
     # latter subtracts two float32 numbers spaced 1e-3 apart; z's terms are small.
     z = x - m
     e = np.exp(z)
-    s = e.sum(axis=1)
+    s = np.add.reduce(e, axis=1)
     per = np.log(s) - z[rows, t]
-    total = (per * coef).sum() if np.ndim(coef) else per.sum() * coef
+    total = np.add.reduce(per * coef) if np.ndim(coef) else np.add.reduce(per) * coef
     return e, s, per, total
 
 

@@ -351,3 +351,53 @@ def test_forward_backward_seed_is_never_written():
     assert per_row._last.seed is None  # not one scalar: forward_backward refuses it
     with pytest.raises(BackwardError, match="one scalar loss"):
         per_row.forward_backward(x, y)
+
+
+LOSSES = {
+    "cross_entropy": lambda x, t: F.cross_entropy(x, t),
+    "nll_loss": lambda x, t: F.nll_loss(F.log_softmax(x, dim=1), t, ignore_index=2),
+    "multi_margin_loss": lambda x, t: F.multi_margin_loss(x, t),
+    "multiclass_svm_loss": lambda x, t: F.multiclass_svm_loss(x, t, reduction="sum"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_compiled_class_losses_read_and_check_each_calls_targets(name):
+    # every class-target loss compiles, re-reads the targets on each call (equal to eager
+    # for targets the trace never saw) and refuses labels that are no class
+    loss = LOSSES[name]
+    cf = cr.compile(loss)
+    rng = np.random.default_rng(3)
+    x = cr.Tensor(rng.normal(size=(6, 4)), requires_grad=True)
+    for y in (rng.integers(0, 4, 6), rng.integers(0, 4, 6), np.array([2, 2, 2, 0, 1, 3])):
+        x.grad = None
+        expected = loss(x, y)
+        expected.backward()
+        g = np.array(x.grad.data)
+        x.grad = None
+        got = cf.forward_backward(x, y)
+        np.testing.assert_allclose(got.data, expected.data, rtol=1e-12)
+        np.testing.assert_allclose(x.grad.data, g, rtol=1e-12, atol=1e-15)
+    assert cf.cache_info()["traces"] == 1
+    for bad in ([0, 1, 2, 3, 4, 0], [0, -1, 0, 0, 0, 0]):
+        with pytest.raises(cr.OpError, match=rf"{name}: targets must lie in \[0, 4\)"):
+            cf(x, np.array(bad))
+
+
+def test_nll_loss_matches_torch_with_weights_and_ignored_rows():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 4))
+    t = np.array([0, 1, 3, -100, 2, 1])
+    w = rng.random(4) + 0.5
+    for kw in ({}, {"reduction": "sum"}, {"reduction": "none"}):
+        xt = cr.Tensor(x, requires_grad=True)
+        F.nll_loss(F.log_softmax(xt, dim=1), t, weight=w, **kw).sum().backward()
+        tx = torch.tensor(x, requires_grad=True)
+        tl = torch.nn.functional.nll_loss(
+            torch.log_softmax(tx, 1), torch.tensor(t), weight=torch.tensor(w), **kw
+        )
+        tl.sum().backward()
+        np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    all_ignored = F.nll_loss(cr.Tensor(x), np.full(6, -100))
+    assert np.isnan(all_ignored.data)  # as PyTorch: 0 / 0

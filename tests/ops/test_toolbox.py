@@ -457,11 +457,12 @@ def _complexified(name):
     except LookupError:  # no samples (comparisons): two float arrays
         args, params = (RNG.normal(size=3), RNG.normal(size=3)), {}
     args = list(args)
-    for i, a in enumerate(args):
-        if isinstance(a, np.ndarray | np.floating | float) and np.asarray(a).dtype.kind == "f":
-            args[i] = np.asarray(a) + 1j
-            return prim, args, params
-    pytest.fail(f"{name}: no float argument in its first sample")
+    for kinds in ("f", "iu"):  # a float argument, else (integer-only ops) an integer one
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray | np.generic | float) and np.asarray(a).dtype.kind in kinds:
+                args[i] = np.asarray(a) + 1j
+                return prim, args, params
+    pytest.fail(f"{name}: no float or integer argument in its first sample")
 
 
 @pytest.mark.parametrize("name", _registered())

@@ -22,7 +22,8 @@ import numpy as np
 import chainrule as cr
 from chainrule.core import OpError, ShapeError, Tensor, apply, note_random
 from chainrule.ops._dtypes import float_dtype
-from chainrule.ops.fused import CrossEntropy, Linear
+from chainrule.ops.fused import CERowCoef, CrossEntropy, Linear
+from chainrule.ops.index import class_targets
 
 if TYPE_CHECKING:
     from chainrule.core.typing import TensorLike
@@ -221,14 +222,10 @@ def _check_reduction(reduction: str, who: str) -> None:
         raise OpError(f"{who}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _int_targets(
-    target: Any,
-    n: int,
-    n_classes: int,
-    who: str,
-    ignore_index: int | None = None,
-    check_range: bool = True,
-) -> np.ndarray:
+def _int_targets(target: Any, n: int, who: str) -> np.ndarray:
+    """The targets as a 1-d integer array of ``n`` labels. Their values are checked by
+    the ops that read them (``class_targets``, ``cross_entropy``): on every call, a
+    compiled one too, where this function runs only while tracing."""
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise OpError(
@@ -239,15 +236,19 @@ def _int_targets(
         t = t.reshape(-1)  # (a 1-d array is passed on as it is: a traced call re-reads it)
     if t.shape[0] != n:
         raise ShapeError(f"{who}: {n} rows of scores but {t.shape[0]} targets")
-    if not check_range:
-        return t
-    check = t if ignore_index is None else t[t != ignore_index]
-    if check.size and (check.min() < 0 or check.max() >= n_classes):
-        raise OpError(
-            f"{who}: targets must lie in [0, {n_classes}) (scores have "
-            f"{n_classes} classes); got values from {check.min()} to {check.max()}"
-        )
     return t
+
+
+def _class_weights(weight: Any, n_classes: int, dtype: Any, who: str) -> np.ndarray | None:
+    """One weight per class as an array of the scores' dtype (None: unweighted)."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if w.shape != (n_classes,):
+        raise ShapeError(
+            f"{who}: weight must have shape ({n_classes},) (one per class), got {w.shape}"
+        )
+    return w
 
 
 def _flatten_classes(x: Any, who: str) -> tuple[Any, tuple[int, ...]]:
@@ -305,17 +306,13 @@ def cross_entropy(
     x, batch_shape = _flatten_classes(input, who)
     n, c = x.shape
     tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
-    w = None
-    if weight is not None:
-        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)
-        if w.shape != (c,):
-            raise ShapeError(f"{who}: weight must have shape ({c},) (one per class), got {w.shape}")
+    w = _class_weights(weight, c, x.dtype, who)
     if tgt.dtype.kind == "f":
         return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
     # the op checks that the targets are classes (a compiled call runs only the op) and
     # applies ignore_index, the class weights and the mean's denominator, from this call's
     # targets (no decision on their values here: see CrossEntropy)
-    t = _int_targets(tgt, n, c, who, ignore_index, check_range=False)
+    t = _int_targets(tgt, n, who)
     loss = apply(
         CrossEntropy, x, target=t, class_weights=w, ignore_index=ignore_index, reduction=reduction
     )
@@ -365,23 +362,19 @@ def nll_loss(
     input = _floating(input)
     x, batch_shape = _flatten_classes(input, who)
     n, c = x.shape
-    t = _int_targets(target, n, c, who, ignore_index)
-    valid = t != ignore_index
-    safe_t = np.where(valid, t, 0)
-    wi = (
-        np.ones(n, dtype=x.dtype)
-        if weight is None
-        else np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)[
-            safe_t
-        ]
+    t = _int_targets(target, n, who)
+    w = _class_weights(weight, c, x.dtype, who)
+    # Ops only, so that a compiled call re-reads the targets: class_targets checks them
+    # (ignored ones read class 0), the cross-entropy's row coefficients weight each row
+    # (w[y], 0 where ignored, / Σw for a mean: NaN when every row is ignored, as PyTorch)
+    col = class_targets(t, c, who, ignore_index=ignore_index)
+    coef = apply(
+        CERowCoef, x, target=t, class_weights=w, ignore_index=ignore_index, reduction=reduction
     )
-    wi = wi * valid
-    per = -x[np.arange(n), safe_t] * wi
-    if reduction == "mean":
-        return cr.sum(per) * (1.0 / wi.sum()) if wi.sum() else cr.sum(per) * np.nan
-    if reduction == "sum":
-        return cr.sum(per)
-    return cr.reshape(per, batch_shape)
+    per = -(cr.gather(x, col, axis=1) * coef)
+    if reduction == "none":
+        return cr.reshape(per, batch_shape)
+    return cr.sum(per)
 
 
 def binary_cross_entropy_with_logits(
@@ -464,10 +457,11 @@ def _margin_terms(
     if len(batch_shape) > 1:
         raise ShapeError(f"{who}: scores must be (N, C) or (C,), got {tuple(input.shape)}")
     n, c = x.shape
-    t = _int_targets(target, n, c, who)
+    t = _int_targets(target, n, who)
     # the labels enter through ops only (a Tensor target stays one), so a compiled call
-    # re-reads them: the mask of the other classes is an op too, not a NumPy array
-    col = cr.reshape(target if isinstance(target, Tensor) else t, (n, 1))
+    # re-reads them: class_targets checks them on every call, and the mask of the other
+    # classes is an op too, not a NumPy array
+    col = class_targets(target if isinstance(target, Tensor) else t, c, who)
     correct = cr.gather(x, col, axis=1)  # s_y, shape (N, 1)
     hinge = cr.relu(x - correct + margin)  # max(0, s_j - s_y + Δ)
     if p == 2:

@@ -22,6 +22,7 @@ from ..core.kept import recall
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .functions import softmax
+from .index import all_classes
 from .linalg import matmul
 from .reduce import sum as _sum
 from .shape import broadcast_to, expand_dims, reshape, transpose
@@ -108,15 +109,6 @@ class Linear(Primitive):
             yield (rng.normal(size=xs), rng.normal(size=(o, i)), rng.normal(size=o)), {}
 
 
-def _all_classes(t: np.ndarray, n_classes: int) -> bool:
-    """Whether every target is a class index in [0, n_classes): one reduction, because a
-    negative integer read as unsigned is larger than any class count."""
-    if not t.size:
-        return True
-    u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
-    return bool(u.max() < n_classes)
-
-
 def _ce_rows(
     x: np.ndarray, target: np.ndarray, class_weights: Any, ignore_index: Any, reduction: str
 ) -> tuple[np.ndarray, Any]:
@@ -132,7 +124,7 @@ def _ce_rows(
     n_classes = x.shape[1]
     t = target
     coef: Any = None
-    ok = _all_classes(t, n_classes)
+    ok = all_classes(t, n_classes)
     # An ignore_index outside [0, C) can only be met when some target is out of range:
     # the common case (every target a class) costs the one reduction above.
     if ignore_index is not None and (not ok or 0 <= ignore_index < n_classes):
@@ -140,7 +132,7 @@ def _ce_rows(
         if not valid.all():
             t = np.where(valid, t, 0)
             coef = valid.astype(dtype)
-            ok = ok or _all_classes(t, n_classes)
+            ok = ok or all_classes(t, n_classes)
     if not ok:
         bad = target if ignore_index is None else target[target != ignore_index]
         raise OpError(

@@ -228,6 +228,76 @@ def gather(x: TensorLike, indices: TensorLike, axis: int) -> Tensor:
     return getitem(x, tuple(grids))
 
 
+def all_classes(t: np.ndarray, n_classes: int) -> bool:
+    """Whether every integer in ``t`` is a class index in [0, n_classes): one reduction,
+    because a negative integer read as unsigned is larger than any class count."""
+    if not t.size:
+        return True
+    u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
+    return bool(u.max() < n_classes)
+
+
+class ClassTargets(Primitive):
+    """Integer class labels as an (N, 1) column of indices, each checked to be a class.
+
+    A loss that picks each row's target score (``gather``) would otherwise read a label
+    of -1 as the last class (NumPy's negative indices). The check is an op, so it runs on
+    every call of compiled code too, not only when the function is traced.
+    """
+
+    name = "class_targets"
+    differentiable = False
+    lecture = Lecture(
+        "{0} as a column (each in [0, {n_classes}))",
+        (None,),
+        symbol="y",
+        gate="class labels: each must name one of the C classes",
+    )
+
+    def forward(t: Any, *, n_classes: int, who: str, ignore_index: int | None = None) -> Any:
+        t = np.asarray(t)
+        if t.dtype.kind not in "iu":
+            raise OpError(f"{who}: class targets must be integers, got dtype {t.dtype}")
+        if all_classes(t, n_classes) and not (
+            ignore_index is not None and 0 <= ignore_index < n_classes
+        ):
+            return t.reshape(-1, 1)  # every label a class, none ignored: the common case
+        safe = t if ignore_index is None else np.where(t == ignore_index, 0, t)
+        if not all_classes(safe, n_classes):  # (an ignored row reads class 0)
+            bad = t if ignore_index is None else t[t != ignore_index]
+            raise OpError(
+                f"{who}: targets must lie in [0, {n_classes}) (scores have {n_classes} "
+                f"classes); got values from {bad.min()} to {bad.max()}"
+            )
+        return safe.reshape(-1, 1)
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        yield (rng.integers(0, 4, 5),), {"n_classes": 4, "who": "loss"}
+        yield (rng.integers(0, 3, 1).astype(np.uint8),), {"n_classes": 3, "who": "loss"}
+        yield (np.array([2, -100, 0, 1]),), {"n_classes": 3, "who": "loss", "ignore_index": -100}
+        yield (np.array([2, 1, 0, 1]),), {"n_classes": 3, "who": "loss", "ignore_index": 1}
+
+
+def class_targets(
+    t: TensorLike, n_classes: int, who: str = "class_targets", ignore_index: int | None = None
+) -> Tensor:
+    """Integer labels ``t`` (N,) as an (N, 1) column, checked to lie in [0, n_classes).
+
+    Labels equal to ``ignore_index`` become 0 (their rows must be weighted 0 by the
+    caller). Raises :class:`~chainrule.OpError` naming ``who`` (the loss) for any other
+    label outside the classes, on every call, compiled calls included.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ops.index.class_targets([2, 0], n_classes=3)
+    Tensor([[2],
+            [0]])
+    """
+    return apply(ClassTargets, t, n_classes=int(n_classes), who=who, ignore_index=ignore_index)
+
+
 def _embedding_vjp(g: Any, out: Any, table: Any, *, ids: Any) -> Any:
     if isinstance(g, np.ndarray):
         # First-order pass: a row-sparse gradient, proportional to the batch, not the table.

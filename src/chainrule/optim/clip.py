@@ -31,9 +31,12 @@ def _params(parameters: Any) -> list[Tensor]:
 
 
 def _sparse_values(p: Tensor) -> np.ndarray:
-    # Coalesce first: rows repeated in the batch add up before the norm is taken.
-    g = p.grad.coalesce()  # type: ignore[union-attr]  # called only on a RowSparse grad
-    p.grad = RowSparse(g.indices, np.array(g.values, copy=True), g.shape)
+    # Coalesce first: rows repeated in the batch add up before the norm is taken. Clipping
+    # scales the values in place: a gradient that was coalesced already may share them
+    # (with the backward pass's arrays), a freshly coalesced one owns its sums.
+    old = p.grad
+    g = old.coalesce()  # type: ignore[union-attr]  # called only on a RowSparse grad
+    p.grad = RowSparse(g.indices, g.values.copy() if g is old else g.values, g.shape)
     return p.grad.values
 
 

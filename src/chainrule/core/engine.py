@@ -357,13 +357,14 @@ def accumulate_grads(pairs: Iterable[tuple[Tensor, Any]], arrays: Iterable[Any] 
     (:meth:`chainrule.jit.Compiled.forward_backward`).
     """
     seen = {id(a) for a in arrays}
+    hooks = bool(_ACC_HOOKS)
     for a, g in pairs:
         if (
             a.grad is None
             and type(g) is np.ndarray
             and g.base is None
+            and not hooks
             and id(g) not in seen
-            and not _ACC_HOOKS
             and g.flags.writeable
         ):
             # the common case after zero_grad (what _finalize does, without its branches):

@@ -355,7 +355,7 @@ class Tensor:
         # In-place writes never enter the graph: they are for parameter updates
         # (under no_grad) and for tensors outside autodiff. The clock stamp lets the
         # engine notice if a value that a saved rule needs was changed afterwards.
-        if self.requires_grad and state().grad_enabled:
+        if self.requires_grad and (_get(None) or state()).grad_enabled:  # (as apply reads it)
             raise InplaceError(
                 f"in-place {what} on a tensor that requires grad"
                 f"{' (' + repr(self.name) + ')' if self.name else ''}: it would silently "

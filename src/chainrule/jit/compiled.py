@@ -149,19 +149,18 @@ class _Entry:
 
     def captured_ok(self) -> bool:
         """Whether every captured Tensor still has the shape, dtype and requires_grad traced."""
-        return self.captured_arrays() is not None
+        return self.read_captured([])
 
-    def captured_arrays(self) -> list[np.ndarray] | None:
-        """The captured Tensors' arrays, or None if one no longer has the shape, dtype or
-        requires_grad traced."""
-        out = []
+    def read_captured(self, arrays: list[np.ndarray]) -> bool:
+        """Append the captured Tensors' arrays to ``arrays``; False (stopping there) if one
+        no longer has the shape, dtype or requires_grad traced."""
         for t, shape, dtype, rg in self.captured_sig:
             d = t.data
             if d.shape != shape or d.dtype is not dtype or t.requires_grad is not rg:
                 if not (d.shape == shape and d.dtype == dtype and t.requires_grad == rg):
-                    return None
-            out.append(d)
-        return out
+                    return False
+            arrays.append(d)
+        return True
 
     # ------------------------------------------------------------ packing several outputs
     def pack(self, outs: tuple) -> np.ndarray:
@@ -251,9 +250,10 @@ class Compiled:
         self.evictions = 0
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._last: _Entry | None = None
-        # the latest signature looked up: (grad mode, per-argument expectations, entry), so
+        # the latest signature looked up: (grad mode, per-argument expectations, entry, whether
+        # the arguments bind positionally), so
         # a training loop's repeated call checks its arguments without building a cache key
-        self._hot: tuple[bool, list[tuple], Any] | None = None
+        self._hot: tuple[bool, list[tuple], Any, bool] | None = None
         self._warned = False
         try:
             self._sig: inspect.Signature | None = inspect.signature(fn)
@@ -336,13 +336,16 @@ class Compiled:
         if (
             hot is not None
             and hot[0] is _grad_mode()
-            and _node_args_if(hot[1], [a for _, a in bound]) is not None
+            and _read_args(hot[1], [a for _, a in bound], [], [])
         ):
             entry = hot[2]
             if entry is _EAGER or entry.captured_ok():
                 return entry
         entry = self._lookup_key(bound, args, kwargs)
-        self._hot = (_grad_mode(), [_expect(a) for _, a in bound], entry)
+        # plain: the bound values are the positional arguments (forward_backward's check
+        # reads those as given)
+        plain = self._names is not None
+        self._hot = (_grad_mode(), [_expect(a) for _, a in bound], entry, plain)
         return entry
 
     def _lookup_key(self, bound: list[tuple[str, Any]], args: tuple, kwargs: dict) -> Any:
@@ -379,10 +382,15 @@ class Compiled:
         Tensor([3., 4.])
         """
         st = _get(None) or state()
-        if not (st.extras or st.raw) and st.grad_enabled:
-            hot = self._hot_arrays(args, kwargs)
-            if hot is not None:  # the training loop's case: the latest signature again
-                return _forward_backward(*hot)
+        hot = self._hot
+        if hot is not None and hot[3] and hot[0] is True and not (kwargs or st.extras or st.raw):
+            # the training loop's case: a positional call with the latest signature
+            entry = hot[2]
+            if entry is not _EAGER and entry.seed is not None and st.grad_enabled:
+                node: list[Any] = []
+                arrays: list[Any] = []
+                if _read_args(hot[1], args, node, arrays) and entry.read_captured(arrays):
+                    return _forward_backward(entry, node + entry.captured, arrays)
         bound = self._bind(args, kwargs)
         entry = None
         if not (st.extras or st.raw) and st.grad_enabled:
@@ -408,24 +416,6 @@ class Compiled:
         node_args += entry.captured
         arrays = [a.data if isinstance(a, Tensor) else a for a in node_args]
         return _forward_backward(entry, node_args, arrays)
-
-    def _hot_arrays(self, args: tuple, kwargs: dict) -> tuple[_Entry, list, list] | None:
-        """(entry, node inputs, their arrays) when a positional call has the latest
-        signature (what :meth:`_lookup` would find without tracing), else None."""
-        hot, names = self._hot, self._names
-        if hot is None or kwargs or names is None or len(args) != len(names):
-            return None
-        entry = hot[2]
-        if entry is _EAGER or entry.seed is None or hot[0] is not _grad_mode():
-            return None  # (no seed: not one scalar loss, which the general path explains)
-        node = _node_args_if(hot[1], args)
-        if node is None:
-            return None
-        captured = entry.captured_arrays()
-        if captured is None:
-            return None
-        arrays = [a.data if isinstance(a, Tensor) else a for a in node] + captured
-        return entry, node + entry.captured, arrays
 
     def _build(self, bound: list[tuple[str, Any]], key: tuple, args: tuple, kwargs: dict) -> Any:
         self.traces += 1
@@ -612,7 +602,7 @@ def _check_loss(out: Any, name: str) -> None:
 
 
 def _expect(a: Any) -> tuple:
-    """What :func:`_matches` checks of an argument: what the cache key holds of it."""
+    """What :func:`_read_args` checks of an argument: what the cache key holds of it."""
     if isinstance(a, Tensor):
         return (Tensor, a.data.shape, a.data.dtype, a.requires_grad)
     if isinstance(a, np.ndarray):
@@ -620,29 +610,30 @@ def _expect(a: Any) -> tuple:
     return (None, a, None, None)
 
 
-def _node_args_if(expected: list[tuple], values: Sequence[Any]) -> list[Any] | None:
-    """The tensor and array arguments among ``values`` if they have the signature
-    ``expected`` (from :func:`_expect`): the same shapes, dtypes and requires_grad, and
-    the very same static values; else None (an equal but distinct static value goes to
-    the cache's key lookup)."""
+def _read_args(expected: list[tuple], values: Sequence[Any], node: list, arrays: list) -> bool:
+    """Whether ``values`` have the signature ``expected`` (from :func:`_expect`): the same
+    shapes, dtypes and requires_grad, and the very same static values (an equal but
+    distinct static value goes to the cache's key lookup). Appends the tensor and array
+    arguments to ``node`` and their arrays to ``arrays`` on the way."""
     if len(values) != len(expected):
-        return None
-    node = []
+        return False
     for a, (kind, shape, dtype, rg) in zip(values, expected, strict=True):
         if kind is Tensor:
             if not isinstance(a, Tensor):
-                return None
+                return False
             d = a.data
             if d.shape != shape or d.dtype is not dtype or a.requires_grad is not rg:
-                return None
+                return False
             node.append(a)
+            arrays.append(d)
         elif kind is np.ndarray:
             if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype:
-                return None
+                return False
             node.append(a)
+            arrays.append(a)
         elif a is not shape or isinstance(a, Tensor | np.ndarray):
-            return None
-    return node
+            return False
+    return True
 
 
 def _forward_backward(entry: _Entry, node_args: list[Any], arrays: list[Any]) -> Tensor:

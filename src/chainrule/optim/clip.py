@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -34,10 +34,11 @@ def _sparse_values(p: Tensor) -> np.ndarray:
     # Coalesce first: rows repeated in the batch add up before the norm is taken. Clipping
     # scales the values in place: a gradient that was coalesced already may share them
     # (with the backward pass's arrays), a freshly coalesced one owns its sums.
-    old = p.grad
-    g = old.coalesce()  # type: ignore[union-attr]  # called only on a RowSparse grad
-    p.grad = RowSparse(g.indices, g.values.copy() if g is old else g.values, g.shape)
-    return p.grad.values
+    old = cast(RowSparse, p.grad)  # called only on a RowSparse grad
+    g = old.coalesce()
+    coalesced = RowSparse(g.indices, g.values.copy() if g is old else g.values, g.shape)
+    p.grad = coalesced
+    return coalesced.values
 
 
 def clip_grad_norm_(

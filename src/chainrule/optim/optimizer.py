@@ -196,25 +196,29 @@ class Optimizer:
         if closure is not None:
             with cr.enable_grad():
                 loss = closure()
+        states, update = self.state, self._update
         with cr.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
                     g = p.grad
                     if g is None:
                         continue
-                    state = self.state.get(p)
+                    state = states.get(p)
                     if state is None:
-                        state = self.state[p] = {}
-                    if isinstance(g, RowSparse):
+                        state = states[p] = {}
+                    if type(g) is Tensor:  # the common case first (a dense gradient)
+                        gd = g.data
+                    elif isinstance(g, RowSparse):
                         self._update_sparse(p, g, group, state)
+                        continue
                     else:
                         gd = g.data if isinstance(g, Tensor) else np.asarray(g)
-                        if gd.shape != p.data.shape:
-                            raise GradientError(
-                                f"{type(self).__name__}: gradient of shape {gd.shape} for a "
-                                f"parameter of shape {p.data.shape}"
-                            )
-                        self._update(p, gd, group, state)
+                    if gd.shape != p.data.shape:
+                        raise GradientError(
+                            f"{type(self).__name__}: gradient of shape {gd.shape} for a "
+                            f"parameter of shape {p.data.shape}"
+                        )
+                    update(p, gd, group, state)
         return loss
 
     def _update(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -78,6 +79,33 @@ def step_fn(sizes: tuple[int, ...], batch: int, mode: str):
         opt.zero_grad()
         loss(Xt, y).backward()
         opt.step()
+
+    return step
+
+
+def code_only_fn(sizes: tuple[int, ...], batch: int, workdir: str):
+    """The generated code alone: the exported module's forward and backward (what
+    ``cfn.export`` writes, NumPy only), then the SGD update as NumPy statements; no Python
+    around it (no argument checks, no ``.grad``, no optimiser object). The floor that
+    removing every layer of glue from the compiled step could reach."""
+    import importlib.util
+
+    model = _model(sizes)
+    X, y = _data(sizes, batch)
+    params = [p.data for p in model.parameters()]
+    cf = cr.compile(lambda x, t: F.cross_entropy(model(x), t))
+    path = os.path.join(workdir, f"step_{'_'.join(map(str, sizes))}.py")
+    cf.export(path, cr.Tensor(X), y)
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    seed = np.ones((), dtype=np.float32)
+
+    def step() -> None:
+        outs, saved = mod.forward(X, y, *params)
+        grads = mod.backward(seed, list(saved), X, y, *params)
+        for w, g in zip(params, grads[2:], strict=True):
+            w -= LR * g
 
     return step
 
@@ -210,7 +238,8 @@ def first_call_ms(repeats: int = 7) -> float:
 # ---------------------------------------------------------------------- report
 def run(quick: bool) -> list[str]:
     min_time, rounds = (0.2, 3) if quick else (0.4, 7)
-    lines = []
+    lines, floors = [], []
+    workdir = tempfile.mkdtemp(prefix="bench_compile_")
     for name, sizes, batch in (
         ("small_mlp", (50, 100, 10), 16),
         ("big_mlp", (784, 1024, 1024, 10), 256),
@@ -220,11 +249,16 @@ def run(quick: bool) -> list[str]:
             "eager": step_fn(sizes, batch, "eager"),
             "compiled": step_fn(sizes, batch, "compiled"),
             "step": step_fn(sizes, batch, "step"),
+            "code": code_only_fn(sizes, batch, workdir),
         }
         tstep = torch_step_fn(sizes, batch)
         if tstep is not None:
             steps["torch"] = tstep
         best = compare(steps, min_time, rounds if name == "small_mlp" else max(3, rounds // 2))
+        floors.append(
+            f"{name} {best['code']:,.0f} steps/s ({best['code'] / best['numpy']:.2f}x NumPy; "
+            f"the compiled step {best['step'] / best['code']:.2f}x of it)"
+        )
         row = " | ".join(
             f"{best.get(k, float('nan')):,.0f}"
             for k in ("numpy", "eager", "compiled", "step", "torch")
@@ -263,6 +297,8 @@ def run(quick: bool) -> list[str]:
         "(float32): " + ", ".join(f"{k} {v:.0f} MiB" for k, v in mem.items()) + ".",
         f"First call (trace + gradient program + passes + code) of the small-MLP loss: "
         f"{first_call_ms():.1f} ms (median of 7).",
+        "The generated code alone (the exported forward and backward, then SGD in NumPy, "
+        "nothing around them), in the same rounds: " + "; ".join(floors) + ".",
     ]
     return out
 
@@ -321,13 +357,47 @@ def ner_epochs(rounds: int = 2, batches: int | None = None) -> str:
     )
 
 
+def small_mlp_repeats(repeats: int, min_time: float = 0.3, rounds: int = 7) -> list[str]:
+    """The small-MLP comparison ``repeats`` times over (each its own interleaved rounds):
+    on a machine whose speed drifts, the spread of the ratios says more than one table."""
+    sizes, batch = (50, 100, 10), 16
+    workdir = tempfile.mkdtemp(prefix="bench_compile_")
+    steps = {
+        "numpy": numpy_step_fn(sizes, batch),
+        "eager": step_fn(sizes, batch, "eager"),
+        "step": step_fn(sizes, batch, "step"),
+        "code": code_only_fn(sizes, batch, workdir),
+    }
+    lines = []
+    for _ in range(repeats):
+        best = compare(steps, min_time, rounds)
+        lines.append(
+            "small MLP steps/s: "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in best.items())
+            + f" | compiled step {best['step'] / best['numpy']:.2f}x NumPy, generated code "
+            f"alone {best['code'] / best['numpy']:.2f}x, eager {best['eager'] / best['numpy']:.2f}x"
+        )
+        print(lines[-1], file=sys.stderr)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter timings")
     ap.add_argument(
         "--ner", action="store_true", help="also one NER epoch, eager vs compiled (minutes)"
     )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="only the small MLP (NumPy, eager, compiled step, generated code), N times",
+    )
     args = ap.parse_args(argv)
+    if args.repeat:
+        text = "\n".join(small_mlp_repeats(args.repeat))
+        print(text)
+        return text
     lines = run(args.quick)
     if args.ner:
         lines.append(ner_epochs(batches=200 if args.quick else None))

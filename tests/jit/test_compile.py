@@ -408,6 +408,36 @@ def test_threads_share_a_compiled_function():
     assert not errors
 
 
+def test_threads_with_different_signatures_and_grad_modes():
+    # the latest-signature shortcut is shared by the threads: each thread's calls must
+    # still get the code of their own shapes and grad mode
+    w = cr.Tensor(np.random.default_rng(7).normal(size=(4, 4)), requires_grad=True)
+    cf = cr.compile(lambda x: cr.tanh(x @ w).sum())
+    errors = []
+
+    def work(seed):
+        r = np.random.default_rng(seed)
+        for _ in range(40):
+            x = cr.Tensor(r.normal(size=(seed + 1, 4)))
+            expected = float(np.tanh(x.data @ w.data).sum())
+            if seed == 3:
+                with cr.no_grad():
+                    out = cf(x)
+                ok = not out.requires_grad
+            else:
+                out = cf.forward_backward(x)
+                ok = w.grad is not None and w.grad.shape == (4, 4)
+            if not (ok and np.isclose(float(out), expected, rtol=1e-12)):
+                errors.append(seed)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
 def test_compiled_is_the_public_object():
     cf = cr.compile(lambda x: x)
     assert isinstance(cf, Compiled) and "compiled" in repr(cf)

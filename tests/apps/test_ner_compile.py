@@ -238,5 +238,39 @@ def test_train_with_compile_matches_eager_training(corpus):
 
 
 def test_compile_setting_is_checked():
-    with pytest.raises(Exception, match="compile must be True or False"):
+    with pytest.raises(Exception, match=r"compile must be True, False or None"):
         TrainConfig(compile="yes")
+
+
+def test_compile_by_default_where_it_is_faster_and_exact():
+    # None: the softmax decoder on one process compiles its whole step; the CRF and
+    # several processes train eagerly unless asked
+    assert TrainConfig().compile is None
+    assert TrainConfig().compiled() and not TrainConfig().compiled(n_ranks=2)
+    assert not TrainConfig(decoder="crf").compiled()
+    assert TrainConfig(decoder="crf", compile=True).compiled()
+    assert not TrainConfig(compile=False).compiled()
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).compile is None
+
+
+def test_default_softmax_training_is_compiled_and_equals_eager(corpus):
+    dev = toy_corpus(20, np.random.default_rng(7))
+    results = []
+    for compile_ in (None, False):
+        cfg = TrainConfig(
+            features=("word", "caps"),
+            hidden=16,
+            word_dim=8,
+            caps_dim=3,
+            batch_size=32,
+            max_epochs=2,
+            progress=False,
+            compile=compile_,
+        )
+        results.append(train(cfg, corpus, dev))
+    auto, eager = results
+    assert auto.config.compiled() and not eager.config.compiled()
+    assert [h["loss"] for h in auto.history] == [h["loss"] for h in eager.history]
+    assert [h["dev_f1"] for h in auto.history] == [h["dev_f1"] for h in eager.history]
+    for p, q in zip(auto.model.parameters(), eager.model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)

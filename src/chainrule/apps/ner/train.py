@@ -102,7 +102,9 @@ class TrainConfig:
     and slow down badly when other processes compete for the cores.
     ``compile``: compute each step's loss and gradients with :func:`chainrule.compile`
     (generated NumPy code, one trace per batch shape; the same parameters as eager
-    training, see ``docs/ner.md``).
+    training, see ``docs/ner.md``). None (the default): where it is faster and gives the
+    eager numbers, i.e. the softmax decoder on one process (the whole step compiled); True
+    also compiles the CRF's forward algorithm; False trains eagerly.
     """
 
     decoder: str = "softmax"
@@ -143,7 +145,7 @@ class TrainConfig:
     threads: int | None = 1
     vectors: str | None = None
     progress: bool = True
-    compile: bool = False
+    compile: bool | None = None
 
     def __post_init__(self) -> None:
         self.features = tuple(self.features)
@@ -191,8 +193,8 @@ class TrainConfig:
                     f"{name} must be a finite number {rule}"
                     f"{' or None' if optional else ''}, got {v!r}"
                 )
-        if not isinstance(self.compile, bool | np.bool_):
-            bad.append(f"compile must be True or False, got {self.compile!r}")
+        if self.compile is not None and not isinstance(self.compile, bool | np.bool_):
+            bad.append(f"compile must be True, False or None (automatic), got {self.compile!r}")
         for name, allowed in (
             ("decoder", DECODERS),
             ("activation", ACTIVATIONS),
@@ -224,6 +226,13 @@ class TrainConfig:
         if self.batch_size is not None:
             return self.batch_size
         return 16 if self.decoder == "crf" else 128
+
+    def compiled(self, n_ranks: int = 1) -> bool:
+        """Whether training compiles its steps: ``compile``, or when None the softmax
+        decoder on one process (where compiling is faster and exact)."""
+        if self.compile is None:
+            return self.decoder == "softmax" and n_ranks == 1
+        return bool(self.compile)
 
     def feature_config(self) -> FeatureConfig:
         return FeatureConfig(self.features, self.window, self.min_freq, self.affix_min_freq)
@@ -508,17 +517,18 @@ def _train(
     best_state = model.state_dict()
     result.best_dev_f1 = -1.0  # the first epoch always counts as an improvement
     bad_epochs = 0
+    compiled = config.compiled(n_ranks)
     log(
         f"training {config.decoder} tagger: {enc_train.n_tokens} tokens, "
         f"{model.num_parameters()} parameters, features {list(extractor.config.features)}"
-        f"{', compiled' if config.compile else ''}"
+        f"{', compiled' if compiled else ''}"
     )
     # Compiled: one trace per batch shape (sentence batches padded to a few lengths), kept
     # for the whole run; the dropout masks are drawn outside, by loss_args.
-    loss_fn = model.compiled_loss() if config.compile else None
+    loss_fn = model.compiled_loss() if compiled else None
     # softmax on one rank: the whole step (loss, gradients, clipping, update) compiled
     step = None
-    if config.compile and config.decoder == "softmax" and n_ranks == 1:
+    if compiled and config.decoder == "softmax" and n_ranks == 1:
         step = optim.compile_step(loss_fn, opt, clip_grad_norm=config.clip_norm or None)
     for epoch in range(1, config.max_epochs + 1):
         model.train()
@@ -545,7 +555,7 @@ def _train(
             if step is not None:
                 loss = step(*model.loss_args(batch))
             else:
-                loss = model.loss(batch, fn=loss_fn, pad=config.compile)
+                loss = model.loss(batch, fn=loss_fn, pad=compiled)
                 loss.backward()
                 if n_ranks > 1:  # average (weighted by tokens) before clipping the norm
                     opt.synchronize(weight=batch.n_tokens)

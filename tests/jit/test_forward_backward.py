@@ -401,3 +401,50 @@ def test_nll_loss_matches_torch_with_weights_and_ignored_rows():
         np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     all_ignored = F.nll_loss(cr.Tensor(x), np.full(6, -100))
     assert np.isnan(all_ignored.data)  # as PyTorch: 0 / 0
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_compiled_embedding_reads_and_checks_each_calls_ids(sparse, padding_idx):
+    # the ids' range check and the padding mask are ops: a compiled lookup re-reads both
+    rng = np.random.default_rng(5)
+    table = cr.Tensor(rng.normal(size=(5, 3)), requires_grad=True)
+
+    def f(ids):
+        return (F.embedding(ids, table, padding_idx=padding_idx, sparse=sparse) ** 2).sum()
+
+    cf = cr.compile(f)
+    for ids in ([[0, 1], [2, 3]], [[4, 0], [0, 0]], [[3, 3], [1, 2]]):
+        ids = np.array(ids)
+        table.grad = None
+        expected = f(ids)
+        expected.backward()
+        g = np.array(np.asarray(table.grad))
+        table.grad = None
+        got = cf.forward_backward(ids)
+        np.testing.assert_allclose(got.data, expected.data, rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(table.grad), g, rtol=1e-12)
+    assert cf.cache_info()["traces"] == 1
+    for bad in ([[0, 1], [2, -1]], [[0, 1], [5, 0]]):
+        with pytest.raises(cr.OpError, match=r"embedding: ids must lie in \[0, 5\)"):
+            cf(np.array(bad))
+
+
+@pytest.mark.parametrize("name", ["fmin", "fmax"])
+def test_compiled_fmin_fmax_look_for_nans_in_every_call(name):
+    # traced on NaN-free values, a later call with NaNs must still ignore them
+    fn = getattr(cr, name)
+    b = cr.Tensor([2.0, 0.5, np.nan])
+    cf = cr.compile(lambda a: (fn(a, b) * cr.Tensor([1.0, 2.0, 3.0])).sum())
+    a = cr.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    cf.forward_backward(a)
+    for values in ([np.nan, 2.0, 3.0], [np.nan, np.nan, 1.0], [4.0, 0.1, -1.0]):
+        a = cr.Tensor(values, requires_grad=True)
+        got = cf.forward_backward(a)
+        expected = (getattr(np, name)(values, b.data) * [1.0, 2.0, 3.0]).sum()
+        np.testing.assert_allclose(got.data, expected)
+        shown = ~np.isnan(values) & (
+            np.isnan(b.data) | (getattr(np, name)(values, b.data) == np.asarray(values))
+        )
+        np.testing.assert_allclose(a.grad.data, np.where(shown, [1.0, 2.0, 3.0], 0.0))
+    assert cf.cache_info()["traces"] == 1

@@ -23,7 +23,7 @@ import chainrule as cr
 from chainrule.core import OpError, ShapeError, Tensor, apply, note_random
 from chainrule.ops._dtypes import float_dtype
 from chainrule.ops.fused import CERowCoef, CrossEntropy, Linear
-from chainrule.ops.index import class_targets
+from chainrule.ops.index import checked_ids, class_targets
 
 if TYPE_CHECKING:
     from chainrule.core.typing import TensorLike
@@ -170,7 +170,7 @@ def embedding(
 
     ``sparse=True`` uses :func:`chainrule.embedding`, whose gradient reaching a leaf
     ``weight`` is a :class:`chainrule.RowSparse` (only the rows used). ``sparse=False``
-    indexes with :func:`chainrule.take` and gives a dense gradient.
+    indexes (:func:`chainrule.getitem`) and gives a dense gradient.
 
     With ``padding_idx``, positions holding that id output zeros and send no gradient to
     the padding row. (PyTorch returns the padding row itself there; the two agree because
@@ -179,18 +179,14 @@ def embedding(
     idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
     if idx.dtype.kind not in "iu":
         raise OpError(f"embedding: ids must be integers, got dtype {idx.dtype}")
+    # Ops only, so that a compiled call re-reads the ids: their values are checked by the
+    # lookup itself or by checked_ids, and the padding mask is computed from them by ops.
     num = (weight.shape if isinstance(weight, Tensor) else np.shape(weight))[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise OpError(
-            f"embedding: ids must lie in [0, {num}) for a table of {num} rows; got "
-            f"values from {idx.min()} to {idx.max()}"
-        )
-    out = cr.embedding(weight, idx) if sparse else cr.getitem(weight, idx)
+    checked = checked_ids(idx, num, "embedding") if padding_idx is not None or not sparse else None
+    out = cr.embedding(weight, idx) if sparse else cr.getitem(weight, checked)
     if padding_idx is not None:
-        pad = idx == padding_idx
-        if pad.any():
-            dt = weight.dtype
-            out = out * (~pad)[..., None].astype(dt)
+        keep = cr.astype(checked != padding_idx, out.dtype)
+        out = out * cr.expand_dims(keep, -1)
     return out
 
 

@@ -136,8 +136,8 @@ def _ce_rows(
     if not ok:
         bad = target if ignore_index is None else target[target != ignore_index]
         raise OpError(
-            f"cross_entropy: targets must lie in [0, {n_classes}) (scores have {n_classes} "
-            f"classes); got values from {bad.min()} to {bad.max()}"
+            f"cross_entropy: targets must lie in [0, {n_classes}); got values from "
+            f"{bad.min()} to {bad.max()}"
         )
     if class_weights is not None:
         w = np.asarray(class_weights, dtype=dtype)[t]

@@ -237,46 +237,53 @@ def all_classes(t: np.ndarray, n_classes: int) -> bool:
     return bool(u.max() < n_classes)
 
 
-class ClassTargets(Primitive):
-    """Integer class labels as an (N, 1) column of indices, each checked to be a class.
+class CheckedIndex(Primitive):
+    """Integer indices, each checked to lie in [0, n): the labels a loss picks its target
+    scores with, the ids of a table's rows.
 
-    A loss that picks each row's target score (``gather``) would otherwise read a label
-    of -1 as the last class (NumPy's negative indices). The check is an op, so it runs on
-    every call of compiled code too, not only when the function is traced.
+    NumPy's indexing would read -1 as the last class or row. The check is an op, so it runs
+    on every call of compiled code too, not only while the function is traced.
     """
 
-    name = "class_targets"
+    name = "checked_index"
     differentiable = False
     lecture = Lecture(
-        "{0} as a column (each in [0, {n_classes}))",
+        "{0}, each checked to lie in [0, {n})",
         (None,),
-        symbol="y",
-        gate="class labels: each must name one of the C classes",
+        symbol="i",
+        gate="an index check: every label or row id must name one of the n classes or rows",
     )
 
-    def forward(t: Any, *, n_classes: int, who: str, ignore_index: int | None = None) -> Any:
+    def forward(
+        t: Any,
+        *,
+        n: int,
+        who: str,
+        what: str = "targets",
+        ignore_index: int | None = None,
+        column: bool = False,
+    ) -> Any:
         t = np.asarray(t)
         if t.dtype.kind not in "iu":
-            raise OpError(f"{who}: class targets must be integers, got dtype {t.dtype}")
-        if all_classes(t, n_classes) and not (
-            ignore_index is not None and 0 <= ignore_index < n_classes
-        ):
-            return t.reshape(-1, 1)  # every label a class, none ignored: the common case
-        safe = t if ignore_index is None else np.where(t == ignore_index, 0, t)
-        if not all_classes(safe, n_classes):  # (an ignored row reads class 0)
-            bad = t if ignore_index is None else t[t != ignore_index]
-            raise OpError(
-                f"{who}: targets must lie in [0, {n_classes}) (scores have {n_classes} "
-                f"classes); got values from {bad.min()} to {bad.max()}"
-            )
-        return safe.reshape(-1, 1)
+            raise OpError(f"{who}: {what} must be integers, got dtype {t.dtype}")
+        safe = t
+        if not all_classes(t, n) or (ignore_index is not None and 0 <= ignore_index < n):
+            if ignore_index is not None:
+                safe = np.where(t == ignore_index, 0, t)  # an ignored label reads class 0
+            if not all_classes(safe, n):
+                bad = t if ignore_index is None else t[t != ignore_index]
+                raise OpError(
+                    f"{who}: {what} must lie in [0, {n}); got values from {bad.min()} to "
+                    f"{bad.max()}"
+                )
+        return safe.reshape(-1, 1) if column else safe
 
     @staticmethod
     def samples(rng: np.random.Generator) -> Any:
-        yield (rng.integers(0, 4, 5),), {"n_classes": 4, "who": "loss"}
-        yield (rng.integers(0, 3, 1).astype(np.uint8),), {"n_classes": 3, "who": "loss"}
-        yield (np.array([2, -100, 0, 1]),), {"n_classes": 3, "who": "loss", "ignore_index": -100}
-        yield (np.array([2, 1, 0, 1]),), {"n_classes": 3, "who": "loss", "ignore_index": 1}
+        yield (rng.integers(0, 4, 5),), {"n": 4, "who": "loss", "column": True}
+        yield (rng.integers(0, 3, (2, 3)).astype(np.uint8),), {"n": 3, "who": "f", "what": "ids"}
+        yield (np.array([2, -100, 0, 1]),), {"n": 3, "who": "loss", "ignore_index": -100}
+        yield (np.array([2, 1, 0, 1]),), {"n": 3, "who": "loss", "ignore_index": 1, "column": True}
 
 
 def class_targets(
@@ -295,7 +302,21 @@ def class_targets(
     Tensor([[2],
             [0]])
     """
-    return apply(ClassTargets, t, n_classes=int(n_classes), who=who, ignore_index=ignore_index)
+    return apply(CheckedIndex, t, n=int(n_classes), who=who, ignore_index=ignore_index, column=True)
+
+
+def checked_ids(ids: TensorLike, n: int, who: str = "checked_ids") -> Tensor:
+    """Integer row ids (any shape), checked to lie in [0, n) on every call (compiled calls
+    included): :class:`~chainrule.OpError` naming ``who`` otherwise, never NumPy's reading
+    of -1 as the last row.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ops.index.checked_ids([[1, 0]], 2)
+    Tensor([[1, 0]])
+    """
+    return apply(CheckedIndex, ids, n=int(n), who=who, what="ids")
 
 
 def _embedding_vjp(g: Any, out: Any, table: Any, *, ids: Any) -> Any:
@@ -319,6 +340,12 @@ class Embedding(Primitive):
     )
 
     def forward(table: Any, *, ids: Any) -> Any:
+        n = table.shape[0]
+        if not all_classes(ids, n):  # (in the op: compiled calls check their ids too)
+            raise OpError(
+                f"embedding: ids must lie in [0, {n}) for a table of shape {table.shape}; "
+                f"got values from {ids.min()} to {ids.max()}"
+            )
         return table[ids]
 
     vjp = (_embedding_vjp,)
@@ -350,10 +377,4 @@ def embedding(table: TensorLike, ids: TensorLike) -> Tensor:
     ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
     if ids.dtype.kind not in "iu":
         raise OpError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    n = np.shape(table)[0]
-    if ids.size and (ids.min() < -n or ids.max() >= n):
-        raise OpError(
-            f"embedding: ids must lie in [0, {n}) for a table of shape "
-            f"{np.shape(table)}; got values from {ids.min()} to {ids.max()}"
-        )
-    return apply(Embedding, table, ids=ids)
+    return apply(Embedding, table, ids=ids)  # (the op checks their values)

@@ -1039,11 +1039,10 @@ def fmin(a: Any, b: Any) -> Tensor:
 
 
 def _nan_ignoring(fn: Callable[[Any, Any], Tensor], a: Any, b: Any) -> Tensor:
-    out = fn(a, b)
-    na, nb = np.isnan(values_of(a)), np.isnan(values_of(b))
-    if np.any(na) or np.any(nb):
-        out = where(na, b, where(nb, a, out))  # the gradient goes to the value shown
-    return out
+    # NaN is the one value unequal to itself. The masks are ops, not a NumPy test in
+    # Python, so that a compiled call looks for NaNs in every call's values; the gradient
+    # goes to the value shown.
+    return where(ne(a, a), b, where(ne(b, b), a, fn(a, b)))
 
 
 # ---------------------------------------------------------------------- elementwise

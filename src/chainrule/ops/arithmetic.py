@@ -270,3 +270,76 @@ def pow(a: TensorLike, b: TensorLike) -> Tensor:  # noqa: A001 - mirrors the ** 
     if isinstance(b, int | float) and not isinstance(b, bool):
         return apply(PowScalar, a, exponent=b)
     return apply(Pow, a, b)
+
+
+def _quotient_samples(rng: np.random.Generator) -> Any:
+    """(a, b) for floor_divide and remainder: a/b kept 0.2-0.8 away from an integer (no
+    jump within a finite difference); b in [1.5, 1.95) or (-1.5, -1.05], whose integer and bool
+    versions (sweep.integer_version) are never a zero divisor."""
+    for sa, sb in (((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), ())):
+        b = np.where(rng.random(sb) < 0.5, rng.uniform(1.5, 1.95, sb), -rng.uniform(1.05, 1.5, sb))
+        q = rng.integers(-3, 3, sa) + rng.uniform(0.2, 0.8, sa)
+        yield (np.broadcast_to(b, sa) * q, b), {}
+
+
+class FloorDivide(Primitive):
+    """z = a // b (NumPy's floor division): piecewise constant, so it records no gradient."""
+
+    name = "floor_divide"
+    differentiable = False
+    forward = np.floor_divide
+    lecture = Lecture(
+        "⌊{0} / {1}⌋",
+        (None, None),
+        symbol="//",
+        gate="floor division is piecewise constant: its derivative is zero where it exists, "
+        "so it records no gradient",
+    )
+    samples = staticmethod(_quotient_samples)
+
+
+def floor_divide(a: TensorLike, b: TensorLike) -> Tensor:
+    """``a // b`` elementwise (NumPy's floor division), as a constant: zero gradient.
+
+    The result is piecewise constant in both arguments, so its derivative is zero wherever
+    it exists; the result records nothing (like a comparison).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.floor_divide(cr.Tensor([7.0, -7.0], requires_grad=True), 2.0)
+    Tensor([ 3., -4.])
+    """
+    return apply(FloorDivide, a, b)
+
+
+class Remainder(Primitive):
+    """z = a mod b (NumPy's ``remainder``: the sign of b) = a - b·⌊a/b⌋.
+
+    dz/da = 1 and dz/db = -⌊a/b⌋ wherever a/b is not an integer (the jumps).
+    """
+
+    name = "remainder"
+    broadcasts = True
+    forward = np.remainder
+
+    vjp, jvp, jvp_batched, vjp_batched = from_derivative(
+        lambda g, out, a, b: g, lambda g, out, a, b: -g * floor_divide(a, b)
+    )
+    lecture = Lecture("{0} mod {1}", ("{dz}", "−{dz} · ⌊{0} / {1}⌋"), symbol="mod")
+    samples = staticmethod(_quotient_samples)
+
+
+def remainder(a: TensorLike, b: TensorLike) -> Tensor:
+    """``a % b`` elementwise (NumPy's ``remainder``: the sign of ``b``).
+
+    Differentiable as ``a - b · floor(a / b)``: d/da = 1, d/db = -floor(a / b). The value is
+    NumPy's own (exactly).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.remainder(cr.Tensor([7.0, -7.0]), 3.0)
+    Tensor([1., 2.])
+    """
+    return apply(Remainder, a, b)

@@ -24,7 +24,7 @@ specific op). Three outcomes, decided per call:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -46,10 +46,8 @@ from . import rounding as _rn
 from . import select as _se
 from . import shape as _sh
 from . import trig as _tr
+from .arithmetic import floor_divide, remainder
 from .cast import astype
-
-if TYPE_CHECKING:
-    from ..core.typing import TensorLike
 
 __all__ = ["NumpyFunctionError", "floor_divide", "remainder", "register_ufunc"]
 
@@ -162,47 +160,7 @@ def _cast_inputs(args: tuple, dtype: Any) -> tuple:
 
 
 # ---------------------------------------------------------------------- composed ops
-def floor_divide(a: TensorLike, b: TensorLike) -> Tensor:
-    """``a // b`` elementwise (NumPy's floor division), as a constant: zero gradient.
-
-    The result is piecewise constant in both arguments, so its derivative is zero wherever
-    it exists; the result records nothing (like a comparison).
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> cr.floor_divide(cr.Tensor([7.0, -7.0], requires_grad=True), 2.0)
-    Tensor([ 3., -4.])
-    """
-    return Tensor._wrap(np.asarray(np.floor_divide(_unwrap(a), _unwrap(b))))
-
-
-def remainder(a: TensorLike, b: TensorLike) -> Tensor:
-    """``a % b`` elementwise (NumPy's ``remainder``: the sign of ``b``).
-
-    Differentiable as ``a - b · floor(a / b)``: d/da = 1, d/db = -floor(a / b). The value is
-    NumPy's own (exactly).
-
-    Examples
-    --------
-    >>> import chainrule as cr
-    >>> cr.remainder(cr.Tensor([7.0, -7.0]), 3.0)
-    Tensor([1., 2.])
-    """
-    value = np.asarray(np.remainder(_unwrap(a), _unwrap(b)))
-    if not (_differentiated(a) or _differentiated(b)):
-        return Tensor._wrap(value)
-    q = np.floor_divide(_unwrap(a), _unwrap(b))
-    res = Tensor._wrap(value)
-    # exactly NumPy's value, with the gradient of a - b·q (q constant): the terms added to
-    # the value are exactly zero
-    if isinstance(a, Tensor):
-        res = res + (a - a.detach())
-    if isinstance(b, Tensor):
-        res = res - (b - b.detach()) * q
-    return res
-
-
+# (floor_divide and remainder are primitives in arithmetic.py)
 def _divmod(a: Any, b: Any) -> tuple[Any, Any]:
     return floor_divide(a, b), remainder(a, b)
 

@@ -957,10 +957,11 @@ def clip(x: Any, low: Any = None, high: Any = None) -> Tensor:
                 raise complex_error("clip", np.asarray(bound).dtype)
         return _clip_const(x, low, high)
     y = _tensor(x)
+    # the masks are ops (not NumPy on the values), so a compiled call recomputes them
     if low is not None:
-        y = where(values_of(y) < values_of(low), low, y)
+        y = where(lt(y, low), low, y)
     if high is not None:
-        y = where(values_of(y) > values_of(high), high, y)
+        y = where(gt(y, high), high, y)
     return y
 
 
@@ -989,8 +990,14 @@ def nan_to_num(
     t = _tensor(x)
     if t.dtype.kind != "f":
         return t  # integers and bools are always finite
-    value = np.nan_to_num(t.data, copy=True, nan=nan, posinf=posinf, neginf=neginf)
-    return where(np.isfinite(t.data), t, value)
+    info = np.finfo(t.dtype)
+    big = info.max if posinf is None else posinf
+    small = info.min if neginf is None else neginf
+    # masks from ops (NaN is the one value unequal to itself), so that a compiled call
+    # finds every call's non-finite values; the replacements are constants
+    y = where(eq(t, np.inf), np.asarray(big, dtype=t.dtype), t)
+    y = where(eq(t, -np.inf), np.asarray(small, dtype=t.dtype), y)
+    return where(ne(t, t), np.asarray(nan, dtype=t.dtype), y)
 
 
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Tensor:
@@ -1010,7 +1017,13 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         )
     out = _tensor(default)
     for cond, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
-        out = where(np.asarray(values_of(cond), dtype=bool), choice, out)
+        # a Tensor condition stays an op (a compiled call re-reads it); NumPy masks are
+        # constants the caller computed
+        if isinstance(cond, Tensor):
+            c = cond if cond.dtype == np.bool_ else ne(cond, 0)
+        else:
+            c = np.asarray(cond, dtype=bool)
+        out = where(c, choice, out)
     return out
 
 
@@ -1177,7 +1190,7 @@ def sinc(x: Any) -> Tensor:
     Tensor([1.    , 0.6366])
     """
     t = _tensor(x)
-    zero = values_of(t) == 0
+    zero = eq(t, 0)  # an op: a compiled call finds every call's zeros
     y = mul(where(zero, 1.0, t), math.pi)  # never 0, so no 0/0 on either branch
     return where(zero, 1.0, div(sin(y), y))
 

@@ -78,3 +78,12 @@ def test_composed_function_compiled_on_other_values(name):
 def test_value_dependent_composed_function_compiled(name):
     f, first, later = VALUE_DEPENDENT[name]
     _compare(f, first, [later, [_other_values(x) for x in later]])
+
+
+def test_compiled_average_checks_every_calls_weights():
+    cf = cr.compile(lambda a, w: cr.average(a, weights=w))
+    a = cr.Tensor([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(cf(a, cr.Tensor([1.0, 1.0, 2.0])).data, 2.75)
+    with pytest.raises(cr.OpError, match="weights sum to zero"):
+        cf(a, cr.Tensor([1.0, -1.0, 0.0]))
+    assert cf.cache_info()["traces"] == 1

@@ -243,11 +243,13 @@ def average(
         w = reshape(weights, (1,) * ax + (-1,) + (1,) * (nd - ax - 1))
     axes = normalize_axes(axis, nd, "average")
     scl = _sum(broadcast_to(w, ashape) if wshape != ashape else w, axes, keepdims)
-    if np.any(values_of(scl) == 0):
-        raise OpError(
-            "average: the weights sum to zero, so they cannot be normalized; "
-            "check the weights (or use cr.mean)"
-        )
+    # an op, not a test in Python: a compiled call checks every call's weights
+    scl = apply(
+        NonzeroCheck,
+        scl,
+        message="average: the weights sum to zero, so they cannot be normalized; "
+        "check the weights (or use cr.mean)",
+    )
     avg = div(_sum(mul(a, w), axes, keepdims), scl)
     if returned:
         return avg, broadcast_to(scl, avg.shape)
@@ -1069,6 +1071,31 @@ def square(x: Any) -> Tensor:
     Tensor([9., 4.])
     """
     return mul(x, x)
+
+
+class NonzeroCheck(Primitive):
+    """z = x, after checking that no element of x is zero (raises ``message`` otherwise).
+
+    A divisor's check as an op, so that compiled code checks every call's values (a test
+    in Python would run only while the function is traced). The gradient passes through.
+    """
+
+    name = "nonzero_check"
+    broadcasts = False
+
+    def forward(x: Any, *, message: str) -> Any:
+        if not np.all(x):
+            raise OpError(message)
+        return x
+
+    vjp = (lambda g, out, x, *, message: g,)
+    jvp = (lambda t, out, x, *, message: t,)
+    lecture = Lecture("{0} (checked ≠ 0)", ("{dz}",), symbol="≠0")
+
+    @staticmethod
+    def samples(rng: np.random.Generator) -> Any:
+        for shape in ((), (3,), (2, 3)):
+            yield (rng.uniform(0.5, 2.0, shape),), {"message": "zero"}
 
 
 class Cbrt(Primitive):

@@ -212,24 +212,18 @@ def test_padding_keeps_the_loss_and_bounds_the_shapes(extractor, corpus):
     assert [padded_length(t) for t in (1, 4, 5, 33, 65, 113, 129)] == [4, 4, 8, 48, 96, 128, 192]
 
 
+def _small_config(**kw) -> TrainConfig:
+    """A tagger small enough to train for two epochs in a test."""
+    base = dict(features=("word", "caps"), hidden=16, word_dim=8, caps_dim=3, max_epochs=2)
+    return TrainConfig(progress=False, **(base | kw))
+
+
 def test_train_with_compile_matches_eager_training(corpus):
     dev = toy_corpus(20, np.random.default_rng(6))
-    results = []
-    for compiled in (False, True):
-        cfg = TrainConfig(
-            decoder="crf",
-            features=("word", "caps"),
-            hidden=16,
-            word_dim=8,
-            caps_dim=3,
-            batch_size=8,
-            lr=0.01,
-            max_epochs=2,
-            progress=False,
-            compile=compiled,
-        )
-        results.append(train(cfg, corpus, dev))
-    eager, compiled = results
+    eager, compiled = (
+        train(_small_config(decoder="crf", batch_size=8, lr=0.01, compile=c), corpus, dev)
+        for c in (False, True)
+    )
     assert [h["dev_f1"] for h in compiled.history] == [h["dev_f1"] for h in eager.history]
     np.testing.assert_allclose(
         [h["loss"] for h in compiled.history], [h["loss"] for h in eager.history], rtol=1e-5
@@ -255,20 +249,9 @@ def test_compile_by_default_where_it_is_faster_and_exact():
 
 def test_default_softmax_training_is_compiled_and_equals_eager(corpus):
     dev = toy_corpus(20, np.random.default_rng(7))
-    results = []
-    for compile_ in (None, False):
-        cfg = TrainConfig(
-            features=("word", "caps"),
-            hidden=16,
-            word_dim=8,
-            caps_dim=3,
-            batch_size=32,
-            max_epochs=2,
-            progress=False,
-            compile=compile_,
-        )
-        results.append(train(cfg, corpus, dev))
-    auto, eager = results
+    auto, eager = (
+        train(_small_config(batch_size=32, compile=c), corpus, dev) for c in (None, False)
+    )
     assert auto.config.compiled() and not eager.config.compiled()
     assert [h["loss"] for h in auto.history] == [h["loss"] for h in eager.history]
     assert [h["dev_f1"] for h in auto.history] == [h["dev_f1"] for h in eager.history]

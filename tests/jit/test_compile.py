@@ -385,6 +385,15 @@ assert "chainrule" not in sys.modules
 
 
 # ---------------------------------------------------------------------- threads
+def _in_threads(work, n):
+    """Run ``work(0)`` ... ``work(n - 1)`` at once, one thread each, and wait for all."""
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_threads_share_a_compiled_function():
     w = cr.Tensor(np.random.default_rng(6).normal(size=(4, 4)))
     cf = cr.compile(lambda x: cr.tanh(x @ w).sum())
@@ -400,11 +409,7 @@ def test_threads_share_a_compiled_function():
             if not np.allclose(x.grad.data, x2.grad.data, rtol=1e-12, atol=0):
                 errors.append(seed)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, 4)
     assert not errors
 
 
@@ -430,11 +435,7 @@ def test_threads_with_different_signatures_and_grad_modes():
             if not (ok and np.isclose(float(out), expected, rtol=1e-12)):
                 errors.append(seed)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, 4)
     assert not errors
 
 

@@ -357,22 +357,8 @@ def accumulate_grads(pairs: Iterable[tuple[Tensor, Any]], arrays: Iterable[Any] 
     (:meth:`chainrule.jit.Compiled.forward_backward`).
     """
     seen = {id(a) for a in arrays}
-    hooks = bool(_ACC_HOOKS)
     for a, g in pairs:
-        if (
-            a.grad is None
-            and type(g) is np.ndarray
-            and g.base is None
-            and not hooks
-            and id(g) not in seen
-            and g.flags.writeable
-        ):
-            # the common case after zero_grad (what _finalize does, without its branches):
-            # a fresh array of this pass becomes the first .grad as it is
-            seen.add(id(g))
-            a.grad = Tensor._wrap(g)
-        else:
-            _finalize(a, g, True, seen)
+        _finalize(a, g, True, seen)
 
 
 def _finalize(a: Tensor, g: Any, raw: bool, seen: set[int]) -> None:

@@ -177,8 +177,6 @@ def embedding(
     that row starts at zero and never receives a gradient, unless you write into it.)
     """
     idx = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
-    if idx.dtype.kind not in "iu":
-        raise OpError(f"embedding: ids must be integers, got dtype {idx.dtype}")
     # Ops only, so that a compiled call re-reads the ids: their values are checked by the
     # lookup itself or by checked_ids, and the padding mask is computed from them by ops.
     num = (weight.shape if isinstance(weight, Tensor) else np.shape(weight))[0]

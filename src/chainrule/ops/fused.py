@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core import OpError, Primitive, apply
+from ..core import Primitive, apply
 from ..core.kept import recall
 from ..core.lecture import Lecture
 from ._dtypes import as_floating
 from .functions import softmax
-from .index import all_classes
+from .index import check_indices
 from .linalg import matmul
 from .reduce import sum as _sum
 from .shape import broadcast_to, expand_dims, reshape, transpose
@@ -121,24 +121,8 @@ def _ce_rows(
     a target that is no class raises here, in eager and compiled code alike.
     """
     dtype = x.dtype
-    n_classes = x.shape[1]
-    t = target
-    coef: Any = None
-    ok = all_classes(t, n_classes)
-    # An ignore_index outside [0, C) can only be met when some target is out of range:
-    # the common case (every target a class) costs the one reduction above.
-    if ignore_index is not None and (not ok or 0 <= ignore_index < n_classes):
-        valid = t != ignore_index
-        if not valid.all():
-            t = np.where(valid, t, 0)
-            coef = valid.astype(dtype)
-            ok = ok or all_classes(t, n_classes)
-    if not ok:
-        bad = target if ignore_index is None else target[target != ignore_index]
-        raise OpError(
-            f"cross_entropy: targets must lie in [0, {n_classes}); got values from "
-            f"{bad.min()} to {bad.max()}"
-        )
+    t, keep = check_indices(target, x.shape[1], "cross_entropy", ignore_index=ignore_index)
+    coef: Any = None if keep is None else keep.astype(dtype)
     if class_weights is not None:
         w = np.asarray(class_weights, dtype=dtype)[t]
         coef = w if coef is None else coef * w

@@ -237,6 +237,35 @@ def all_classes(t: np.ndarray, n_classes: int) -> bool:
     return bool(u.max() < n_classes)
 
 
+def check_indices(
+    t: Any, n: int, who: str, what: str = "targets", ignore_index: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(t with ignored entries read as 0, the mask of the entries kept)``, the mask None
+    when nothing is ignored; :class:`OpError` naming ``who`` for non-integers or for an
+    index outside [0, n) other than ``ignore_index``. The one check of class labels and
+    row ids, for the ops that read them (inside the op: compiled calls check too)."""
+    t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise OpError(f"{who}: {what} must be integers, got dtype {t.dtype}")
+    ok = all_classes(t, n)
+    # an ignore_index outside [0, n) can only be met when some index is out of range: the
+    # common case (every index valid) costs the one reduction above
+    keep = None
+    if ignore_index is not None and (not ok or 0 <= ignore_index < n):
+        keep = t != ignore_index
+        if keep.all():
+            keep = None
+        else:
+            t = np.where(keep, t, 0)
+            ok = ok or all_classes(t, n)
+    if not ok:
+        bad = t if keep is None else t[keep]
+        raise OpError(
+            f"{who}: {what} must lie in [0, {n}); got values from {bad.min()} to {bad.max()}"
+        )
+    return t, keep
+
+
 class CheckedIndex(Primitive):
     """Integer indices, each checked to lie in [0, n): the labels a loss picks its target
     scores with, the ids of a table's rows.
@@ -263,19 +292,7 @@ class CheckedIndex(Primitive):
         ignore_index: int | None = None,
         column: bool = False,
     ) -> Any:
-        t = np.asarray(t)
-        if t.dtype.kind not in "iu":
-            raise OpError(f"{who}: {what} must be integers, got dtype {t.dtype}")
-        safe = t
-        if not all_classes(t, n) or (ignore_index is not None and 0 <= ignore_index < n):
-            if ignore_index is not None:
-                safe = np.where(t == ignore_index, 0, t)  # an ignored label reads class 0
-            if not all_classes(safe, n):
-                bad = t if ignore_index is None else t[t != ignore_index]
-                raise OpError(
-                    f"{who}: {what} must lie in [0, {n}); got values from {bad.min()} to "
-                    f"{bad.max()}"
-                )
+        safe, _ = check_indices(t, n, who, what, ignore_index)  # ignored labels read 0
         return safe.reshape(-1, 1) if column else safe
 
     @staticmethod
@@ -340,12 +357,7 @@ class Embedding(Primitive):
     )
 
     def forward(table: Any, *, ids: Any) -> Any:
-        n = table.shape[0]
-        if not all_classes(ids, n):  # (in the op: compiled calls check their ids too)
-            raise OpError(
-                f"embedding: ids must lie in [0, {n}) for a table of shape {table.shape}; "
-                f"got values from {ids.min()} to {ids.max()}"
-            )
+        check_indices(ids, table.shape[0], "embedding", "ids")  # (compiled calls check too)
         return table[ids]
 
     vjp = (_embedding_vjp,)
@@ -375,6 +387,4 @@ def embedding(table: TensorLike, ids: TensorLike) -> Tensor:
     array([2., 2.])
     """
     ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
-    if ids.dtype.kind not in "iu":
-        raise OpError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    return apply(Embedding, table, ids=ids)  # (the op checks their values)
+    return apply(Embedding, table, ids=ids)  # (the op checks them)

@@ -1081,7 +1081,6 @@ class NonzeroCheck(Primitive):
     """
 
     name = "nonzero_check"
-    broadcasts = False
 
     def forward(x: Any, *, message: str) -> Any:
         if not np.all(x):

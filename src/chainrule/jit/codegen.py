@@ -25,7 +25,7 @@ import numpy as np
 from ..core import Tensor
 from ..core.lecture import lecture_of
 from .passes import eq_reads, reads
-from .trace import Const, DataOf, Equation, Var, _is_plain
+from .trace import Const, DataOf, Equation, Var, _is_plain, shape_of
 
 __all__ = ["Block", "Namer", "render"]
 
@@ -246,6 +246,8 @@ def render(eq: Equation, namer: Namer, consts: Callable[[Any], str]) -> str:
     name = op.name
     if name == "transpose" and tuple(eq.params.get("axes") or ()) == (1, 0):
         return f"{args[0]}.T"  # what a person writes, and an attribute, not a call
+    if name == "matmul" and all(len(shape_of(r)) == 2 for r in eq.inputs):
+        return f"np.dot({args[0]}, {args[1]})"  # the op's own 2-d product (less dispatch)
     template = _TEMPLATES.get(name)
     if template is not None and not op.variadic:
         try:
@@ -253,6 +255,9 @@ def render(eq: Equation, namer: Namer, consts: Callable[[Any], str]) -> str:
         except (IndexError, KeyError):
             pass
     if name in _REDUCTIONS and set(eq.params) <= {"axis", "keepdims"}:
+        axis = eq.params.get("axis")
+        if isinstance(axis, tuple) and len(axis) == 1 and _is_plain(axis[0]):
+            params["axis"] = repr(axis[0])  # axis=0, as a person writes it, not axis=(0,)
         extra = "".join(
             f", {k}={params[k]}"
             for k in ("axis", "keepdims")

@@ -38,7 +38,7 @@ from ..core.state import _get, state
 from . import passes
 from .codegen import Block, Namer, chain_note
 from .grad import gradient_program
-from .trace import Const, DataOf, Equation, TraceError, Tracer, Var, _func_name
+from .trace import Const, DataOf, Equation, TraceError, Tracer, Var, _func_name, shape_of
 
 __all__ = ["Compiled", "CompiledCall", "compile"]
 
@@ -406,7 +406,7 @@ class Compiled:
                     f"forward_backward: the output of {self.__name__} does not depend on "
                     f"any tensor that requires grad: there is nothing to differentiate"
                 )
-            shapes = [tuple(_shape_of(r)) for r in entry.outputs]
+            shapes = [tuple(shape_of(r)) for r in entry.outputs]
             raise BackwardError(
                 f"forward_backward needs {self.__name__} to return one scalar loss, but it "
                 f"returns {len(shapes)} output(s) of shape(s) {shapes}; call it and "
@@ -911,7 +911,7 @@ def _compile_entry(
         backward_eqs = passes.eliminate_dead(backward_eqs, grad_roots)
     entry.grad_refs = [grads.get(r.name) for r in node_refs]
     entry.grad_index = [k for k, g in enumerate(entry.grad_refs) if g is not None]
-    if single and entry.diff == [0] and _shape_of(outputs[0]) == ():
+    if single and entry.diff == [0] and shape_of(outputs[0]) == ():
         entry.seed = np.ones((), dtype=entry.out_dtypes[0])
         entry.seed.flags.writeable = False
 
@@ -965,14 +965,6 @@ def _dtype_of(r: Any) -> np.dtype:
     return np.asarray(r).dtype
 
 
-def _shape_of(r: Any) -> tuple[int, ...]:
-    if isinstance(r, Var):
-        return r.shape
-    if isinstance(r, Const):
-        return tuple(np.shape(r.array))
-    return tuple(np.shape(r))
-
-
 def _layout(entry: _Entry) -> None:
     if len(entry.diff) <= 1:
         return
@@ -980,7 +972,7 @@ def _layout(entry: _Entry) -> None:
     entry.pack_dtype = np.result_type(*dtypes)
     start = 0
     for j in entry.diff:
-        shape = _shape_of(entry.outputs[j])
+        shape = shape_of(entry.outputs[j])
         n = int(np.prod(shape, dtype=np.int64))
         entry.pack_layout.append((start, start + n, shape))
         start += n

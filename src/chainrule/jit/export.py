@@ -68,6 +68,8 @@ def _function_source(fn: Any, name: str, done: dict[str, str]) -> None:
         if n not in glb or n in ("np", "numpy"):
             continue
         v = glb[n]
+        # a memoised helper (functools.lru_cache): its function, without the memo
+        v = getattr(v, "__wrapped__", v) if callable(v) else v
         if isinstance(v, types.FunctionType) and v.__module__.startswith("chainrule"):
             deps.append((v, n))
         elif isinstance(v, type) and issubclass(v, ChainruleError):

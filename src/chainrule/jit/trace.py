@@ -88,6 +88,17 @@ class DataOf:
         return f"{self.var.name}.data" if self.in_param else f"{self.var.name}.detach()"
 
 
+def shape_of(r: Any) -> tuple[int, ...]:
+    """The shape of a program value: a variable, a captured constant, a literal."""
+    if isinstance(r, Var):
+        return r.shape
+    if isinstance(r, DataOf):
+        return r.var.shape
+    if isinstance(r, Const):
+        return tuple(np.shape(r.array))
+    return tuple(np.shape(r))
+
+
 @dataclass
 class Equation:
     """One recorded op: ``out = op(*inputs, **params)``.

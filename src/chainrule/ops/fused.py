@@ -12,6 +12,7 @@ The user-facing functions (argument checks, reductions, ignore_index) are in
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -38,7 +39,7 @@ def _rows(a: Any) -> Any:
 # pass is recorded (create_graph=True), so higher derivatives keep working.
 def _linear_vjp_x(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
     if isinstance(g, np.ndarray):
-        return np.matmul(g, w)
+        return np.dot(g, w) if g.ndim == 2 else np.matmul(g, w)
     return matmul(g, w)  # dX = dY · W
 
 
@@ -50,7 +51,7 @@ def _linear_vjp_w(g: Any, out: Any, x: Any, w: Any, b: Any) -> Any:
             return np.multiply.outer(g, x)
         if x.ndim > 2:
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        return np.matmul(g.T, x)
+        return np.dot(g.T, x)
     if x.ndim == 1:
         return expand_dims(g, -1) * x  # outer product
     return matmul(transpose(_rows(g)), _rows(x))
@@ -122,6 +123,11 @@ def _ce_rows(
     """
     dtype = x.dtype
     t, keep = check_indices(target, x.shape[1], "cross_entropy", ignore_index=ignore_index)
+    if keep is None and class_weights is None:  # the common case: every row counts 1
+        if reduction != "mean":
+            return t, dtype.type(1)
+        if x.shape[0]:
+            return t, _reciprocal(dtype, x.shape[0])
     coef: Any = None if keep is None else keep.astype(dtype)
     if class_weights is not None:
         w = np.asarray(class_weights, dtype=dtype)[t]
@@ -140,15 +146,30 @@ def _ce_rows(
     return t, coef
 
 
+@functools.lru_cache(maxsize=256)
+def _reciprocal(dtype: np.dtype, n: int) -> Any:
+    """1/n in ``dtype`` (the mean's coefficient; a NumPy scalar costs ~1 µs to make)."""
+    return dtype.type(1) / dtype.type(n)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_ids(n: int) -> np.ndarray:
+    """``np.arange(n)``, read-only and kept for the batch sizes met (one array per step
+    saved)."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
 def _ce_forward(
     x: Any, target: Any, class_weights: Any, ignore_index: Any, reduction: str, keep: bool
 ) -> Any:
-    """The loss; with ``keep``, (loss, (softmax rows, row indices, targets, coefficients))."""
+    """The loss; with ``keep``, (loss, dloss/dx for an upstream gradient of 1)."""
     x = as_floating(x)  # integer scores: a float loss, as np.exp would compute it
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
     # (the ufuncs' reduce: the ndarray methods add a Python layer, ~0.3 µs a call)
     m = np.maximum.reduce(x, axis=1, keepdims=True)
-    rows = np.arange(x.shape[0])
+    rows = _row_ids(x.shape[0])
     e, s, per, total = _ce_terms(x, m, rows, t, coef)
     if not math.isfinite(total) and not np.isfinite(m).all():
         # an overflow, or all -inf rows: shift those rows by 0 instead (no inf - inf). Only
@@ -160,8 +181,8 @@ def _ce_forward(
         loss = np.asarray(total, dtype=x.dtype)
     if not keep:
         return loss
-    e /= s[:, None]  # the softmax: the same numbers _ce_grad computes
-    return loss, (e, rows, t, coef)
+    e /= s[:, None]  # the softmax
+    return loss, _unit_dlogits(e, rows, t, coef)
 
 
 def _ce_terms(x: np.ndarray, m: np.ndarray, rows: np.ndarray, t: np.ndarray, coef: Any) -> Any:
@@ -172,36 +193,47 @@ def _ce_terms(x: np.ndarray, m: np.ndarray, rows: np.ndarray, t: np.ndarray, coe
     e = np.exp(z)
     s = np.add.reduce(e, axis=1)
     per = np.log(s) - z[rows, t]
-    total = np.add.reduce(per * coef) if np.ndim(coef) else np.add.reduce(per) * coef
+    total = np.add.reduce(per * coef) if coef.ndim else np.add.reduce(per) * coef
     return e, s, per, total
+
+
+def _unit_dlogits(p: np.ndarray, rows: Any, t: Any, coef: Any) -> np.ndarray:
+    """(p − onehot(t))·c, in place on the softmax rows ``p``: the gradient for an
+    upstream gradient of 1, which the forward keeps for the backward."""
+    p[rows, t] -= 1
+    p *= coef if coef.ndim == 0 else coef[:, None]  # (a NumPy scalar or an array)
+    return p
 
 
 def _ce_grad_kept(
     kept: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
 ) -> np.ndarray:
-    """_ce_grad from the softmax the forward kept (compiled code): no second softmax."""
-    p, rows, t, coef = kept
-    # a copy: the kept softmax stays intact, a retained graph may backward again
-    return _minus_onehot_scaled(p.copy(), rows, t, coef, g)
+    """_ce_grad from what the forward kept: the upstream gradient times (p − onehot)·c.
 
-
-def _minus_onehot_scaled(p: np.ndarray, rows: Any, t: Any, coef: Any, g: Any) -> np.ndarray:
-    """(p − onehot(t))·c·g, in place on the softmax rows ``p``."""
-    p[rows, t] -= 1
-    gc = np.multiply(g, coef, dtype=p.dtype)  # a scalar, or one factor per row
-    p *= gc if gc.ndim == 0 else gc.reshape(p.shape[0], 1)
-    return p
+    One multiply (into a new array: the kept value stays intact, a retained graph may
+    backward again); ``g`` is a scalar, or one value per row for ``reduction="none"``.
+    """
+    out: np.ndarray = kept * (g if getattr(g, "ndim", 0) == 0 else np.reshape(g, (-1, 1)))
+    return out if out.dtype == kept.dtype else out.astype(kept.dtype)
 
 
 def _ce_grad(
     x: Any, g: Any, target: Any, class_weights: Any, ignore_index: Any, reduction: str
 ) -> np.ndarray:
-    """dL/dx = (softmax(x) - onehot(t))·c·g on arrays, in place on one N x C array."""
+    """dL/dx = (softmax(x) - onehot(t))·c·g on arrays."""
     x = as_floating(x)
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
     p: np.ndarray = np.exp(x - x.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    return _minus_onehot_scaled(p, np.arange(x.shape[0]), t, coef, g)
+    unit = _unit_dlogits(p, _row_ids(x.shape[0]), t, coef)
+    return _ce_grad_kept(
+        unit,
+        g,
+        target=target,
+        class_weights=class_weights,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
 
 
 def _ce_vjp(

@@ -234,7 +234,7 @@ def all_classes(t: np.ndarray, n_classes: int) -> bool:
     if not t.size:
         return True
     u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
-    return bool(u.max() < n_classes)
+    return bool(np.maximum.reduce(u, axis=None) < n_classes)
 
 
 def check_indices(

@@ -133,7 +133,8 @@ class MatMul(Primitive):
     broadcasts = True  # batch axes broadcast; the engine sums them back
 
     def forward(a: Any, b: Any) -> Any:
-        return np.matmul(a, b)
+        # np.dot is the same product for 2-d operands, with less dispatch (~0.5 µs a call)
+        return np.dot(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
 
     vjp = (_vjp_a, _vjp_b)
     jvp = (lambda t, out, a, b: matmul(t, b), lambda t, out, a, b: matmul(a, t))

@@ -44,6 +44,11 @@ VALUE_DEPENDENT = {
     ),
     "fmax_nans": (lambda a, b: cr.fmax(a, b), (X, X + 0.3), (X, np.where(X > 0, np.nan, X))),
     "mod": (lambda a: cr.mod(a, 0.7), (np.abs(X),), (X * 3.0 + 0.05,)),
+    "gradient_tensor_spacing": (
+        lambda x, h, c: cr.gradient(x, h, c, edge_order=2),
+        (X, np.array(0.5), np.array([0.0, 1.0, 1.5, 3.0])),
+        (X * 2.0, np.array(0.25), np.array([0.0, 0.1, 2.0, 2.5])),
+    ),
     "floor_divide": (lambda a: cr.floor_divide(a, 0.7) * a, (np.abs(X),), (X * 3.0 + 0.05,)),
 }
 

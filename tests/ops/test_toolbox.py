@@ -25,6 +25,8 @@ C3 = RNG.normal(size=(2, 3, 4))
 M = RNG.normal(size=(4, 4))
 V3 = RNG.normal(size=(5, 3))
 W3 = RNG.normal(size=(5, 3))
+XS3 = np.cumsum(RNG.random(3) + 0.2)  # uneven sample coordinates for np.gradient
+XS4 = np.cumsum(RNG.random(4) + 0.2)
 
 
 def _np_cross_2d(a, b):
@@ -76,6 +78,11 @@ FORWARD = [
     ("dot-nd-vec", cr.dot, np.dot, (C3, B), {}),
     ("dot-2d", cr.dot, np.dot, (A, B), {}),
     ("gradient-axis", cr.gradient, np.gradient, (A, 0.5), {"axis": 1}),
+    ("gradient-edge2", cr.gradient, np.gradient, (A, 0.5, 2.0), {"edge_order": 2}),
+    ("gradient-coords", cr.gradient, np.gradient, (A, XS3, XS4), {}),
+    ("gradient-coords-edge2", cr.gradient, np.gradient, (C3, XS4), {"axis": 2, "edge_order": 2}),
+    ("gradient-int-coords", cr.gradient, np.gradient, (B, np.array([0, 1, 3, 7])), {}),
+    ("gradient-mixed", cr.gradient, np.gradient, (A, 0.5, XS4), {"edge_order": 2}),
     ("tile", cr.tile, np.tile, (A, 2), {}),
     ("tile-more", cr.tile, np.tile, (B, (2, 1, 3)), {}),
     ("tile-fewer", cr.tile, np.tile, (C3, (2, 1)), {}),
@@ -233,6 +240,11 @@ GRADS = [
     ("triu", cr.triu, (A,)),
     ("diff", lambda x, p: cr.diff(x, n=2, axis=0, prepend=p), (A, A[:1])),
     ("gradient", lambda x: cr.gradient(x, 0.5)[1], (A,)),
+    (
+        "gradient-coords",
+        lambda x, c, h: cr.gradient(x, h, c, edge_order=2)[1] * cr.gradient(x, c, axis=1),
+        (A, XS4, np.array(0.7)),
+    ),
     ("tile", lambda x: cr.tile(x, (2, 1, 2)), (A,)),
     ("repeat", lambda x: cr.repeat(x, 2, axis=0), (A,)),
     ("repeat-each", lambda x: cr.repeat(x, [2, 0, 1, 3], axis=1), (A,)),
@@ -273,6 +285,7 @@ def test_gradients_match_finite_differences(f, inputs):
 
 
 SECOND = [
+    "gradient-coords",
     "var",
     "std",
     "average",
@@ -504,3 +517,12 @@ def test_real_valued_helpers_of_complex_names():
     np.testing.assert_array_equal(cr.imag(x).data, [0.0, 0.0])
     np.testing.assert_allclose(cr.angle(x).data, [np.pi, 0.0])
     assert not cr.imag(x).requires_grad
+
+
+def test_gradient_spacing_errors_name_the_axis():
+    with pytest.raises(cr.OpError, match="edge_order must be 1 or 2"):
+        cr.gradient(cr.Tensor(B), edge_order=3)
+    with pytest.raises(cr.OpError, match=r"axis 1 must be a scalar or 4 coordinates.*\(3,\)"):
+        cr.gradient(cr.Tensor(A), 1.0, XS3)
+    with pytest.raises(cr.ShapeError, match="axis 0 has 2 point.*3 are needed"):
+        cr.gradient(cr.Tensor(B[:2]), edge_order=2)

@@ -494,16 +494,22 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
 
 
 def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
-    """Centred differences inside, one-sided at the ends (``np.gradient``, scalar spacing).
+    """The derivative of sampled values along each axis (``np.gradient``): second-order
+    accurate differences inside, first- or second-order (``edge_order``) at the ends.
 
-    Returns one tensor per axis (a list when there are several). Spacing is a scalar per
-    axis (or one for all); coordinate arrays and ``edge_order=2`` are not supported.
+    Returns one tensor per axis (a list when there are several). The spacing of each axis
+    is a scalar (the distance between samples) or a 1-d array of the sample coordinates
+    (uneven spacing); one for all axes or one per axis, as in NumPy. Spacings and
+    coordinates may be Tensors: the result is differentiable in them too, and a compiled
+    function re-reads them on every call.
 
     Examples
     --------
     >>> import chainrule as cr
     >>> cr.gradient(cr.Tensor([1.0, 2.0, 4.0, 7.0]))
     Tensor([1. , 1.5, 2.5, 3. ])
+    >>> cr.gradient(cr.Tensor([1.0, 2.0, 4.0, 7.0]), [0.0, 1.0, 1.5, 3.5], edge_order=2)
+    Tensor([-1. ,  3. ,  3.5, -0.5])
     """
     shape = np.shape(f)
     if axis is None:
@@ -512,10 +518,10 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         axes = (check_axis(axis, len(shape), "gradient"),)
     else:
         axes = tuple(check_axis(a, len(shape), "gradient") for a in axis)
-    if edge_order != 1:
-        raise OpError("gradient: only edge_order=1 is supported")
+    if edge_order not in (1, 2) or isinstance(edge_order, bool):
+        raise OpError(f"gradient: edge_order must be 1 or 2, got {edge_order!r}")
     if not varargs:
-        spacing = [1.0] * len(axes)
+        spacing: list[Any] = [1.0] * len(axes)
     elif len(varargs) == 1:
         spacing = list(varargs) * len(axes)
     elif len(varargs) == len(axes):
@@ -524,28 +530,101 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         raise OpError(
             f"gradient: give one spacing, or one per axis ({len(axes)}); got {len(varargs)}"
         )
-    if any(np.ndim(h) != 0 for h in spacing):
-        raise OpError("gradient: only scalar spacings are supported (not coordinates)")
     x = _tensor(f)
     if x.dtype.kind in "iub":
         x = astype(x, np.float64)  # NumPy's gradient of integers is float64
     out = []
     for ax, h in zip(axes, spacing, strict=True):
-        if shape[ax] < 2:
-            raise ShapeError(f"gradient: axis {ax} has {shape[ax]} point(s); at least 2 are needed")
-        h = float(values_of(h))
-        first = div(
-            sub(getitem(x, _along(ax, slice(1, 2))), getitem(x, _along(ax, slice(0, 1)))), h
-        )
-        last = div(
-            sub(getitem(x, _along(ax, slice(-1, None))), getitem(x, _along(ax, slice(-2, -1)))), h
-        )
-        inside = div(
-            sub(getitem(x, _along(ax, slice(2, None))), getitem(x, _along(ax, slice(None, -2)))),
-            2.0 * h,
-        )
+        n = shape[ax]
+        if n < edge_order + 1:
+            raise ShapeError(
+                f"gradient: axis {ax} has {n} point(s); at least {edge_order + 1} are needed "
+                f"for edge_order={edge_order}"
+            )
+
+        def at(index: Any, ax: int = ax) -> Tensor:
+            return getitem(x, _along(ax, index))
+
+        if np.ndim(h) == 0:
+            first, inside, last = _even_differences(at, _spacing(h, x.dtype), edge_order)
+        elif np.ndim(h) == 1 and np.shape(h)[0] == n:
+            along = [1] * len(shape)
+            along[ax] = -1  # coefficients per position on the axis, broadcast across the rest
+            first, inside, last = _uneven_differences(
+                at, _spacing(h, x.dtype), edge_order, tuple(along)
+            )
+        else:
+            raise OpError(
+                f"gradient: the spacing of axis {ax} must be a scalar or {n} coordinates "
+                f"(a 1-d array as long as the axis), got shape {np.shape(h)}"
+            )
         out.append(concatenate([first, inside, last], axis=ax))
     return out[0] if len(out) == 1 else out
+
+
+def _spacing(h: Any, dtype: np.dtype) -> Any:
+    """A spacing (or coordinates) in the values' dtype: a Tensor stays one (differentiable,
+    re-read by compiled code), anything else becomes a constant."""
+    if isinstance(h, Tensor):
+        return h if h.dtype == dtype else astype(h, dtype)
+    return np.asarray(h, dtype=dtype) if np.ndim(h) else float(h)
+
+
+def _even_differences(at: Callable[[Any], Tensor], h: Any, edge_order: int) -> tuple:
+    """(first, inside, last) slices of the derivative for a constant spacing ``h``."""
+    inside = div(sub(at(slice(2, None)), at(slice(None, -2))), mul(h, 2.0))
+    f0, f1 = at(slice(0, 1)), at(slice(1, 2))
+    g0, g1 = at(slice(-1, None)), at(slice(-2, -1))
+    if edge_order == 1:
+        return div(sub(f1, f0), h), inside, div(sub(g0, g1), h)
+    # one-sided second-order: (-3 f0 + 4 f1 - f2) / 2h at the start, mirrored at the end
+    f2, g2 = at(slice(2, 3)), at(slice(-3, -2))
+    first = div(add(sub(mul(f1, 2.0), mul(f0, 1.5)), mul(f2, -0.5)), h)
+    last = div(add(sub(mul(g0, 1.5), mul(g1, 2.0)), mul(g2, 0.5)), h)
+    return first, inside, last
+
+
+def _uneven_differences(
+    at: Callable[[Any], Tensor], coords: Any, edge_order: int, along: tuple[int, ...]
+) -> tuple:
+    """(first, inside, last) for sample coordinates: the derivative of the parabola through
+    each three neighbours (inside) and through the first or last two or three samples."""
+
+    def col(v: Any) -> Tensor:  # a vector of per-position coefficients, along the axis
+        return reshape(v, along)
+
+    dx = sub(getitem(coords, slice(1, None)), getitem(coords, slice(None, -1)))
+    d1, d2 = getitem(dx, slice(None, -1)), getitem(dx, slice(1, None))  # left, right steps
+    s = add(d1, d2)
+    a = neg(div(d2, mul(d1, s)))
+    b = div(sub(d2, d1), mul(d1, d2))
+    c = div(d1, mul(d2, s))
+    inside = add(
+        add(mul(col(a), at(slice(None, -2))), mul(col(b), at(slice(1, -1)))),
+        mul(col(c), at(slice(2, None))),
+    )
+    f0, f1 = at(slice(0, 1)), at(slice(1, 2))
+    g0, g1 = at(slice(-1, None)), at(slice(-2, -1))
+    h0, h1 = getitem(dx, slice(0, 1)), getitem(dx, slice(-1, None))  # the first, last step
+    if edge_order == 1:
+        return div(sub(f1, f0), col(h0)), inside, div(sub(g0, g1), col(h1))
+    f2, g2 = at(slice(2, 3)), at(slice(-3, -2))
+    d1, d2 = h0, getitem(dx, slice(1, 2))  # the first two steps
+    s = add(d1, d2)
+    first = add(
+        add(
+            mul(col(neg(div(add(mul(d1, 2.0), d2), mul(d1, s)))), f0),
+            mul(col(div(s, mul(d1, d2))), f1),
+        ),
+        mul(col(neg(div(d1, mul(d2, s)))), f2),
+    )
+    d1, d2 = getitem(dx, slice(-2, -1)), h1  # the last two steps
+    s = add(d1, d2)
+    last = add(
+        add(mul(col(div(d2, mul(d1, s))), g2), mul(col(neg(div(s, mul(d1, d2)))), g1)),
+        mul(col(div(add(mul(d2, 2.0), d1), mul(d2, s))), g0),
+    )
+    return first, inside, last
 
 
 # ---------------------------------------------------------------------- repetition

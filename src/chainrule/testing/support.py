@@ -257,7 +257,7 @@ COMPOSED: dict[str, tuple[str, ...]] = {
     "tril": ("where",),
     "triu": ("where",),
     "diff": ("getitem", "sub", "concatenate"),
-    "gradient": ("getitem", "sub", "div"),
+    "gradient": ("getitem", "sub", "mul", "div", "concatenate"),
     "tile": ("reshape", "broadcast_to"),
     "repeat": ("broadcast_to", "reshape", "getitem"),
     "vstack": ("reshape", "concatenate"),

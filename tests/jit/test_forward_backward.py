@@ -309,6 +309,28 @@ def test_eager_kept_softmax_with_a_retained_graph_and_after_the_last_pass():
     assert id(loss.data) not in _KEPT  # a loss kept for later keeps no softmax alive
 
 
+def test_eager_kept_gradient_takes_each_rows_upstream_and_stays_intact():
+    # the forward keeps (softmax − onehot)·c; each backward multiplies it by the upstream
+    # gradient into a new array, so a second pass over a retained graph sees it unchanged
+    rng = np.random.default_rng(2)
+    x0 = rng.normal(size=(5, 4))
+    y = np.array([0, 3, -100, 1, 2])
+    w = rng.random(4) + 0.5
+    s = cr.Tensor(x0, requires_grad=True)
+    per = F.cross_entropy(s, y, weight=w, reduction="none")
+    u = rng.normal(size=5)
+    per.backward(u, retain_graph=True)
+    first = np.array(s.grad.data)
+    per.backward(u)
+    p = np.exp(x0 - x0.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    keep = y != -100
+    p[np.arange(5)[keep], y[keep]] -= 1
+    expected = p * (np.where(keep, w[np.where(keep, y, 0)], 0.0) * u)[:, None]
+    np.testing.assert_allclose(first, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(s.grad.data, 2 * expected, rtol=1e-12, atol=1e-15)
+
+
 # ---------------------------------------------------------------------- targets at run time
 @pytest.mark.parametrize("bad", [[0, 4], [-1, 0], [-100, 9]])
 def test_compiled_cross_entropy_checks_targets_on_every_call(bad):

@@ -343,7 +343,38 @@ def test_source_is_readable_flat_code_with_chain_rule_comments():
     assert "def forward(x, W):" in src and "def backward(" in src
     assert "np.dot(x, W)" in src and "np.tanh(" in src
     assert "# dW += xᵀ · " in src and "(matmul, argument 1)" in src
+    assert "dW = np.dot(x.T, " in src  # a transpose read once is written where it is read
     assert "dx" not in src.split("def backward")[1].split("return")[1]  # x needs no grad
+
+
+def test_inlined_transposes_of_big_saved_values_are_freed_after_their_use():
+    # h (200 x 100 float64, 160 KB) is saved for the backward, read there only through
+    # h.T: the transpose is written into the product, and h deleted after that line
+    rng = np.random.default_rng(4)
+    w1 = cr.Tensor(rng.normal(size=(100, 100)) * 0.1, requires_grad=True, name="W1")
+    w2 = cr.Tensor(rng.normal(size=(100, 3)), requires_grad=True, name="W2")
+
+    @cr.compile
+    def loss(x):
+        h = (x @ w1) * 2.0  # saved for W2's gradient alone (the product's rule needs no h)
+        return (h @ w2).sum()
+
+    x = cr.Tensor(rng.normal(size=(200, 100)))
+    loss.forward_backward(x)
+    src = loss.source().split("def backward")[1]
+    lines = [ln.strip() for ln in src.splitlines()]
+    use = next(i for i, ln in enumerate(lines) if ln.startswith("dW2 = np.dot(") and ".T, " in ln)
+    saved = lines[use].split("np.dot(")[1].split(".T")[0]
+    assert not any(ln.endswith(f"= {saved}.T") for ln in lines)  # no line of its own
+    dels = [
+        i for i, ln in enumerate(lines) if ln.startswith("del ") and saved in ln[4:].split(", ")
+    ]
+    assert dels == [use + 1]  # freed right after the product that read it
+    got = [w1.grad.data.copy(), w2.grad.data.copy()]
+    w1.grad = w2.grad = None
+    (((x @ w1) * 2.0) @ w2).sum().backward()
+    for g, p in zip(got, (w1, w2), strict=True):
+        np.testing.assert_allclose(g, p.grad.data, rtol=1e-12)
 
 
 def test_export_runs_with_numpy_only(tmp_path):

@@ -149,22 +149,44 @@ class Block:
         """
         lines = [f"def {self.name}({', '.join(namer[a] for a in self.args)}):"]
         last: dict[str, int] = {}
+        uses: dict[str, int] = {}
         for k, eq in enumerate(self.equations):
             for n in eq_reads(eq):
                 last[n] = k
+                uses[n] = uses.get(n, 0) + 1
         keep = set()
         for r in self.returns:
             keep.update(reads(r))
+        # a 2-d transpose read once is written where it is read (np.dot(dz.T, x), as on the
+        # slides), not as a line of its own: `view` names it by its expression
+        view = Namer(set())
+        view.names = dict(namer.names)
+        inline = {
+            eq.out.name
+            for eq in self.equations
+            if eq.op.name == "transpose"
+            and tuple(eq.params.get("axes") or ()) == (1, 0)
+            and uses.get(eq.out.name) == 1
+            and eq.out.name not in keep
+            and eq.out.name not in self.sparse
+            and eq.also is None
+        }
+        namer = view
         produced = {eq.out.name for eq in self.equations}
         produced.update(eq.also.name for eq in self.equations if eq.also is not None)
         dying: dict[int, list[str]] = {}
         for n, k in last.items():
-            if n in keep or sizes.get(n, 0) < self.free_min:
+            if n in keep or n in inline or sizes.get(n, 0) < self.free_min:
                 continue
             if n in produced or n in owned:
                 dying.setdefault(k, []).append(n)
         reuse = self.buffer_plan(last, keep) if self.reuse_buffers else {}
         for k, eq in enumerate(self.equations):
+            if eq.out.name in inline:
+                view.names[eq.out.name] = render(eq, view, consts)
+                if k in dying:  # what dies here is deleted after the line that reads it
+                    dying.setdefault(last[eq.out.name], []).extend(dying.pop(k))
+                continue
             if eq.out.name in self.sparse:
                 ids, g, shape = self.sparse[eq.out.name]
                 line = (

@@ -563,7 +563,7 @@ def compile(
     #   x: argument
     #   w: argument
     def forward(x, w):
-        t1 = x @ w
+        t1 = np.dot(x, w)
         t2 = np.tanh(t1)
         t3 = np.power(t2, 2)
         t4 = t3.sum()

@@ -526,3 +526,17 @@ def test_gradient_spacing_errors_name_the_axis():
         cr.gradient(cr.Tensor(A), 1.0, XS3)
     with pytest.raises(cr.ShapeError, match="axis 0 has 2 point.*3 are needed"):
         cr.gradient(cr.Tensor(B[:2]), edge_order=2)
+
+
+def test_gradient_differences_coordinates_in_their_own_precision():
+    # float32 values sampled at float64 time stamps near 1e6: cast first, the 0.1 s steps
+    # would round to multiples of 0.0625
+    t = 1e6 + np.array([0.0, 0.1, 0.3, 0.35])
+    f = np.array([1.0, 2.0, 4.0, 7.0], dtype=np.float32)
+    for edge_order in (1, 2):
+        for coords in (t, cr.Tensor(t)):
+            got = cr.gradient(cr.Tensor(f), coords, edge_order=edge_order)
+            assert got.dtype == np.float32
+            np.testing.assert_allclose(
+                got.data, np.gradient(f, t, edge_order=edge_order), rtol=1e-5
+            )

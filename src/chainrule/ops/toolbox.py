@@ -551,7 +551,7 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
             along = [1] * len(shape)
             along[ax] = -1  # coefficients per position on the axis, broadcast across the rest
             first, inside, last = _uneven_differences(
-                at, _spacing(h, x.dtype), edge_order, tuple(along)
+                at, _steps(h, x.dtype), edge_order, tuple(along)
             )
         else:
             raise OpError(
@@ -563,11 +563,24 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
 
 
 def _spacing(h: Any, dtype: np.dtype) -> Any:
-    """A spacing (or coordinates) in the values' dtype: a Tensor stays one (differentiable,
-    re-read by compiled code), anything else becomes a constant."""
+    """A scalar spacing in the values' dtype: a Tensor stays one (differentiable, re-read
+    by compiled code), anything else becomes a Python float."""
     if isinstance(h, Tensor):
         return h if h.dtype == dtype else astype(h, dtype)
-    return np.asarray(h, dtype=dtype) if np.ndim(h) else float(h)
+    return float(h)
+
+
+def _steps(coords: Any, dtype: np.dtype) -> Tensor:
+    """The distances between consecutive sample coordinates, in the values' dtype.
+
+    Differenced in the coordinates' own precision first (integers as float64, like NumPy):
+    time stamps near 1e6 spaced 0.1 apart keep their steps even for float32 values.
+    """
+    c = coords if isinstance(coords, Tensor) else Tensor(np.asarray(coords))
+    if c.dtype.kind != "f":
+        c = astype(c, np.float64)
+    dx = sub(getitem(c, slice(1, None)), getitem(c, slice(None, -1)))
+    return dx if dx.dtype == dtype else astype(dx, dtype)
 
 
 def _even_differences(at: Callable[[Any], Tensor], h: Any, edge_order: int) -> tuple:
@@ -585,15 +598,15 @@ def _even_differences(at: Callable[[Any], Tensor], h: Any, edge_order: int) -> t
 
 
 def _uneven_differences(
-    at: Callable[[Any], Tensor], coords: Any, edge_order: int, along: tuple[int, ...]
+    at: Callable[[Any], Tensor], dx: Tensor, edge_order: int, along: tuple[int, ...]
 ) -> tuple:
-    """(first, inside, last) for sample coordinates: the derivative of the parabola through
-    each three neighbours (inside) and through the first or last two or three samples."""
+    """(first, inside, last) for uneven steps ``dx``: the derivative of the parabola
+    through each three neighbours (inside) and through the first or last two or three
+    samples (or the straight line through two, for ``edge_order=1``)."""
 
     def col(v: Any) -> Tensor:  # a vector of per-position coefficients, along the axis
         return reshape(v, along)
 
-    dx = sub(getitem(coords, slice(1, None)), getitem(coords, slice(None, -1)))
     d1, d2 = getitem(dx, slice(None, -1)), getitem(dx, slice(1, None))  # left, right steps
     s = add(d1, d2)
     a = neg(div(d2, mul(d1, s)))

@@ -423,6 +423,24 @@ def test_nll_loss_matches_torch_with_weights_and_ignored_rows():
         np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     all_ignored = F.nll_loss(cr.Tensor(x), np.full(6, -100))
     assert np.isnan(all_ignored.data)  # as PyTorch: 0 / 0
+    none = np.zeros((0, 4))
+    got = F.nll_loss(cr.Tensor(none), np.zeros(0, dtype=np.int64))
+    want = torch.nn.functional.nll_loss(torch.tensor(none), torch.zeros(0, dtype=torch.long))
+    assert np.isnan(got.data) and torch.isnan(want)  # a mean over no rows
+
+
+@pytest.mark.filterwarnings("error")
+def test_cross_entropy_of_no_rows_or_all_ignored_is_nan_without_warnings():
+    # as PyTorch: a mean over no counted rows is 0 / 0, quietly (eager and compiled)
+    cf = cr.compile(lambda a, t: F.cross_entropy(a, t))
+    for x0, t in ((np.zeros((0, 3)), np.zeros(0, dtype=np.int64)), (np.ones((2, 3)), [-100] * 2)):
+        t = np.asarray(t)
+        for run in (lambda x, t: F.cross_entropy(x, t), cf.forward_backward):
+            x = cr.Tensor(x0, requires_grad=True)
+            loss = run(x, t)
+            if loss.requires_grad:
+                loss.backward()
+            assert np.isnan(loss.data) and x.grad.shape == x0.shape
 
 
 @pytest.mark.parametrize("sparse", [False, True])

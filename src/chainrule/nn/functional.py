@@ -368,6 +368,8 @@ def nll_loss(
     per = -(cr.gather(x, col, axis=1) * coef)
     if reduction == "none":
         return cr.reshape(per, batch_shape)
+    if reduction == "mean" and n == 0:  # (a shape, so fixed in compiled code too)
+        return cr.sum(per) * np.nan  # a mean over no rows is 0 / 0: NaN, as PyTorch
     return cr.sum(per)
 
 

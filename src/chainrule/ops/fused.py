@@ -134,13 +134,10 @@ def _ce_rows(
         coef = w if coef is None else coef * w
     if reduction == "mean":
         total = coef.sum() if coef is not None else x.shape[0]
-        if total:
-            scale = dtype.type(1) / dtype.type(total)
-            coef = scale if coef is None else coef * scale
-        else:  # all ignored (or no rows): NaN, as PyTorch, and no warning
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = dtype.type(1) / dtype.type(total)
-                coef = scale if coef is None else coef * scale
+        # all ignored (or no rows): NaN, as PyTorch; a NaN factor (not 1/0) raises no
+        # warning here or where the loss multiplies by it
+        scale = dtype.type(1) / dtype.type(total) if total else dtype.type(np.nan)
+        coef = scale if coef is None else coef * scale
     elif coef is None:
         coef = dtype.type(1)
     return t, coef

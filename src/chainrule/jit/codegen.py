@@ -76,6 +76,12 @@ class Namer:
     def __getitem__(self, key: str) -> str:
         return self.names[key]
 
+    def overlay(self) -> Namer:
+        """A copy whose names may be replaced (by expressions) without changing this one."""
+        view = Namer(set())
+        view.names, view.used = dict(self.names), self.used
+        return view
+
 
 @dataclass
 class Block:
@@ -158,9 +164,8 @@ class Block:
         for r in self.returns:
             keep.update(reads(r))
         # a 2-d transpose read once is written where it is read (np.dot(dz.T, x), as on the
-        # slides), not as a line of its own: `view` names it by its expression
-        view = Namer(set())
-        view.names = dict(namer.names)
+        # slides), not as a line of its own: the overlay names it by its expression
+        namer = namer.overlay()
         inline = {
             eq.out.name
             for eq in self.equations
@@ -171,7 +176,6 @@ class Block:
             and eq.out.name not in self.sparse
             and eq.also is None
         }
-        namer = view
         produced = {eq.out.name for eq in self.equations}
         produced.update(eq.also.name for eq in self.equations if eq.also is not None)
         dying: dict[int, list[str]] = {}
@@ -183,7 +187,7 @@ class Block:
         reuse = self.buffer_plan(last, keep) if self.reuse_buffers else {}
         for k, eq in enumerate(self.equations):
             if eq.out.name in inline:
-                view.names[eq.out.name] = render(eq, view, consts)
+                namer.names[eq.out.name] = render(eq, namer, consts)
                 if k in dying:  # what dies here is deleted after the line that reads it
                     dying.setdefault(last[eq.out.name], []).extend(dying.pop(k))
                 continue

@@ -205,13 +205,16 @@ def _unit_dlogits(p: np.ndarray, rows: Any, t: Any, coef: Any) -> np.ndarray:
 def _ce_grad_kept(
     kept: Any, g: Any, *, target: Any, class_weights: Any, ignore_index: Any, reduction: str
 ) -> np.ndarray:
-    """_ce_grad from what the forward kept: the upstream gradient times (p − onehot)·c.
+    """_ce_grad from what the forward kept, (p − onehot)·c: no second softmax."""
+    return _times_upstream(kept, g)
 
-    One multiply (into a new array: the kept value stays intact, a retained graph may
-    backward again); ``g`` is a scalar, or one value per row for ``reduction="none"``.
-    """
-    out: np.ndarray = kept * (g if getattr(g, "ndim", 0) == 0 else np.reshape(g, (-1, 1)))
-    return out if out.dtype == kept.dtype else out.astype(kept.dtype)
+
+def _times_upstream(unit: np.ndarray, g: Any) -> np.ndarray:
+    """The gradient ``unit`` (for an upstream gradient of 1) times the upstream ``g``: a
+    scalar, or one value per row for ``reduction="none"``. One multiply into a new array
+    (a kept ``unit`` stays intact: a retained graph may backward again)."""
+    out: np.ndarray = unit * (g if getattr(g, "ndim", 0) == 0 else np.reshape(g, (-1, 1)))
+    return out if out.dtype == unit.dtype else out.astype(unit.dtype)
 
 
 def _ce_grad(
@@ -222,15 +225,7 @@ def _ce_grad(
     t, coef = _ce_rows(x, target, class_weights, ignore_index, reduction)
     p: np.ndarray = np.exp(x - x.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    unit = _unit_dlogits(p, _row_ids(x.shape[0]), t, coef)
-    return _ce_grad_kept(
-        unit,
-        g,
-        target=target,
-        class_weights=class_weights,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
+    return _times_upstream(_unit_dlogits(p, _row_ids(x.shape[0]), t, coef), g)
 
 
 def _ce_vjp(

@@ -58,6 +58,31 @@ def test_compiled_crf_nll_equals_eager_for_new_masks_and_tags(crf_params, reduct
     assert cnll.cache_info()["traces"] == 1
 
 
+def test_compiled_crf_checks_each_calls_tags_and_mask(crf_params):
+    # eagerly the checks read the arrays in Python; compiled, they are ops run every call
+    # (a tag of -1 would be read as the last tag, a mask with a hole give a wrong loss)
+    start, trans, end = crf_params
+    cnll = cr.compile(lambda e, t, m: crf_nll(e, t, m, start, trans, end))
+    cvit = cr.compile(lambda e, m: viterbi_decode(e, m, start, trans, end))
+    e, tags, mask = _crf_batch(np.random.default_rng(2))
+    cnll(e, tags, mask)
+    cvit(e, mask)
+    for bad in (-1, K):
+        wrong = tags.copy()
+        wrong[0, 1] = bad
+        with pytest.raises(cr.ChainruleError, match=rf"tag ids must lie in \[0, {K}\)"):
+            cnll(e, wrong, mask)
+    holes = mask.copy()
+    holes[0, 1] = False  # a padded position before a real token
+    late = mask.copy()
+    late[1, 0] = False  # a sentence that does not start at position 0
+    for bad_mask in (holes, late):
+        for call in (lambda m: cnll(e, tags, m), lambda m: cvit(e, m)):
+            with pytest.raises(cr.ChainruleError, match="left-aligned"):
+                call(bad_mask)
+    assert cnll.cache_info()["traces"] == 1 and cvit.cache_info()["traces"] == 1
+
+
 def test_compiled_viterbi_paths_equal_numpy_viterbi(crf_params):
     start, trans, end = (p.data for p in crf_params)
     cvit = cr.compile(viterbi_decode)

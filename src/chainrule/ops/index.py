@@ -322,7 +322,7 @@ def class_targets(
     return apply(CheckedIndex, t, n=int(n_classes), who=who, ignore_index=ignore_index, column=True)
 
 
-def checked_ids(ids: TensorLike, n: int, who: str = "checked_ids") -> Tensor:
+def checked_ids(ids: TensorLike, n: int, who: str = "checked_ids", what: str = "ids") -> Tensor:
     """Integer row ids (any shape), checked to lie in [0, n) on every call (compiled calls
     included): :class:`~chainrule.OpError` naming ``who`` otherwise, never NumPy's reading
     of -1 as the last row.
@@ -333,7 +333,7 @@ def checked_ids(ids: TensorLike, n: int, who: str = "checked_ids") -> Tensor:
     >>> cr.ops.index.checked_ids([[1, 0]], 2)
     Tensor([[1, 0]])
     """
-    return apply(CheckedIndex, ids, n=int(n), who=who, what="ids")
+    return apply(CheckedIndex, ids, n=int(n), who=who, what=what)
 
 
 def _embedding_vjp(g: Any, out: Any, table: Any, *, ids: Any) -> Any:

@@ -21,7 +21,8 @@ left-aligned (its tokens first) and non-empty.
 Under :func:`chainrule.compile` (where array arguments arrive as traced Tensors) every
 function here works on the *values* of ``tags`` and ``mask`` only through chainrule ops, so
 the compiled code stays right for later batches of the same shape: the loss, its gradient
-and the Viterbi paths equal the eager ones. Python control flow depends on shapes only
+and the Viterbi paths equal the eager ones, and every call's tags and mask are checked
+(tag ids in range, mask rows left-aligned) by ops, as eagerly by Python. Python control flow depends on shapes only
 (one trace per batch shape; pad the time axis to a few lengths to keep them few). Given
 NumPy arrays, :func:`viterbi_decode` runs in NumPy and returns arrays; given a Tensor
 ``emissions`` or ``mask`` it runs on chainrule ops and returns Tensors (so it can be
@@ -35,7 +36,9 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
-from chainrule.core import ChainruleError, ShapeError, Tensor
+from chainrule.core import ChainruleError, ShapeError, Tensor, apply
+from chainrule.ops.index import checked_ids
+from chainrule.ops.toolbox import NonzeroCheck
 
 __all__ = [
     "CRFError",
@@ -79,6 +82,23 @@ def _check(emissions: Any, mask: Any, start: Any, trans: Any, end: Any, where: s
     return m
 
 
+def _checked_mask(mask: Tensor, where: str) -> Tensor:
+    """A Tensor mask (a compiled function's argument: new values on every call) checked as
+    :func:`_check` checks it, but by an op, so compiled code checks each call's mask, not
+    only the traced one (a mask with holes would silently give a wrong loss)."""
+    m = cr.astype(mask, np.int64)  # 1 at real tokens
+    ok = m[:, :1]  # each row starts with a real token, and none follows padding
+    if m.shape[1] > 1:
+        ok = cr.concatenate([ok, cr.astype(cr.le(m[:, 1:], m[:, :-1]), np.int64)], axis=1)
+    ok = apply(
+        NonzeroCheck,
+        ok,
+        message=f"{where}: mask rows must start with a real token and be left-aligned "
+        f"(True...True False...False)",
+    )
+    return cr.gt(m * ok, 0)  # the mask itself, through the check: the program keeps it
+
+
 def crf_log_partition(emissions: Any, mask: Any, start: Any, trans: Any, end: Any) -> Any:
     """log Z for each sentence of a padded batch: the forward algorithm.
 
@@ -106,6 +126,8 @@ def crf_log_partition(emissions: Any, mask: Any, start: Any, trans: Any, end: An
     # A Tensor mask (a traced argument under compile) is read by ops only: its values may
     # change from call to call, so no Python decision may depend on them.
     traced = isinstance(mask, Tensor)
+    if traced:
+        mask = _checked_mask(mask, "crf_log_partition")
     emissions, start, trans, end = (cr.as_tensor(x) for x in (emissions, start, trans, end))
     n_time = m.shape[1]
     # alpha[b, j] = log Σ over paths of the first t tokens that end in tag j.
@@ -170,8 +192,9 @@ def crf_sequence_score(
     if traced:
         # Tags and mask as Tensors: the indices below are computed by ops, so a compiled
         # call re-reads them (NumPy on their values would freeze the first batch's).
-        mt = cr.as_tensor(mask)
+        mt = _checked_mask(cr.as_tensor(mask), "crf_sequence_score")
         y: Any = cr.where(mt, cr.astype(cr.as_tensor(tags), np.int64), 0)
+        y = checked_ids(y, k, "crf_sequence_score", "tag ids")  # (NumPy reads -1 as K-1)
         w: Any = cr.astype(mt, emissions.dtype)
         lengths: Any = cr.astype(mt, np.int64).sum(axis=1)
     else:
@@ -310,7 +333,7 @@ def _viterbi_ops(
         e = cr.as_tensor(emissions).detach()
         if e.dtype.kind != "f":
             e = cr.astype(e, np.float64)
-        mt = cr.as_tensor(mask)
+        mt = _checked_mask(cr.as_tensor(mask), "viterbi_decode")
         a, s, en = (cr.astype(cr.as_tensor(x).detach(), np.float64) for x in (trans, start, end))
         b, n_time, k = e.shape
         delta = e[:, 0] + s

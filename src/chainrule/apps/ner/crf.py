@@ -22,8 +22,9 @@ Under :func:`chainrule.compile` (where array arguments arrive as traced Tensors)
 function here works on the *values* of ``tags`` and ``mask`` only through chainrule ops, so
 the compiled code stays right for later batches of the same shape: the loss, its gradient
 and the Viterbi paths equal the eager ones, and every call's tags and mask are checked
-(tag ids in range, mask rows left-aligned) by ops, as eagerly by Python. Python control flow depends on shapes only
-(one trace per batch shape; pad the time axis to a few lengths to keep them few). Given
+(tag ids in range, mask rows left-aligned) by ops, as eagerly by Python. Python control
+flow depends on shapes only (one trace per batch shape; pad the time axis to a few lengths
+to keep them few). Given
 NumPy arrays, :func:`viterbi_decode` runs in NumPy and returns arrays; given a Tensor
 ``emissions`` or ``mask`` it runs on chainrule ops and returns Tensors (so it can be
 compiled).

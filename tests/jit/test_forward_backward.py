@@ -429,6 +429,56 @@ def test_nll_loss_matches_torch_with_weights_and_ignored_rows():
     assert np.isnan(got.data) and torch.isnan(want)  # a mean over no rows
 
 
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, t, w: F.cross_entropy(x, t, weight=w),
+        lambda x, t, w: F.nll_loss(F.log_softmax(x, dim=1), t, weight=w),
+        lambda x, t, w: F.multi_margin_loss(x, t, weight=w),
+    ],
+    ids=["cross_entropy", "nll_loss", "multi_margin_loss"],
+)
+def test_class_weights_passed_to_a_compiled_loss_are_read_each_call(loss):
+    # weights as an argument: a compiled call must use this call's (multi_margin_loss read
+    # them with NumPy and could not be compiled)
+    rng = np.random.default_rng(6)
+    t = np.array([0, 2, 1, 1, 0])
+    for dtype in (np.float64, np.float32):  # float32 scores: the float64 weights are cast
+        x = cr.Tensor(rng.normal(size=(5, 3)).astype(dtype), requires_grad=True)
+        cf = cr.compile(loss)
+        cf.forward_backward(x, t, cr.Tensor(np.ones(3)))
+        for w in (np.array([1.0, 5.0, 0.1]), np.array([0.2, 0.3, 2.0])):
+            x.grad = None
+            got = cf.forward_backward(x, t, cr.Tensor(w))
+            g = np.array(x.grad.data)
+            x.grad = None
+            want = loss(x, t, cr.Tensor(w))
+            want.backward()
+            np.testing.assert_array_equal(got.data, want.data)
+            np.testing.assert_array_equal(g, x.grad.data)
+        assert cf.cache_info()["traces"] == 1
+
+
+def test_probability_targets_passed_to_a_compiled_loss_are_read_each_call():
+    # float32 scores with float64 (N, C, d) probabilities: cast and moved by ops (a NumPy
+    # cast made them a constant of the trace, which compile refused)
+    rng = np.random.default_rng(7)
+    x = cr.Tensor(rng.normal(size=(2, 3, 4)).astype(np.float32), requires_grad=True)
+    cf = cr.compile(lambda s, q: F.cross_entropy(s, q))
+    for _ in range(3):
+        q = rng.random((2, 3, 4))
+        q /= q.sum(axis=1, keepdims=True)
+        x.grad = None
+        got = cf.forward_backward(x, cr.Tensor(q))
+        g = np.array(x.grad.data)
+        x.grad = None
+        want = F.cross_entropy(x, cr.Tensor(q))
+        want.backward()
+        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(g, x.grad.data)
+    assert cf.cache_info()["traces"] == 1
+
+
 @pytest.mark.filterwarnings("error")
 def test_cross_entropy_of_no_rows_or_all_ignored_is_nan_without_warnings():
     # as PyTorch: a mean over no counted rows is 0 / 0, quietly (eager and compiled)

@@ -232,6 +232,26 @@ def _both(fn_cr, fn_t, torch, x, *args):
     np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_probability_targets_get_their_gradient_as_in_torch(torch, rng):
+    # (N, C, d) scores, float32, with class weights; the targets are a Tensor that
+    # requires grad: PyTorch differentiates the loss in them too
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    q = rng.random((2, 3, 4))
+    q /= q.sum(axis=1, keepdims=True)
+    w = rng.random(3) + 0.5
+    xt, qt = cr.Tensor(x, requires_grad=True), cr.Tensor(q, requires_grad=True)
+    out = F.cross_entropy(xt, qt, weight=w)
+    out.backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tq = torch.tensor(q.astype(np.float32), requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(tx, tq, weight=torch.tensor(w, dtype=torch.float32))
+    ref.backward()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(qt.grad.data, tq.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_cross_entropy_matches_torch(torch, rng):
     tf = torch.nn.functional
     x = rng.normal(size=(9, 5)) * 2

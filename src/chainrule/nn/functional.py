@@ -237,7 +237,12 @@ def _class_weights(weight: Any, n_classes: int, dtype: Any, who: str) -> np.ndar
     """One weight per class as an array of the scores' dtype (None: unweighted)."""
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if isinstance(weight, Tensor):
+        # cast by an op, so that weights given as a compiled function's argument are
+        # re-read every call (a NumPy cast of .data would be a constant of the trace)
+        w = (weight if weight.dtype == dtype else cr.astype(weight, dtype)).data
+    else:
+        w = np.asarray(weight, dtype=dtype)
     if w.shape != (n_classes,):
         raise ShapeError(
             f"{who}: weight must have shape ({n_classes},) (one per class), got {w.shape}"
@@ -302,7 +307,8 @@ def cross_entropy(
     tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
     w = _class_weights(weight, c, x.dtype, who)
     if tgt.dtype.kind == "f":
-        return _soft_cross_entropy(x, input, tgt, w, reduction, batch_shape)
+        probs = target if isinstance(target, Tensor) else tgt
+        return _soft_cross_entropy(x, input, probs, w, reduction, batch_shape)
     # the op checks that the targets are classes (a compiled call runs only the op) and
     # applies ignore_index, the class weights and the mean's denominator, from this call's
     # targets (no decision on their values here: see CrossEntropy)
@@ -316,22 +322,26 @@ def cross_entropy(
 def _soft_cross_entropy(
     x: Any,
     input: Any,
-    probs: np.ndarray,
+    probs: Any,
     w: np.ndarray | None,
     reduction: str,
     batch_shape: tuple[int, ...],
 ) -> Tensor:
-    if probs.shape != tuple(input.shape):
+    shape = tuple(probs.shape)
+    if shape != tuple(input.shape):
         raise ShapeError(
             f"cross_entropy: probability targets must have the scores' shape "
-            f"{tuple(input.shape)}, got {probs.shape}"
+            f"{tuple(input.shape)}, got {shape}"
         )
+    # by ops: probabilities given as a compiled function's argument are re-read every
+    # call (and a target Tensor that requires grad gets its gradient, as in PyTorch)
     p = probs
-    if len(probs.shape) > 2:
-        p = np.moveaxis(probs, 1, -1).reshape(-1, probs.shape[1])
-    elif len(probs.shape) == 1:
-        p = probs.reshape(1, -1)
-    p = p.astype(x.dtype, copy=False)
+    if len(shape) > 2:
+        p = cr.reshape(cr.moveaxis(probs, 1, -1), (-1, shape[1]))
+    elif len(shape) == 1:
+        p = cr.reshape(probs, (1, -1))
+    if p.dtype != x.dtype:
+        p = cr.astype(p, x.dtype)
     if w is not None:
         p = p * w
     per = -cr.sum(cr.log_softmax(x, axis=1) * p, axis=1)
@@ -488,8 +498,9 @@ def multi_margin_loss(
     # floating: the loss divides by C, and the class weights must not be cast to integers
     terms, t, c, batch_shape = _margin_terms(_floating(input), target, margin, p, who)
     if weight is not None:
-        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
-        terms = terms * cr.take(w.astype(terms.dtype), t)  # w[y_i] per row, (N, 1)
+        # by ops: weights given as a compiled function's argument are re-read every call
+        w = weight if isinstance(weight, Tensor) else np.asarray(weight)
+        terms = terms * cr.take(cr.astype(w, terms.dtype), t)  # w[y_i] per row, (N, 1)
     per = cr.sum(terms, axis=1) * (1.0 / c)
     if reduction == "none":
         return cr.reshape(per, batch_shape)

@@ -279,6 +279,7 @@ def cross_entropy(
     ----------
     input : Tensor, shape (N, C), (C,) or (N, C, d1, ...)
     target : int array of shape (N,) (or (N, d1, ...)), or float probabilities like input
+        (a probability Tensor that requires grad gets its gradient, as in PyTorch)
     weight : array of shape (C,), optional
         A rescaling weight per class.
     ignore_index : int

@@ -528,6 +528,17 @@ def test_gradient_spacing_errors_name_the_axis():
         cr.gradient(cr.Tensor(B[:2]), edge_order=2)
 
 
+def test_gradient_keeps_float32_for_every_kind_of_spacing():
+    f = np.arange(5, dtype=np.float32) ** 2
+    for args in ((), (0.5,), (cr.Tensor(0.5),), ([0, 1, 2, 4, 5],), (np.float64(0.5),)):
+        for edge_order in (1, 2):
+            got = cr.gradient(cr.Tensor(f), *args, edge_order=edge_order)
+            plain = [a.data if isinstance(a, cr.Tensor) else a for a in args]
+            want = np.gradient(f, *plain, edge_order=edge_order)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_allclose(got.data, want, rtol=1e-6)
+
+
 def test_gradient_differences_coordinates_in_their_own_precision():
     # float32 values sampled at float64 time stamps near 1e6: cast first, the 0.1 s steps
     # would round to multiples of 0.0625

@@ -585,7 +585,9 @@ def _steps(coords: Any, dtype: np.dtype) -> Tensor:
 
 def _even_differences(at: Callable[[Any], Tensor], h: Any, edge_order: int) -> tuple:
     """(first, inside, last) slices of the derivative for a constant spacing ``h``."""
-    inside = div(sub(at(slice(2, None)), at(slice(None, -2))), mul(h, 2.0))
+    # h * 2.0, not mul(h, 2.0): a Python float must stay one (a 0-d float64 Tensor would
+    # promote float32 values)
+    inside = div(sub(at(slice(2, None)), at(slice(None, -2))), h * 2.0)
     f0, f1 = at(slice(0, 1)), at(slice(1, 2))
     g0, g1 = at(slice(-1, None)), at(slice(-2, -1))
     if edge_order == 1:
